@@ -1,0 +1,277 @@
+"""The parameter file format: parse, validate, store as one group, and export back.
+
+The seed's format, one item a line::
+
+    seconds_15__stop_threshold__fast = 12.3      # name = <JSON value>
+    runtime__exit_check_choice = ["custom", "defined"]
+    seconds_15__stop_threshold__slow < seconds_15__stop_threshold__fast
+    overall__decay_rate_int >= 1                 # a constraint: <, <=, >, >=
+
+``#`` starts a comment, ``__`` nests names, names are case-insensitive (stored
+lower-case), later lines and later files override earlier ones. Every problem is
+reported as ``FILE:LINE: what is wrong`` before anything is written.
+"""
+
+import json
+import operator
+import re
+from dataclasses import dataclass, field
+
+from gf import store
+from gf.errors import LoadError
+
+NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+NUMBER = r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_TERM = rf"(?:{NAME}|{NUMBER})"
+_CONSTRAINT = re.compile(rf"^\s*({_TERM})\s*(<=|>=|<|>)\s*({_TERM})\s*(?:#.*)?$")
+_ASSIGNMENT = re.compile(r"^\s*([^=\s]+)\s*=(?!=)(.*)$")
+_NAME = re.compile(rf"^{NAME}$")
+
+OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_DECODER = json.JSONDecoder()
+
+
+@dataclass
+class Param:
+    """One parameter as loaded: its validated value, its type, and where it was set."""
+
+    name: str
+    value: object
+    type: object
+    where: tuple  # (path, line)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``lhs op rhs``: lhs is a parameter name, rhs a parameter name or a number."""
+
+    lhs: str
+    op: str
+    rhs: object
+    where: tuple = field(default=("", 0), compare=False)
+
+    def __str__(self):
+        return f"{self.lhs} {self.op} {format_number(self.rhs) if is_number(self.rhs) else self.rhs}"
+
+    def stored(self):
+        """The ``(lhs, op, rhs)`` row the store keeps (rhs as text)."""
+        return (self.lhs, self.op, format_number(self.rhs) if is_number(self.rhs) else self.rhs)
+
+    @classmethod
+    def from_stored(cls, lhs, op, rhs, where=("", 0)):
+        """The inverse of :meth:`stored`."""
+        return cls(lhs, op, rhs if _NAME.match(rhs) else _number(rhs), where)
+
+
+@dataclass
+class ParsedGroup:
+    """What a set of files (on top of an optional parent group) declares."""
+
+    params: dict = field(default_factory=dict)  # name -> Param, in declaration order
+    constraints: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def format_number(number):
+    return json.dumps(number)
+
+
+def _number(text):
+    value = float(text)
+    return int(value) if value.is_integer() and re.fullmatch(r"-?\d+", text) else value
+
+
+def check_name(name, where):
+    """Validate and lower-case a parameter name; raise a located error if it is not one."""
+    if not _NAME.match(name):
+        raise LoadError(
+            *where, f"{name!r} is not a parameter name: use letters, digits and _ (and __ to nest)"
+        )
+    if any(part == "" for part in name.split("__")):
+        raise LoadError(*where, f"{name!r} has an empty part between __ separators")
+    return name.lower()
+
+
+def parse_lines(text, path, types, into):
+    """Parse one file's text into ``into`` (a :class:`ParsedGroup`), overriding earlier values."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        where = (path, number)
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        constraint = _CONSTRAINT.match(line)
+        if constraint:
+            _add_constraint(into, *constraint.groups(), where)
+            continue
+        assignment = _ASSIGNMENT.match(line)
+        if not assignment:
+            hint = " (== and != are not supported)" if re.search(r"[=!]=", line) else ""
+            raise LoadError(
+                *where, f"expected `name = <JSON value>` or a constraint like `a < b`{hint}, got {stripped[:60]!r}"
+            )
+        name = check_name(assignment.group(1), where)
+        value = _parse_value(assignment.group(2), where)
+        param_type = types.for_param(name)
+        try:
+            value = param_type.validate(value)
+        except ValueError as error:
+            raise LoadError(*where, f"{name}: value does not fit type {param_type.name}: {error}") from None
+        into.params.pop(name, None)  # an override moves to its new place, like a fresh line
+        into.params[name] = Param(name, value, param_type, where)
+
+
+def _parse_value(text, where):
+    body = text.strip()
+    if not body:
+        raise LoadError(*where, "missing value after `=`: write a JSON value such as 1.5, 3, true or [\"a\", \"b\"]")
+    try:
+        value, end = _DECODER.raw_decode(body)
+    except json.JSONDecodeError as error:
+        raise LoadError(*where, f"invalid JSON value {body[:40]!r}: {error.msg} (column {error.colno})") from None
+    rest = body[end:].strip()
+    if rest and not rest.startswith("#"):
+        raise LoadError(*where, f"unexpected text after the value: {rest[:40]!r} (comments start with #)")
+    return value
+
+
+def _add_constraint(into, left, op, right, where):
+    left_is_name, right_is_name = bool(_NAME.match(left)), bool(_NAME.match(right))
+    if not left_is_name and not right_is_name:
+        raise LoadError(*where, f"constraint {left} {op} {right} relates two numbers; name a parameter on one side")
+    if not left_is_name:  # 3 < x is stored as x > 3
+        left, op, right = right, _FLIPPED[op], left
+        left_is_name, right_is_name = True, False
+    lhs = check_name(left, where)
+    rhs = check_name(right, where) if right_is_name else _number(right)
+    if lhs == rhs:
+        raise LoadError(*where, f"constraint {lhs} {op} {rhs} relates a parameter to itself")
+    constraint = Constraint(lhs, op, rhs, where)
+    if constraint not in into.constraints:
+        into.constraints.append(constraint)
+
+
+def _read(path):
+    try:
+        data = open(path, "rb").read()
+    except OSError as error:
+        raise LoadError(path, 0, f"cannot read file: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise LoadError(path, line, "not valid UTF-8 text; save the file as UTF-8") from None
+
+
+def check(parsed, origin_path):
+    """Whole-group checks: names that are both a value and a group, and every constraint."""
+    if not parsed.params:
+        raise LoadError(origin_path, 0, "no parameters found; write lines like `name = 1.5`")
+    position = {name: index for index, name in enumerate(parsed.params)}
+    for name, param in parsed.params.items():
+        parts = name.split("__")
+        for end in range(1, len(parts)):
+            prefix = "__".join(parts[:end])
+            if prefix in position:
+                later = max(name, prefix, key=position.get)
+                raise LoadError(
+                    *parsed.params[later].where,
+                    f"{name} puts a group under {prefix}, which is already a value; rename one of them",
+                )
+    for constraint in parsed.constraints:
+        check_constraint(parsed, constraint)
+
+
+def _from_parent(where):
+    """Items inherited with ``--parent`` are located at line 0 of ``group N``."""
+    return where[1] == 0
+
+
+def check_constraint(parsed, constraint):
+    """Raise a located error unless ``constraint`` names numeric params and holds."""
+    sides = [constraint.lhs] + ([constraint.rhs] if isinstance(constraint.rhs, str) else [])
+    values = []
+    for side in sides:
+        param = parsed.params.get(side)
+        if param is None:
+            import difflib
+
+            close = difflib.get_close_matches(side, parsed.params, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise LoadError(*constraint.where, f"constraint {constraint} names unknown parameter {side}{hint}")
+        if not param.type.numeric:
+            raise LoadError(
+                *constraint.where, f"constraint {constraint} needs numbers, but {side} is a {param.type.name}"
+            )
+        values.append(param.type.numeric_value(param.value))
+    right = values[1] if len(values) == 2 else constraint.rhs
+    if not OPERATORS[constraint.op](values[0], right):
+        shown = ", ".join(f"{side} = {value}" for side, value in zip(sides, values))
+        where = constraint.where
+        if _from_parent(where):  # an inherited constraint broken by a new value: point at the value
+            overrides = [parsed.params[side].where for side in sides if not _from_parent(parsed.params[side].where)]
+            where = overrides[-1] if overrides else where
+        raise LoadError(*where, f"constraint {constraint} does not hold: {shown}")
+
+
+def parse_files(paths, types, base=None):
+    """Parse and check ``paths`` (later override earlier) on top of ``base``; return a ParsedGroup."""
+    parsed = base or ParsedGroup()
+    for path in paths:
+        parse_lines(_read(path), str(path), types, parsed)
+    check(parsed, str(paths[-1]) if paths else "")
+    return parsed
+
+
+def parsed_from_group(conn, group_id, types):
+    """A stored group as a :class:`ParsedGroup`, the base of ``gf load --parent``."""
+    where = (f"group {group_id}", 0)
+    parsed = ParsedGroup()
+    for name, value, _type_name, _typed in store.group_params(conn, group_id):
+        parsed.params[name] = Param(name, json.loads(value), types.for_param(name), where)
+    parsed.constraints = [Constraint.from_stored(*row, where) for row in store.group_constraints(conn, group_id)]
+    return parsed
+
+
+def group_rows(parsed):
+    """``(name, value_json, type_name, typed_json)`` rows for :func:`gf.store.insert_group`."""
+    return [
+        (name, json.dumps(param.value), param.type.name, json.dumps(param.type.extract(param.value)))
+        for name, param in parsed.params.items()
+    ]
+
+
+def load(conn, paths, types, *, parent=None, db_path=""):
+    """Load ``paths`` as one new group (on top of group ``parent``) in one transaction; return its id."""
+    paths = [str(path) for path in paths]
+    base = None
+    if parent is not None:
+        store.require_group(conn, parent, db_path)
+        base = parsed_from_group(conn, parent, types)
+    parsed = parse_files(paths, types, base)
+    origin = "load " + " ".join(paths) + (f" on group {parent}" if parent is not None else "")
+    with store.transaction(conn):
+        group_id = store.insert_group(
+            conn,
+            params=group_rows(parsed),
+            constraints=[c.stored() for c in parsed.constraints],
+            origin=origin,
+            parents=[parent] if parent is not None else [],
+        )
+    return group_id, parsed
+
+
+def export(conn, group_id, db_path=""):
+    """A group in the loader's format: ``gf load`` of this text recreates the same group."""
+    store.require_group(conn, group_id, db_path)
+    lines = [f"# group {group_id} of {db_path}" if db_path else f"# group {group_id}"]
+    lines += [f"{name} = {value}" for name, value, _type, _typed in store.group_params(conn, group_id)]
+    constraints = store.group_constraints(conn, group_id)
+    if constraints:
+        lines += ["", "# constraints"]
+        lines += [f"{lhs} {op} {rhs}" for lhs, op, rhs in constraints]
+    return "\n".join(lines) + "\n"

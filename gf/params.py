@@ -1,0 +1,317 @@
+"""Dot access to a parameter group, and recording what a run produced.
+
+This module is on the path of every evaluation (a user's program imports gf,
+reads its parameters, reports its results), so it imports only the standard
+library and reads a group with a single query.
+"""
+
+import contextlib
+import json
+import math
+import numbers
+import os
+import sys
+
+from gf import store
+from gf.errors import InputError, ResultError
+
+#: Result names that would collide with the columns gf puts beside results
+#: (``gf top``, ``best()``, the results table and the seed's run_meta view).
+RESERVED_RESULT_NAMES = frozenset({"run", "algo", "name", "group", "pid", "dataset", "label", "status"})
+
+
+class _Group:
+    """What every reader of one group shares: where it came from and its full names."""
+
+    __slots__ = ("dbfile", "group_id", "names")
+
+    def __init__(self, dbfile, group_id, names):
+        self.dbfile = dbfile
+        self.group_id = group_id
+        self.names = names
+
+
+class Params:
+    """A read-only view of one level of a parameter group: ``node.child`` or ``node["child"]``.
+
+    Names are case-insensitive. A sub-reader can be passed around on its own and
+    cannot reach above the level it was given.
+    """
+
+    __slots__ = ("_group", "_path", "_children")
+
+    def __init__(self, group, path, children):
+        self._group = group
+        self._path = path
+        self._children = children
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self._children[name.lower()]
+        except KeyError:
+            raise AttributeError(self._missing(name)) from None
+
+    def __getitem__(self, name):
+        try:
+            return self._children[name.lower()]
+        except KeyError:
+            raise KeyError(self._missing(name)) from None
+
+    def __contains__(self, name):
+        return name.lower() in self._children
+
+    def __iter__(self):
+        return iter(self._children)
+
+    def __len__(self):
+        return len(self._children)
+
+    def __dir__(self):
+        return sorted(self._children)
+
+    def __repr__(self):
+        where = ".".join(self._path) or "(top)"
+        return f"<gf params {where} of group {self._group.group_id}: {', '.join(sorted(self._children))}>"
+
+    def _missing(self, name):
+        import difflib
+
+        wanted = ".".join(self._path + (name.lower(),))
+        close = difflib.get_close_matches(wanted, self._group.names, n=3, cutoff=0.6)
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        return f"no parameter {wanted} in group {self._group.group_id} of {self._group.dbfile}{hint}"
+
+
+def build_tree(dbfile, group_id, rows):
+    """The root :class:`Params` of a group from ``(full_name, value)`` rows."""
+    group = _Group(dbfile, group_id, [])
+    root = {}
+    nodes = {(): root}
+    for full_name, value in rows:
+        parts = tuple(full_name.split("__"))
+        group.names.append(".".join(parts))
+        level = root
+        for depth in range(1, len(parts)):
+            prefix = parts[:depth]
+            child = nodes.get(prefix)
+            if child is None:
+                child = nodes[prefix] = {}
+                level[parts[depth - 1]] = Params(group, prefix, child)
+            level = child
+        level[parts[-1]] = value
+    return Params(group, (), root)
+
+
+class Results(dict):
+    """The dict ``report()`` yields: ``r[algo][name] = value``; a new algo starts as an empty dict."""
+
+    def __missing__(self, algo):
+        self[algo] = inner = {}
+        return inner
+
+
+def _env_group():
+    value = os.environ.get("GF_PARAM_GROUP")
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"GF_PARAM_GROUP={value!r} is not a group id; set it to a number such as 1") from None
+
+
+class GeneticFuckery:
+    """One parameter group of one database, read with dot access; and the runs it records.
+
+    :param dbfile: the database file; default ``$GF_DB``, else ``gf.db``.
+    :param pid: the parameter group id (the seed's name); default ``$GF_PARAM_GROUP``.
+    :param group: the same as ``pid``, by its clearer name.
+    :param dataset: what runs recorded here were evaluated on; default ``$GF_DATA``.
+
+    Attribute access reads parameters: ``g.seconds_15.stop_threshold.fast``. The
+    group is read once, on first access. Parameters whose first part collides with a
+    method name (``report``, ``record``...) are read as ``g["report"]``.
+    """
+
+    def __init__(self, dbfile=None, pid=None, *, group=None, dataset=None):
+        self.dbfile = os.fspath(dbfile or os.environ.get("GF_DB") or store.DEFAULT_DB)
+        self.group = group if group is not None else pid if pid is not None else _env_group()
+        self.dataset = dataset if dataset is not None else os.environ.get("GF_DATA")
+        self.family = os.environ.get("GF_FAMILY")
+        self._conn = None
+        self._params = None
+
+    @property
+    def pid(self):
+        """The parameter group id, under the seed's name."""
+        return self.group
+
+    @property
+    def conn(self):
+        """The open database connection (opened on first use)."""
+        if self._conn is None:
+            self._conn = store.connect(self.dbfile, create=False)
+        return self._conn
+
+    @property
+    def params(self):
+        """The root :class:`Params` of this group, read from the database once."""
+        if self._params is None:
+            if self.group is None:
+                raise InputError(
+                    f"no parameter group chosen for {self.dbfile}: pass pid=N or set GF_PARAM_GROUP "
+                    f"(groups there: {store.describe_ids(store.group_ids(self.conn))})"
+                )
+            rows = self.conn.execute("SELECT param, name, typed FROM params WHERE group_id = ?", (self.group,))
+            rows = [(store.join_name(param, name), json.loads(typed)) for param, name, typed in rows]
+            if not rows:
+                store.require_group(self.conn, self.group, self.dbfile)
+            self._params = build_tree(self.dbfile, self.group, rows)
+        return self._params
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.params, name)
+
+    def __getitem__(self, name):
+        return self.params[name]
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self.params))
+
+    def __repr__(self):
+        return f"<GeneticFuckery {self.dbfile} group={self.group} dataset={self.dataset}>"
+
+    def close(self):
+        """Close the database connection (it reopens on next use)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # -- recording --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def report(self, label=None, *, dataset=None):
+        """Record one run: yields a dict of dicts ``{algo: {name: number}}``.
+
+        On a clean exit the run (status ``ok``) and its results are written in one
+        transaction. If the block raises, the run is recorded as ``failed`` with the
+        error text (and no results), and the exception propagates.
+        """
+        self.params  # a missing group fails here, before the user's work
+        results = Results()
+        started = store.now()
+        try:
+            yield results
+        except BaseException as error:
+            self._record_failure(label, dataset, started, error)
+            raise
+        self.record(results, label, dataset=dataset, started=started)
+
+    def record(self, results, label=None, *, dataset=None, started=None):
+        """Record one finished run with ``results`` (``{algo: {name: number}}``); return its id.
+
+        Names are lower-cased. A reserved name or a value that is not a number or a
+        boolean raises :class:`gf.ResultError` and writes nothing; NaN and infinities
+        are stored as NULL (never ranked) with a warning.
+        """
+        rows = validate_results(results)
+        return self._write_run(label, dataset, started, "ok", rows)
+
+    def _record_failure(self, label, dataset, started, error):
+        try:
+            self._write_run(label, dataset, started, "failed", (), error=f"{type(error).__name__}: {error}")
+        except Exception as write_error:  # the user's exception matters more than ours
+            _warn("could not record the failed run in {}: {}", self.dbfile, write_error)
+
+    def _write_run(self, label, dataset, started, status, rows, error=None):
+        self.params
+        dataset = dataset if dataset is not None else self.dataset
+        run = {
+            "group_id": self.group,
+            "dataset": dataset,
+            "family": self.family if self.family is not None else dataset,
+            "label": label,
+            "started": started or store.now(),
+            "stopped": store.now(),
+            "status": status,
+            "host": os.uname().nodename,
+            "process_id": os.getpid(),
+            "command": _command_line(),
+            "error": error,
+        }
+        with store.transaction(self.conn):
+            return store.insert_run(self.conn, run, rows)
+
+
+def _command_line():
+    import shlex
+
+    return shlex.join(getattr(sys, "orig_argv", sys.argv))
+
+
+def _warn(message, *args):
+    from loguru import logger
+
+    logger.opt(depth=2).warning(message, *args)
+
+
+def validate_results(results):
+    """Check ``{algo: {name: value}}`` and return ``[(algo, name, value)]`` ready to store.
+
+    :raises ResultError: a non-dict, an empty or reserved name, a ``.`` in a name (it
+        separates algo and name in metrics), two names equal but for case, or a value
+        that is not a number or a boolean.
+    """
+    if not isinstance(results, dict):
+        raise ResultError(f"results must be a dict of dicts {{algo: {{name: number}}}}, got {type(results).__name__}")
+    rows = {}
+    for algo, values in results.items():
+        algo_key = _result_key(algo, "algo")
+        if not isinstance(values, dict):
+            raise ResultError(
+                f"results[{algo!r}] must be a dict {{name: number}}, got {type(values).__name__}: {values!r:.60}"
+            )
+        for name, value in values.items():
+            name_key = _result_key(name, "result name")
+            if name_key in RESERVED_RESULT_NAMES:
+                raise ResultError(
+                    f"result name {name!r} (in {algo!r}) is reserved: gf shows it beside results; rename it"
+                )
+            if (algo_key, name_key) in rows:
+                raise ResultError(f"results {algo!r}.{name!r} collide once lower-cased; rename one")
+            rows[(algo_key, name_key)] = _result_value(algo, name, value)
+    return [(algo, name, value) for (algo, name), value in rows.items()]
+
+
+def _result_key(key, what):
+    if not isinstance(key, str) or not key.strip():
+        raise ResultError(f"{what} {key!r} must be a non-empty string")
+    if "." in key:
+        raise ResultError(f"{what} {key!r} contains '.', which separates algo and name in metrics; use _")
+    return key.lower()
+
+
+def _result_value(algo, name, value):
+    if isinstance(value, bool):
+        return int(value)
+    if not isinstance(value, numbers.Real):
+        raise ResultError(
+            f"result {algo}.{name} = {value!r:.60} is not a number or a boolean; record numbers only"
+        )
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    value = float(value)
+    if not math.isfinite(value):
+        _warn("result {}.{} is {}: stored as NULL, never ranked", algo, name, value)
+        return None
+    return value

@@ -1,0 +1,61 @@
+"""Parameter types: how a name's suffix turns a stored JSON value into what the program reads.
+
+Types come from plugins through the ``gf_register_types`` hook (the built-ins live in
+``gf_plugins_builtin.types``). A type is chosen by the longest registered suffix the
+parameter's name ends with; the type registered with the empty suffix is the default.
+"""
+
+
+class ParamType:
+    """Base class for a parameter type; subclass it and register an instance.
+
+    :ivar name: a short name shown by ``gf show`` and stored with every param (``"int"``).
+    :ivar suffix: the name ending that selects this type (``"_int"``); ``""`` makes it
+        the default for names no other suffix matches.
+    :ivar numeric: whether constraints such as ``a < b`` may relate values of this type.
+    """
+
+    name = ""
+    suffix = ""
+    numeric = True
+
+    def validate(self, value):
+        """Check a value parsed from JSON and return it normalized (``1`` -> ``True`` for a bool).
+
+        :raises ValueError: with a short reason (``"expected a whole number"``); the
+            loader adds the file, line and parameter name.
+        """
+        return value
+
+    def extract(self, value):
+        """Turn a validated value into what the program reads (a choice list -> its head).
+
+        The result must be JSON-serializable: it is computed once when a group is
+        written and stored, so reading parameters never needs the plugins.
+        """
+        return value
+
+    def numeric_value(self, value):
+        """The number constraints compare for this value (only called when ``numeric``)."""
+        return self.extract(value)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r} suffix={self.suffix!r}>"
+
+
+class TypeRegistry:
+    """The registered types, resolved by suffix."""
+
+    def __init__(self, types):
+        self.by_name = {t.name: t for t in types}
+        self._by_suffix = sorted(types, key=lambda t: len(t.suffix), reverse=True)
+
+    def for_param(self, full_name):
+        """The type of a parameter named ``full_name`` (longest matching suffix wins)."""
+        for param_type in self._by_suffix:
+            if full_name.endswith(param_type.suffix):
+                return param_type
+        raise LookupError(f"no type matches {full_name!r} and no default type is registered")
+
+    def __iter__(self):
+        return iter(self._by_suffix)

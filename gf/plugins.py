@@ -1,0 +1,195 @@
+"""The plugin manager: built-ins first, then installed plugins from the ``gf`` entry points.
+
+Nothing here runs at ``import gf``: a user's program that reads parameters and
+reports results never loads a plugin (types are applied when a group is written).
+The manager is built on first use by the commands that need hooks.
+"""
+
+import importlib
+import os
+
+import pluggy
+
+from gf import hookspecs
+from gf.errors import PluginError
+from gf.paramtypes import ParamType, TypeRegistry
+
+#: Built-in plugin modules, registered exactly like third-party plugins.
+DEFAULT_PLUGINS = ("gf_plugins_builtin.types",)
+
+ENTRY_POINT_GROUP = "gf"
+
+_manager = None
+#: Distribution of each plugin loaded from an entry point: ``{plugin_name: Distribution}``.
+_distributions = {}
+#: Entry points that failed to import: ``{name: "ErrorType: message"}``.
+failures = {}
+
+
+def get_plugin_manager():
+    """The plugin manager, with every plugin loaded (once per process)."""
+    global _manager
+    if _manager is None:
+        manager = pluggy.PluginManager("gf")
+        manager.add_hookspecs(hookspecs)
+        for module_name in DEFAULT_PLUGINS:
+            manager.register(importlib.import_module(module_name), name=module_name)
+        _load_entry_points(manager)
+        manager.check_pending()
+        if os.environ.get("GF_TRACE_HOOKS"):
+            _trace_hooks(manager)
+        _manager = manager
+    return _manager
+
+
+def _allowed():
+    """The plugin names GF_LOAD_PLUGINS allows, or None for all of them."""
+    value = os.environ.get("GF_LOAD_PLUGINS")
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def _load_entry_points(manager):
+    from importlib.metadata import entry_points
+
+    allowed = _allowed()
+    failures.clear()
+    _distributions.clear()
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        distribution = entry_point.dist.name if entry_point.dist else None
+        if allowed is not None and entry_point.name not in allowed and distribution not in allowed:
+            continue
+        if manager.get_plugin(entry_point.name) is not None:
+            continue
+        try:
+            plugin = entry_point.load()
+        except Exception as error:  # a broken plugin is reported by name, not as a traceback
+            failures[entry_point.name] = f"{type(error).__name__}: {error}"
+            continue
+        manager.register(plugin, name=entry_point.name)
+        _distributions[entry_point.name] = entry_point.dist
+
+
+def require_healthy():
+    """Refuse to go on when an installed plugin failed to import.
+
+    A missing type plugin would silently turn ``lr_log`` into a float, so a broken
+    plugin stops every command but ``gf plugins list``.
+    """
+    get_plugin_manager()
+    if failures:
+        name, error = next(iter(failures.items()))
+        raise PluginError(
+            f"plugin {name!r} failed to import ({error}); fix or uninstall it, "
+            f"or leave it out with GF_LOAD_PLUGINS (see `gf plugins list`)"
+        )
+
+
+def _trace_hooks(manager):
+    from loguru import logger
+
+    def before(hook_name, hook_impls, kwargs):
+        logger.debug("hook {} -> {}", hook_name, [impl.plugin_name for impl in hook_impls])
+
+    def after(outcome, hook_name, hook_impls, kwargs):
+        logger.debug("hook {} done", hook_name)
+
+    manager.add_hookcall_monitoring(before, after)
+
+
+def call_hook(name, **kwargs):
+    """Call hook ``name``; an exception inside a plugin becomes a one-line :class:`PluginError`."""
+    manager = get_plugin_manager()
+    try:
+        return getattr(manager.hook, name)(**kwargs)
+    except PluginError:
+        raise
+    except Exception as error:
+        raise PluginError(f"a plugin failed inside hook {name}: {type(error).__name__}: {error}") from error
+
+
+def collect(hook_name, expected_type, key):
+    """Run a ``register``-style collection hook and return ``{key(item): (item, plugin_name)}``.
+
+    :raises PluginError: an item of the wrong type, or two plugins registering the same key.
+    """
+    manager = get_plugin_manager()
+    registered = {}
+    for impl in getattr(manager.hook, hook_name).get_hookimpls():
+
+        def register(item, _plugin=impl.plugin_name):
+            if not isinstance(item, expected_type):
+                raise PluginError(
+                    f"plugin {_plugin!r} registered {item!r} in {hook_name}; expected a {expected_type.__name__}"
+                )
+            item_key = key(item)
+            if item_key in registered:
+                raise PluginError(
+                    f"plugin {_plugin!r} registers {item_key!r} in {hook_name}, "
+                    f"already registered by {registered[item_key][1]!r}"
+                )
+            registered[item_key] = (item, _plugin)
+
+        arguments = {"register": register}
+        try:
+            impl.function(*[arguments[name] for name in impl.argnames])
+        except PluginError:
+            raise
+        except Exception as error:
+            raise PluginError(
+                f"plugin {impl.plugin_name!r} failed inside {hook_name}: {type(error).__name__}: {error}"
+            ) from error
+    return registered
+
+
+_types = None
+
+
+def get_types():
+    """The :class:`TypeRegistry` of every registered parameter type."""
+    global _types
+    if _types is None:
+        require_healthy()
+        by_suffix = collect("gf_register_types", ParamType, key=lambda t: t.suffix)
+        names = {}
+        for param_type, plugin in by_suffix.values():
+            if param_type.name in names:
+                raise PluginError(
+                    f"plugin {plugin!r} registers type {param_type.name!r}, already registered by {names[param_type.name]!r}"
+                )
+            names[param_type.name] = plugin
+        _types = TypeRegistry([param_type for param_type, _ in by_suffix.values()])
+    return _types
+
+
+def reset():
+    """Forget the loaded plugins (tests register their own and call this after)."""
+    global _manager, _types
+    _manager = None
+    _types = None
+    failures.clear()
+
+
+def describe_plugins(include_builtins=False):
+    """``[{"name", "version", "hooks"}]`` for every loaded plugin, plus failed ones with ``"error"``."""
+    from gf import __version__ as gf_version
+
+    manager = get_plugin_manager()
+    described = []
+    for plugin in manager.get_plugins():
+        name = manager.get_name(plugin)
+        builtin = name in DEFAULT_PLUGINS
+        if builtin and not include_builtins:
+            continue
+        dist = _distributions.get(name)
+        described.append(
+            {
+                "name": name,
+                "version": gf_version if builtin else (dist.version if dist else None),
+                "hooks": sorted(caller.name for caller in manager.get_hookcallers(plugin)),
+            }
+        )
+    described.sort(key=lambda item: item["name"])
+    described.extend({"name": name, "error": error} for name, error in sorted(failures.items()))
+    return described

@@ -1,0 +1,401 @@
+"""The SQLite store: schema, migrations, and the reads and writes everything else uses.
+
+One database file holds parameter groups, their params and constraints, runs and
+their results. The schema is created and migrated with ``sqlite_utils.Migrations``;
+``PRAGMA user_version`` carries the schema version so that opening a database
+costs one pragma when it is current, and a database written by a newer gf is
+refused with a clear message instead of being misread.
+
+Connections are opened in autocommit mode (``isolation_level=None``) and every
+write is an explicit ``BEGIN IMMEDIATE ... COMMIT``: a write either lands whole
+or not at all, and concurrent writers queue on the busy timeout instead of
+failing halfway through a transaction.
+
+Only the standard library is imported here at module level: a user's program
+opens the store once per evaluation, and sqlite-utils (which may pull in numpy)
+is needed only when a database is created or migrated.
+"""
+
+import contextlib
+import datetime
+import os
+import sqlite3
+import time
+
+from gf.errors import GroupNotFound, StoreError
+
+#: Bump with every migration; a database with a higher version is refused.
+SCHEMA_VERSION = 1
+
+#: Seconds a connection waits for another writer before giving up.
+BUSY_TIMEOUT = 60.0
+
+DEFAULT_DB = "gf.db"
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_ulid():
+    """A ULID: 48 bits of milliseconds then 80 random bits, 26 Crockford base32 chars.
+
+    Sorted by creation time, unique across machines: what `gf merge` matches on.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def now():
+    """The current UTC time as ISO 8601 text with milliseconds (SQLite date functions read it)."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _migrations():
+    """The migration set, built on demand so sqlite-utils stays off the import path."""
+    from sqlite_utils import Migrations
+
+    migrations = Migrations("gf")
+
+    @migrations()
+    def m001_initial(db):
+        # The whole first schema: groups with a small id for people and a ULID for
+        # merging, params as the seed's (param, name) pairs, runs and the seed's
+        # results(run, algo, name, value), plus views that keep the seed's SQL working.
+        for statement in _M001:
+            db.execute(statement)
+
+    return migrations
+
+
+_M001 = [
+    """CREATE TABLE groups (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,
+        created TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        generation INTEGER,
+        breeder TEXT
+    )""",
+    """CREATE TABLE group_parents (
+        group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        parent_id INTEGER NOT NULL REFERENCES groups(id),
+        position INTEGER NOT NULL,
+        PRIMARY KEY (group_id, parent_id)
+    )""",
+    # value: the JSON that breeding works on (a _choice keeps its whole list);
+    # typed: the JSON the program reads, computed once by the type's extract hook
+    # when the group is written, so reading a group needs no plugin at all.
+    """CREATE TABLE params (
+        group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        param TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        type TEXT NOT NULL,
+        typed TEXT NOT NULL,
+        PRIMARY KEY (group_id, param, name)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE constraints (
+        group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        lhs TEXT NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('<', '<=', '>', '>=')),
+        rhs TEXT NOT NULL,
+        PRIMARY KEY (group_id, position)
+    )""",
+    """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,
+        group_id INTEGER NOT NULL REFERENCES groups(id),
+        dataset TEXT,
+        family TEXT,
+        label TEXT,
+        started TEXT NOT NULL,
+        stopped TEXT,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+        host TEXT,
+        process_id INTEGER,
+        command TEXT,
+        exit_code INTEGER,
+        error TEXT
+    )""",
+    "CREATE INDEX runs_group_dataset ON runs (group_id, dataset)",
+    "CREATE INDEX runs_dataset_status ON runs (dataset, status)",
+    # The seed's own columns. NUMERIC keeps 3 as 3 (the seed's output) and 2.5 as
+    # 2.5; NULL is a NaN or an infinity. A rowid table, so a plain SELECT lists
+    # results in the order the program reported them, as the seed did.
+    """CREATE TABLE results (
+        run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        algo TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value NUMERIC
+    )""",
+    "CREATE UNIQUE INDEX results_run_algo_name ON results (run, algo, name)",
+    """CREATE VIEW param_meta AS
+        SELECT g.id AS pid, g.created AS generated,
+               (SELECT group_concat(parent_id, ',') FROM
+                   (SELECT parent_id FROM group_parents p
+                    WHERE p.group_id = g.id ORDER BY position)) AS parents
+        FROM groups g""",
+    """CREATE VIEW run_meta AS
+        SELECT id AS run, group_id AS pid, started AS start, stopped AS stop,
+               family, dataset
+        FROM runs""",
+]
+
+_OUR_TABLES = {"_sqlite_migrations"}
+
+
+def connect(path=DEFAULT_DB, *, create=True):
+    """Open (and, with ``create``, create or migrate) the gf database at ``path``.
+
+    :raises StoreError: the file is missing (without ``create``), is not SQLite,
+        is another program's database, or was written by a newer gf.
+    """
+    path = os.fspath(path)
+    exists = os.path.exists(path)
+    if not exists and not create:
+        raise StoreError(
+            f"{path}: no such database; create one with `gf load FILE --db {path}` "
+            "or point GF_DB at an existing file"
+        )
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+    except sqlite3.Error as error:
+        raise StoreError(f"{path}: cannot open database: {error}") from None
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute("PRAGMA foreign_keys = ON")
+        if version != SCHEMA_VERSION:
+            _upgrade(conn, path, version)
+    except sqlite3.DatabaseError as error:
+        conn.close()
+        raise StoreError(f"{path}: not a usable SQLite database ({error})") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _upgrade(conn, path, version):
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: written by a newer gf (schema {version}, this gf knows {SCHEMA_VERSION}); "
+            "upgrade gf with `pip install -U geneticfuckery`"
+        )
+    # WAL lets readers go on while one process writes; it is a property of the file.
+    conn.execute("PRAGMA journal_mode = WAL")
+    # The write lock makes creation race-free: processes that open a new file at
+    # the same moment queue here, and all but the first find the work done.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            foreign = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                )
+                if name not in _OUR_TABLES
+            ]
+            if foreign:
+                raise StoreError(
+                    f"{path}: a SQLite database but not a gf one (it has tables "
+                    f"{', '.join(sorted(foreign)[:5])}); use a new file, or for an original "
+                    "geneticfuckery database run `gf import-legacy`"
+                )
+        if version < SCHEMA_VERSION:
+            from sqlite_utils import Database
+
+            _migrations().apply(Database(conn, execute_plugins=False, recursive_triggers=False))
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+@contextlib.contextmanager
+def transaction(conn):
+    """One write transaction: everything inside lands, or nothing does."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+# -- groups -------------------------------------------------------------------------
+
+
+def split_name(full_name):
+    """``a__b__c`` -> ``("a__b", "c")``: the seed's (param, name) pair; top-level names get ``""``."""
+    param, _, name = full_name.rpartition("__")
+    return param, name
+
+
+def join_name(param, name):
+    """The inverse of :func:`split_name`."""
+    return f"{param}__{name}" if param else name
+
+
+def insert_group(conn, *, params, constraints=(), origin, parents=(), generation=None, breeder=None):
+    """Insert one group inside the caller's transaction and return its id.
+
+    :param params: ``(full_name, value_json, type_name, typed_json)`` tuples.
+    :param constraints: ``(lhs, op, rhs)`` tuples; ``rhs`` is a param name or a number as text.
+    """
+    cursor = conn.execute(
+        "INSERT INTO groups (uid, created, origin, generation, breeder) VALUES (?, ?, ?, ?, ?)",
+        (new_ulid(), now(), origin, generation, breeder),
+    )
+    group_id = cursor.lastrowid
+    conn.executemany(
+        "INSERT INTO group_parents (group_id, parent_id, position) VALUES (?, ?, ?)",
+        [(group_id, parent, position) for position, parent in enumerate(dict.fromkeys(parents))],
+    )
+    conn.executemany(
+        "INSERT INTO params (group_id, param, name, value, type, typed) VALUES (?, ?, ?, ?, ?, ?)",
+        [(group_id, *split_name(full), value, type_name, typed) for full, value, type_name, typed in params],
+    )
+    conn.executemany(
+        "INSERT INTO constraints (group_id, position, lhs, op, rhs) VALUES (?, ?, ?, ?, ?)",
+        [(group_id, position, *constraint) for position, constraint in enumerate(constraints)],
+    )
+    return group_id
+
+
+def group_ids(conn):
+    """Every group id, ascending."""
+    return [row[0] for row in conn.execute("SELECT id FROM groups ORDER BY id")]
+
+
+def describe_ids(ids):
+    """``[1, 2, 3, 7]`` -> ``"1-3, 7"``: short enough for an error message."""
+    if not ids:
+        return "none"
+    spans = []
+    start = previous = ids[0]
+    for current in ids[1:] + [None]:
+        if current is not None and current == previous + 1:
+            previous = current
+            continue
+        spans.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = current
+    return ", ".join(spans)
+
+
+def require_group(conn, group_id, path):
+    """Raise :class:`GroupNotFound`, listing the ids that exist, unless ``group_id`` exists."""
+    if conn.execute("SELECT 1 FROM groups WHERE id = ?", (group_id,)).fetchone() is None:
+        raise GroupNotFound(
+            f"group {group_id} does not exist in {path}; groups there: {describe_ids(group_ids(conn))}"
+        )
+
+
+def group_params(conn, group_id):
+    """``[(full_name, value_json, type_name, typed_json)]`` of one group, sorted by name."""
+    rows = conn.execute(
+        "SELECT param, name, value, type, typed FROM params WHERE group_id = ? ORDER BY param, name",
+        (group_id,),
+    )
+    return [(join_name(param, name), value, type_name, typed) for param, name, value, type_name, typed in rows]
+
+
+def group_constraints(conn, group_id):
+    """``[(lhs, op, rhs)]`` of one group, in the order they were declared."""
+    return [
+        tuple(row)
+        for row in conn.execute(
+            "SELECT lhs, op, rhs FROM constraints WHERE group_id = ? ORDER BY position", (group_id,)
+        )
+    ]
+
+
+def group_parents(conn, group_id):
+    """Parent group ids of one group, in the order the breeder gave them."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT parent_id FROM group_parents WHERE group_id = ? ORDER BY position", (group_id,)
+        )
+    ]
+
+
+def list_groups(conn):
+    """Every group as a dict: id, uid, created, origin, parents, generation, breeder."""
+    rows = conn.execute(
+        """SELECT g.id, g.uid, g.created, g.origin, g.generation, g.breeder,
+                  (SELECT group_concat(parent_id, ',') FROM
+                      (SELECT parent_id FROM group_parents p WHERE p.group_id = g.id ORDER BY position))
+           FROM groups g ORDER BY g.id"""
+    )
+    return [
+        {
+            "id": group_id,
+            "uid": uid,
+            "created": created,
+            "origin": origin,
+            "parents": [int(p) for p in parents.split(",")] if parents else [],
+            "generation": generation,
+            "breeder": breeder,
+        }
+        for group_id, uid, created, origin, generation, breeder, parents in rows
+    ]
+
+
+# -- runs ---------------------------------------------------------------------------
+
+
+def insert_run(conn, run, results=()):
+    """Insert one run and its results inside the caller's transaction; return the run id.
+
+    :param run: a dict with the ``runs`` columns (``uid`` and times are filled in if absent).
+    :param results: ``(algo, name, value)`` tuples, already validated.
+    """
+    row = {"uid": new_ulid(), **run}
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    run_id = conn.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", tuple(row.values())).lastrowid
+    conn.executemany(
+        "INSERT INTO results (run, algo, name, value) VALUES (?, ?, ?, ?)",
+        [(run_id, algo, name, value) for algo, name, value in results],
+    )
+    return run_id
+
+
+def list_runs(conn, *, group_id=None, dataset=None):
+    """Runs as dicts (newest last), optionally only one group's or one dataset's."""
+    where, args = [], []
+    if group_id is not None:
+        where.append("r.group_id = ?")
+        args.append(group_id)
+    if dataset is not None:
+        where.append("r.dataset = ?")
+        args.append(dataset)
+    sql = """SELECT r.id, r.group_id, r.dataset, r.label, r.status, r.started, r.stopped,
+                    r.host, r.exit_code, r.error,
+                    (SELECT count(*) FROM results WHERE run = r.id)
+             FROM runs r"""
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY r.id"
+    keys = ("id", "group", "dataset", "label", "status", "started", "stopped", "host", "exit_code", "error", "results")
+    return [dict(zip(keys, row)) for row in conn.execute(sql, args)]
+
+
+def datasets(conn):
+    """Every dataset some run was recorded for, in first-seen order."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT dataset FROM runs WHERE dataset IS NOT NULL GROUP BY dataset ORDER BY min(id)"
+        )
+    ]
