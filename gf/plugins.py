@@ -163,6 +163,20 @@ def get_types():
     return _types
 
 
+def register(plugin, name=None):
+    """Register a plugin object or module by hand (tests, notebooks) and forget cached registries."""
+    global _types
+    get_plugin_manager().register(plugin, name=name)
+    _types = None
+
+
+def unregister(name):
+    """Undo :func:`register`."""
+    global _types
+    get_plugin_manager().unregister(name=name)
+    _types = None
+
+
 def reset():
     """Forget the loaded plugins (tests register their own and call this after)."""
     global _manager, _types

@@ -1,0 +1,55 @@
+import pytest
+from click.testing import CliRunner
+
+from gf import plugins, store
+from gf.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    """Each test starts with no gf environment and only the built-in plugins."""
+    for name in ("GF_DB", "GF_PARAM_GROUP", "GF_DATA", "GF_FAMILY", "GF_TRACE_HOOKS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GF_LOAD_PLUGINS", "")
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return str(tmp_path / "test.db")
+
+
+@pytest.fixture
+def run_gf():
+    """Invoke the gf CLI in-process: ``run_gf("load", "--db", db, file)`` -> click Result."""
+    runner = CliRunner()
+
+    def invoke(*args, env=None):
+        return runner.invoke(cli, [str(arg) for arg in args], env=env, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def load_text(tmp_path, db_path, run_gf):
+    """Write ``text`` to a parameter file and ``gf load`` it; return the new group id."""
+    counter = iter(range(1000))
+
+    def load(text, *extra):
+        path = tmp_path / f"params{next(counter)}.js"
+        path.write_text(text)
+        result = run_gf("load", "--db", db_path, *extra, path)
+        assert result.exit_code == 0, result.output
+        return int(result.stdout.strip())
+
+    return load
+
+
+def count_rows(db_path, table):
+    conn = store.connect(db_path, create=False)
+    try:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()

@@ -1,0 +1,119 @@
+"""The gf command line: listings with --json, template-run, help, errors."""
+
+import json
+import os
+import shlex
+
+import pytest
+
+from gf import GeneticFuckery
+from gf.cli import cli
+
+
+@pytest.fixture
+def populated(load_text, db_path):
+    load_text("fast = 12.3\nslow = 7.2\nn_int = 3\npick_choice = [\"a\", \"b\"]\nslow < fast\n")
+    load_text("fast = 20\n", "--parent", 1)
+    g = GeneticFuckery(dbfile=db_path, pid=1)
+    g.record({"bt": {"profit": 5}}, "first", dataset="SPY")
+    g.record({"bt": {"profit": 7}}, dataset="TSLA")
+    return db_path
+
+
+def test_groups_lists_ids_origin_and_parents(populated, run_gf):
+    listed = json.loads(run_gf("groups", "--db", populated, "--json").stdout)
+    assert [(g["id"], g["parents"]) for g in listed] == [(1, []), (2, [1])]
+    assert listed[1]["origin"].endswith("on group 1") and len(listed[1]["uid"]) == 26
+    text = run_gf("groups", "--db", populated).stdout.splitlines()
+    assert text[0].split() == ["id", "created", "origin", "parents", "generation", "breeder"]
+    assert len(text) == 3
+
+
+def test_show_lists_params_with_types_and_constraints(populated, run_gf):
+    shown = json.loads(run_gf("show", "--db", populated, "1", "--json").stdout)
+    assert shown["params"][0] == {"name": "fast", "type": "float", "value": 12.3, "reads_as": 12.3}
+    assert {"name": "pick_choice", "type": "choice", "value": ["a", "b"], "reads_as": "a"} in shown["params"]
+    assert shown["constraints"] == ["slow < fast"]
+    text = run_gf("show", "--db", populated, "1").stdout
+    assert "n_int        int     3" in text and "constraints:\n  slow < fast" in text
+
+
+def test_runs_filters_by_group_and_dataset(populated, run_gf):
+    listed = json.loads(run_gf("runs", "--db", populated, "--json").stdout)
+    assert [(r["id"], r["group"], r["dataset"], r["status"], r["results"]) for r in listed] == [
+        (1, 1, "SPY", "ok", 1), (2, 1, "TSLA", "ok", 1)
+    ]
+    assert [r["id"] for r in json.loads(run_gf("runs", "--db", populated, "--dataset", "TSLA", "--json").stdout)] == [2]
+    assert json.loads(run_gf("runs", "--db", populated, "--group", "2", "--json").stdout) == []
+
+
+def test_template_run_prints_a_line_per_group_and_dataset(populated, run_gf):
+    result = run_gf("template-run", "--db", populated, "python -m mything {}", "A-1", "B 2")
+    db = shlex.quote(os.path.abspath(populated))
+    assert result.stdout.splitlines() == [
+        f"GF_DB={db} GF_PARAM_GROUP=1 GF_DATA=A-1 GF_FAMILY=A-1 python -m mything A-1",
+        f"GF_DB={db} GF_PARAM_GROUP=1 GF_DATA='B 2' GF_FAMILY='B 2' python -m mything 'B 2'",
+        f"GF_DB={db} GF_PARAM_GROUP=2 GF_DATA=A-1 GF_FAMILY=A-1 python -m mything A-1",
+        f"GF_DB={db} GF_PARAM_GROUP=2 GF_DATA='B 2' GF_FAMILY='B 2' python -m mything 'B 2'",
+    ]
+
+
+def test_template_run_defaults_to_recorded_datasets_and_takes_groups(populated, run_gf):
+    lines = run_gf("template-run", "--db", populated, "--group", "2", "run {}").stdout.splitlines()
+    assert [line.split()[-1] for line in lines] == ["SPY", "TSLA"]
+    assert all("GF_PARAM_GROUP=2 " in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["template-run", "python run.py"], "has no {}: put {} where the dataset goes"),
+        (["template-run", "--group", "9", "run {}", "A"], "group 9 does not exist"),
+        (["show", "9"], "group 9 does not exist"),
+        (["export", "9"], "group 9 does not exist"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_status_2(populated, run_gf, args, message):
+    result = run_gf(args[0], "--db", populated, *args[1:])
+    assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_template_run_with_no_datasets_anywhere(load_text, db_path, run_gf):
+    load_text("a = 1")
+    result = run_gf("template-run", "--db", db_path, "run {}")
+    assert result.exit_code == 2 and "no datasets given and none recorded" in result.stderr
+
+
+def test_missing_database_for_a_listing_is_exit_1(tmp_path, run_gf):
+    result = run_gf("groups", "--db", tmp_path / "none.db")
+    assert result.exit_code == 1 and "no such database" in result.stderr
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_db_comes_from_gf_db(populated, run_gf):
+    result = run_gf("groups", "--json", env={"GF_DB": populated})
+    assert len(json.loads(result.stdout)) == 2
+
+
+def test_debug_shows_the_traceback(populated, run_gf):
+    from gf.errors import GroupNotFound
+
+    with pytest.raises(GroupNotFound):
+        run_gf("--debug", "show", "--db", populated, "9")
+
+
+def test_every_command_has_help(run_gf):
+    names = list(cli.commands)
+    assert {"load", "groups", "show", "runs", "export", "template-run", "plugins"} <= set(names)
+    for name in names:
+        result = run_gf(name, "--help")
+        assert result.exit_code == 0 and "Usage: " in result.stdout
+    assert run_gf("plugins", "list", "--help").exit_code == 0
+    assert run_gf("--version").stdout.startswith("gf, version ")
+
+
+def test_console_script_is_installed(tmp_path):
+    import subprocess
+
+    result = subprocess.run(["gf", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "genetic optimization" in result.stdout

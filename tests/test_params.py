@@ -1,0 +1,206 @@
+"""Dot access to a group, and recording runs with report() and record()."""
+
+import math
+import os
+import sqlite3
+
+import pytest
+
+from gf import GeneticFuckery, GroupNotFound, InputError, ResultError, StoreError
+from conftest import count_rows
+
+ISSUE_FILE = """\
+seconds_15__stop_threshold__fast = 12.3
+seconds_15__stop_threshold__slow = 7.2
+overall__decay_rate_int  = 5
+runtime__single_trigger_bool = 1
+runtime__exit_check_choice = ["custom", "defined", "30 seconds", "on-demand"]
+seconds_15__stop_threshold__slow < seconds_15__stop_threshold__fast
+r__x_real_0 = 0.25
+r__y_real_1 = 1.75
+"""
+
+
+@pytest.fixture
+def g(load_text, db_path):
+    load_text(ISSUE_FILE)
+    return GeneticFuckery(dbfile=db_path, pid=1)
+
+
+def test_dot_access_reads_typed_values(g):
+    assert g.seconds_15.stop_threshold.fast == 12.3 and type(g.seconds_15.stop_threshold.fast) is float
+    assert g.overall.decay_rate_int == 5 and type(g.overall.decay_rate_int) is int
+    assert g.runtime.single_trigger_bool is True
+    assert g.runtime.exit_check_choice == "custom"
+    assert g.r.x_real_0 == 0.25 and g.r.y_real_1 == 1.75
+
+
+def test_dot_access_is_case_insensitive_and_has_item_access(g):
+    assert g.SECONDS_15.Stop_Threshold.FAST == 12.3
+    assert g["seconds_15"]["stop_threshold"]["slow"] == 7.2
+    assert "fast" in g.seconds_15.stop_threshold and "FAST" in g.seconds_15.stop_threshold
+
+
+def test_sub_readers_are_passed_around_and_cannot_reach_up(g):
+    def duration(seconds):
+        return getattr(g, f"seconds_{seconds}")
+
+    d15 = duration(15)
+    assert (d15.stop_threshold.fast, d15.stop_threshold.slow) == (12.3, 7.2)
+    assert not hasattr(d15, "overall")
+    assert sorted(d15.stop_threshold) == ["fast", "slow"]
+
+
+def test_unknown_name_raises_attribute_error_with_full_path_and_closest_names(g, db_path):
+    with pytest.raises(AttributeError) as error:
+        g.seconds_15.stop_threshold.fastt
+    assert str(error.value) == (
+        f"no parameter seconds_15.stop_threshold.fastt in group 1 of {db_path}; "
+        "closest: seconds_15.stop_threshold.fast, seconds_15.stop_threshold.slow"
+    )
+    with pytest.raises(KeyError):
+        g.seconds_15["nope"]
+    assert hasattr(g, "overall") and not hasattr(g, "underall")
+
+
+def test_dir_lists_parameters(g):
+    assert {"seconds_15", "overall", "runtime", "r"} <= set(dir(g))
+    assert dir(g.seconds_15.stop_threshold) == ["fast", "slow"]
+
+
+def test_group_is_read_once_not_once_per_attribute(g):
+    queries = []
+    g.conn.set_trace_callback(queries.append)
+    for _ in range(3):
+        g.seconds_15.stop_threshold.fast
+        g.overall.decay_rate_int
+    assert [q for q in queries if "FROM params" in q] == [
+        next(q for q in queries if "FROM params" in q)
+    ]
+
+
+def test_environment_chooses_database_group_and_dataset(g, db_path, monkeypatch):
+    monkeypatch.setenv("GF_DB", db_path)
+    monkeypatch.setenv("GF_PARAM_GROUP", "1")
+    monkeypatch.setenv("GF_DATA", "SPY-2022-05")
+    from_env = GeneticFuckery()
+    assert (from_env.dbfile, from_env.group, from_env.pid, from_env.dataset) == (db_path, 1, 1, "SPY-2022-05")
+    assert from_env.overall.decay_rate_int == 5
+
+
+def test_missing_group_lists_the_ids_that_exist(g, db_path, load_text):
+    load_text("a = 1")
+    load_text("a = 2")
+    with pytest.raises(GroupNotFound) as error:
+        GeneticFuckery(dbfile=db_path, pid=7).overall
+    assert str(error.value) == f"group 7 does not exist in {db_path}; groups there: 1-3"
+
+
+def test_no_group_chosen_and_bad_environment(g, db_path, monkeypatch):
+    with pytest.raises(InputError, match="no parameter group chosen .* pass pid=N or set GF_PARAM_GROUP"):
+        GeneticFuckery(dbfile=db_path).overall
+    monkeypatch.setenv("GF_PARAM_GROUP", "one")
+    with pytest.raises(InputError, match="GF_PARAM_GROUP='one' is not a group id"):
+        GeneticFuckery(dbfile=db_path)
+
+
+def test_missing_database_is_not_created(tmp_path):
+    path = tmp_path / "nope.db"
+    with pytest.raises(StoreError, match="no such database"):
+        GeneticFuckery(dbfile=path, pid=1).anything
+    assert not path.exists()
+
+
+def test_method_names_shadow_params_but_item_access_reads_them(load_text, db_path):
+    load_text("report__x = 1\nplain = 2\n")
+    g = GeneticFuckery(dbfile=db_path, pid=1)
+    assert callable(g.report)
+    assert g["report"].x == 1.0
+
+
+# -- report() and record() ------------------------------------------------------------------
+
+
+def rows(db_path, sql, args=()):
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def test_report_writes_one_run_with_lower_cased_results(g, db_path, monkeypatch):
+    monkeypatch.setenv("GF_DATA", "SPY-2022-05")
+    g = GeneticFuckery(dbfile=db_path, pid=1)
+    with g.report("RESULT GROUP A") as r:
+        r.update(dict(got=dict(count=3), failed=dict(widgets=9)))
+        r["other"] = dict(Great=4)
+        r["Nested"]["Auto"] = 2.5
+    assert rows(db_path, "SELECT run, algo, name, value FROM results") == [
+        (1, "got", "count", 3), (1, "failed", "widgets", 9), (1, "other", "great", 4), (1, "nested", "auto", 2.5)
+    ]
+    (run,) = rows(db_path, "SELECT group_id, dataset, family, label, status, host, process_id, command, "
+                           "started <= stopped, error, length(uid) FROM runs")
+    assert run[:5] == (1, "SPY-2022-05", "SPY-2022-05", "RESULT GROUP A", "ok")
+    assert run[5] == os.uname().nodename and run[6] == os.getpid() and run[7]
+    assert run[8:] == (1, None, 26)
+
+
+def test_report_that_raises_records_a_failed_run_and_propagates(g, db_path):
+    with pytest.raises(ZeroDivisionError):
+        with g.report("boom") as r:
+            r["a"]["b"] = 1
+            1 / 0
+    assert rows(db_path, "SELECT status, error FROM runs") == [("failed", "ZeroDivisionError: division by zero")]
+    assert count_rows(db_path, "results") == 0
+
+
+@pytest.mark.parametrize(
+    "results, message",
+    [
+        ({"a": {"run": 1}}, "result name 'run' (in 'a') is reserved"),
+        ({"a": {"Dataset": 1}}, "result name 'Dataset' (in 'a') is reserved"),
+        ({"a": {"x": "12"}}, "result a.x = '12' is not a number or a boolean"),
+        ({"a": {"x": None}}, "result a.x = None is not a number or a boolean"),
+        ({"a": {"x": [1]}}, "is not a number or a boolean"),
+        ({"a": 5}, "results['a'] must be a dict {name: number}, got int"),
+        ({"a.b": {"x": 1}}, "algo 'a.b' contains '.'"),
+        ({"a": {"": 1}}, "result name '' must be a non-empty string"),
+        ({"a": {"X": 1, "x": 2}}, "collide once lower-cased"),
+        ({"a": {1: 1}}, "result name 1 must be a non-empty string"),
+    ],
+)
+def test_bad_results_raise_before_anything_is_written(g, db_path, results, message):
+    with pytest.raises(ResultError) as error:
+        g.record(results)
+    assert message in str(error.value)
+    with pytest.raises(ResultError):
+        with g.report() as r:
+            r.update(results)
+    assert count_rows(db_path, "runs") == 0
+
+
+def test_nan_and_infinity_are_kept_as_null_with_a_warning(g, db_path, capfd):
+    run = g.record({"bt": {"sharpe": math.nan, "max": math.inf, "trades": 0, "ok": True}}, "no trades")
+    assert run == 1
+    assert rows(db_path, "SELECT name, value FROM results") == [("sharpe", None), ("max", None), ("trades", 0), ("ok", 1)]
+    assert "result bt.sharpe is nan: stored as NULL" in capfd.readouterr().err
+
+
+def test_record_returns_run_ids_and_dataset_argument_wins(g, db_path):
+    assert g.record({"a": {"x": 1}}, dataset="one") == 1
+    with g.report(dataset="two") as r:
+        r["a"]["x"] = 2
+    assert rows(db_path, "SELECT id, dataset FROM runs") == [(1, "one"), (2, "two")]
+
+
+def test_seed_scoring_sql_runs_unchanged(g, db_path):
+    g.record({"crossover": {"profit": 10, "trades": 5}}, dataset="SPY")
+    g.record({"crossover": {"profit": 30, "trades": 7}}, dataset="TSLA")
+    found = rows(
+        db_path,
+        "SELECT pid, algo, value FROM results JOIN run_meta USING (run) WHERE dataset = ? AND name = 'profit'",
+        ("TSLA",),
+    )
+    assert found == [(1, "crossover", 30)]
+    assert rows(db_path, "SELECT pid, parents FROM param_meta") == [(1, None)]

@@ -1,0 +1,194 @@
+"""The plugin manager: built-ins, entry-point plugins, broken plugins, the type hook."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import gf
+from gf import GeneticFuckery, ParamType, PluginError, hookimpl, plugins, store
+from gf import hookspecs
+
+PERCENT_PLUGIN = '''
+from gf import ParamType, hookimpl
+
+
+class PercentType(ParamType):
+    """_pct: 0..100 in the file, read as a fraction."""
+
+    name = "percent"
+    suffix = "_pct"
+
+    def validate(self, value):
+        if not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            raise ValueError("expected a percentage between 0 and 100")
+        return value
+
+    def extract(self, value):
+        return value / 100
+
+
+@hookimpl
+def gf_register_types(register):
+    register(PercentType())
+'''
+
+
+def install_fake_plugin(site, monkeypatch, name, module_source, version="0.2"):
+    """Put a module and a dist-info with a `gf` entry point on sys.path, as pip would."""
+    module = f"gf_plugin_{name}"
+    (site / f"{module}.py").write_text(module_source)
+    info = site / f"gf_plugin_{name}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: gf-plugin-{name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[gf]\n{name} = {module}\n")
+    monkeypatch.syspath_prepend(str(site))
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    path = tmp_path / "site"
+    path.mkdir()
+    monkeypatch.delenv("GF_LOAD_PLUGINS")
+    yield path
+    for module in [m for m in sys.modules if m.startswith("gf_plugin_")]:
+        del sys.modules[module]
+
+
+def test_hook_gf_register_types_builtins():
+    types = plugins.get_types()
+    assert {t.name: t.suffix for t in types} == {
+        "float": "", "int": "_int", "bool": "_bool", "choice": "_choice", "real_0": "_real_0", "real_1": "_real_1",
+    }
+    assert types.for_param("a__b_real_0").name == "real_0"
+    assert types.for_param("anything").name == "float"
+
+
+def test_hookspecs_are_documented():
+    for name in dir(hookspecs):
+        if name.startswith("gf_"):
+            doc = getattr(hookspecs, name).__doc__
+            assert doc and ":param register:" in doc
+
+
+def test_plugins_list_all_shows_builtins_with_hooks(run_gf):
+    result = run_gf("plugins", "list", "--all", "--json")
+    assert json.loads(result.stdout) == [
+        {"name": "gf_plugins_builtin.types", "version": gf.__version__, "hooks": ["gf_register_types"]}
+    ]
+    assert json.loads(run_gf("plugins", "list", "--json").stdout) == []
+
+
+def test_entry_point_plugin_adds_a_type(site, monkeypatch, run_gf, tmp_path, db_path):
+    install_fake_plugin(site, monkeypatch, "pct", PERCENT_PLUGIN)
+    listed = json.loads(run_gf("plugins", "list", "--json").stdout)
+    assert listed == [{"name": "pct", "version": "0.2", "hooks": ["gf_register_types"]}]
+    text = run_gf("plugins", "list").stdout
+    assert text.splitlines()[1].split() == ["pct", "0.2", "gf_register_types"]
+
+    (tmp_path / "p.js").write_text("risk__share_pct = 25\n")
+    assert run_gf("load", "--db", db_path, tmp_path / "p.js").exit_code == 0
+    assert GeneticFuckery(dbfile=db_path, pid=1).risk.share_pct == 0.25
+    (tmp_path / "bad.js").write_text("risk__share_pct = 250\n")
+    result = run_gf("load", "--db", db_path, tmp_path / "bad.js")
+    assert result.exit_code == 2
+    assert result.stderr == f"{tmp_path / 'bad.js'}:1: risk__share_pct: value does not fit type percent: expected a percentage between 0 and 100\n"
+
+
+def test_broken_plugin_is_reported_by_name_and_stops_loading(site, monkeypatch, run_gf, tmp_path, db_path):
+    install_fake_plugin(site, monkeypatch, "broken", "import numpy_that_is_not_there\n")
+    listed = json.loads(run_gf("plugins", "list", "--json").stdout)
+    assert listed == [{"name": "broken", "error": "ModuleNotFoundError: No module named 'numpy_that_is_not_there'"}]
+    (tmp_path / "p.js").write_text("a = 1\n")
+    result = run_gf("load", "--db", db_path, tmp_path / "p.js")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: plugin 'broken' failed to import (ModuleNotFoundError: No module named 'numpy_that_is_not_there'); "
+        "fix or uninstall it, or leave it out with GF_LOAD_PLUGINS (see `gf plugins list`)\n"
+    )
+    monkeypatch.setenv("GF_LOAD_PLUGINS", "pct")
+    plugins.reset()
+    assert run_gf("load", "--db", db_path, tmp_path / "p.js").exit_code == 0
+
+
+def test_gf_load_plugins_restricts_by_entry_point_or_distribution_name(site, monkeypatch, run_gf):
+    install_fake_plugin(site, monkeypatch, "pct", PERCENT_PLUGIN)
+    for allowed, expected in [("", []), ("other", []), ("pct", ["pct"]), ("gf-plugin-pct, other", ["pct"])]:
+        monkeypatch.setenv("GF_LOAD_PLUGINS", allowed)
+        plugins.reset()
+        assert [p["name"] for p in json.loads(run_gf("plugins", "list", "--json").stdout)] == expected
+
+
+def test_plugin_registering_a_taken_suffix_is_refused():
+    class Clash:
+        __name__ = "clash"
+
+        @hookimpl
+        def gf_register_types(self, register):
+            class MyInt(ParamType):
+                name, suffix = "myint", "_int"
+
+            register(MyInt())
+
+    plugins.register(Clash(), name="clash")
+    with pytest.raises(PluginError, match="plugin 'clash' registers '_int' in gf_register_types, already registered"):
+        plugins.get_types()
+
+
+def test_plugin_raising_inside_a_hook_is_one_line(run_gf, tmp_path, db_path):
+    class Raises:
+        @hookimpl
+        def gf_register_types(self, register):
+            raise RuntimeError("kaboom")
+
+    plugins.register(Raises(), name="raises")
+    (tmp_path / "p.js").write_text("a = 1\n")
+    result = run_gf("load", "--db", db_path, tmp_path / "p.js")
+    assert result.exit_code == 1
+    assert result.stderr == "error: plugin 'raises' failed inside gf_register_types: RuntimeError: kaboom\n"
+
+
+def test_registering_a_non_type_is_refused():
+    class Wrong:
+        @hookimpl
+        def gf_register_types(self, register):
+            register("not a type")
+
+    plugins.register(Wrong(), name="wrong")
+    with pytest.raises(PluginError, match="expected a ParamType"):
+        plugins.get_types()
+
+
+def test_import_gf_loads_no_plugin_machinery():
+    code = textwrap.dedent("""
+        import sys, gf
+        heavy = [m for m in ("pluggy", "sqlite_utils", "loguru", "click", "importlib.metadata",
+                             "gf.plugins", "gf_plugins_builtin") if m in sys.modules]
+        print(heavy)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_reading_and_reporting_loads_no_plugin_machinery(load_text, db_path):
+    load_text("a__b_int = 3\n")
+    code = textwrap.dedent(f"""
+        import sys
+        from gf import GeneticFuckery
+        g = GeneticFuckery(dbfile={db_path!r}, pid=1)
+        assert g.a.b_int == 3
+        with g.report() as r:
+            r["x"]["y"] = 1
+        print([m for m in ("pluggy", "sqlite_utils", "loguru", "click", "gf.plugins") if m in sys.modules])
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_hook_tracing_logs_hook_calls(monkeypatch, capfd):
+    monkeypatch.setenv("GF_TRACE_HOOKS", "1")
+    plugins.reset()
+    plugins.call_hook("gf_register_types", register=lambda t: None)
+    assert "hook gf_register_types" in capfd.readouterr().err

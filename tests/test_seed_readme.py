@@ -1,0 +1,160 @@
+"""The original geneticfuckery README's workflows, run for real: files, subprocesses, env vars."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+LOADME = """\
+seconds_15__stop_threshold__fast = 12.3
+seconds_15__stop_threshold__slow = 7.2
+seconds_30__stop_threshold__fast = 22.2
+seconds_30__stop_threshold__slow = 17.9
+
+# more things...
+overall__decay_rate_int  = 5
+runtime__single_trigger_bool = 1
+runtime__exit_check_choice = ["custom", "defined", "30 seconds", "on-demand"]
+"""
+
+# The seed README's test.py, with only the logging kept as prints.
+TEST_PY = """\
+#!/usr/bin/env python3
+
+from geneticfuckery.gf import GeneticFuckery
+
+
+def cmd():
+    g = GeneticFuckery(dbfile="testing.db", pid=1)
+
+    variable_a = g.seconds_15.stop_threshold.fast
+    variable_b = g.overall.decay_rate_int
+    choice = g.runtime.exit_check_choice
+
+    print("A:", variable_a)
+    print("B:", variable_b)
+    print("Choice:", choice)
+
+    with g.report("RESULT GROUP A") as resulter:
+        resulter.update(
+            dict(
+                got=dict(count=3),
+                failed=dict(widgets=9),
+                progress=dict(success=99, terminiated=1),
+            )
+        )
+        resulter["other"] = dict(Great=4)
+
+
+if __name__ == "__main__":
+    cmd()
+"""
+
+
+def sh(command, cwd, env=None):
+    return subprocess.run(
+        command, shell=True, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.delenv("GF_LOAD_PLUGINS")
+    (tmp_path / "loadme.js").write_text(LOADME)
+    return tmp_path
+
+
+def test_load_then_use_then_query_results(workdir):
+    loaded = sh("GF_DB=testing.db gf load loadme.js", workdir)
+    assert loaded.returncode == 0 and loaded.stdout == "1\n"
+
+    (workdir / "test.py").write_text(TEST_PY)
+    ran = sh(f"{sys.executable} test.py", workdir)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "A: 12.3\nB: 5\nChoice: custom\n"
+
+    conn = sqlite3.connect(workdir / "testing.db")
+    assert conn.execute("select * from results").fetchall() == [
+        (1, "got", "count", 3),
+        (1, "failed", "widgets", 9),
+        (1, "progress", "success", 99),
+        (1, "progress", "terminiated", 1),
+        (1, "other", "great", 4),
+    ]
+
+
+def test_dynamic_sub_readers(workdir):
+    sh("GF_DB=testing.db gf load loadme.js", workdir)
+    code = textwrap.dedent("""
+        from gf import GeneticFuckery
+        gf = GeneticFuckery()
+        def param_duration_helper(duration: int):
+            return getattr(gf, f"seconds_{duration}")
+        d15 = param_duration_helper(15)
+        d30 = param_duration_helper(30)
+        print(d15.stop_threshold.fast, d15.stop_threshold.slow, d30.stop_threshold.fast, d30.stop_threshold.slow)
+    """)
+    ran = sh(f"{sys.executable} -c '{code}'", workdir, {"GF_DB": "testing.db", "GF_PARAM_GROUP": "1"})
+    assert ran.stdout == "12.3 7.2 22.2 17.9\n", ran.stderr
+
+
+def test_environment_picks_database_group_and_dataset(workdir):
+    sh("GF_DB=mydb.gf gf load loadme.js", workdir)
+    sh("GF_DB=mydb.gf gf load loadme.js", workdir)
+    program = textwrap.dedent("""
+        from dataclasses import dataclass, field
+        from gf import GeneticFuckery
+
+        @dataclass
+        class MyThing:
+            gf: GeneticFuckery = field(default_factory=GeneticFuckery)
+
+        thing = MyThing()
+        with thing.gf.report() as r:
+            r["overall"]["decay"] = thing.gf.overall.decay_rate_int
+    """)
+    (workdir / "my_project.py").write_text(program)
+    ran = sh(f'GF_DB="mydb.gf" GF_PARAM_GROUP=2 GF_DATA="environmental-2022-12" {sys.executable} my_project.py '
+             "environmental-2022-12", workdir)
+    assert ran.returncode == 0, ran.stderr
+    conn = sqlite3.connect(workdir / "mydb.gf")
+    assert conn.execute("SELECT run, pid, family, dataset FROM run_meta").fetchall() == [
+        (1, 2, "environmental-2022-12", "environmental-2022-12")
+    ]
+
+
+def test_later_files_override_into_one_group(workdir):
+    (workdir / "first-attempt.js").write_text(LOADME)
+    (workdir / "override.js").write_text("overall__decay_rate_int = 9\n")
+    assert sh('GF_DB="prime.db" gf load first-attempt.js', workdir).stdout == "1\n"
+    assert sh('GF_DB="prime.db" gf load first-attempt.js override.js', workdir).stdout == "2\n"
+    conn = sqlite3.connect(workdir / "prime.db")
+    assert conn.execute("SELECT group_id, value FROM params WHERE name = 'decay_rate_int'").fetchall() == [
+        (1, "5"), (2, "9")
+    ]
+
+
+def test_template_run_lines_run_under_a_shell_and_record_datasets(workdir):
+    sh("GF_DB=new-opt-sat-2.gf gf load loadme.js", workdir)
+    (workdir / "makemoney.py").write_text(textwrap.dedent("""
+        import sys
+        from gf import GeneticFuckery
+        g = GeneticFuckery()
+        with g.report() as r:
+            r["money"]["made"] = g.seconds_15.stop_threshold.fast * len(sys.argv[1])
+    """))
+    datasets = "TSLA-2022-05-24 SHOP-2022-05-27 TWLO-2022-05-27 SPY-2022-05-25 AMD-2022-05-27"
+    printed = sh(f'GF_DB=new-opt-sat-2.gf gf template-run "{sys.executable} makemoney.py {{}}" {datasets} '
+                 "> runme.sh", workdir)
+    assert printed.returncode == 0
+    lines = (workdir / "runme.sh").read_text().splitlines()
+    assert len(lines) == 5
+    assert lines[0].startswith(f"GF_DB={workdir / 'new-opt-sat-2.gf'} GF_PARAM_GROUP=1 GF_DATA=TSLA-2022-05-24 "
+                               "GF_FAMILY=TSLA-2022-05-24 ")
+    ran = sh("sh runme.sh", workdir)
+    assert ran.returncode == 0, ran.stderr
+    conn = sqlite3.connect(workdir / "new-opt-sat-2.gf")
+    assert [row[0] for row in conn.execute("SELECT dataset FROM run_meta ORDER BY run")] == datasets.split()

@@ -1,0 +1,131 @@
+"""The SQLite store: pragmas, schema version, refusing files it cannot use, ULIDs, races."""
+
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from gf import StoreError, store
+
+
+def test_new_database_has_wal_foreign_keys_and_busy_timeout(db_path):
+    conn = store.connect(db_path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == int(store.BUSY_TIMEOUT * 1000)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+    applied = conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
+    assert applied == [("gf", "m001_initial")]
+
+
+def test_seed_compatible_tables_and_views(db_path):
+    conn = store.connect(db_path)
+
+    def columns(name):
+        return [row[1] for row in conn.execute(f"PRAGMA table_info({name})")]
+
+    assert columns("results") == ["run", "algo", "name", "value"]
+    assert columns("param_meta") == ["pid", "generated", "parents"]
+    assert columns("run_meta") == ["run", "pid", "start", "stop", "family", "dataset"]
+
+
+def test_reopening_a_current_database_does_not_migrate_again(db_path):
+    store.connect(db_path).close()
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+
+
+def test_database_from_a_newer_gf_is_refused(db_path):
+    store.connect(db_path).execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError) as error:
+        store.connect(db_path)
+    assert str(error.value) == (
+        f"{db_path}: written by a newer gf (schema 99, this gf knows {store.SCHEMA_VERSION}); "
+        "upgrade gf with `pip install -U geneticfuckery`"
+    )
+
+
+def test_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"these are my notes, not a database" * 100)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a usable SQLite database"):
+        store.connect(path)
+    assert path.read_bytes() == before
+
+
+def test_another_programs_database_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE params (pid, param, name, value)")
+    other.commit()
+    other.close()
+    with pytest.raises(StoreError, match=r"not a gf one \(it has tables params\).*gf import-legacy"):
+        store.connect(path)
+
+
+def test_missing_database_without_create(tmp_path):
+    with pytest.raises(StoreError, match="no such database"):
+        store.connect(tmp_path / "missing.db", create=False)
+
+
+def test_ulids_are_unique_sortable_crockford():
+    ids = [store.new_ulid() for _ in range(2000)]
+    assert len(set(ids)) == 2000
+    assert all(len(i) == 26 and set(i) <= set(store._CROCKFORD) for i in ids)
+    assert [i[:10] for i in ids] == sorted(i[:10] for i in ids)
+
+
+def test_describe_ids():
+    assert store.describe_ids([]) == "none"
+    assert store.describe_ids([1, 2, 3, 5, 7, 8]) == "1-3, 5, 7-8"
+
+
+def test_groups_and_runs_get_ulids(db_path):
+    conn = store.connect(db_path)
+    with store.transaction(conn):
+        group = store.insert_group(conn, params=[("a", "1.0", "float", "1.0")], origin="test")
+        run = store.insert_run(conn, {"group_id": group, "started": store.now(), "status": "ok"}, [("x", "y", 1)])
+    (group_uid,) = conn.execute("SELECT uid FROM groups").fetchone()
+    (run_uid,) = conn.execute("SELECT uid FROM runs WHERE id = ?", (run,)).fetchone()
+    assert len(group_uid) == len(run_uid) == 26 and group_uid != run_uid
+
+
+def test_failed_transaction_leaves_nothing(db_path):
+    conn = store.connect(db_path)
+    with pytest.raises(sqlite3.IntegrityError):
+        with store.transaction(conn):
+            store.insert_group(conn, params=[("a", "1.0", "float", "1.0")], origin="test")
+            store.insert_run(conn, {"group_id": 99, "started": store.now(), "status": "ok"})
+    assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 0
+
+
+OPEN_AT_ONCE = """
+import sys, time
+from gf import store
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+conn = store.connect(sys.argv[1])
+with store.transaction(conn):
+    store.insert_group(conn, params=[("a", "1.0", "float", "1.0")], origin="race")
+print("ok")
+"""
+
+
+def test_eight_processes_creating_one_database_at_once_all_succeed(db_path):
+    import time
+
+    start = str(time.time() + 1.5)
+    processes = [
+        subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, db_path, start], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]
+    outcomes = [process.communicate(timeout=120) for process in processes]
+    assert [p.returncode for p in processes] == [0] * 8, [err for _, err in outcomes]
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 8
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
