@@ -41,7 +41,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -128,16 +127,21 @@ def child_env(workdir):
     return env
 
 
+def run_python(args, env):
+    """Run this interpreter with ``args``; return the finished process, or exit with its stderr."""
+    process = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env)
+    if process.returncode:
+        sys.exit(f"python {shlex.join(args)[:200]} failed:\n{process.stderr}")
+    return process
+
+
 def make_db(workdir, env):
     """A database holding one 7-param group, created by ``gf load``; returns its path."""
     params = Path(workdir, "params.txt")
     params.write_text(PARAMS_FILE)
     db = Path(workdir, "bench.db")
     # The `gf` command's entry point, run by this interpreter.
-    subprocess.run(
-        [sys.executable, "-c", "from gf.cli import main; main()", "load", str(params), "--db", str(db)],
-        check=True, capture_output=True, env=env,
-    )
+    run_python(["-c", "from gf.cli import main; main()", "load", str(params), "--db", str(db)], env)
     return str(db)
 
 
@@ -154,7 +158,7 @@ def variant_code(db):
 def run_once(code, env):
     """Wall time in seconds of one fresh ``python -c code`` process."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env)
+    run_python(["-c", code], env)
     return time.perf_counter() - start
 
 
@@ -208,10 +212,7 @@ def import_costs(code, root, runs, env):
     """``{module: (median self us, median cumulative us)}`` for the tree ``root`` imports."""
     samples = {}
     for _ in range(runs):
-        process = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", code],
-            check=True, capture_output=True, text=True, env=env,
-        )
+        process = run_python(["-X", "importtime", "-c", code], env)
         for _depth, module, self_us, cumulative_us in subtree(parse_importtime(process.stderr), root):
             samples.setdefault(module, []).append((self_us, cumulative_us))
     return {
@@ -223,7 +224,7 @@ def import_costs(code, root, runs, env):
 def plain_modules(env):
     """Modules the plain script's import line loads that a bare interpreter has not already."""
     probe = f"import sys; before = set(sys.modules); {PLAIN_IMPORTS}; print(*sorted(set(sys.modules) - before))"
-    return set(subprocess.check_output([sys.executable, "-c", probe], text=True, env=env).split())
+    return set(run_python(["-c", probe], env).stdout.split())
 
 
 def machine():
@@ -319,7 +320,7 @@ def write_section(section):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=textwrap.dedent(__doc__).split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="interleaved timed runs per variant (default 15)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--write", action="store_true", help=f"update the section in {BENCHMARKS_MD.name}")

@@ -32,13 +32,35 @@ __all__ = [
     "PluginError",
     "hookimpl",
     "hookspec",
+    "Constraint",
+    "Metric",
+    "Ranked",
+    "Breeder",
+    "BreedRequest",
+    "Launcher",
+    "Evaluation",
     "__version__",
 ]
 
 
-def __getattr__(name):
-    if name in ("hookimpl", "hookspec"):
-        from gf import hookspecs
+#: Names imported on first use, so that ``import gf`` stays light.
+_LAZY = {
+    "hookimpl": "gf.hookspecs",
+    "hookspec": "gf.hookspecs",
+    "Constraint": "gf.loader",
+    "Metric": "gf.metrics",
+    "Ranked": "gf.metrics",
+    "Breeder": "gf.breeding",
+    "BreedRequest": "gf.breeding",
+    "Launcher": "gf.launch",
+    "Evaluation": "gf.launch",
+}
 
-        return getattr(hookspecs, name)
-    raise AttributeError(f"module 'gf' has no attribute {name!r}")
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gf' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

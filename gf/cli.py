@@ -10,7 +10,7 @@ import shlex
 
 import click
 
-from gf import loader, plugins, store
+from gf import engine, launch, lineage as lineages, loader, metrics, plugins, store, tags as tagging
 from gf.errors import GfError, InputError, LoadError
 
 
@@ -189,6 +189,225 @@ def template_run(db_path, group_ids, command, datasets):
                 f"GF_DB={shlex.quote(db_absolute)} GF_PARAM_GROUP={group_id} GF_DATA={quoted} "
                 f"GF_FAMILY={quoted} {command.replace('{}', quoted)}"
             )
+
+
+# -- evaluating and breeding ------------------------------------------------------------
+
+
+def launch_options(function):
+    """Options shared by the commands that launch evaluations."""
+    for option in reversed([
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
+                     help="Evaluations at once."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                     help="Kill an evaluation that runs longer; it is recorded as failed."),
+        click.option("--shell", is_flag=True, help="Run the command through sh -c (default: no shell)."),
+        click.option("--launcher", "launcher_name", default="local", show_default=True,
+                     help="Where evaluations run (see `gf launchers list`)."),
+    ]):
+        function = option(function)
+    return function
+
+
+def metric_options(function):
+    """Options that choose a metric."""
+    for option in reversed([
+        click.option("--metric", "metric_spec", metavar="M",
+                     help='A result name (profit, crossover.profit) or a registered metric ("max profit min trades").'),
+        click.option("--metric-sql", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="Score with your own SQL: parameters :dataset and :limit, rows (run, score)."),
+        click.option("--minimize", is_flag=True, help="Lower scores are better."),
+    ]):
+        function = option(function)
+    return function
+
+
+def _launch_context(db_path, command, jobs, timeout, shell, launcher_name):
+    launcher = plugins.pick("launcher", launcher_name, plugins.get_launchers())
+    if launcher.needs_command:
+        launch.check_template(command)
+    context = launch.LaunchContext(db_path=os.path.abspath(db_path), command=command, jobs=jobs, timeout=timeout,
+                                   shell=shell, echo=click.echo)
+    return launcher, context
+
+
+def _progress_echo(line, final):
+    """Progress on stderr: rewritten in place on a terminal, one line per generation otherwise."""
+    stream = click.get_text_stream("stderr")
+    if stream.isatty():
+        click.echo(f"\r{line}\033[K", err=True, nl=final)
+    elif final:
+        click.echo(line, err=True)
+
+
+@cli.command()
+@db_option
+@launch_options
+@click.option("--group", "group_ids", type=int, multiple=True, help="Only these groups (repeatable).")
+@click.option("--again", is_flag=True, help="Also evaluate pairs that already have a run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.argument("command")
+@click.argument("datasets", nargs=-1)
+def run(db_path, jobs, timeout, shell, launcher_name, group_ids, again, as_json, command, datasets):
+    """Evaluate groups on DATASETS by running COMMAND (`{}` = the dataset).
+
+    Every group (or --group) x every dataset (or those already recorded); pairs
+    that already have a run are skipped unless --again. Each command runs with
+    GF_DB, GF_PARAM_GROUP, GF_DATA and GF_FAMILY set, without a shell.
+    """
+    launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name)
+    conn = open_db(db_path)
+    for group_id in group_ids:
+        store.require_group(conn, group_id, db_path)
+    datasets = list(datasets) or store.datasets(conn)
+    if not datasets:
+        raise InputError(f"no datasets given and none recorded in {db_path}: name them after COMMAND")
+    pairs = engine.pending_pairs(conn, list(group_ids) or store.group_ids(conn), datasets, again)
+    progress = engine.Progress(echo=_progress_echo)
+    ok, failed = engine.evaluate(conn, launcher, engine.evaluations_for(conn, pairs), context, progress)
+    outcome = {"evaluated": ok + failed, "ok": ok, "failed": failed, "skipped": len(datasets) * len(
+        list(group_ids) or store.group_ids(conn)) - len(pairs)}
+    if as_json:
+        click.echo(json.dumps(outcome))
+    elif launcher.waits:
+        click.echo(f"{ok + failed} evaluated: {ok} ok, {failed} failed, {outcome['skipped']} skipped (already run)")
+    if pairs and launcher.waits and not ok:
+        raise engine.AllFailed(engine.all_failed_message(conn, sorted({g for g, _ in pairs}), "of this run"))
+
+
+@cli.command()
+@db_option
+@metric_options
+@launch_options
+@click.option("--top", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Parents: the best N groups of every dataset.")
+@click.option("--compare", type=click.IntRange(min=2), default=6, show_default=True,
+              help="classic: how many results of each parent are paired.")
+@click.option("--loop", "generations", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Generations to breed and evaluate (with COMMAND).")
+@click.option("--breeder", "breeder_name", default="default", show_default=True,
+              help="How children are bred (see `gf breeders list`).")
+@click.option("--population", type=click.IntRange(min=1),
+              help="Children per generation (default: the breeder's choice; classic: C(k, 2)).")
+@click.option("--datasets-allow", multiple=True, metavar="S", help="Only datasets matching S (glob or substring).")
+@click.option("--datasets-deny", multiple=True, metavar="S", help="Not datasets matching S.")
+@click.option("--seed", type=int, help="Make breeding reproducible.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary (or the child ids) as JSON.")
+@click.argument("command", required=False)
+def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, launcher_name, top, compare,
+          generations, breeder_name, population, datasets_allow, datasets_deny, seed, as_json, command):
+    """Breed the best groups into new ones; with COMMAND, evaluate them and loop.
+
+    Without COMMAND: one generation of children, their ids printed (the original
+    gf-breeder). With COMMAND: --loop L generations of rank -> breed -> fix
+    constraints -> evaluate every child on every dataset. An interrupted loop
+    (Ctrl-C, a crash) resumes when rerun with the same arguments.
+    """
+    metric = metrics.resolve(metric_spec, sql_file=metric_sql)
+    breeder = plugins.pick("breeder", breeder_name, plugins.get_breeders())
+    conn = open_db(db_path)
+    datasets = engine.select_datasets(conn, datasets_allow, datasets_deny, db_path)
+    if command is None:
+        children, discarded = engine.breed_generation(
+            conn, metric=metric, breeder=breeder, datasets=datasets, top=top, compare=compare,
+            population=population, minimize=minimize, rng=engine._rng(seed, 1))
+        click.echo(json.dumps(children) if as_json else "\n".join(map(str, children)))
+        return
+    launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name)
+    settings = engine.LoopSettings(
+        metric=metric, breeder=breeder, launcher=launcher, datasets=datasets, generations=generations, top=top,
+        compare=compare, population=population, minimize=minimize, seed=seed,
+        key_args={"command": command, "metric": metric.name, "metric_sql": getattr(metric, "sql", None),
+                  "minimize": minimize, "top": top, "compare": compare, "breeder": breeder.name,
+                  "population": population, "datasets": datasets, "loop": generations, "seed": seed,
+                  "launcher": launcher.name, "shell": shell})
+    summary = engine.run_loop(conn, settings, context, engine.Progress(echo=_progress_echo))
+    if as_json:
+        click.echo(json.dumps(summary))
+    elif launcher.waits:
+        emit(summary, ["generation", "children", "ok", "failed", "best"], False)
+    else:
+        click.echo(f"# run the lines above, then rerun this gf breed to rank them and go on", err=True)
+
+
+@cli.command()
+@db_option
+@metric_options
+@json_option
+@click.option("-n", "count", type=click.IntRange(min=1), default=10, show_default=True, help="Rows per dataset.")
+@click.option("--dataset", "only_dataset", help="Only this dataset.")
+@click.option("--algo", help="Only results of this algo.")
+def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset, algo):
+    """Show the best groups of every dataset by a metric (the original gf-top)."""
+    metric = metrics.resolve(metric_spec, sql_file=metric_sql, algo=algo)
+    conn = open_db(db_path)
+    datasets = [only_dataset] if only_dataset else store.datasets(conn)
+    rows = [
+        {"dataset": dataset, "rank": rank, "group": row.group, "score": row.score, "algo": row.algo, "run": row.run}
+        for dataset in datasets
+        for rank, row in enumerate(metric.rank(conn, dataset=dataset, limit=count, minimize=minimize), start=1)
+    ]
+    emit(rows, ["dataset", "rank", "group", "score", "algo", "run"], as_json)
+
+
+@cli.command()
+@db_option
+@click.option("--map", "map_file", type=click.Path(dir_okay=False),
+              help='A JSON file {"algo": ["param__name", ...]} (the merge-performers map).')
+@click.option("--clear", is_flag=True, help="Forget ALGO's tags (or all tags without ALGO) first.")
+@json_option
+@click.argument("algo", required=False)
+@click.argument("patterns", nargs=-1)
+def tag(db_path, map_file, clear, as_json, algo, patterns):
+    """Record which params inner ALGO uses (globs over full names); without arguments, list tags.
+
+    With tags, the default breeder takes each algo's params from the groups that
+    scored best for that algo, and mutates a poorly scoring algo's params harder.
+    """
+    conn = open_db(db_path, create=True)
+    mapping = tagging.read_map(map_file) if map_file else {}
+    if algo:
+        mapping.setdefault(algo, []).extend(patterns)
+        if not patterns and not clear:
+            raise InputError(f"name the params {algo} uses: gf tag {algo} 'pattern*' ...")
+    unmatched = tagging.save(conn, mapping, clear=clear, clear_algo=algo)
+    for algo_name, pattern in unmatched:
+        click.echo(f"warning: {algo_name}: pattern {pattern!r} matches no parameter of any group", err=True)
+    listed = [{"algo": a, "patterns": p} for a, p in tagging.load(conn).items()]
+    emit(listed, ["algo", "patterns"], as_json)
+
+
+@cli.command()
+@db_option
+@json_option
+@click.option("--depth", type=click.IntRange(min=1), default=6, show_default=True, help="Generations to go back.")
+@click.argument("group", type=int)
+def lineage(db_path, as_json, depth, group):
+    """Print GROUP's ancestry: its parents, theirs, and so on."""
+    conn = open_db(db_path)
+    store.require_group(conn, group, db_path)
+    tree = lineages.ancestry(conn, group, depth)
+    if as_json:
+        click.echo(json.dumps(tree, indent=2))
+    else:
+        click.echo("\n".join(lineages.draw(tree)))
+
+
+def _listing(name, getter):
+    @click.command(name="list", help=f"List the available {name}s.")
+    @json_option
+    def listing(as_json):
+        rows = [{"name": item.name, "description": item.description} for item in getter().values()]
+        emit(rows, ["name", "description"], as_json)
+
+    group = click.Group(name=f"{name}s", help=f"The {name}s plugins provide.")
+    group.add_command(listing)
+    cli.add_command(group)
+
+
+_listing("metric", plugins.get_metrics)
+_listing("breeder", plugins.get_breeders)
+_listing("launcher", plugins.get_launchers)
 
 
 # -- plugins ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ reported as ``FILE:LINE: what is wrong`` before anything is written.
 """
 
 import json
+import math
 import operator
 import re
 from dataclasses import dataclass, field
@@ -82,8 +83,8 @@ def format_number(number):
 
 
 def _number(text):
-    value = float(text)
-    return int(value) if value.is_integer() and re.fullmatch(r"-?\d+", text) else value
+    """A constraint's number: an int when written as one (exactly), else a float."""
+    return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
 
 
 def check_name(name, where):
@@ -99,7 +100,10 @@ def check_name(name, where):
 
 def parse_lines(text, path, types, into):
     """Parse one file's text into ``into`` (a :class:`ParsedGroup`), overriding earlier values."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only \n ends a line (as in editors): str.splitlines() would also split on form
+    # feeds and Unicode separators inside comments and JSON strings.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         where = (path, number)
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -148,6 +152,8 @@ def _add_constraint(into, left, op, right, where):
         left_is_name, right_is_name = True, False
     lhs = check_name(left, where)
     rhs = check_name(right, where) if right_is_name else _number(right)
+    if isinstance(rhs, float) and not math.isfinite(rhs):
+        raise LoadError(*where, f"constraint number {right} is out of range; use a finite number")
     if lhs == rhs:
         raise LoadError(*where, f"constraint {lhs} {op} {rhs} relates a parameter to itself")
     constraint = Constraint(lhs, op, rhs, where)

@@ -197,6 +197,72 @@ class GeneticFuckery:
     def __exit__(self, *exc_info):
         self.close()
 
+    # -- optimizing ---------------------------------------------------------------------
+
+    def evolve(self, fn, *, metric, minimize=False, generations, population, datasets, breeder="default",
+               top=None, jobs=1, seed=None):
+        """Optimize in-process: ``fn(params, dataset) -> {algo: {name: number}}``, no shell at all.
+
+        The starting groups (this reader's group, or every group in the database) are
+        evaluated on ``datasets`` first; then ``generations`` generations of
+        ``population`` children are bred from the best ``top`` groups of every dataset
+        (default: a quarter of the population) and evaluated. ``params`` is the same
+        dot-access reader a program gets. A seeded run with ``jobs=1`` is reproducible.
+
+        :returns: :meth:`best` after the last generation.
+        """
+        from gf import engine, launch, metrics, plugins
+
+        chosen = metrics.resolve(metric)
+        breeder_plugin = plugins.pick("breeder", breeder, plugins.get_breeders())
+        launcher = plugins.get_launchers()["inprocess"]
+        datasets = [str(dataset) for dataset in datasets]
+        if not datasets:
+            raise InputError("evolve needs at least one dataset, e.g. datasets=['train']")
+        starting = [self.group] if self.group is not None else store.group_ids(self.conn)
+        if not starting:
+            raise InputError(f"{self.dbfile} has no parameter group: load one first with `gf load FILE --db {self.dbfile}`")
+        context = launch.LaunchContext(db_path=self.dbfile, function=fn, jobs=jobs)
+        pairs = engine.pending_pairs(self.conn, starting, datasets)
+        if pairs:
+            ok, _failed = engine.evaluate(self.conn, launcher, engine.evaluations_for(self.conn, pairs), context)
+            if not ok:
+                raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups"))
+        settings = engine.LoopSettings(
+            metric=chosen, breeder=breeder_plugin, launcher=launcher, datasets=datasets, generations=generations,
+            top=top or max(2, population // 4), population=population, minimize=minimize, seed=seed,
+            key_args={"evolve": getattr(fn, "__qualname__", repr(fn)), "metric": chosen.name, "minimize": minimize,
+                      "generations": generations, "population": population, "datasets": datasets,
+                      "breeder": breeder_plugin.name, "top": top, "seed": seed, "start": starting},
+        )
+        engine.run_loop(self.conn, settings, context)
+        return self.best(metric, minimize=minimize)
+
+    def top(self, metric, n=10, minimize=False, dataset=None):
+        """The best ``n`` groups by ``metric``: on ``dataset``, or by mean score over every dataset.
+
+        :returns: dicts ``{"group", <metric>: score, "score", ...}``, best first.
+        """
+        from gf import metrics
+
+        chosen = metrics.resolve(metric)
+        if dataset is not None:
+            return [
+                {"group": row.group, metric: row.score, "score": row.score, "dataset": row.dataset,
+                 "algo": row.algo, "run": row.run}
+                for row in chosen.rank(self.conn, dataset=dataset, limit=n, minimize=minimize)
+            ]
+        ranked = metrics.overall(self.conn, chosen, store.datasets(self.conn), minimize)
+        return [
+            {"group": group, metric: score, "score": score, "datasets": by_dataset}
+            for group, score, by_dataset in ranked[:n]
+        ]
+
+    def best(self, metric, minimize=False, dataset=None):
+        """The best group by ``metric`` (see :meth:`top`), or ``None`` when nothing is scored."""
+        ranked = self.top(metric, n=1, minimize=minimize, dataset=dataset)
+        return ranked[0] if ranked else None
+
     # -- recording --------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -248,6 +314,7 @@ class GeneticFuckery:
             "process_id": os.getpid(),
             "command": _command_line(),
             "error": error,
+            "launch": os.environ.get("GF_LAUNCH"),
         }
         with store.transaction(self.conn):
             return store.insert_run(self.conn, run, rows)

@@ -13,11 +13,15 @@ class ParamType:
     :ivar suffix: the name ending that selects this type (``"_int"``); ``""`` makes it
         the default for names no other suffix matches.
     :ivar numeric: whether constraints such as ``a < b`` may relate values of this type.
+    :ivar low: the smallest value breeding may produce, or ``None``.
+    :ivar high: the value breeding stays below, or ``None``.
     """
 
     name = ""
     suffix = ""
     numeric = True
+    low = None
+    high = None
 
     def validate(self, value):
         """Check a value parsed from JSON and return it normalized (``1`` -> ``True`` for a bool).

@@ -15,7 +15,14 @@ from gf.errors import PluginError
 from gf.paramtypes import ParamType, TypeRegistry
 
 #: Built-in plugin modules, registered exactly like third-party plugins.
-DEFAULT_PLUGINS = ("gf_plugins_builtin.types",)
+DEFAULT_PLUGINS = (
+    "gf_plugins_builtin.types",
+    "gf_plugins_builtin.mutators",
+    "gf_plugins_builtin.metrics",
+    "gf_plugins_builtin.constraints",
+    "gf_plugins_builtin.breeders",
+    "gf_plugins_builtin.launchers",
+)
 
 ENTRY_POINT_GROUP = "gf"
 
@@ -144,6 +151,46 @@ def collect(hook_name, expected_type, key):
 
 
 _types = None
+_registries = {}
+
+
+def _named(hook_name, base_class):
+    """``{name: item}`` from a register-style hook whose items have a ``name``."""
+    if hook_name not in _registries:
+        require_healthy()
+        _registries[hook_name] = {name: item for name, (item, _plugin) in collect(hook_name, base_class, key=lambda item: item.name).items()}
+    return _registries[hook_name]
+
+
+def get_metrics():
+    """Registered metrics by name (result-name metrics need no registration)."""
+    from gf.metrics import Metric
+
+    return _named("gf_register_metrics", Metric)
+
+
+def get_breeders():
+    """Registered breeders by name."""
+    from gf.breeding import Breeder
+
+    return _named("gf_register_breeders", Breeder)
+
+
+def get_launchers():
+    """Registered launchers by name."""
+    from gf.launch import Launcher
+
+    return _named("gf_register_launchers", Launcher)
+
+
+def pick(kind, name, registry):
+    """``registry[name]``, or an :class:`InputError` listing the names there are."""
+    try:
+        return registry[name]
+    except KeyError:
+        from gf.errors import InputError
+
+        raise InputError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}") from None
 
 
 def get_types():
@@ -168,6 +215,7 @@ def register(plugin, name=None):
     global _types
     get_plugin_manager().register(plugin, name=name)
     _types = None
+    _registries.clear()
 
 
 def unregister(name):
@@ -175,6 +223,7 @@ def unregister(name):
     global _types
     get_plugin_manager().unregister(name=name)
     _types = None
+    _registries.clear()
 
 
 def reset():
@@ -182,6 +231,7 @@ def reset():
     global _manager, _types
     _manager = None
     _types = None
+    _registries.clear()
     failures.clear()
 
 

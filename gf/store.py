@@ -71,14 +71,28 @@ def _migrations():
 
 
 _M001 = [
+    # One row per `gf breed` loop, so an interrupted loop can be found and resumed.
+    """CREATE TABLE loops (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,
+        key TEXT NOT NULL,
+        args TEXT NOT NULL,
+        started TEXT NOT NULL,
+        stopped TEXT,
+        target INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'stopped'))
+    )""",
+    "CREATE INDEX loops_key ON loops (key, status)",
     """CREATE TABLE groups (
         id INTEGER PRIMARY KEY,
         uid TEXT NOT NULL UNIQUE,
         created TEXT NOT NULL,
         origin TEXT NOT NULL,
         generation INTEGER,
-        breeder TEXT
+        breeder TEXT,
+        loop_id INTEGER REFERENCES loops(id)
     )""",
+    "CREATE INDEX groups_loop ON groups (loop_id, generation)",
     """CREATE TABLE group_parents (
         group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
         parent_id INTEGER NOT NULL REFERENCES groups(id),
@@ -119,8 +133,11 @@ _M001 = [
         process_id INTEGER,
         command TEXT,
         exit_code INTEGER,
-        error TEXT
+        error TEXT,
+        launch TEXT
     )""",
+    # A launcher gives each evaluation a launch id (GF_LAUNCH) to find the run it recorded.
+    "CREATE INDEX runs_launch ON runs (launch)",
     "CREATE INDEX runs_group_dataset ON runs (group_id, dataset)",
     "CREATE INDEX runs_dataset_status ON runs (dataset, status)",
     # The seed's own columns. NUMERIC keeps 3 as 3 (the seed's output) and 2.5 as
@@ -133,6 +150,12 @@ _M001 = [
         value NUMERIC
     )""",
     "CREATE UNIQUE INDEX results_run_algo_name ON results (run, algo, name)",
+    # Which params each inner algo of the user's program uses (`gf tag`): patterns.
+    """CREATE TABLE tags (
+        algo TEXT NOT NULL,
+        pattern TEXT NOT NULL,
+        PRIMARY KEY (algo, pattern)
+    )""",
     """CREATE VIEW param_meta AS
         SELECT g.id AS pid, g.created AS generated,
                (SELECT group_concat(parent_id, ',') FROM
@@ -246,15 +269,15 @@ def join_name(param, name):
     return f"{param}__{name}" if param else name
 
 
-def insert_group(conn, *, params, constraints=(), origin, parents=(), generation=None, breeder=None):
+def insert_group(conn, *, params, constraints=(), origin, parents=(), generation=None, breeder=None, loop_id=None):
     """Insert one group inside the caller's transaction and return its id.
 
     :param params: ``(full_name, value_json, type_name, typed_json)`` tuples.
     :param constraints: ``(lhs, op, rhs)`` tuples; ``rhs`` is a param name or a number as text.
     """
     cursor = conn.execute(
-        "INSERT INTO groups (uid, created, origin, generation, breeder) VALUES (?, ?, ?, ?, ?)",
-        (new_ulid(), now(), origin, generation, breeder),
+        "INSERT INTO groups (uid, created, origin, generation, breeder, loop_id) VALUES (?, ?, ?, ?, ?, ?)",
+        (new_ulid(), now(), origin, generation, breeder, loop_id),
     )
     group_id = cursor.lastrowid
     conn.executemany(

@@ -115,7 +115,7 @@ class BoundedRealType(ParamType):
 
 
 class Real0Type(BoundedRealType):
-    """``_real_0``: a float in [0, 1]."""
+    """``_real_0``: a float in [0, 1]; bred within [0, 1)."""
 
     name = "real_0"
     suffix = "_real_0"

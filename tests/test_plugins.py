@@ -57,7 +57,7 @@ def site(tmp_path, monkeypatch):
         del sys.modules[module]
 
 
-def test_hook_gf_register_types_builtins():
+def test_hook_gf_register_types():
     types = plugins.get_types()
     assert {t.name: t.suffix for t in types} == {
         "float": "", "int": "_int", "bool": "_bool", "choice": "_choice", "real_0": "_real_0", "real_1": "_real_1",

@@ -1,0 +1,205 @@
+"""Breeding one generation: ranked parents -> breeder -> constraint fixers -> stored children.
+
+A breeder (a plugin, see ``gf_register_breeders``) only proposes children. This
+module makes every stored child dependable: values valid for their types, the
+group's constraints satisfied (fixers first, then a re-breed for what cannot be
+repaired), and no child identical to a group already in the database.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from gf import loader, plugins, store
+from gf.errors import InputError
+
+#: How many times the breeder is asked again for children that had to be discarded.
+MAX_ATTEMPTS = 25
+
+
+@dataclass
+class Child:
+    """A proposed child group: its params and the parent groups it came from."""
+
+    params: dict
+    parents: list
+
+
+@dataclass
+class BreedRequest:
+    """Everything a breeder may use to propose children.
+
+    :ivar ranking: ``{dataset: [Ranked]}``, the top groups of every dataset, best first.
+    :ivar groups: parent group ids, best first overall (mean rank across datasets).
+    :ivar params: ``{group_id: {full_name: value}}`` of every parent.
+    :ivar types: the :class:`gf.paramtypes.TypeRegistry`.
+    :ivar population: how many children to propose (``None``: the breeder decides).
+    :ivar compare: how many results of each parent the classic breeder pairs.
+    :ivar rng: a seeded :class:`random.Random`; use only it.
+    :ivar group_rows: ``group_rows(group, limit)`` -> that group's best :class:`Ranked` rows.
+    :ivar tags: ``{algo: set(full_name)}`` from ``gf tag`` (empty without tags).
+    :ivar algo_ranking: ``{algo: [group ids best first]}`` for tagged algos.
+    :ivar algo_strength: ``{algo: factor}``: >1 mutates a poorly scoring algo's params harder.
+    :ivar generation: the number of the generation being bred.
+    """
+
+    ranking: dict
+    groups: list
+    params: dict
+    types: object
+    population: object
+    compare: int
+    rng: object
+    group_rows: object
+    tags: dict = field(default_factory=dict)
+    algo_ranking: dict = field(default_factory=dict)
+    algo_strength: dict = field(default_factory=dict)
+    generation: int = 1
+
+    def mutate(self, name, value, sigma, rate):
+        """Mutate ``value`` of param ``name`` through the ``gf_mutate`` hook (parents' value if no mutator)."""
+        param_type = self.types.for_param(name)
+        mutated = plugins.call_hook("gf_mutate", param_type=param_type, value=value, sigma=sigma, rate=rate,
+                                    rng=self.rng)
+        return value if mutated is None else mutated
+
+
+class Breeder:
+    """Base class of a breeder; register instances with the ``gf_register_breeders`` hook.
+
+    :ivar name: what ``--breeder`` selects.
+    :ivar description: one line for ``gf breeders list``.
+    """
+
+    name = ""
+    description = ""
+
+    def breed(self, request):
+        """Propose children: return a list of :class:`Child` from a :class:`BreedRequest`."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+def digest(params):
+    """A stable fingerprint of a group's params, to refuse duplicate children."""
+    canonical = json.dumps(sorted(params.items()), separators=(",", ":"))
+    return hashlib.sha1(canonical.encode()).hexdigest()
+
+
+def constraints_of(conn, parents):
+    """The union of the parents' constraints, in declaration order."""
+    found = []
+    for parent in dict.fromkeys(parents):
+        for row in store.group_constraints(conn, parent):
+            constraint = loader.Constraint.from_stored(*row)
+            if constraint not in found:
+                found.append(constraint)
+    return found
+
+
+def violations(params, constraints, types):
+    """The constraints (and type bounds) ``params`` break, as text; empty when all hold."""
+    broken = []
+    for name, value in params.items():
+        param_type = types.for_param(name)
+        try:
+            param_type.validate(value)
+        except ValueError as error:
+            broken.append(f"{name}: {error}")
+    for constraint in constraints:
+        left = params.get(constraint.lhs)
+        right = params.get(constraint.rhs) if isinstance(constraint.rhs, str) else constraint.rhs
+        if left is None or right is None:
+            broken.append(f"{constraint}: a parameter is missing")
+        elif not loader.OPERATORS[constraint.op](left, right):
+            broken.append(str(constraint))
+    return broken
+
+
+def existing_digests(conn):
+    """Fingerprints of every group in the database."""
+    digests = set()
+    current, values = None, {}
+    for group_id, param, name, value in conn.execute(
+        "SELECT group_id, param, name, value FROM params ORDER BY group_id"
+    ):
+        if group_id != current:
+            if values:
+                digests.add(digest(values))
+            current, values = group_id, {}
+        values[store.join_name(param, name)] = json.loads(value)
+    if values:
+        digests.add(digest(values))
+    return digests
+
+
+def breed_children(conn, breeder, request):
+    """Ask ``breeder`` for children until ``request.population`` valid, new ones exist.
+
+    Each child goes through every ``gf_fix_child`` fixer, then is checked against
+    its parents' constraints and its types; children still in violation, and
+    duplicates of each other or of stored groups, are discarded and bred again.
+
+    :returns: ``(children, discarded)``: valid :class:`Child` objects and a count.
+    """
+    seen = existing_digests(conn)
+    wanted = request.population
+    children, discarded = [], 0
+    for _attempt in range(MAX_ATTEMPTS):
+        proposed = breeder.breed(request)
+        if wanted is None:
+            wanted = len(proposed)
+        for child in proposed:
+            if len(children) >= wanted:
+                break
+            constraints = constraints_of(conn, child.parents)
+            answers = plugins.call_hook(
+                "gf_fix_child", params=child.params, constraints=constraints, types=request.types, rng=request.rng
+            )
+            fingerprint = digest(child.params)
+            if False in answers or violations(child.params, constraints, request.types) or fingerprint in seen:
+                discarded += 1
+                continue
+            seen.add(fingerprint)
+            children.append(child)
+        if len(children) >= (wanted or 0):
+            break
+    if not children:
+        raise InputError(
+            f"breeder {breeder.name!r} produced no valid new child in {MAX_ATTEMPTS} attempts "
+            f"({discarded} discarded as duplicates or constraint violations); "
+            "widen the constraints or breed from more parents (--top)"
+        )
+    return children, discarded
+
+
+def store_children(conn, children, types, *, breeder, generation, loop_id=None):
+    """Write children as new groups in one transaction; return their ids."""
+    ids = []
+    with store.transaction(conn):
+        for child in children:
+            constraints = constraints_of(conn, child.parents)
+            rows = [
+                (name, json.dumps(value), types.for_param(name).name, json.dumps(types.for_param(name).extract(value)))
+                for name, value in sorted(child.params.items())
+            ]
+            ids.append(
+                store.insert_group(
+                    conn,
+                    params=rows,
+                    constraints=[constraint.stored() for constraint in constraints],
+                    origin=f"bred by {breeder}",
+                    parents=child.parents,
+                    generation=generation,
+                    breeder=breeder,
+                    loop_id=loop_id,
+                )
+            )
+    return ids
+
+
+def group_values(conn, group_id):
+    """``{full_name: value}`` of a stored group (values as bred, a choice keeps its list)."""
+    return {name: json.loads(value) for name, value, _type, _typed in store.group_params(conn, group_id)}

@@ -1,0 +1,365 @@
+"""The generation loop: rank -> breed -> fix constraints -> launch -> record, resumable.
+
+``gf run``, ``gf breed`` and ``GeneticFuckery.evolve`` are thin layers over this
+module. Every generation is recorded (children carry their loop and generation), so
+rerunning an interrupted loop with the same arguments finds it, finishes the
+evaluations it was missing, and goes on; a (group, dataset) pair that has a run is
+never evaluated again.
+"""
+
+import fnmatch
+import hashlib
+import json
+import random
+import threading
+from dataclasses import dataclass, field
+
+from gf import breeding, launch, metrics, plugins, store, tags
+from gf.errors import GfError, InputError
+
+
+class AllFailed(GfError):
+    """Every evaluation of a generation failed: most likely the command itself is wrong."""
+
+    exit_code = 1
+
+
+class Interrupted(GfError):
+    """Ctrl-C: the loop stopped between evaluations and can be resumed."""
+
+    exit_code = 130
+
+
+# -- datasets and pairs ---------------------------------------------------------------
+
+
+def _pattern(text):
+    return text if any(char in text for char in "*?[") else f"*{text}*"
+
+
+def select_datasets(conn, allow=(), deny=(), db_path=""):
+    """The recorded datasets, kept by ``allow`` and dropped by ``deny`` (globs; plain text = substring)."""
+    chosen = [
+        dataset
+        for dataset in store.datasets(conn)
+        if (not allow or any(fnmatch.fnmatchcase(dataset, _pattern(a)) for a in allow))
+        and not any(fnmatch.fnmatchcase(dataset, _pattern(d)) for d in deny)
+    ]
+    if not chosen:
+        if not store.datasets(conn):
+            raise InputError(
+                f"no datasets recorded in {db_path or 'the database'} yet: evaluate a group first, "
+                "e.g. gf run \"python backtest.py {}\" DATASET..."
+            )
+        raise InputError(f"--datasets-allow/--datasets-deny leave no dataset of: {', '.join(store.datasets(conn))}")
+    return chosen
+
+
+def pending_pairs(conn, groups, datasets, again=False):
+    """(group, dataset) pairs still to evaluate: every pair, or only those with no run yet."""
+    pairs = [(group, dataset) for group in groups for dataset in datasets]
+    if again:
+        return pairs
+    done = set()
+    for start in range(0, len(groups), 500):
+        chunk = groups[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        done.update(conn.execute(f"SELECT group_id, dataset FROM runs WHERE group_id IN ({marks})", chunk))
+    return [pair for pair in pairs if pair not in done]
+
+
+def evaluations_for(conn, pairs):
+    """:class:`gf.launch.Evaluation` objects carrying each group's params as read."""
+    cache = {}
+    evaluations = []
+    for group, dataset in pairs:
+        if group not in cache:
+            cache[group] = [(name, json.loads(typed)) for name, _value, _type, typed in store.group_params(conn, group)]
+        evaluations.append(launch.Evaluation(group, dataset, params=cache[group]))
+    return evaluations
+
+
+# -- progress -------------------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    """A progress display on stderr: generation i/L, evaluations done/total, failures, best."""
+
+    echo: object = None
+    generation: str = ""
+    done: int = 0
+    total: int = 0
+    failed: int = 0
+    best: object = None
+    rows: list = field(default_factory=list)
+
+    def start(self, label, total):
+        self.generation, self.done, self.total, self.failed = label, 0, total, 0
+        self.show()
+
+    def finished(self, ok):
+        self.done += 1
+        self.failed += 0 if ok else 1
+        self.show()
+
+    def show(self):
+        if self.echo:
+            best = "" if self.best is None else f", best {self.best:g}"
+            line = f"{self.generation}: evaluations {self.done}/{self.total}, {self.failed} failed{best}"
+            self.echo(line, self.done == self.total)
+
+
+def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluating"):
+    """Launch ``evaluations`` and settle each as it finishes; return ``(ok, failed)`` counts.
+
+    Ctrl-C stops starting evaluations, kills running ones (they stay pending and
+    are evaluated on resume) and raises :class:`Interrupted`.
+    """
+    progress = progress or Progress()
+    progress.start(label, len(evaluations))
+    ok = failed = 0
+    context.stopping = context.stopping or threading.Event()
+    finished_stream = launcher.launch(evaluations, context)
+    try:
+        for finished in finished_stream:
+            succeeded, _runs = launch.settle(conn, finished)
+            ok += succeeded
+            failed += not succeeded
+            progress.finished(succeeded)
+    except KeyboardInterrupt:
+        context.stopping.set()
+        close = getattr(finished_stream, "close", None)
+        if close:
+            close()
+        raise Interrupted(
+            f"interrupted after {ok + failed} of {len(evaluations)} evaluations; "
+            "rerun the same command to resume"
+        ) from None
+    return ok, failed
+
+
+# -- ranking and breeding -------------------------------------------------------------
+
+
+def rank_parents(conn, metric, datasets, top, minimize=False):
+    """The top ``top`` groups of every dataset, and all of them ordered by mean rank.
+
+    :returns: ``(ranking, groups)``: ``{dataset: [Ranked]}`` and group ids best first.
+    """
+    ranking = metrics.top_per_dataset(conn, metric, datasets, top, minimize)
+    positions = {}
+    for rows in ranking.values():
+        for position, row in enumerate(rows):
+            positions.setdefault(row.group, []).append(position)
+    groups = sorted(
+        positions, key=lambda group: (sum(positions[group]) + top * (len(datasets) - len(positions[group])), group)
+    )
+    return ranking, groups
+
+
+def per_algo(conn, metric, datasets, names, minimize):
+    """Tagged params, per-algo rankings and mutation strengths for the default breeder.
+
+    An algo's params come from the groups that scored best for that algo; the algo
+    whose best score is worst gets its params mutated twice as hard as the best one.
+    """
+    recorded = tags.load(conn)
+    if not recorded or not isinstance(metric, metrics.ResultMetric) or metric.algo is not None:
+        return {}, {}, {}
+    tagged, ranking, best = {}, {}, {}
+    for algo, patterns in recorded.items():
+        tagged[algo] = {name for name in names if any(fnmatch.fnmatchcase(name, p) for p in patterns)}
+        overall = metrics.overall(conn, metrics.ResultMetric(metric.result, algo), datasets, minimize)
+        ranking[algo] = [group for group, _score, _scores in overall]
+        if overall:
+            best[algo] = overall[0][1]
+    order = sorted(best, key=lambda algo: best[algo], reverse=not minimize)
+    strength = {algo: 1.0 + (position / (len(order) - 1) if len(order) > 1 else 0.0)
+                for position, algo in enumerate(order)}
+    return tagged, ranking, strength
+
+
+def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, population=None, minimize=False,
+                     rng=None, generation=1, loop_id=None):
+    """Rank, breed, fix and store one generation; return the new group ids and a discard count."""
+    types = plugins.get_types()
+    ranking, groups = rank_parents(conn, metric, datasets, top, minimize)
+    if not groups:
+        recorded = metrics.result_names(conn)
+        raise InputError(
+            f"no run is scored by metric {metric.name!r} on {', '.join(datasets)}; "
+            f"results recorded: {', '.join(recorded[:12]) or 'none (run gf run first)'}"
+        )
+    params = {group: breeding.group_values(conn, group) for group in groups}
+    names = list(dict.fromkeys(name for values in params.values() for name in values))
+    tagged, algo_ranking, strength = per_algo(conn, metric, datasets, names, minimize)
+    for algo_groups in algo_ranking.values():
+        for group in algo_groups:
+            if group not in params:
+                params[group] = breeding.group_values(conn, group)
+    request = breeding.BreedRequest(
+        ranking=ranking,
+        groups=groups,
+        params=params,
+        types=types,
+        population=population,
+        compare=compare,
+        rng=rng or random.Random(),
+        group_rows=lambda group, limit: metric.rank(conn, group=group, limit=limit, minimize=minimize,
+                                                    per_group=False),
+        tags=tagged,
+        algo_ranking=algo_ranking,
+        algo_strength=strength,
+        generation=generation,
+    )
+    children, discarded = breeding.breed_children(conn, breeder, request)
+    ids = breeding.store_children(conn, children, types, breeder=breeder.name, generation=generation,
+                                  loop_id=loop_id)
+    return ids, discarded
+
+
+def best_score(conn, metric, datasets, minimize):
+    """The mean over ``datasets`` of each dataset's best score so far (never gets worse), or ``None``."""
+    bests = [rows[0].score for rows in metrics.top_per_dataset(conn, metric, datasets, 1, minimize).values() if rows]
+    return sum(bests) / len(bests) if bests else None
+
+
+# -- the loop -------------------------------------------------------------------------
+
+
+@dataclass
+class LoopSettings:
+    """What a breed loop is: the same settings resume the same loop."""
+
+    metric: object
+    breeder: object
+    launcher: object
+    datasets: list
+    generations: int
+    top: int
+    compare: int = 6
+    population: object = None
+    minimize: bool = False
+    seed: object = None
+    key_args: dict = field(default_factory=dict)
+
+    def key(self):
+        """A fingerprint of the arguments that define this loop."""
+        canonical = json.dumps(self.key_args, sort_keys=True, default=str)
+        return hashlib.sha1(canonical.encode()).hexdigest()
+
+
+def _open_loop(conn, settings):
+    """The unfinished loop with these settings, or a new one: ``(loop_id, generation_done)``."""
+    key = settings.key()
+    row = conn.execute(
+        "SELECT id FROM loops WHERE key = ? AND status != 'done' ORDER BY id DESC LIMIT 1", (key,)
+    ).fetchone()
+    if row:
+        loop_id = row[0]
+        with store.transaction(conn):
+            conn.execute("UPDATE loops SET status = 'running' WHERE id = ?", (loop_id,))
+        (generation,) = conn.execute(
+            "SELECT coalesce(max(generation), 0) FROM groups WHERE loop_id = ?", (loop_id,)
+        ).fetchone()
+        return loop_id, generation, True
+    with store.transaction(conn):
+        loop_id = conn.execute(
+            "INSERT INTO loops (uid, key, args, started, target, status) VALUES (?, ?, ?, ?, ?, 'running')",
+            (store.new_ulid(), key, json.dumps(settings.key_args, default=str), store.now(), settings.generations),
+        ).lastrowid
+    return loop_id, 0, False
+
+
+def _close_loop(conn, loop_id, status):
+    with store.transaction(conn):
+        conn.execute("UPDATE loops SET status = ?, stopped = ? WHERE id = ?", (status, store.now(), loop_id))
+
+
+def generation_groups(conn, loop_id, generation):
+    return [row[0] for row in conn.execute(
+        "SELECT id FROM groups WHERE loop_id = ? AND generation = ? ORDER BY id", (loop_id, generation))]
+
+
+def _rng(seed, generation):
+    """The generation's random source: fixed by ``--seed``, so a rerun breeds the same children."""
+    if seed is None:
+        return random.Random()
+    return random.Random(f"{seed}:{generation}")
+
+
+def run_loop(conn, settings, context, progress=None):
+    """Breed and evaluate ``settings.generations`` generations, resuming an interrupted loop.
+
+    :returns: a list of per-generation summaries ``{generation, children, ok, failed, best}``.
+    :raises AllFailed: a generation in which every evaluation failed.
+    :raises Interrupted: Ctrl-C; rerunning with the same settings resumes.
+    """
+    progress = progress or Progress()
+    loop_id, generation, resumed = _open_loop(conn, settings)
+    summary = []
+    status = "stopped"
+    try:
+        if resumed and generation:
+            missing = pending_pairs(conn, generation_groups(conn, loop_id, generation), settings.datasets)
+            if missing:
+                progress.best = best_score(conn, settings.metric, settings.datasets, settings.minimize)
+                ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, missing), context, progress,
+                                      f"generation {generation}/{settings.generations} (resumed)")
+                summary.append(_summary(conn, settings, generation, [], ok, failed))
+        while generation < settings.generations:
+            generation += 1
+            children, _discarded = breed_generation(
+                conn,
+                metric=settings.metric,
+                breeder=settings.breeder,
+                datasets=settings.datasets,
+                top=settings.top,
+                compare=settings.compare,
+                population=settings.population,
+                minimize=settings.minimize,
+                rng=_rng(settings.seed, generation),
+                generation=generation,
+                loop_id=loop_id,
+            )
+            pairs = pending_pairs(conn, children, settings.datasets)
+            ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, pairs), context, progress,
+                                  f"generation {generation}/{settings.generations}")
+            if not settings.launcher.waits:
+                status = "running"  # resumed once the printed commands have run
+                summary.append({"generation": generation, "children": len(children), "ok": 0, "failed": 0,
+                                "best": None, "printed": len(pairs)})
+                return summary
+            summary.append(_summary(conn, settings, generation, children, ok, failed))
+            progress.best = summary[-1]["best"]
+            if pairs and not ok:
+                raise AllFailed(all_failed_message(conn, children, f"of generation {generation}"))
+        status = "done"
+        return summary
+    finally:
+        _close_loop(conn, loop_id, status)
+
+
+def _summary(conn, settings, generation, children, ok, failed):
+    return {
+        "generation": generation,
+        "children": len(children),
+        "ok": ok,
+        "failed": failed,
+        "best": best_score(conn, settings.metric, settings.datasets, settings.minimize),
+    }
+
+
+def all_failed_message(conn, groups, which):
+    """Why every evaluation ``which`` ("of generation 3") failed, with the last error seen."""
+    marks = ",".join("?" * len(groups))
+    row = conn.execute(
+        f"SELECT exit_code, error FROM runs WHERE group_id IN ({marks}) AND status = 'failed' ORDER BY id DESC LIMIT 1",
+        groups,
+    ).fetchone()
+    detail = ""
+    if row:
+        last_line = (row[1] or "").strip().splitlines()[-1:] or [""]
+        detail = f"; last error (exit {row[0]}): {last_line[0][:200]}"
+    return f"every evaluation {which} failed{detail}; check the command"

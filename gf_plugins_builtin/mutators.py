@@ -1,0 +1,44 @@
+"""The built-in mutators for the built-in types (they run last: plugins can replace them).
+
+Numeric values take a Gaussian step of the breeder's ``sigma`` and are kept inside
+their type's bounds by reflection; whole numbers always move by at least one when
+they mutate; booleans flip and choices swap their head with probability ``rate``.
+"""
+
+from gf import hookimpl
+
+
+def _reflect(value, low, high):
+    """Fold ``value`` back into [low, high) (mirror at the edges), so mass piles up at neither."""
+    span = high - low
+    if span <= 0:
+        return low
+    offset = (value - low) % (2 * span)
+    folded = low + (offset if offset < span else 2 * span - offset)
+    return min(folded, high - span * 1e-9)
+
+
+def mutate_number(param_type, value, sigma, rng):
+    moved = value + rng.gauss(0.0, sigma)
+    if param_type.low is not None and param_type.high is not None:
+        moved = _reflect(moved, param_type.low, param_type.high)
+    return moved
+
+
+@hookimpl(trylast=True)
+def gf_mutate(param_type, value, sigma, rate, rng):
+    kind = param_type.name
+    if kind in ("float", "real_0", "real_1"):
+        return float(mutate_number(param_type, value, sigma, rng))
+    if kind == "int":
+        step = round(rng.gauss(0.0, max(sigma, 0.5)))
+        return int(value + (step or rng.choice((-1, 1))))
+    if kind == "bool":
+        return (not value) if rng.random() < rate else value
+    if kind == "choice":
+        if len(value) > 1 and rng.random() < rate:
+            chosen = rng.randrange(1, len(value))
+            value = list(value)
+            value[0], value[chosen] = value[chosen], value[0]
+        return value
+    return None

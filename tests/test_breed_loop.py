@@ -1,0 +1,160 @@
+"""gf breed: the generation loop over real programs, resume after a kill, lineage, tags."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gf import store
+from conftest import count_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKTEST = f"{sys.executable} {ROOT / 'examples' / 'backtest' / 'backtest.py'} {{}}"
+PROGRAM = f"{sys.executable} {Path(__file__).parent / 'programs' / 'evaluate.py'} {{}}"
+
+
+@pytest.fixture
+def backtest_db(db_path, run_gf):
+    assert run_gf("load", "--db", db_path, ROOT / "examples" / "backtest" / "params.js").exit_code == 0
+    result = run_gf("run", "--db", db_path, BACKTEST, "SPY-2022-05", "TSLA-2022-05", "AMD-2022-05", "-j", "2")
+    assert result.exit_code == 0, result.stderr
+    return db_path
+
+
+def pairs_evaluated_twice(db_path):
+    conn = store.connect(db_path)
+    return conn.execute("SELECT group_id, dataset FROM runs GROUP BY group_id, dataset HAVING count(*) > 1").fetchall()
+
+
+def test_full_loop_over_the_example_backtest(backtest_db, run_gf):
+    result = run_gf("breed", "--db", backtest_db, "--metric", "max profit min trades", "--top", "2", "--loop", "2",
+                    "--population", "4", "--seed", "1", "-j", "2", BACKTEST)
+    assert result.exit_code == 0, result.stderr
+    summary = result.stdout.splitlines()
+    assert summary[0].split() == ["generation", "children", "ok", "failed", "best"]
+    assert [line.split()[:4] for line in summary[1:]] == [["1", "4", "12", "0"], ["2", "4", "12", "0"]]
+    assert "generation 2/2: evaluations 12/12, 0 failed" in result.stderr
+    conn = store.connect(backtest_db)
+    generations = conn.execute("SELECT generation, count(*) FROM groups GROUP BY generation").fetchall()
+    assert generations == [(None, 1), (1, 4), (2, 4)]
+    assert count_rows(backtest_db, "runs") == 27 and pairs_evaluated_twice(backtest_db) == []
+    assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)]
+    child = store.group_ids(conn)[-1]
+    tree = run_gf("lineage", "--db", backtest_db, child).stdout.splitlines()
+    assert tree[0] == f"group {child} (generation 2, default)"
+    assert any("generation 1, default" in line for line in tree) and tree[-1].endswith(")")
+    top = json.loads(run_gf("top", "--db", backtest_db, "--metric", "profit", "-n", "1", "--json").stdout)
+    assert len(top) == 3
+
+
+def test_breed_without_command_prints_child_ids(backtest_db, run_gf):
+    result = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--breeder", "classic", "--top", "1",
+                    "--json")
+    children = json.loads(result.stdout)
+    assert children and children == list(range(2, 2 + len(children)))
+    conn = store.connect(backtest_db)
+    assert {row for row in conn.execute("SELECT breeder, generation FROM groups WHERE id > 1")} == {("classic", 1)}
+    assert store.group_parents(conn, children[0]) == [1] or store.group_parents(conn, children[0]) == [1, 1]
+
+
+def test_breed_errors(backtest_db, run_gf, db_path):
+    result = run_gf("breed", "--db", backtest_db, "--metric", "proft")
+    assert result.exit_code == 2
+    assert "no run is scored by metric 'proft'" in result.stderr and "crossover.profit" in result.stderr
+    result = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--breeder", "genius")
+    assert result.exit_code == 2 and "unknown breeder 'genius'; choose one of: classic, default" in result.stderr
+    result = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--datasets-deny", "2022")
+    assert result.exit_code == 2 and "leave no dataset" in result.stderr
+    result = run_gf("breed", "--db", backtest_db)
+    assert result.exit_code == 2 and "no metric" in result.stderr
+
+
+def test_datasets_allow_and_deny(backtest_db, run_gf):
+    result = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--datasets-allow", "SPY", "--population",
+                    "2", "--loop", "1", BACKTEST)
+    assert result.exit_code == 0, result.stderr
+    conn = store.connect(backtest_db)
+    assert conn.execute("SELECT DISTINCT dataset FROM runs WHERE group_id > 1").fetchall() == [("SPY-2022-05",)]
+
+
+def test_a_generation_where_everything_fails_stops_the_loop(backtest_db, run_gf):
+    result = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--loop", "5", "--population", "2",
+                    f"{sys.executable} -c 'import sys; sys.exit(4)' {{}}")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        "error: every evaluation of generation 1 failed; last error (exit 4)")
+    assert store.connect(backtest_db).execute("SELECT max(generation) FROM groups").fetchone() == (1,)
+
+
+def test_print_launcher_hands_out_lines_and_a_rerun_goes_on(backtest_db, run_gf, tmp_path):
+    args = ["breed", "--db", backtest_db, "--metric", "profit", "--loop", "2", "--population", "2", "--seed", "5",
+            "--launcher", "print", BACKTEST]
+    printed = run_gf(*args)
+    assert printed.exit_code == 0, printed.stderr
+    lines = printed.stdout.splitlines()
+    assert len(lines) == 6 and all(line.startswith("GF_DB=") for line in lines)
+    script = tmp_path / "runme.sh"
+    script.write_text("\n".join(lines) + "\n")
+    subprocess.run(["sh", str(script)], check=True)
+    again = run_gf(*args)
+    assert again.exit_code == 0 and len(again.stdout.splitlines()) == 6  # generation 2's lines
+    conn = store.connect(backtest_db)
+    assert conn.execute("SELECT max(generation), count(DISTINCT loop_id) FROM groups").fetchone() == (2, 1)
+
+
+def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_path, run_gf):
+    load_text("x = 1\n")
+    assert run_gf("run", "--db", db_path, PROGRAM, "slow-a", "slow-b").exit_code == 0
+    args = ["breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "3", "--population", "4",
+            "--seed", "2", "-j", "2", PROGRAM]
+    process = subprocess.Popen(["gf", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "GF_LOAD_PLUGINS": ""})
+    conn = store.connect(db_path)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        done = conn.execute("SELECT count(*) FROM runs r JOIN groups g ON g.id = r.group_id "
+                            "WHERE g.generation = 2").fetchone()[0]
+        if done >= 3:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert conn.execute("SELECT status FROM loops").fetchall() == [("running",)]
+    interrupted = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+    assert interrupted < 2 + 3 * 8
+
+    result = run_gf(*args)
+    assert result.exit_code == 0, result.stderr
+    assert "(resumed)" in result.stderr
+    assert pairs_evaluated_twice(db_path) == []
+    generations = conn.execute("SELECT generation, count(*) FROM groups GROUP BY generation").fetchall()
+    assert generations == [(None, 1), (1, 4), (2, 4), (3, 4)]
+    assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 2 + 3 * 4 * 2
+    assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)]
+
+
+def test_tags_and_per_algo_breeding(backtest_db, run_gf, tmp_path):
+    mapping = tmp_path / "map.json"
+    mapping.write_text(json.dumps({"crossover": ["crossover__*"], "meanrev": ["meanrev__*", "nothing__here"]}))
+    result = run_gf("tag", "--db", backtest_db, "--map", mapping, "--json")
+    assert json.loads(result.stdout) == [{"algo": "crossover", "patterns": ["crossover__*"]},
+                                         {"algo": "meanrev", "patterns": ["meanrev__*", "nothing__here"]}]
+    assert "pattern 'nothing__here' matches no parameter" in result.stderr
+    result = run_gf("tag", "--db", backtest_db, "runtime", "runtime__*")
+    assert "runtime" in result.stdout
+    result = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--population", "4", "--seed", "3",
+                    "--loop", "1", BACKTEST)
+    assert result.exit_code == 0, result.stderr
+    result = run_gf("tag", "--db", backtest_db, "--clear", "--json")
+    assert json.loads(result.stdout) == []
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"a": [1]}')
+    result = run_gf("tag", "--db", backtest_db, "--map", bad)
+    assert result.exit_code == 2 and 'expected {"algo": ["param__name", ...]}' in result.stderr

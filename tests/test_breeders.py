@@ -1,0 +1,165 @@
+"""Breeders: classic reproduces the seed's rules exactly; default fixes its weaknesses."""
+
+import itertools
+import random
+import statistics
+
+import pytest
+
+from gf import GeneticFuckery, Ranked, plugins, store
+from gf.breeding import BreedRequest, breed_children, digest
+from gf_plugins_builtin.breeders import ClassicBreeder, DefaultBreeder
+
+
+def request_for(params, rows=None, population=None, compare=6, seed=1, groups=None, **extra):
+    rows = rows or {group: [Ranked(group, group, "d", "a", 1.0)] for group in params}
+    return BreedRequest(
+        ranking={}, groups=groups or list(params), params=params, types=plugins.get_types(), population=population,
+        compare=compare, rng=random.Random(seed), group_rows=lambda group, limit: rows[group][:limit], **extra)
+
+
+def test_hook_gf_register_breeders():
+    assert sorted(plugins.get_breeders()) == ["classic", "default"]
+
+
+def test_classic_interleaves_parents_and_pairs_the_first_k_rows():
+    rows = {1: [Ranked(1, r, "d", "a", 9 - r) for r in range(6)], 2: [Ranked(2, 10 + r, "d", "a", 5) for r in range(6)]}
+    pairs = ClassicBreeder().pairs(request_for({1: {}, 2: {}}, rows, compare=6))
+    order = [1, 2, 1, 2, 1, 2]  # best of A, best of B, 2nd of A, ...
+    assert pairs == [(order[i], order[j]) for i, j in itertools.combinations(range(6), 2)]
+    assert len(pairs) == 15
+
+
+def test_classic_repeats_fewer_than_three_rows_four_times():
+    rows = {1: [Ranked(1, 1, "d", "a", 1)], 2: [Ranked(2, 2, "d", "a", 1)]}
+    pairs = ClassicBreeder().pairs(request_for({1: {}, 2: {}}, rows, compare=6))
+    # 2 rows -> 8 rows [1, 2] * 4; k = min(6, 8) = 6 -> C(6, 2) = 15 children
+    order = [1, 2] * 3
+    assert pairs == [(order[i], order[j]) for i, j in itertools.combinations(range(6), 2)]
+    assert len(ClassicBreeder().pairs(request_for({1: {}}, {1: rows[1]}, compare=3))) == 3  # k = min(3, 4)
+
+
+def mixes(name, a, b, n=4000, seed=7):
+    breeder = ClassicBreeder()
+    request = request_for({1: {}}, seed=seed)
+    return [breeder.mix(request, name, a, b) for _ in range(n)]
+
+
+def test_classic_float_rule_picks_half_the_time_else_uniform_in_the_widened_range():
+    values = mixes("x", 2.0, 4.0)
+    picked = sum(v in (2.0, 4.0) for v in values) / len(values)
+    assert 0.46 < picked < 0.54
+    mutated = [v for v in values if v not in (2.0, 4.0)]
+    assert min(mutated) >= 2.0 / 1.05 and max(mutated) <= 4.0 * 1.05
+    assert min(mutated) < 1.95 and max(mutated) > 4.1  # the range really widens both ways
+
+
+def test_classic_float_at_zero_never_moves_and_negatives_shrink():
+    assert set(mixes("x", 0.0, 0.0, n=500)) == {0.0}
+    negative = [v for v in mixes("x", -4.0, -2.0) if v not in (-4.0, -2.0)]
+    assert min(negative) >= -4.0 / 1.05 and max(negative) <= -2.0 * 1.05  # the seed's known weakness
+
+
+def test_classic_int_rule():
+    values = mixes("n_int", 4, 8)
+    assert all(isinstance(v, int) for v in values)
+    mutated = values  # picks are within the range too
+    assert min(mutated) >= round(4 / 1.25 / 1.05) and max(mutated) <= round(8 * 1.25 * 1.05)
+    assert min(mutated) == 3 and max(mutated) == 10
+
+
+def test_classic_real_ranges_never_reach_the_upper_bound():
+    zero = [v for v in mixes("r_real_0", 0.5, 0.99) if v not in (0.5, 0.99)]
+    assert min(zero) >= 0.5 / 1.05 and max(zero) < 1.0 and max(zero) > 0.99
+    one = [v for v in mixes("r_real_1", 1.5, 1.99) if v not in (1.5, 1.99)]
+    assert min(one) >= 1.5 / 1.05 and max(one) < 2.0
+
+
+def test_classic_bool_rule_probabilities():
+    values = mixes("f_bool", True, True)
+    # 50% pick (True), else 50% random bool, else pick: P(False) = 0.5 * 0.5 * 0.5 = 0.125
+    assert 0.10 < values.count(False) / len(values) < 0.15
+
+
+def test_classic_choice_rule():
+    values = mixes("c_choice", ["a", "b"], ["c", "a"])
+    assert all(sorted(v) == ["a", "b", "c"] for v in values)
+    heads = statistics.mean(v[0] in ("a", "c") for v in values)
+    assert heads > 0.8  # 50% head from the parents' heads, else a permutation (2/3 of them start a or c)
+
+
+def test_default_breeder_population_and_values_at_zero_and_negatives_move():
+    params = {1: {"zero": 0.0, "neg": -5.0, "n_int": 3}, 2: {"zero": 0.0, "neg": -5.0, "n_int": 3}}
+    children = DefaultBreeder().breed(request_for(params, population=40))
+    assert len(children) == 40
+    zeros = [c.params["zero"] for c in children]
+    negatives = [c.params["neg"] for c in children]
+    assert len(set(zeros)) > 10 and min(zeros) < 0 < max(zeros)
+    assert min(negatives) < -5.0 < max(negatives)  # widens in both directions
+    assert all(isinstance(c.params["n_int"], int) for c in children)
+
+
+def test_default_breeder_step_scales_with_each_parameter():
+    params = {g: {"small": 0.001 * g, "large": 1000.0 * g} for g in (1, 2, 3)}
+    children = DefaultBreeder().breed(request_for(params, population=60))
+    small = statistics.pstdev(c.params["small"] for c in children)
+    large = statistics.pstdev(c.params["large"] for c in children)
+    assert 1e5 < large / small < 1e7
+
+
+def test_default_breeder_is_reproducible_with_a_seed():
+    params = {1: {"x": 1.0, "c_choice": ["a", "b"]}, 2: {"x": 2.0, "c_choice": ["b", "a"]}}
+    first = [c.params for c in DefaultBreeder().breed(request_for(params, population=10, seed=3))]
+    second = [c.params for c in DefaultBreeder().breed(request_for(params, population=10, seed=3))]
+    assert first == second
+
+
+def test_default_breeder_takes_tagged_params_from_the_algos_best_group():
+    params = {1: {"a__x": 1.0, "b__y": 10.0}, 2: {"a__x": 2.0, "b__y": 20.0}}
+    request = request_for(params, population=50, groups=[1, 2], tags={"b": {"b__y"}}, algo_ranking={"b": [2]},
+                          algo_strength={"b": 1.0})
+    children = DefaultBreeder().breed(request)
+    crossed = [c.params["b__y"] for c in children[25:]]
+    assert statistics.mean(crossed) > 18  # from group 2, the best for algo b, not the overall best (1)
+
+
+def test_breed_children_refuses_duplicates_of_stored_groups(load_text, db_path):
+    load_text("x_int = 1\n")
+    conn = store.connect(db_path)
+
+    class Copycat(DefaultBreeder):
+        name = "copycat"
+
+        def breed(self, request):
+            from gf.breeding import Child
+            return [Child({"x_int": 1}, [1]), Child({"x_int": 2}, [1]), Child({"x_int": 2}, [1])]
+
+    request = request_for({1: {"x_int": 1}}, population=None)
+    children, discarded = breed_children(conn, Copycat(), request)
+    assert [c.params for c in children] == [{"x_int": 2}]
+    assert discarded >= 2
+    assert digest({"a": 1, "b": 2}) == digest({"b": 2, "a": 1})
+
+
+def test_breeders_list(run_gf):
+    assert "classic" in run_gf("breeders", "list").stdout
+
+
+def test_hook_gf_mutate_builtins_and_a_plugin_replacing_the_float_mutator():
+    from gf import hookimpl
+
+    request = request_for({1: {}}, seed=2)
+    assert request.mutate("x", 0.0, sigma=1.0, rate=0.0) != 0.0
+    assert all(0 <= request.mutate("r_real_0", 0.99, sigma=0.5, rate=0.0) < 1 for _ in range(200))
+    assert {request.mutate("n_int", 5, sigma=0.0, rate=0.0) for _ in range(50)} <= {4, 6}
+    assert request.mutate("f_bool", True, sigma=0.0, rate=1.0) is False
+    assert request.mutate("c_choice", ["a", "b"], sigma=0.0, rate=1.0) == ["b", "a"]
+
+    class Doubler:
+        @hookimpl
+        def gf_mutate(self, param_type, value):
+            return value * 2 if param_type.name == "float" else None
+
+    plugins.register(Doubler(), name="doubler")
+    assert request.mutate("x", 1.5, sigma=1.0, rate=0.0) == 3.0
+    assert request.mutate("n_int", 5, sigma=0.0, rate=0.0) in (4, 6)  # other types keep the built-in

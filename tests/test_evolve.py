@@ -1,0 +1,84 @@
+"""The Python API: evolve(), best(), top() with no shell command at all."""
+
+import json
+
+import pytest
+
+from gf import GeneticFuckery, store
+from gf.engine import AllFailed
+
+START = "x = -4\ny = 6\nn_int = 0\nflag_bool = false\nmode_choice = [\"slow\", \"fast\"]\nx < y\n"
+
+
+def objective(params, dataset):
+    offset = 1.0 if dataset == "a" else 2.0
+    value = (params.x - offset) ** 2 + (params.y - 3) ** 2 + (params.n_int - 4) ** 2
+    value += 0 if params.flag_bool else 1
+    value += 0 if params.mode_choice == "fast" else 1
+    return {"score": {"value": value}}
+
+
+def evolve(db_path, seed=1, generations=15):
+    g = GeneticFuckery(dbfile=db_path)
+    return g, g.evolve(objective, metric="value", minimize=True, generations=generations, population=16,
+                       datasets=["a", "b"], seed=seed)
+
+
+def test_evolve_improves_and_best_reports_the_group(load_text, db_path):
+    load_text(START)
+    g, best = evolve(db_path)
+    start = objective(GeneticFuckery(dbfile=db_path, pid=1).params, "a")["score"]["value"]
+    assert best["group"] > 1 and best["value"] == best["score"] < start / 3
+    assert set(best["datasets"]) == {"a", "b"}
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 1 + 15 * 16
+    assert conn.execute("SELECT count(DISTINCT status) FROM runs").fetchone()[0] == 1
+    on_a = g.best(metric="value", minimize=True, dataset="a")
+    assert on_a["dataset"] == "a" and on_a["value"] <= best["datasets"]["a"]
+    top = g.top("value", n=3, minimize=True)
+    assert [row["value"] for row in top] == sorted(row["value"] for row in top) and top[0] == best
+    child = GeneticFuckery(dbfile=db_path, pid=best["group"])
+    assert child.x < child.y  # the constraint holds in every bred group
+
+
+def test_seeded_evolve_is_reproducible(tmp_path, run_gf):
+    stored = []
+    for name in ("one.db", "two.db"):
+        path = tmp_path / name
+        (tmp_path / "start.js").write_text(START)
+        assert run_gf("load", "--db", path, tmp_path / "start.js").exit_code == 0
+        evolve(str(path), seed=9, generations=4)
+        conn = store.connect(path)
+        stored.append(conn.execute("SELECT group_id, param, name, value FROM params ORDER BY 1, 2, 3").fetchall())
+        stored.append(conn.execute("SELECT group_id, dataset, status FROM runs ORDER BY id").fetchall())
+    assert stored[0] == stored[2] and stored[1] == stored[3]
+
+
+def test_evolve_with_threads(load_text, db_path):
+    load_text(START)
+    g = GeneticFuckery(dbfile=db_path)
+    best = g.evolve(objective, metric="value", minimize=True, generations=2, population=8, datasets=["a"], jobs=3)
+    assert best["group"] >= 1
+
+
+def test_evolve_function_that_always_fails(load_text, db_path):
+    load_text(START)
+
+    def broken(params, dataset):
+        raise KeyError("typo")
+
+    with pytest.raises(AllFailed, match="every evaluation of the starting groups failed; last error .*KeyError"):
+        GeneticFuckery(dbfile=db_path).evolve(broken, metric="value", generations=1, population=4,
+                                              datasets=["a"])
+
+
+def test_evolve_needs_a_starting_group(tmp_path):
+    path = tmp_path / "empty.db"
+    store.connect(path).close()
+    with pytest.raises(Exception, match="has no parameter group: load one first"):
+        GeneticFuckery(dbfile=path).evolve(objective, metric="value", generations=1, population=4, datasets=["a"])
+
+
+def test_best_with_nothing_scored(load_text, db_path):
+    load_text(START)
+    assert GeneticFuckery(dbfile=db_path).best("value") is None

@@ -1,0 +1,118 @@
+"""Launchers and gf run: real child processes, environment, failures, timeouts, skipping."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from gf import plugins, store
+from conftest import count_rows
+
+PROGRAM = Path(__file__).parent / "programs" / "evaluate.py"
+COMMAND = f"{sys.executable} {PROGRAM} {{}}"
+
+
+@pytest.fixture
+def db(load_text, db_path):
+    load_text("x = 1\n")
+    load_text("x = 3\n")
+    return db_path
+
+
+def runs(db_path):
+    conn = store.connect(db_path)
+    return conn.execute("SELECT group_id, dataset, status, exit_code, error FROM runs ORDER BY group_id, dataset").fetchall()
+
+
+def results(db_path, name):
+    conn = store.connect(db_path)
+    return dict(conn.execute(
+        "SELECT r.group_id || '/' || r.dataset, v.value FROM results v JOIN runs r ON r.id = v.run WHERE v.name = ?",
+        (name,)))
+
+
+def test_hook_gf_register_launchers():
+    assert sorted(plugins.get_launchers()) == ["inprocess", "local", "print"]
+
+
+def test_run_evaluates_every_group_on_every_dataset_with_the_environment(db, run_gf):
+    result = run_gf("run", "--db", db, COMMAND, "aa", "b b; echo", "-j", "2")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "4 evaluated: 4 ok, 0 failed, 0 skipped (already run)\n"
+    assert [(g, d, s) for g, d, s, _, _ in runs(db)] == [
+        (1, "aa", "ok"), (1, "b b; echo", "ok"), (2, "aa", "ok"), (2, "b b; echo", "ok")]
+    assert results(db, "group_seen") == {"1/aa": 1, "1/b b; echo": 1, "2/aa": 2, "2/b b; echo": 2}
+    # no shell: the dataset is one argument, its ; is not a command separator
+    assert set(results(db, "argc").values()) == {2}
+    assert set(results(db, "same_data").values()) == {1}
+    assert results(db, "value")["2/aa"] == 2  # (3 - 3)^2 + len("aa")
+
+
+def test_run_skips_evaluated_pairs_unless_again_and_takes_groups(db, run_gf):
+    run_gf("run", "--db", db, COMMAND, "aa")
+    result = run_gf("run", "--db", db, COMMAND, "--json")  # datasets default to the recorded ones
+    assert json.loads(result.stdout) == {"evaluated": 0, "ok": 0, "failed": 0, "skipped": 2}
+    result = run_gf("run", "--db", db, COMMAND, "--group", "2", "--again", "--json")
+    assert json.loads(result.stdout) == {"evaluated": 1, "ok": 1, "failed": 0, "skipped": 0}
+    assert count_rows(db, "runs") == 3
+
+
+def test_shell_runs_through_sh_only_when_asked(db, run_gf, tmp_path):
+    marker = tmp_path / "marker"
+    result = run_gf("run", "--db", db, "--group", "1", f"{COMMAND} && touch {marker}", "aa", "--shell")
+    assert result.exit_code == 0 and marker.exists()
+
+
+def test_failures_are_recorded_with_exit_code_and_stderr_tail_and_the_run_goes_on(db, run_gf):
+    result = run_gf("run", "--db", db, "--group", "1", COMMAND, "fail", "raise", "silent", "ok", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {"evaluated": 4, "ok": 1, "failed": 3, "skipped": 0}
+    found = {dataset: (status, code, error) for _, dataset, status, code, error in runs(db)}
+    assert found["fail"] == ("failed", 3, "exited with status 3\nsomething broke\nvery badly")
+    assert found["raise"][:2] == ("failed", 1)
+    assert found["raise"][2].startswith("ValueError: bad dataset\nexited with status 1\nTraceback")
+    assert found["silent"] == ("failed", 0, "the command exited 0 but recorded no run: does it call g.report() or g.record()?")
+    assert found["ok"] == ("ok", 0, None)
+
+
+def test_timeout_kills_and_records_a_failed_run(db, run_gf):
+    result = run_gf("run", "--db", db, "--group", "1", COMMAND, "sleep", "ok", "--timeout", "1", "--json")
+    assert json.loads(result.stdout)["failed"] == 1
+    found = {dataset: (status, error) for _, dataset, status, _, error in runs(db)}
+    assert found["sleep"][0] == "failed" and found["sleep"][1].startswith("timed out after 1 s")
+
+
+def test_every_evaluation_failing_is_a_clear_error(db, run_gf):
+    result = run_gf("run", "--db", db, "python3 /no/such/program.py {}", "aa")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith("error: every evaluation of this run failed; last error (exit 2)")
+    result = run_gf("run", "--db", db, "no-such-command-anywhere {}", "bb")
+    assert result.exit_code == 1 and "cannot start 'no-such-command-anywhere'" in result.stderr
+
+
+def test_print_launcher_writes_lines_and_runs_nothing(db, run_gf):
+    result = run_gf("run", "--db", db, COMMAND, "aa", "--launcher", "print")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"GF_DB={db} GF_PARAM_GROUP=1 GF_DATA=aa GF_FAMILY=aa ")
+    assert count_rows(db, "runs") == 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["python run.py"], "has no {}: put {} where the dataset goes"),
+        (["run {}", "--launcher", "nope"], "unknown launcher 'nope'; choose one of: inprocess, local, print"),
+        (["run {}"], "no datasets given and none recorded"),
+        (["run {}", "a", "--group", "7"], "group 7 does not exist"),
+        (["'unclosed {}", "a"], "cannot split COMMAND"),
+    ],
+)
+def test_bad_run_arguments(db, run_gf, args, message):
+    result = run_gf("run", "--db", db, *args)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_launchers_list(run_gf):
+    listed = json.loads(run_gf("launchers", "list", "--json").stdout)
+    assert [item["name"] for item in listed] == ["local", "print", "inprocess"]

@@ -1,0 +1,128 @@
+"""Metrics: result names, the seed's "max profit min trades", SQL files, and gf top."""
+
+import json
+
+import pytest
+
+from gf import GeneticFuckery, InputError, plugins, store
+from gf.metrics import ResultMetric, SqlFileMetric, resolve
+
+
+@pytest.fixture
+def scored(load_text, db_path):
+    """Groups 1-3 with results on two datasets (and a failed run and a NaN that never rank)."""
+    for value in (1, 2, 3):
+        load_text(f"x = {value}\n")
+    record = lambda group, dataset, results: GeneticFuckery(dbfile=db_path, pid=group).record(results, dataset=dataset)
+    record(1, "SPY", {"crossover": {"profit": 10, "trades": 5}, "meanrev": {"profit": 30, "trades": 200}})
+    record(2, "SPY", {"crossover": {"profit": 20, "trades": 4}, "meanrev": {"profit": -5, "trades": 10}})
+    record(3, "SPY", {"crossover": {"profit": float("nan"), "trades": 0}})
+    record(1, "TSLA", {"crossover": {"profit": 7, "trades": 7}})
+    record(3, "TSLA", {"crossover": {"profit": 9, "trades": 3}})
+    with pytest.raises(RuntimeError):
+        with GeneticFuckery(dbfile=db_path, pid=2).report(dataset="TSLA"):
+            raise RuntimeError("crashed")
+    return store.connect(db_path)
+
+
+def test_hook_gf_register_metrics():
+    assert list(plugins.get_metrics()) == ["max profit min trades"]
+
+
+def test_result_metric_ranks_one_row_per_group_per_dataset(scored):
+    rows = ResultMetric("profit").rank(scored, dataset="SPY")
+    assert [(r.group, r.algo, r.score) for r in rows] == [(1, "meanrev", 30), (2, "crossover", 20)]
+    rows = ResultMetric("profit").rank(scored, dataset="SPY", minimize=True)
+    assert [(r.group, r.score) for r in rows] == [(2, -5), (1, 10)]
+    rows = ResultMetric("profit", algo="crossover").rank(scored, dataset="SPY", limit=1)
+    assert [(r.group, r.score) for r in rows] == [(2, 20)]
+    assert [r.group for r in ResultMetric("profit").rank(scored, dataset="TSLA")] == [3, 1]
+
+
+def test_result_metric_per_run_rows_of_one_group(scored):
+    rows = ResultMetric("profit").rank(scored, group=1, per_group=False)
+    assert [(r.dataset, r.algo, r.score) for r in rows] == [("SPY", "meanrev", 30), ("SPY", "crossover", 10),
+                                                           ("TSLA", "crossover", 7)]
+
+
+def test_seed_metric_max_profit_min_trades(scored, db_path):
+    metric = plugins.get_metrics()["max profit min trades"]
+    # SPY: meanrev's 30 has 200 trades (out), -5/10 = -0.5; crossover best profit 20 (group 2), 20/4 = 5.0
+    rows = metric.rank(scored, dataset="SPY", per_group=False)
+    assert [(r.group, r.algo, r.score) for r in rows] == [(2, "crossover", 5.0), (2, "meanrev", -0.5)]
+    # TSLA: crossover best profit 9 / 3 trades = 3.0
+    assert [(r.group, r.score) for r in metric.rank(scored, dataset="TSLA")] == [(3, 3.0)]
+
+
+def test_seed_metric_matches_the_seeds_hand_written_sql(scored):
+    seed_sql = """
+        SELECT algo, max(profit), round(1.0 * profit / trades, 2) AS ppt FROM (
+            SELECT p.algo, p.value AS profit, t.value AS trades
+            FROM results t JOIN results p ON p.run = t.run AND p.algo = t.algo AND p.name = 'profit'
+            JOIN run_meta USING (run)
+            WHERE t.name = 'trades' AND t.value > 0 AND t.value <= 150 AND dataset = ?)
+        GROUP BY algo ORDER BY ppt DESC"""
+    expected = [(algo, ppt) for algo, _profit, ppt in scored.execute(seed_sql, ("SPY",))]
+    metric = plugins.get_metrics()["max profit min trades"]
+    assert [(r.algo, r.score) for r in metric.rank(scored, dataset="SPY", per_group=False)] == expected
+
+
+def test_sql_file_metric(scored, tmp_path):
+    path = tmp_path / "score.sql"
+    path.write_text("""
+        SELECT run, value * 2 AS score FROM results JOIN run_meta USING (run)
+        WHERE dataset = :dataset AND name = 'trades' ORDER BY score DESC LIMIT :limit""")
+    rows = SqlFileMetric(path).rank(scored, dataset="SPY", limit=5)
+    assert [(r.group, r.score) for r in rows] == [(1, 400), (2, 20), (3, 0)]
+    assert [(r.group, r.score) for r in SqlFileMetric(path).rank(scored, group=1, per_group=False)] == [
+        (1, 400), (1, 14), (1, 10)
+    ]
+
+
+@pytest.mark.parametrize(
+    "sql, message",
+    [
+        ("SELECT nonsense FROM nowhere", "SQL error: no such table: nowhere"),
+        ("SELECT 1", "must return (run, score) columns"),
+        ("DELETE FROM results", "SQL error: attempt to write a readonly database"),
+    ],
+)
+def test_sql_file_metric_errors_name_the_file_and_change_nothing(scored, tmp_path, sql, message):
+    path = tmp_path / "bad.sql"
+    path.write_text(sql)
+    with pytest.raises(InputError) as error:
+        SqlFileMetric(path).rank(scored, dataset="SPY")
+    assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
+    assert scored.execute("SELECT count(*) FROM results").fetchone()[0] == 14
+
+
+def test_resolve_metric_specs(tmp_path):
+    assert resolve("profit").name == "profit"
+    assert (resolve("Crossover.Profit").algo, resolve("Crossover.Profit").result) == ("crossover", "profit")
+    assert resolve("profit", algo="meanrev").name == "meanrev.profit"
+    assert resolve("max profit min trades").name == "max profit min trades"
+    with pytest.raises(InputError, match="unknown metric 'max profit': use a result name"):
+        resolve("max profit")
+    with pytest.raises(InputError, match="either --metric or --metric-sql"):
+        resolve("profit", sql_file=tmp_path / "x.sql")
+    with pytest.raises(InputError, match="cannot read metric SQL"):
+        resolve(sql_file=tmp_path / "missing.sql")
+    with pytest.raises(InputError, match="names algo a but --algo says b"):
+        resolve("a.profit", algo="b")
+
+
+def test_gf_top_per_dataset(scored, db_path, run_gf):
+    listed = json.loads(run_gf("top", "--db", db_path, "--metric", "profit", "--json").stdout)
+    assert [(r["dataset"], r["rank"], r["group"], r["score"]) for r in listed] == [
+        ("SPY", 1, 1, 30), ("SPY", 2, 2, 20), ("TSLA", 1, 3, 9), ("TSLA", 2, 1, 7)
+    ]
+    one = json.loads(run_gf("top", "--db", db_path, "--metric", "profit", "-n", "1", "--dataset", "SPY",
+                            "--algo", "crossover", "--minimize", "--json").stdout)
+    assert [(r["group"], r["score"], r["algo"]) for r in one] == [(1, 10, "crossover")]
+    text = run_gf("top", "--db", db_path, "--metric", "max profit min trades").stdout.splitlines()
+    assert text[0].split() == ["dataset", "rank", "group", "score", "algo", "run"]
+
+
+def test_gf_metrics_list(run_gf):
+    listed = json.loads(run_gf("metrics", "list", "--json").stdout)
+    assert [m["name"] for m in listed] == ["max profit min trades"]
