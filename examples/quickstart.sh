@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A real gf session on the example backtest (examples/backtest): load the starting
-# parameters, evaluate them on three datasets, and look at what was recorded.
+# A real gf breeding session on the example backtest (examples/backtest): load the
+# starting parameters, evaluate them on three datasets, breed and evaluate three
+# generations, then look at the best groups and where they came from.
 # Work happens in ./gf-quickstart (or $GF_QUICKSTART_DIR); rerunning starts afresh.
 set -euo pipefail
 
@@ -11,24 +12,33 @@ rm -rf "$work"
 mkdir -p "$work"
 cd "$work"
 export GF_DB="$PWD/backtest.db"
+backtest="$python $here/backtest/backtest.py {}"
 
 echo "== gf load: the starting parameters become group 1"
 gf load "$here/backtest/params.js"
 gf show 1
 
 echo
-echo "== gf template-run: one command line per group x dataset, run by sh"
-gf template-run "$python $here/backtest/backtest.py {}" SPY-2022-05 TSLA-2022-05 AMD-2022-05 > runme.sh
-cat runme.sh
-sh runme.sh
+echo "== gf run: evaluate group 1 on three datasets (the program records its results)"
+gf run "$backtest" SPY-2022-05 TSLA-2022-05 AMD-2022-05 -j 2
 
 echo
-echo "== gf runs: what was recorded"
-gf runs
+echo "== gf breed: 3 generations of 8 children bred from the top 2 of every dataset"
+gf breed --metric "max profit min trades" --top 2 --population 8 --loop 3 --seed 1 -j 2 "$backtest"
 
 echo
-echo "== the results, queried with plain SQL (the seed's results + run_meta)"
-sqlite-utils "$GF_DB" "SELECT dataset, algo, name, value FROM results JOIN run_meta USING (run)
-                       ORDER BY dataset, algo, name" --table
+echo "== gf top: the best groups by profit, per dataset"
+gf top --metric profit -n 3
+
+best=$(gf top --metric profit -n 1 --dataset SPY-2022-05 --json | "$python" -c 'import json, sys; print(json.load(sys.stdin)[0]["group"])')
+echo
+echo "== gf lineage $best: where the best SPY group came from"
+gf lineage "$best" --depth 3
+
+echo
+echo "== plain SQL works too (the original tool's results + run_meta)"
+sqlite-utils "$GF_DB" "SELECT dataset, algo, round(max(value), 2) AS best_profit
+                       FROM results JOIN run_meta USING (run) WHERE name = 'profit'
+                       GROUP BY dataset, algo ORDER BY dataset, algo" --table
 echo
 echo "The database is $GF_DB: open it with sqlite3, sqlite-utils or Datasette."

@@ -78,6 +78,8 @@ def emit(rows, columns, as_json):
 def _cell(value):
     if value is None:
         return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
     if isinstance(value, (list, tuple)):
         return ",".join(str(item) for item in value)
     return str(value)

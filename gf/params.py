@@ -8,7 +8,6 @@ library and reads a group with a single query.
 import contextlib
 import json
 import math
-import numbers
 import os
 import sys
 
@@ -369,15 +368,25 @@ def _result_key(key, what):
 
 
 def _result_value(algo, name, value):
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind is int or kind is bool:  # the common cases first: no numbers import on the hot path
         return int(value)
+    if kind is float:
+        return _finite(algo, name, value)
+    import numbers
+
+    if getattr(getattr(value, "dtype", None), "kind", None) == "b":  # numpy.bool_
+        return int(bool(value))
     if not isinstance(value, numbers.Real):
         raise ResultError(
             f"result {algo}.{name} = {value!r:.60} is not a number or a boolean; record numbers only"
         )
     if isinstance(value, numbers.Integral):
         return int(value)
-    value = float(value)
+    return _finite(algo, name, float(value))
+
+
+def _finite(algo, name, value):
     if not math.isfinite(value):
         _warn("result {}.{} is {}: stored as NULL, never ranked", algo, name, value)
         return None

@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_quickstart_session_loads_runs_and_shows_results(tmp_path, monkeypatch):
+def test_quickstart_is_a_real_breeding_session(tmp_path, monkeypatch):
     monkeypatch.delenv("GF_LOAD_PLUGINS")
     work = tmp_path / "qs"
     result = subprocess.run(
@@ -20,10 +20,13 @@ def test_quickstart_session_loads_runs_and_shows_results(tmp_path, monkeypatch):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "SPY-2022-05   crossover  profit" in result.stdout
+    assert "generation 3/3: evaluations 24/24, 0 failed" in result.stderr
+    assert "== gf lineage" in result.stdout and "(generation 3, default)" in result.stdout
     conn = sqlite3.connect(work / "backtest.db")
-    runs = conn.execute("SELECT dataset, status FROM runs ORDER BY id").fetchall()
-    assert runs == [("SPY-2022-05", "ok"), ("TSLA-2022-05", "ok"), ("AMD-2022-05", "ok")]
+    assert conn.execute("SELECT count(*), count(DISTINCT dataset) FROM runs WHERE status = 'ok'").fetchone() == (
+        3 + 3 * 8 * 3, 3)
+    assert conn.execute("SELECT generation, count(*) FROM groups GROUP BY generation").fetchall() == [
+        (None, 1), (1, 8), (2, 8), (3, 8)]
     names = conn.execute("SELECT DISTINCT algo || '.' || name FROM results ORDER BY 1").fetchall()
     assert [n for (n,) in names] == [
         "crossover.profit", "crossover.trades", "crossover.win", "meanrev.profit", "meanrev.trades", "meanrev.win"

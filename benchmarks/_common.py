@@ -1,0 +1,76 @@
+"""What the benchmark scripts share: the machine description, the command line, BENCHMARKS.md sections.
+
+Imported by ``benchmarks/breeding.py``, ``ranking.py`` and ``run_throughput.py``
+(run as ``python benchmarks/NAME.py``, which puts this folder on ``sys.path``).
+"""
+
+import datetime
+import os
+import platform
+import re
+import shlex
+import sqlite3
+import statistics
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+BENCHMARKS_HEADER = """\
+# gf benchmarks
+
+Each figure below is measured side by side in one run (the variants interleaved)
+on a shared, noisy machine: compare the ratios, not the absolute times, which
+move from run to run. Rerun a section with the command it records, e.g.
+`python benchmarks/eval_overhead.py --runs 21 --write`.
+"""
+
+
+def machine():
+    """CPU model, cores, Python and SQLite versions, and today's date."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}",
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "date": datetime.date.today().isoformat(),
+    }
+
+
+def machine_line(m):
+    return f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, SQLite {m['sqlite']}, {m['date']}."
+
+
+def command(script):
+    """The command that reproduces this run, as recorded in BENCHMARKS.md."""
+    return shlex.join(["python", os.path.relpath(script, REPO), *sys.argv[1:]])
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def verdict(met):
+    return {True: "Met", False: "NOT met", None: "Not assessed (too few runs)"}[met]
+
+
+def write_section(name, section):
+    """Replace the ``name`` section of BENCHMARKS.md (between its markers), or append it."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else BENCHMARKS_HEADER
+    block = f"{start}\n{section}{end}"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    BENCHMARKS_MD.write_text(text)
+    print(f"updated {BENCHMARKS_MD}", file=sys.stderr)
