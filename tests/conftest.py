@@ -17,6 +17,17 @@ def clean_environment(monkeypatch):
 
 
 @pytest.fixture
+def log_messages():
+    """What gf logs through loguru during the test, as text lines."""
+    from loguru import logger
+
+    messages = []
+    sink = logger.add(lambda message: messages.append(str(message)), level="DEBUG", format="{level}: {message}")
+    yield messages
+    logger.remove(sink)
+
+
+@pytest.fixture
 def db_path(tmp_path):
     return str(tmp_path / "test.db")
 

@@ -158,3 +158,28 @@ def test_tags_and_per_algo_breeding(backtest_db, run_gf, tmp_path):
     bad.write_text('{"a": [1]}')
     result = run_gf("tag", "--db", backtest_db, "--map", bad)
     assert result.exit_code == 2 and 'expected {"algo": ["param__name", ...]}' in result.stderr
+
+
+def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path, run_gf):
+    load_text("x = 1\n")
+    assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0
+    args = ["breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "2", "--population", "6",
+            "--seed", "2", "-j", "1", PROGRAM]
+    process = subprocess.Popen(["gf", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "GF_LOAD_PLUGINS": ""})
+    conn = store.connect(db_path)
+    deadline = time.time() + 60
+    while conn.execute("SELECT count(*) FROM runs").fetchone()[0] < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr.splitlines()[-1].startswith("error: interrupted after ")
+    assert stderr.splitlines()[-1].endswith("rerun the same command to resume")
+    assert conn.execute("SELECT status FROM loops").fetchall() == [("stopped",)]
+    assert conn.execute("SELECT count(*) FROM runs WHERE status = 'failed'").fetchone() == (0,)
+
+    result = run_gf(*args)
+    assert result.exit_code == 0, result.stderr
+    assert pairs_evaluated_twice(db_path) == []
+    assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1 + 2 * 6

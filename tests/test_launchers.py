@@ -65,14 +65,15 @@ def test_shell_runs_through_sh_only_when_asked(db, run_gf, tmp_path):
 
 
 def test_failures_are_recorded_with_exit_code_and_stderr_tail_and_the_run_goes_on(db, run_gf):
-    result = run_gf("run", "--db", db, "--group", "1", COMMAND, "fail", "raise", "silent", "ok", "--json")
+    result = run_gf("run", "--db", db, "--group", "1", COMMAND, "fail", "raise", "silent", "die", "ok", "--json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"evaluated": 4, "ok": 1, "failed": 3, "skipped": 0}
+    assert json.loads(result.stdout) == {"evaluated": 5, "ok": 1, "failed": 4, "skipped": 0}
     found = {dataset: (status, code, error) for _, dataset, status, code, error in runs(db)}
     assert found["fail"] == ("failed", 3, "exited with status 3\nsomething broke\nvery badly")
     assert found["raise"][:2] == ("failed", 1)
     assert found["raise"][2].startswith("ValueError: bad dataset\nexited with status 1\nTraceback")
     assert found["silent"] == ("failed", 0, "the command exited 0 but recorded no run: does it call g.report() or g.record()?")
+    assert found["die"] == ("failed", -9, "exited with status -9")
     assert found["ok"] == ("ok", 0, None)
 
 

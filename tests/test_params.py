@@ -111,8 +111,10 @@ def test_missing_database_is_not_created(tmp_path):
     assert not path.exists()
 
 
-def test_method_names_shadow_params_but_item_access_reads_them(load_text, db_path):
-    load_text("report__x = 1\nplain = 2\n")
+def test_method_names_shadow_params_but_item_access_reads_them(load_text, db_path, run_gf, tmp_path):
+    (tmp_path / "shadow.js").write_text("report__x = 1\nplain = 2\n")
+    loaded = run_gf("load", "--db", db_path, tmp_path / "shadow.js")
+    assert loaded.stderr == "warning: report is also a GeneticFuckery method: read it as g['report'], not g.report\n"
     g = GeneticFuckery(dbfile=db_path, pid=1)
     assert callable(g.report)
     assert g["report"].x == 1.0
@@ -180,11 +182,11 @@ def test_bad_results_raise_before_anything_is_written(g, db_path, results, messa
     assert count_rows(db_path, "runs") == 0
 
 
-def test_nan_and_infinity_are_kept_as_null_with_a_warning(g, db_path, capfd):
+def test_nan_and_infinity_are_kept_as_null_with_a_warning(g, db_path, log_messages):
     run = g.record({"bt": {"sharpe": math.nan, "max": math.inf, "trades": 0, "ok": True}}, "no trades")
     assert run == 1
     assert rows(db_path, "SELECT name, value FROM results") == [("sharpe", None), ("max", None), ("trades", 0), ("ok", 1)]
-    assert "result bt.sharpe is nan: stored as NULL" in capfd.readouterr().err
+    assert "WARNING: result bt.sharpe is nan: stored as NULL, never ranked" in log_messages[0]
 
 
 def test_record_returns_run_ids_and_dataset_argument_wins(g, db_path):

@@ -4,6 +4,7 @@ Behaviour by dataset name, so a test can provoke each outcome:
   fail*     writes to stderr and exits 3 without reporting
   raise*    raises inside g.report() (a failed run recorded by the program), exits 1
   silent*   exits 0 without reporting
+  die*      kills itself with SIGKILL
   sleep*    sleeps 30 s (for timeouts)
   slow*     sleeps 0.3 s, then reports
 anything else reports {"score": {"value": (x - 3)^2 + len(dataset), "group": ...}}.
@@ -21,6 +22,8 @@ g = GeneticFuckery()
 if dataset.startswith("fail"):
     sys.stderr.write("something broke\nvery badly\n")
     sys.exit(3)
+if dataset.startswith("die"):
+    os.kill(os.getpid(), 9)
 if dataset.startswith("silent"):
     sys.exit(0)
 if dataset.startswith("sleep"):
