@@ -151,7 +151,7 @@ def run_command(context, evaluation, register_process=None):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with(os.getpid()),
         )
     except OSError as error:
         return Finished(evaluation, exit_code=127, error=f"cannot start {argv[0]!r}: {error.strerror or error}",
@@ -176,17 +176,24 @@ def run_command(context, evaluation, register_process=None):
     )
 
 
-def _die_with_parent():
-    """In the child, before exec: ask Linux to SIGKILL it if gf dies (even by SIGKILL).
+def _die_with(parent):
+    """A ``preexec_fn``: in the child, ask Linux to SIGKILL it when gf (``parent``) dies.
 
     Otherwise an evaluation orphaned by a killed loop would go on and record a run
-    while the resumed loop evaluates the same pair again.
+    while the resumed loop evaluates the same pair again. If gf died between the
+    fork and this call, the child exits at once instead.
     """
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    def arrange():
+        if sys.platform.startswith("linux"):
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:
+                os._exit(137)
+
+    return arrange
 
 
 def kill(process):

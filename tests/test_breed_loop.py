@@ -133,7 +133,8 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     result = run_gf(*args)
     assert result.exit_code == 0, result.stderr
     assert "(resumed)" in result.stderr
-    assert pairs_evaluated_twice(db_path) == []
+    assert pairs_evaluated_twice(db_path) == [], conn.execute(
+        "SELECT id, group_id, dataset, status, started, stopped, process_id, launch, error FROM runs").fetchall()
     generations = conn.execute("SELECT generation, count(*) FROM groups GROUP BY generation").fetchall()
     assert generations == [(None, 1), (1, 4), (2, 4), (3, 4)]
     assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 2 + 3 * 4 * 2
