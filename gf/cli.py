@@ -264,11 +264,11 @@ def run(db_path, jobs, timeout, shell, launcher_name, group_ids, again, as_json,
     datasets = list(datasets) or store.datasets(conn)
     if not datasets:
         raise InputError(f"no datasets given and none recorded in {db_path}: name them after COMMAND")
-    pairs = engine.pending_pairs(conn, list(group_ids) or store.group_ids(conn), datasets, again)
+    groups = list(group_ids) or store.group_ids(conn)
+    pairs = engine.pending_pairs(conn, groups, datasets, again)
     progress = engine.Progress(echo=_progress_echo)
     ok, failed = engine.evaluate(conn, launcher, engine.evaluations_for(conn, pairs), context, progress)
-    outcome = {"evaluated": ok + failed, "ok": ok, "failed": failed, "skipped": len(datasets) * len(
-        list(group_ids) or store.group_ids(conn)) - len(pairs)}
+    outcome = {"evaluated": ok + failed, "ok": ok, "failed": failed, "skipped": len(groups) * len(datasets) - len(pairs)}
     if as_json:
         click.echo(json.dumps(outcome))
     elif launcher.waits:

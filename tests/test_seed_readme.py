@@ -8,17 +8,7 @@ import textwrap
 
 import pytest
 
-LOADME = """\
-seconds_15__stop_threshold__fast = 12.3
-seconds_15__stop_threshold__slow = 7.2
-seconds_30__stop_threshold__fast = 22.2
-seconds_30__stop_threshold__slow = 17.9
-
-# more things...
-overall__decay_rate_int  = 5
-runtime__single_trigger_bool = 1
-runtime__exit_check_choice = ["custom", "defined", "30 seconds", "on-demand"]
-"""
+from test_loader import SEED_FILE as LOADME
 
 # The seed README's test.py, with only the logging kept as prints.
 TEST_PY = """\
