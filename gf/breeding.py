@@ -175,20 +175,25 @@ def breed_children(conn, breeder, request):
     return children, discarded
 
 
+def param_rows(params, types):
+    """``(name, value_json, type_name, typed_json)`` rows of ``{name: value}`` for the store."""
+    rows = []
+    for name, value in sorted(params.items()):
+        param_type = types.for_param(name)
+        rows.append((name, json.dumps(value), param_type.name, json.dumps(param_type.extract(value))))
+    return rows
+
+
 def store_children(conn, children, types, *, breeder, generation, loop_id=None):
     """Write children as new groups in one transaction; return their ids."""
     ids = []
     with store.transaction(conn):
         for child in children:
             constraints = constraints_of(conn, child.parents)
-            rows = [
-                (name, json.dumps(value), types.for_param(name).name, json.dumps(types.for_param(name).extract(value)))
-                for name, value in sorted(child.params.items())
-            ]
             ids.append(
                 store.insert_group(
                     conn,
-                    params=rows,
+                    params=param_rows(child.params, types),
                     constraints=[constraint.stored() for constraint in constraints],
                     origin=f"bred by {breeder}",
                     parents=child.parents,

@@ -432,6 +432,10 @@ def plugins_list(as_json, include_builtins):
     emit([{**row, "hooks": row.get("hooks") or row.get("error")} for row in rows], ["name", "version", "hooks"], False)
 
 
+# The commands for looking at and combining results live in their own module.
+from gf import cli_reports  # noqa: E402,F401  (registers report, compare, rerun, merge...)
+
+
 def main():
     """Console-script entry point."""
     cli(prog_name="gf")

@@ -25,7 +25,7 @@ import time
 from gf.errors import GroupNotFound, StoreError
 
 #: Bump with every migration; a database with a higher version is refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Seconds a connection waits for another writer before giving up.
 BUSY_TIMEOUT = 60.0
@@ -65,6 +65,13 @@ def _migrations():
         # merging, params as the seed's (param, name) pairs, runs and the seed's
         # results(run, algo, name, value), plus views that keep the seed's SQL working.
         for statement in _M001:
+            db.execute(statement)
+
+    @migrations()
+    def m002_browsing_views(db):
+        # Named views for the questions people ask of a database in sqlite3 or Datasette
+        # (best groups per dataset, lineage, failures), so nobody has to write the SQL.
+        for statement in _M002:
             db.execute(statement)
 
     return migrations
@@ -166,6 +173,33 @@ _M001 = [
         SELECT id AS run, group_id AS pid, started AS start, stopped AS stop,
                family, dataset
         FROM runs""",
+]
+
+_M002 = [
+    # Every group's best and worst value of every result, per dataset: filter by name.
+    """CREATE VIEW group_scores AS
+        SELECT r.dataset, r.group_id, res.algo, res.name,
+               max(res.value) AS best, min(res.value) AS worst, count(*) AS runs
+        FROM runs r JOIN results res ON res.run = r.id
+        WHERE r.status = 'ok' AND res.value IS NOT NULL
+        GROUP BY r.dataset, r.group_id, res.algo, res.name""",
+    # For every dataset, algo and result name: the group with the highest value.
+    """CREATE VIEW best_groups AS
+        SELECT dataset, algo, name, group_id, max(best) AS best
+        FROM group_scores GROUP BY dataset, algo, name""",
+    # Every ancestor of every group, with how many generations back it is.
+    """CREATE VIEW lineage AS
+        WITH RECURSIVE up(group_id, ancestor_id, depth) AS (
+            SELECT group_id, parent_id, 1 FROM group_parents
+            UNION
+            SELECT up.group_id, p.parent_id, up.depth + 1
+            FROM up JOIN group_parents p ON p.group_id = up.ancestor_id
+            WHERE up.depth < 1000
+        )
+        SELECT group_id, ancestor_id, min(depth) AS depth FROM up GROUP BY group_id, ancestor_id""",
+    """CREATE VIEW failures AS
+        SELECT r.id AS run, r.group_id, r.dataset, r.started, r.exit_code, r.error, r.command, r.host
+        FROM runs r WHERE r.status = 'failed'""",
 ]
 
 _OUR_TABLES = {"_sqlite_migrations"}

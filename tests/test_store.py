@@ -16,7 +16,7 @@ def test_new_database_has_wal_foreign_keys_and_busy_timeout(db_path):
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == int(store.BUSY_TIMEOUT * 1000)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
     applied = conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
-    assert applied == [("gf", "m001_initial")]
+    assert applied == [("gf", "m001_initial"), ("gf", "m002_browsing_views")]
 
 
 def test_seed_compatible_tables_and_views(db_path):
@@ -33,7 +33,7 @@ def test_seed_compatible_tables_and_views(db_path):
 def test_reopening_a_current_database_does_not_migrate_again(db_path):
     store.connect(db_path).close()
     conn = store.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
 
 
 def test_database_from_a_newer_gf_is_refused(db_path):
@@ -127,5 +127,42 @@ def test_eight_processes_creating_one_database_at_once_all_succeed(db_path):
     assert [p.returncode for p in processes] == [0] * 8, [err for _, err in outcomes]
     conn = store.connect(db_path)
     assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 8
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_an_older_database_is_migrated_forward(db_path):
+    import sqlite_utils
+
+    conn = store.connect(db_path)
+    conn.execute("DROP VIEW best_groups")
+    conn.execute("DROP VIEW group_scores")
+    conn.execute("DROP VIEW lineage")
+    conn.execute("DROP VIEW failures")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm002_browsing_views'")
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    conn = store.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite_utils.Database(conn).view_names() == [
+        "param_meta", "run_meta", "group_scores", "best_groups", "lineage", "failures"]
+
+
+def test_browsing_views(load_text, db_path):
+    from gf import GeneticFuckery
+
+    load_text("x = 1\n")
+    load_text("x = 2\n", "--parent", 1)
+    load_text("x = 3\n", "--parent", 2)
+    for group, profit in ((1, 5), (2, 9), (3, 7)):
+        GeneticFuckery(dbfile=db_path, pid=group).record({"bt": {"profit": profit}}, dataset="SPY")
+    with pytest.raises(RuntimeError):
+        with GeneticFuckery(dbfile=db_path, pid=3).report(dataset="TSLA"):
+            raise RuntimeError("no data")
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT dataset, algo, name, group_id, best FROM best_groups").fetchall() == [
+        ("SPY", "bt", "profit", 2, 9)]
+    assert conn.execute("SELECT group_id, ancestor_id, depth FROM lineage WHERE group_id = 3 ORDER BY depth").fetchall() == [
+        (3, 2, 1), (3, 1, 2)]
+    assert conn.execute("SELECT group_id, dataset, error FROM failures").fetchall() == [
+        (3, "TSLA", "RuntimeError: no data")]

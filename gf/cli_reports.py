@@ -1,0 +1,188 @@
+"""The ``gf`` commands for looking at and combining results: report, compare, rerun,
+merge-performers, merge, import-legacy, plot. Registered on the ``gf`` group by
+:mod:`gf.cli`; each command a few lines over the library.
+"""
+
+import json
+import os
+
+import click
+
+from gf import engine, merging, plugins, reports, tags
+from gf.cli import (
+    _launch_context,
+    _progress_echo,
+    cli,
+    db_option,
+    emit,
+    json_option,
+    launch_options,
+    metric_options,
+    open_db,
+)
+from gf.errors import InputError
+
+
+@cli.command()
+@db_option
+@metric_options
+@json_option
+@click.argument("groups", nargs=-1, required=True, type=int)
+def report(db_path, metric_spec, metric_sql, minimize, as_json, groups):
+    """Report GROUPS: params, lineage, and best results per dataset and algo.
+
+    The metric defaults to the one of the last breed loop.
+    """
+    conn = open_db(db_path)
+    metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
+    found = [reports.group_report(conn, group, metric, lower, db_path) for group in groups]
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    else:
+        click.echo("\n\n".join(reports.render_group_report(item) for item in found))
+
+
+@cli.command()
+@metric_options
+@json_option
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a self-contained HTML page.")
+@click.argument("databases", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def compare(metric_spec, metric_sql, minimize, as_json, html_path, databases):
+    """Show the best group of each of DATABASES side by side; differing params marked *.
+
+    The metric defaults to each database's last breed loop's.
+    """
+    result = reports.compare(databases, metric_spec, metric_sql, minimize)
+    if html_path:
+        with open(html_path, "w", encoding="utf-8") as handle:
+            handle.write(reports.compare_html(result))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for line in reports.render_compare(result, mark=lambda text: click.style(text, bold=True, fg="yellow")):
+        click.echo(line)
+
+
+@cli.command()
+@db_option
+@launch_options
+@click.option("--print", "print_only", is_flag=True, help="Only print the command lines (the print launcher).")
+@click.argument("command")
+@click.argument("runs", nargs=-1, required=True, type=int)
+def rerun(db_path, jobs, timeout, shell, launcher_name, print_only, command, runs):
+    """Run COMMAND again for RUNS, each with its run's group and dataset (`{}` = the dataset).
+
+    The new runs are recorded like any other; --print only prints the lines.
+    """
+    launcher, context = _launch_context(db_path, command, jobs, timeout, shell, "print" if print_only else launcher_name)
+    conn = open_db(db_path)
+    pairs = []
+    for run in runs:
+        row = conn.execute("SELECT group_id, dataset FROM runs WHERE id = ?", (run,)).fetchone()
+        if row is None:
+            raise InputError(f"run {run} does not exist in {db_path}; see `gf runs`")
+        pairs.append(tuple(row))
+    ok, failed = engine.evaluate(conn, launcher, engine.evaluations_for(conn, pairs), context,
+                                 engine.Progress(echo=_progress_echo), "rerunning")
+    if launcher.waits:
+        click.echo(f"{ok + failed} rerun: {ok} ok, {failed} failed")
+
+
+@cli.command("merge-performers")
+@db_option
+@metric_options
+@click.option("--top", type=click.IntRange(min=1), default=3, show_default=True,
+              help="How many of each algo's best groups (per dataset) to combine.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the loader file here (default: stdout).")
+@click.option("--load", "load_it", is_flag=True, help="Also load the result as a new group and print its id.")
+@click.argument("map_file", type=click.Path(dir_okay=False))
+@click.argument("datasets", nargs=-1)
+def merge_performers(db_path, metric_spec, metric_sql, minimize, top, output, load_it, map_file, datasets):
+    """Combine each algo's best params (MAP_FILE: {"algo": ["param__name", ...]}) into one group.
+
+    Numbers combine by median (rounded for _int), anything else by the most common
+    value; params no algo claims come from the best group overall. The result keeps
+    its parents' constraints (repaired when needed).
+    """
+    mapping = tags.read_map(map_file)
+    conn = open_db(db_path)
+    metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
+    params, parents, constraints, sources = merging.merge_performers(
+        conn, mapping, metric, top=top, datasets=list(datasets) or None, minimize=lower)
+    header = [f"merge-performers {map_file} by {metric.name}, top {top}"] + [
+        f"{algo}: from groups {', '.join(map(str, groups))}" for algo, groups in sources.items()]
+    text = merging.loader_text(params, constraints, header)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    elif not load_it:
+        click.echo(text, nl=False)
+    if load_it:
+        click.echo(merging.load_merged(conn, params, parents, constraints, f"merge-performers {map_file}"))
+
+
+@cli.command()
+@json_option
+@click.argument("out_db", type=click.Path(dir_okay=False))
+@click.argument("in_dbs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def merge(as_json, out_db, in_dbs):
+    """Merge IN_DBS (written on other machines) into OUT_DB, matching groups and runs by ULID.
+
+    Integer ids are remapped; lineage, results and tags are kept; merging the same
+    database twice adds nothing.
+    """
+    found = merging.merge_databases(out_db, in_dbs)
+    emit(found, ["database", "groups", "groups_skipped", "runs", "runs_skipped"], as_json)
+
+
+@cli.command("import-legacy")
+@json_option
+@click.option("--into", "new_db", type=click.Path(dir_okay=False),
+              help="The gf database to write (default: OLD-gf.db beside OLD.db).")
+@click.argument("old_db", type=click.Path(dir_okay=False))
+def import_legacy(as_json, new_db, old_db):
+    """Import a database written by the original geneticfuckery into gf's schema."""
+    from gf import legacy
+
+    if new_db is None:
+        stem, _ = os.path.splitext(old_db)
+        new_db = f"{stem}-gf.db"
+    found = legacy.import_legacy(old_db, new_db, plugins.get_types())
+    if as_json:
+        click.echo(json.dumps(found, indent=2, default=str))
+    else:
+        for key, value in found.items():
+            click.echo(f"{key}: {value}")
+
+
+@cli.group()
+def plot():
+    """Pictures of a database (needs the [plot] extra: pip install 'geneticfuckery[plot]')."""
+
+
+@plot.command("progress")
+@db_option
+@metric_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="progress.png", show_default=True)
+def plot_progress(db_path, metric_spec, metric_sql, minimize, output):
+    """Best and median score per generation, per dataset."""
+    from gf import plots
+
+    conn = open_db(db_path)
+    metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
+    click.echo(plots.progress(conn, metric, output, minimize=lower))
+
+
+@plot.command("params")
+@db_option
+@metric_options
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many groups.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="params.png", show_default=True)
+def plot_params(db_path, metric_spec, metric_sql, minimize, top, output):
+    """The top groups' numeric params as parallel coordinates, coloured by score."""
+    from gf import plots
+
+    conn = open_db(db_path)
+    metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
+    click.echo(plots.params(conn, metric, output, top=top, minimize=lower))
+

@@ -1,0 +1,191 @@
+"""Combining work: databases from several machines (``gf merge``) and the best params of
+each inner algo into one group (``gf merge-performers``).
+"""
+
+import fnmatch
+import json
+import os
+import random
+import statistics
+from collections import Counter
+
+from gf import breeding, metrics, plugins, store
+from gf.errors import InputError
+
+# -- gf merge -------------------------------------------------------------------------
+
+
+def merge_databases(out_path, in_paths):
+    """Copy groups, lineage, loops, runs, results and tags of ``in_paths`` into ``out_path``.
+
+    Groups, runs and loops are matched by their ULIDs, so merging the same input
+    twice adds nothing; integer ids are remapped. Everything is one transaction.
+
+    :returns: ``[{"database", "groups", "groups_skipped", "runs", "runs_skipped"}]``.
+    """
+    out_real = os.path.realpath(out_path)
+    for path in in_paths:
+        if os.path.realpath(path) == out_real:
+            raise InputError(f"{path}: cannot merge a database into itself")
+    sources = [(path, store.connect(path, create=False)) for path in in_paths]
+    out = store.connect(out_path)
+    reports = []
+    with store.transaction(out):
+        for path, source in sources:
+            reports.append({"database": str(path), **_merge_one(out, source)})
+    for _, source in sources:
+        source.close()
+    return reports
+
+
+def _ids_by_uid(conn, table):
+    return dict(conn.execute(f"SELECT uid, id FROM {table}"))
+
+
+def _merge_one(out, source):
+    loop_ids = _copy_loops(out, source)
+    known_groups = _ids_by_uid(out, "groups")
+    group_ids, added_groups = {}, []
+    for row in source.execute("SELECT id, uid, created, origin, generation, breeder, loop_id FROM groups ORDER BY id"):
+        old_id, uid, created, origin, generation, breeder, loop_id = row
+        if uid in known_groups:
+            group_ids[old_id] = known_groups[uid]
+            continue
+        group_ids[old_id] = out.execute(
+            "INSERT INTO groups (uid, created, origin, generation, breeder, loop_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (uid, created, origin, generation, breeder, loop_ids.get(loop_id)),
+        ).lastrowid
+        added_groups.append(old_id)
+    for old_id in added_groups:
+        new_id = group_ids[old_id]
+        out.executemany(
+            "INSERT INTO params (group_id, param, name, value, type, typed) VALUES (?, ?, ?, ?, ?, ?)",
+            [(new_id, *row) for row in source.execute(
+                "SELECT param, name, value, type, typed FROM params WHERE group_id = ?", (old_id,))],
+        )
+        out.executemany(
+            "INSERT INTO constraints (group_id, position, lhs, op, rhs) VALUES (?, ?, ?, ?, ?)",
+            [(new_id, *row) for row in source.execute(
+                "SELECT position, lhs, op, rhs FROM constraints WHERE group_id = ?", (old_id,))],
+        )
+        out.executemany(
+            "INSERT INTO group_parents (group_id, parent_id, position) VALUES (?, ?, ?)",
+            [(new_id, group_ids[parent], position) for parent, position in source.execute(
+                "SELECT parent_id, position FROM group_parents WHERE group_id = ?", (old_id,))],
+        )
+    known_runs = _ids_by_uid(out, "runs")
+    columns = ("uid", "group_id", "dataset", "family", "label", "started", "stopped", "status", "host",
+               "process_id", "command", "exit_code", "error", "launch")
+    added_runs = skipped_runs = 0
+    for row in source.execute(f"SELECT id, {', '.join(columns)} FROM runs ORDER BY id").fetchall():
+        old_run, values = row[0], dict(zip(columns, row[1:]))
+        if values["uid"] in known_runs:
+            skipped_runs += 1
+            continue
+        values["group_id"] = group_ids[values["group_id"]]
+        results = source.execute("SELECT algo, name, value FROM results WHERE run = ? ORDER BY rowid", (old_run,))
+        store.insert_run(out, values, results.fetchall())
+        added_runs += 1
+    out.executemany("INSERT OR IGNORE INTO tags (algo, pattern) VALUES (?, ?)",
+                    source.execute("SELECT algo, pattern FROM tags").fetchall())
+    return {"groups": len(added_groups), "groups_skipped": len(group_ids) - len(added_groups),
+            "runs": added_runs, "runs_skipped": skipped_runs}
+
+
+def _copy_loops(out, source):
+    known = _ids_by_uid(out, "loops")
+    mapping = {}
+    for old_id, uid, key, args, started, stopped, target, status in source.execute(
+        "SELECT id, uid, key, args, started, stopped, target, status FROM loops"
+    ):
+        if uid in known:
+            mapping[old_id] = known[uid]
+            continue
+        mapping[old_id] = out.execute(
+            "INSERT INTO loops (uid, key, args, started, stopped, target, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (uid, key, args, started, stopped, target, status),
+        ).lastrowid
+    return mapping
+
+
+# -- gf merge-performers --------------------------------------------------------------
+
+
+def combine(values, type_name):
+    """Numbers by median (rounded for ``int``), anything else by the most common value."""
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if numeric and type_name not in ("bool", "choice"):
+        middle = statistics.median(values)
+        return int(round(middle)) if type_name == "int" else float(middle)
+    counts = Counter(json.dumps(value, sort_keys=True) for value in values)
+    best = max(counts.values())
+    # ties go to the value of the better group (values arrive best first)
+    return next(value for value in values if counts[json.dumps(value, sort_keys=True)] == best)
+
+
+def merge_performers(conn, mapping, metric, *, top=3, datasets=None, minimize=False):
+    """One group made of every algo's best params.
+
+    For each algo of ``mapping`` (``{algo: [param patterns]}``), the params it names come
+    from that algo's top ``top`` groups on each dataset (by ``metric`` restricted to the
+    algo); the remaining params from the best group overall. The child is repaired by the
+    constraint fixers (the original tool dropped constraints here).
+
+    :returns: ``(params, parents, constraints, sources)`` where ``sources`` says which
+        groups each algo's params came from.
+    """
+    if not isinstance(metric, metrics.ResultMetric) or metric.algo is not None:
+        raise InputError(
+            "merge-performers ranks each algo by a result name: pass --metric NAME (e.g. --metric profit), "
+            "not a named, per-algo or SQL metric"
+        )
+    datasets = list(datasets or store.datasets(conn))
+    overall = metrics.overall(conn, metric, datasets, minimize)
+    if not overall:
+        raise InputError(f"no run is scored by metric {metric.name!r} on {', '.join(datasets) or 'any dataset'}")
+    base_group = overall[0][0]
+    params = breeding.group_values(conn, base_group)
+    types = plugins.get_types()
+    parents, sources = [base_group], {}
+    for algo, patterns in mapping.items():
+        ranked = []
+        for dataset in datasets:
+            for row in metrics.ResultMetric(metric.result, algo.lower()).rank(
+                    conn, dataset=dataset, limit=top, minimize=minimize):
+                if row.group not in ranked:
+                    ranked.append(row.group)
+        if not ranked:
+            raise InputError(f"algo {algo!r} has no {metric.result!r} result on {', '.join(datasets)}")
+        sources[algo] = ranked
+        groups = [breeding.group_values(conn, group) for group in ranked]
+        names = [name for name in params if any(fnmatch.fnmatchcase(name, p.lower()) for p in patterns)]
+        if not names:
+            raise InputError(f"algo {algo!r}: patterns {patterns} match no parameter")
+        for name in names:
+            values = [values[name] for values in groups if name in values]
+            params[name] = combine(values, types.for_param(name).name)
+        parents += [group for group in ranked if group not in parents]
+    constraints = breeding.constraints_of(conn, parents)
+    plugins.call_hook("gf_fix_child", params=params, constraints=constraints, types=types, rng=random.Random(0))
+    broken = breeding.violations(params, constraints, types)
+    if broken:
+        raise InputError(f"the merged group breaks constraints the fixers cannot repair: {'; '.join(broken)}")
+    return params, parents, constraints, sources
+
+
+def loader_text(params, constraints, header_lines):
+    """The merged group in the loader format."""
+    lines = [f"# {line}" for line in header_lines]
+    lines += [f"{name} = {json.dumps(value)}" for name, value in params.items()]
+    if constraints:
+        lines += ["", "# constraints"] + [str(constraint) for constraint in constraints]
+    return "\n".join(lines) + "\n"
+
+
+def load_merged(conn, params, parents, constraints, origin):
+    """Store the merged group (one transaction) with its parents; return its id."""
+    rows = breeding.param_rows(params, plugins.get_types())
+    with store.transaction(conn):
+        return store.insert_group(conn, params=rows, constraints=[c.stored() for c in constraints],
+                                  origin=origin, parents=parents)
+

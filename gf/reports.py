@@ -1,0 +1,176 @@
+"""Looking at results: one group's report (``gf report``) and databases side by side (``gf compare``)."""
+
+import html
+import json
+
+from gf import breeding, lineage, metrics, store
+from gf.errors import InputError
+
+
+def last_loop_metric(conn):
+    """``(metric, minimize)`` of the newest breed loop, or ``None`` when there was none."""
+    row = conn.execute("SELECT args FROM loops ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    args = json.loads(row[0])
+    name = args.get("metric")
+    if not name:
+        return None
+    if name.startswith("sql:"):
+        return metrics.SqlFileMetric(name[4:]), bool(args.get("minimize"))
+    return metrics.resolve(name), bool(args.get("minimize"))
+
+
+def choose_metric(conn, spec, sql_file, minimize, db_path):
+    """The metric asked for, else the last breed loop's; ``(metric, minimize)``."""
+    if spec or sql_file:
+        return metrics.resolve(spec, sql_file=sql_file), minimize
+    found = last_loop_metric(conn)
+    if found is None:
+        raise InputError(f"{db_path} has no breed loop to take a metric from: pass --metric NAME")
+    return found[0], minimize or found[1]
+
+
+def group_report(conn, group_id, metric, minimize, db_path=""):
+    """A dict describing one group: params, constraints, lineage, best results per dataset and algo."""
+    store.require_group(conn, group_id, db_path)
+    info = next(g for g in store.list_groups(conn) if g["id"] == group_id)
+    params = [{"name": name, "type": type_name, "value": json.loads(value), "reads_as": json.loads(typed)}
+              for name, value, type_name, typed in store.group_params(conn, group_id)]
+    best = {}
+    for row in metric.rank(conn, group=group_id, minimize=minimize, per_group=False):
+        best.setdefault((row.dataset, row.algo), row)
+    return {
+        **info,
+        "params": params,
+        "constraints": [f"{lhs} {op} {rhs}" for lhs, op, rhs in store.group_constraints(conn, group_id)],
+        "lineage": lineage.ancestry(conn, group_id, 3),
+        "metric": metric.name,
+        "minimize": minimize,
+        "best": [{"dataset": row.dataset, "algo": row.algo, "score": row.score, "run": row.run}
+                 for row in best.values()],
+    }
+
+
+def table(rows, columns):
+    """Aligned text lines of ``rows`` (dicts) under ``columns``."""
+    cells = [[_text(row.get(column)) for column in columns] for row in rows]
+    widths = [max([len(column)] + [len(line[i]) for line in cells]) for i, column in enumerate(columns)]
+    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells]
+    return lines
+
+
+def _text(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, dict, bool)):
+        return json.dumps(value)
+    return str(value)
+
+
+def render_group_report(report):
+    """The text of :func:`group_report` for people."""
+    head = f"group {report['id']}  {report['origin']}"
+    if report["generation"] is not None:
+        head += f"  (generation {report['generation']}, {report['breeder']})"
+    lines = [head, f"created {report['created']}  uid {report['uid']}", ""]
+    lines += ["lineage:"] + ["  " + line for line in lineage.draw(report["lineage"])] + [""]
+    lines += ["params:"] + ["  " + line for line in table(report["params"], ["name", "type", "value", "reads_as"])]
+    if report["constraints"]:
+        lines += ["", "constraints:"] + [f"  {c}" for c in report["constraints"]]
+    direction = "lowest" if report["minimize"] else "highest"
+    lines += ["", f"best results by {report['metric']} ({direction} first):"]
+    if report["best"]:
+        lines += ["  " + line for line in table(report["best"], ["dataset", "algo", "score", "run"])]
+    else:
+        lines.append("  (no run scored by this metric)")
+    return "\n".join(lines)
+
+
+# -- compare --------------------------------------------------------------------------
+
+
+def compare(paths, spec=None, sql_file=None, minimize=False):
+    """The best group of each database by a metric, its params and per-dataset scores.
+
+    :returns: ``{"databases": [...], "datasets": [...], "params": [{"name", "values", "differs"}]}``.
+    """
+    entries = []
+    for path in paths:
+        conn = store.connect(path, create=False)
+        metric, lower = choose_metric(conn, spec, sql_file, minimize, path)
+        datasets = store.datasets(conn)
+        ranked = metrics.overall(conn, metric, datasets, lower)
+        if not ranked:
+            raise InputError(f"{path}: no run is scored by metric {metric.name!r}")
+        group, score, by_dataset = ranked[0]
+        entries.append({"database": str(path), "metric": metric.name, "minimize": lower, "group": group,
+                        "score": score, "scores": by_dataset, "values": breeding.group_values(conn, group)})
+        conn.close()
+    datasets = list(dict.fromkeys(d for entry in entries for d in entry["scores"]))
+    names = sorted({name for entry in entries for name in entry["values"]})
+    params = []
+    for name in names:
+        values = [entry["values"].get(name) for entry in entries]
+        params.append({"name": name, "values": values,
+                       "differs": len({json.dumps(v, sort_keys=True) for v in values}) > 1})
+    for entry in entries:
+        del entry["values"]
+    return {"databases": entries, "datasets": datasets, "params": params}
+
+
+def render_compare(result, mark=lambda text: text):
+    """Text lines: scores per dataset, then params (``*`` and ``mark`` on those that differ)."""
+    databases = result["databases"]
+    header = {"what": "", **{str(i): entry["database"] for i, entry in enumerate(databases)}}
+    rows = [{"what": "best group", **{str(i): e["group"] for i, e in enumerate(databases)}},
+            {"what": "metric", **{str(i): e["metric"] for i, e in enumerate(databases)}},
+            {"what": "mean score", **{str(i): e["score"] for i, e in enumerate(databases)}}]
+    rows += [{"what": f"score {dataset}", **{str(i): e["scores"].get(dataset) for i, e in enumerate(databases)}}
+             for dataset in result["datasets"]]
+    rows += [{"what": ("* " if p["differs"] else "  ") + p["name"],
+              **{str(i): v for i, v in enumerate(p["values"])}} for p in result["params"]]
+    columns = list(header)
+    lines = table([header] + rows, columns)[1:]
+    differing = {("* " + p["name"]) for p in result["params"] if p["differs"]}
+    return [mark(line) if line.startswith(tuple(differing)) else line for line in lines]
+
+
+def compare_html(result):
+    """A self-contained HTML page of :func:`compare`: differing params highlighted."""
+    databases = result["databases"]
+    esc = lambda value: html.escape(_text(value))
+    head = "".join(f"<th>{esc(entry['database'])}</th>" for entry in databases)
+
+    def row(label, values):
+        return f"<tr><th>{esc(label)}</th>{''.join(f'<td>{esc(value)}</td>' for value in values)}</tr>"
+
+    body = [row("best group", [entry["group"] for entry in databases]),
+            row("metric", [entry["metric"] for entry in databases]),
+            row("mean score", [entry["score"] for entry in databases])]
+    body += [row(f"score {dataset}", [entry["scores"].get(dataset) for entry in databases])
+             for dataset in result["datasets"]]
+    body.append(f"<tr><th colspan='{len(databases) + 1}' class='section'>parameters</th></tr>")
+    for param in result["params"]:
+        css = " class='differs'" if param["differs"] else ""
+        cells = "".join(f"<td>{esc(value)}</td>" for value in param["values"])
+        body.append(f"<tr{css}><th>{esc(param['name'])}</th>{cells}</tr>")
+    differing = sum(p["differs"] for p in result["params"])
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>gf compare</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: left; font-variant-numeric: tabular-nums; }}
+tr.differs {{ background: #fff3b0; font-weight: bold; }}
+th.section {{ background: #eee; }}
+</style></head><body>
+<h1>gf compare</h1>
+<p>The best group of each database; {differing} of {len(result['params'])} parameters differ (highlighted).</p>
+<table><tr><th></th>{head}</tr>
+{chr(10).join(body)}
+</table></body></html>
+"""

@@ -1,0 +1,124 @@
+"""gf merge and gf merge-performers on real database files."""
+
+import json
+import sqlite3
+
+import pytest
+
+from gf import GeneticFuckery, plugins, store
+from gf.breeding import violations
+from gf.loader import Constraint
+from gf.merging import combine
+
+START = "a__x = 1\na__y_int = 4\nb__z = -2\nb__w_bool = false\nmode_choice = [\"p\", \"q\"]\na__x < 10\n"
+
+
+def objective(params, dataset):
+    scale = {"d1": 1.0, "d2": 2.0}[dataset]
+    return {
+        "a": {"profit": -((params.a.x - 3) ** 2) * scale - abs(params.a.y_int - 6)},
+        "b": {"profit": -((params.b.z + 1) ** 2) * scale + (1 if params.b.w_bool else 0)},
+    }
+
+
+def bred_database(tmp_path, run_gf, name, seed):
+    path = tmp_path / name
+    (tmp_path / "start.js").write_text(START)
+    assert run_gf("load", "--db", path, tmp_path / "start.js").exit_code == 0
+    GeneticFuckery(dbfile=path).evolve(objective, metric="profit", generations=3, population=6,
+                                       datasets=["d1", "d2"], seed=seed)
+    return str(path)
+
+
+def top_rows(run_gf, path):
+    listed = json.loads(run_gf("top", "--db", path, "--metric", "profit", "-n", "100", "--json").stdout)
+    return listed
+
+
+def test_merge_round_trip_top_agrees_with_the_union(tmp_path, run_gf):
+    one = bred_database(tmp_path, run_gf, "one.db", seed=1)
+    two = bred_database(tmp_path, run_gf, "two.db", seed=2)
+    merged = str(tmp_path / "merged.db")
+    result = run_gf("merge", merged, one, two, "--json")
+    assert result.exit_code == 0, result.stderr
+    counts = json.loads(result.stdout)
+    assert [(c["groups"], c["groups_skipped"]) for c in counts] == [(19, 0), (19, 0)]
+
+    def scores(path, rows):
+        conn = sqlite3.connect(path)
+        return sorted((r["dataset"], r["score"], conn.execute("SELECT uid FROM groups WHERE id = ?",
+                                                                (r["group"],)).fetchone()[0]) for r in rows)
+
+    union = scores(one, top_rows(run_gf, one)) + scores(two, top_rows(run_gf, two))
+    assert scores(merged, top_rows(run_gf, merged)) == sorted(union)
+
+    again = json.loads(run_gf("merge", merged, one, "--json").stdout)
+    assert again == [{"database": one, "groups": 0, "groups_skipped": 19, "runs": 0, "runs_skipped": 38}]
+    conn = store.connect(merged)
+    assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 38
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    # lineage survives the id remapping: every bred group's parents are groups of its own database
+    uid_db = {uid: "one" for (uid,) in sqlite3.connect(one).execute("SELECT uid FROM groups")}
+    uid_db.update({uid: "two" for (uid,) in sqlite3.connect(two).execute("SELECT uid FROM groups")})
+    for child_uid, parent_uid in conn.execute(
+            "SELECT c.uid, p.uid FROM group_parents gp JOIN groups c ON c.id = gp.group_id "
+            "JOIN groups p ON p.id = gp.parent_id"):
+        assert uid_db[child_uid] == uid_db[parent_uid]
+    assert conn.execute("SELECT count(*) FROM group_parents").fetchone()[0] == sum(
+        sqlite3.connect(p).execute("SELECT count(*) FROM group_parents").fetchone()[0] for p in (one, two))
+
+
+def test_merge_refuses_itself_and_missing_inputs(tmp_path, run_gf, load_text, db_path):
+    load_text("x = 1\n")
+    result = run_gf("merge", db_path, db_path)
+    assert result.exit_code == 2 and "cannot merge a database into itself" in result.stderr
+    result = run_gf("merge", tmp_path / "out.db", tmp_path / "missing.db")
+    assert result.exit_code == 1 and "no such database" in result.stderr
+    assert not (tmp_path / "out.db").exists()
+
+
+def test_combine_rules():
+    assert combine([1, 5, 2], "int") == 2 and combine([1, 2], "int") == 2  # median 1.5 rounds to 2
+    assert combine([1.0, 2.0, 10.0], "float") == 2.0
+    assert combine([True, False, False], "bool") is False
+    assert combine([["a", "b"], ["b", "a"], ["a", "b"]], "choice") == ["a", "b"]
+    assert combine([True, False], "bool") is True  # a tie goes to the better group
+
+
+def test_merge_performers_takes_each_algos_params_from_its_best_groups(tmp_path, run_gf):
+    path = bred_database(tmp_path, run_gf, "perf.db", seed=3)
+    mapping = tmp_path / "map.json"
+    mapping.write_text(json.dumps({"a": ["a__*"], "b": ["b__z", "b__w_bool"]}))
+    out = tmp_path / "merged.js"
+    result = run_gf("merge-performers", "--db", path, "--metric", "profit", "--top", "2", mapping, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    text = out.read_text()
+    assert text.startswith("# merge-performers") and "a__x < 10" in text
+    conn = store.connect(path)
+    from gf.metrics import ResultMetric
+
+    best_a = [r.group for d in ("d1", "d2") for r in ResultMetric("profit", "a").rank(conn, dataset=d, limit=2)]
+    xs = sorted(json.loads(v) for (v,) in conn.execute(
+        f"SELECT value FROM params WHERE name = 'x' AND group_id IN ({','.join(map(str, set(best_a)))})"))
+    import statistics
+
+    assert f"a__x = {json.dumps(float(statistics.median(xs)))}" in text
+    loaded = run_gf("merge-performers", "--db", path, "--metric", "profit", mapping, "--load")
+    group = int(loaded.stdout.strip())
+    assert len(store.group_parents(conn, group)) >= 2
+    values = {n: json.loads(v) for n, v, _, _ in store.group_params(conn, group)}
+    constraints = [Constraint.from_stored(*row) for row in store.group_constraints(conn, group)]
+    assert constraints and violations(values, constraints, plugins.get_types()) == []
+
+
+def test_merge_performers_errors(tmp_path, run_gf, load_text, db_path):
+    load_text("a__x = 1\n")
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"profit": 1}}, dataset="d")
+    mapping = tmp_path / "map.json"
+    mapping.write_text(json.dumps({"a": ["nothing__*"]}))
+    result = run_gf("merge-performers", "--db", db_path, "--metric", "profit", mapping)
+    assert result.exit_code == 2 and "patterns ['nothing__*'] match no parameter" in result.stderr
+    result = run_gf("merge-performers", "--db", db_path, "--metric", "max profit min trades", mapping)
+    assert result.exit_code == 2 and "ranks each algo by a result name" in result.stderr
+    result = run_gf("merge-performers", "--db", db_path, mapping)
+    assert result.exit_code == 2 and "has no breed loop to take a metric from" in result.stderr

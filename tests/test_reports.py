@@ -1,0 +1,79 @@
+"""gf report, gf compare (text and HTML), gf rerun, and the default metric of the last loop."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from gf import GeneticFuckery, store
+
+PROGRAM = f"{sys.executable} {Path(__file__).parent / 'programs' / 'evaluate.py'} {{}}"
+
+
+def objective(params, dataset):
+    return {"score": {"value": (params.x - 2) ** 2 + params.n_int, "profit": -params.x}}
+
+
+@pytest.fixture
+def bred(load_text, db_path):
+    load_text("x = 5\nn_int = 3\nn_int >= 0\n")
+    GeneticFuckery(dbfile=db_path).evolve(objective, metric="value", minimize=True, generations=2, population=4,
+                                          datasets=["d1", "d2"], seed=1)
+    return db_path
+
+
+def test_report_defaults_to_the_last_loops_metric(bred, run_gf):
+    result = run_gf("report", "--db", bred, "6")
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert text.startswith("group 6  bred by default  (generation 2, default)")
+    assert "lineage:\n  group 6 (generation 2, default)" in text
+    assert "params:\n  name   type   value" in text and "constraints:\n  n_int >= 0" in text
+    assert "best results by value (lowest first):" in text and "d1       score" in text
+    data = json.loads(run_gf("report", "--db", bred, "1", "6", "--metric", "profit", "--json").stdout)
+    assert [item["id"] for item in data] == [1, 6] and data[0]["metric"] == "profit"
+    assert {(row["dataset"], row["algo"]) for row in data[0]["best"]} == {("d1", "score"), ("d2", "score")}
+    assert data[0]["best"][0]["score"] == -5
+
+
+def test_report_without_a_loop_needs_a_metric(load_text, db_path, run_gf):
+    load_text("x = 1\n")
+    result = run_gf("report", "--db", db_path, "1")
+    assert result.exit_code == 2 and "no breed loop to take a metric from: pass --metric" in result.stderr
+
+
+def test_compare_text_and_html(bred, tmp_path, run_gf, load_text):
+    other = tmp_path / "other.db"
+    (tmp_path / "o.js").write_text("x = 2\nn_int = 0\n")
+    run_gf("load", "--db", other, tmp_path / "o.js")
+    GeneticFuckery(dbfile=other, pid=1).record(objective(GeneticFuckery(dbfile=other, pid=1).params, "d1"),
+                                               dataset="d1")
+    page = tmp_path / "compare.html"
+    result = run_gf("compare", bred, other, "--metric", "value", "--minimize", "--html", page)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [bred, str(other)]
+    assert lines[1].split()[:2] == ["best", "group"] and lines[1].split()[-1] == "1"
+    assert any(line.startswith("* x ") for line in lines)
+    html = page.read_text()
+    assert html.startswith("<!doctype html>") and "<tr class='differs'><th>x</th>" in html
+    assert "<style>" in html and "http" not in html  # self-contained
+    data = json.loads(run_gf("compare", bred, other, "--metric", "value", "--minimize", "--json").stdout)
+    assert data["databases"][1]["group"] == 1 and {p["name"]: p["differs"] for p in data["params"]}["x"] in (True, False)
+
+
+def test_rerun_runs_again_with_each_runs_group_and_dataset(load_text, db_path, run_gf):
+    load_text("x = 1\n")
+    load_text("x = 2\n")
+    assert run_gf("run", "--db", db_path, PROGRAM, "aa", "bbb").exit_code == 0
+    printed = run_gf("rerun", "--db", db_path, PROGRAM, "2", "3", "--print").stdout.splitlines()
+    assert [line.split()[1:3] for line in printed] == [["GF_PARAM_GROUP=1", "GF_DATA=bbb"],
+                                                       ["GF_PARAM_GROUP=2", "GF_DATA=aa"]]
+    result = run_gf("rerun", "--db", db_path, PROGRAM, "2", "3")
+    assert result.exit_code == 0 and result.stdout == "2 rerun: 2 ok, 0 failed\n"
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT group_id, dataset FROM runs WHERE id > 4 ORDER BY group_id").fetchall() == [
+        (1, "bbb"), (2, "aa")]
+    result = run_gf("rerun", "--db", db_path, PROGRAM, "99")
+    assert result.exit_code == 2 and "run 99 does not exist" in result.stderr
