@@ -1,0 +1,215 @@
+"""gf.plots: real PNG files from real databases bred with evolve()."""
+
+import struct
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from gf import GeneticFuckery, GfError, InputError, metrics, plots, plugins, store
+from gf.cli import cli
+
+from test_evolve import START, objective
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def bred(db_path, generations=4, population=8, datasets=("a", "b")):
+    """Breed ``generations`` generations from the loaded groups; return an open connection."""
+    GeneticFuckery(dbfile=db_path).evolve(objective, metric="value", minimize=True, generations=generations,
+                                          population=population, datasets=list(datasets), seed=1)
+    return store.connect(db_path)
+
+
+@pytest.fixture(scope="module")
+def bred_db(tmp_path_factory):
+    """One database bred for 4 generations, shared by the tests that only read it (plots only read)."""
+    path = tmp_path_factory.mktemp("plots") / "bred.db"
+    (path.parent / "start.js").write_text(START)
+    with pytest.MonkeyPatch.context() as patch:  # the same clean setup as conftest's autouse fixture
+        patch.setenv("GF_LOAD_PLUGINS", "")
+        plugins.reset()
+        result = CliRunner().invoke(cli, ["load", "--db", str(path), str(path.parent / "start.js")])
+        assert result.exit_code == 0, result.output
+        bred(str(path)).close()
+        plugins.reset()
+    return str(path)
+
+
+@pytest.fixture
+def conn(bred_db):
+    connection = store.connect(bred_db, create=False)
+    yield connection
+    connection.close()
+
+
+def assert_picture(path, width, height):
+    """A PNG of exactly ``width`` x ``height`` pixels with something drawn on it."""
+    with open(path, "rb") as handle:
+        head = handle.read(24)
+    assert head[:8] == PNG_SIGNATURE
+    assert head[12:16] == b"IHDR"
+    assert struct.unpack(">II", head[16:24]) == (width, height)
+
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(path)
+    assert pixels.shape[:2] == (height, width)
+    rgb = pixels[..., :3].reshape(-1, 3)
+    packed = (rgb * 255).round().astype(int) @ [1 << 16, 1 << 8, 1]
+    assert len(set(packed.tolist())) > 50  # lines, text, antialiasing: not a blank or one-colour canvas
+    not_white = (rgb < 0.95).any(axis=1).mean()
+    assert 0.01 < not_white < 0.9
+
+
+def test_progress_writes_a_png(conn, tmp_path):
+    output = tmp_path / "progress.png"
+    written = plots.progress(conn, metrics.resolve("value"), output, minimize=True)
+    assert written == str(output)
+    assert_picture(output, 1000, 600)
+
+
+def test_progress_size_and_one_dataset(conn, tmp_path):
+    output = tmp_path / "small.png"
+    plots.progress(conn, metrics.resolve("value"), str(output), minimize=True, datasets=["b"],
+                   width=4, height=3, dpi=50)
+    assert_picture(output, 200, 150)
+
+
+def test_progress_series_is_best_and_median_per_generation(conn):
+    metric = metrics.resolve("value")
+    series = plots.progress_series(conn, metric, minimize=True)
+    assert list(series) == ["a", "b"]
+    for dataset, points in series.items():
+        assert [point[0] for point in points] == [0, 1, 2, 3, 4]  # the loaded group is generation 0
+        assert [point[3] for point in points] == [1, 8, 8, 8, 8]
+        assert all(best <= median for _, best, median, _ in points)
+        scores = {row.group: row.score for row in metric.rank(conn, dataset=dataset, minimize=True)}
+        assert points[0][1] == points[0][2] == scores[1]
+        generation_2 = [group for (group,) in conn.execute("SELECT id FROM groups WHERE generation = 2")]
+        assert points[2][1] == min(scores[group] for group in generation_2)
+    assert plots.progress_series(conn, metric, datasets=["b"]).keys() == {"b"}
+    maximized = plots.progress_series(conn, metric, minimize=False)["a"]
+    assert all(best >= median for _, best, median, _ in maximized)
+
+
+def test_params_writes_a_png(conn, tmp_path):
+    output = tmp_path / "params.png"
+    written = plots.params(conn, metrics.resolve("value"), output, top=6, minimize=True, dpi=50)
+    assert written == str(output)
+    assert_picture(output, 600, 300)
+
+
+def test_params_of_a_single_group(conn, tmp_path):
+    output = tmp_path / "one.png"
+    plots.params(conn, metrics.resolve("value"), output, top=1, minimize=True, width=5, height=4, dpi=40)
+    assert_picture(output, 200, 160)
+
+
+def test_param_table_takes_the_overall_top_and_skips_choices(conn):
+    metric = metrics.resolve("value")
+    table = plots.param_table(conn, metric, top=5, minimize=True)
+    overall = metrics.overall(conn, metric, ["a", "b"], minimize=True)
+    assert table["groups"] == [(group, score) for group, score, _ in overall[:5]]
+    assert table["names"] == ["flag_bool", "n_int", "x", "y"]  # mode_choice is not plotted
+    assert table["total"] == 4
+    for group, _ in table["groups"]:
+        values = dict(zip(table["names"], table["values"][group]))
+        stored = {name: value for name, value in conn.execute(
+            "SELECT name, typed FROM params WHERE group_id = ?", (group,))}
+        assert values["flag_bool"] == (1.0 if stored["flag_bool"] == "true" else 0.0)
+        assert values["n_int"] == float(stored["n_int"]) and values["x"] == float(stored["x"])
+    assert table["low"] == [min(v[i] for v in table["values"].values()) for i in range(4)]
+    assert table["high"] == [max(v[i] for v in table["values"].values()) for i in range(4)]
+
+
+def test_many_params_keep_the_forty_that_differ_most(load_text, db_path, tmp_path):
+    # 50 more floats, which the objective ignores: only the breeder's mutations move them.
+    extra = "".join(f"p{index:02d} = {index + 1}\n" for index in range(50))
+    load_text(START + extra)
+    conn = bred(db_path, generations=2, population=10)
+    metric = metrics.resolve("value")
+    table = plots.param_table(conn, metric, top=8, minimize=True)
+    assert table["total"] == 54 and len(table["names"]) == plots.MAX_AXES
+    assert table["names"] == sorted(table["names"])
+    spreads = {name: plots._spread([v[table["names"].index(name)] for v in table["values"].values()])
+               for name in table["names"]}
+    everything = plots.param_table(conn, metric, top=8, minimize=True, max_axes=100)
+    dropped = set(everything["names"]) - set(table["names"])
+    assert len(dropped) == 14
+    for name in dropped:
+        column = [v[everything["names"].index(name)] for v in everything["values"].values()]
+        assert plots._spread(column) <= min(spreads.values())
+    output = tmp_path / "many.png"
+    plots.params(conn, metric, output, top=8, minimize=True, dpi=60)
+    assert_picture(output, 720, 360)
+    conn.close()
+
+
+def test_nothing_to_plot_names_the_metric(db_path, tmp_path):
+    conn = store.connect(db_path)
+    for plot in (plots.progress, plots.params):
+        with pytest.raises(InputError, match=r"^nothing to plot: no run is scored by metric 'value'"):
+            plot(conn, metrics.resolve("value"), tmp_path / "empty.png")
+    conn.close()
+
+
+def test_unknown_result_bad_top_and_unwritable_output(conn, tmp_path):
+    for plot in (plots.progress, plots.params):
+        with pytest.raises(InputError, match=r"metric 'profit' on a, b; results recorded: score.value$"):
+            plot(conn, metrics.resolve("profit"), tmp_path / "empty.png")
+    assert not (tmp_path / "empty.png").exists()
+    with pytest.raises(InputError, match="--top must be at least 1"):
+        plots.params(conn, metrics.resolve("value"), tmp_path / "empty.png", top=0)
+    with pytest.raises(InputError, match="cannot write the plot"):
+        plots.progress(conn, metrics.resolve("value"), tmp_path / "no" / "such" / "dir.png", dpi=20)
+
+
+def test_only_choice_params(load_text, db_path, tmp_path):
+    load_text('mode_choice = ["slow", "fast"]\n')
+    GeneticFuckery(dbfile=db_path).evolve(lambda params, dataset: {"score": {"value": 1}}, metric="value",
+                                          generations=0, population=2, datasets=["a"])
+    conn = store.connect(db_path)
+    with pytest.raises(InputError, match="have no numeric parameter"):
+        plots.params(conn, metrics.resolve("value"), tmp_path / "choice.png")
+    plots.progress(conn, metrics.resolve("value"), tmp_path / "one-point.png", dpi=40)  # one group
+    assert_picture(tmp_path / "one-point.png", 400, 240)
+    conn.close()
+
+
+def test_without_matplotlib(conn, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    for plot in (plots.progress, plots.params):
+        with pytest.raises(plots.MissingExtra) as caught:
+            plot(conn, metrics.resolve("value"), tmp_path / "never.png")
+        assert str(caught.value) == "plots need matplotlib: pip install 'geneticfuckery[plot]'"
+        assert isinstance(caught.value, GfError) and caught.value.exit_code == 1
+    assert not (tmp_path / "never.png").exists()
+
+
+def test_import_gf_does_not_import_matplotlib():
+    code = "import sys, gf, gf.cli, gf.plots; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_sql_metric_plots_the_same_series(conn, tmp_path):
+    query = tmp_path / "value.sql"
+    query.write_text("SELECT r.id AS run, res.value AS score FROM runs r JOIN results res ON res.run = r.id "
+                     "WHERE r.status = 'ok' AND r.dataset = :dataset AND res.name = 'value' ORDER BY score")
+    by_sql = metrics.resolve(sql_file=query)
+    assert plots.progress_series(conn, by_sql, minimize=True) == plots.progress_series(
+        conn, metrics.resolve("value"), minimize=True)
+    assert plots.param_table(conn, by_sql, top=3, minimize=True)["groups"] == plots.param_table(
+        conn, metrics.resolve("value"), top=3, minimize=True)["groups"]
+
+
+def test_gf_plot_commands_write_pngs(bred_db, tmp_path, run_gf):
+    progress_png, params_png = tmp_path / "progress.png", tmp_path / "params.png"
+    result = run_gf("plot", "progress", "--db", bred_db, "--metric", "value", "--minimize", "-o", progress_png)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"{progress_png}\n"
+    assert_picture(progress_png, 1000, 600)
+    result = run_gf("plot", "params", "--db", bred_db, "--top", "5", "-o", params_png)  # metric of the last loop
+    assert result.exit_code == 0, result.stderr
+    assert_picture(params_png, 1200, 600)
