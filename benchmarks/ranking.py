@@ -334,7 +334,7 @@ def summarize(build_s, db_bytes, timings, plans, experiments, runs):
 
 
 def _ms(seconds):
-    return f"{seconds * 1000:.0f}"
+    return f"{seconds * 1000:.1f}" if seconds < 0.01 else f"{seconds * 1000:.0f}"
 
 
 def render(report):
@@ -364,7 +364,14 @@ def render(report):
             f" **{_common.verdict(row['target_met_per_dataset'])}** |"
             f" {_common.verdict(row['target_met_all_datasets'])} |"
         )
-    lines += ["", "`EXPLAIN QUERY PLAN` (gf's schema as it is):", ""]
+    lines += [
+        "",
+        "Rows per dataset: what `rank(dataset=D, limit=10)` returned. \"max profit min trades\" groups by algo"
+        " (the original tool's query), so it returns at most one group per algo (5 here) whatever N is.",
+        "",
+        "`EXPLAIN QUERY PLAN` (gf's schema as it is):",
+        "",
+    ]
     for label, plan in report["plans"].items():
         lines += [f"* {label}:", "", "  ```", *[f"  {line}" for line in plan["plan"]], "  ```", ""]
     experiments = report["index_experiments"]

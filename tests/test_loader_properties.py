@@ -12,7 +12,7 @@ import re
 import tempfile
 
 from click.testing import CliRunner
-from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 import gf
@@ -27,7 +27,8 @@ SUFFIXES = {"_real_0": "real_0", "_real_1": "real_1", "_choice": "choice", "_boo
 NUMERIC = {"float", "int", "real_0", "real_1"}
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
-NUMBER = r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"  # a number in a constraint, per the format
+NUMBER = r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"  # a number in a constraint (the loader's regex)
+ASCII_NUMBER = NUMBER.replace(r"\d", "[0-9]")  # valid files use ASCII digits; \d also matches others
 
 
 def type_of(name):
@@ -57,7 +58,12 @@ def reads_as(type_name, value):
 
 def number_value(text):
     """The number a constraint's number text means: an integer literal exactly, else a float."""
-    return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+    return int(text) if re.fullmatch(r"-?[0-9]+", text) else float(text)
+
+
+def in_range(text):
+    """Whether a constraint's number text is one gf takes: a float must not overflow to infinity."""
+    return math.isfinite(number_value(text)) if "." in text or "e" in text.lower() else True
 
 
 def canonical(value):
@@ -95,7 +101,7 @@ VALUES = {
 NUMBER_TEXT = st.one_of(
     st.integers().map(str),
     FINITE.map(json.dumps),
-    st.from_regex(NUMBER, fullmatch=True).filter(lambda text: len(text) < 400),
+    st.from_regex(ASCII_NUMBER, fullmatch=True).filter(lambda text: len(text) < 400 and in_range(text)),
 )
 PLAIN_NUMBER_TEXT = st.integers(-(2**50), 2**50).map(str) | st.floats(-1e300, 1e300).map(json.dumps)
 
@@ -243,6 +249,16 @@ def assert_matches(params, constraints, expected_params, expected_constraints):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_groups())
+# Found by this test; kept so that they are always tried.
+@example((["a = 1  # \x0c2"], {"a": ("float", 1)}, []))  # a form feed in a comment is no line break
+@example((['a_choice = ["\u2028"]'], {"a_choice": ("choice", ["\u2028"])}, []))  # nor U+2028 in a string
+@example(  # a constraint's whole number is compared exactly, not rounded to a float
+    (
+        ["a_int = 100000000000000000000001", "a_int >= 100000000000000000000001"],
+        {"a_int": ("int", 10**23 + 1)},
+        [("a_int", ">=", "100000000000000000000001")],
+    )
+)
 def test_random_valid_groups_round_trip_through_load_and_export(group):
     lines, expected_params, expected_constraints = group
     runner = CliRunner()
@@ -292,9 +308,11 @@ VALUE_LIKE = st.one_of(
     st.tuples(JSON.map(json.dumps), st.integers(0, 20)).map(lambda pair: pair[0][: pair[1]]),  # cut short
     st.from_regex(NUMBER, fullmatch=True),
     SOUP,
-    st.integers(309, 400).map(lambda n: "1" + "0" * n),  # a whole number beyond float range
-    st.integers(4301, 5000).map(lambda n: "[" + "7" * n + "]"),  # beyond int() digit limit
-    st.integers(500, 50_000).map(lambda n: "[" * n + "]" * n),  # deep nesting
+    # Sizes just within and just beyond float range, int()'s digit limit, the recursion limit.
+    st.sampled_from([f"1{'0' * 300}", f"1{'0' * 400}", f"-{'9' * 400}"]),
+    st.sampled_from([f"[{'7' * 4000}]", f"[{'7' * 4400}]", f"{'8' * 4400}"]),
+    # (Hypothesis raises the recursion limit while a test runs: nest deep enough to pass it.)
+    st.sampled_from([f"{'[' * 500}{']' * 500}", "[" * 20_000, '{"a":' * 5_000]),
 )
 STRUCTURED = st.builds(
     lambda name, op, value, tail: f"{name} {op} {value}{tail}",
@@ -304,10 +322,17 @@ STRUCTURED = st.builds(
     st.sampled_from(["", " # c", " junk", "#"]),
 )
 JUNK_LINE = st.one_of(st.text(LINE_CHAR, max_size=30), SOUP, STRUCTURED, STRUCTURED)
+JUNK_BASE = (["gfva = 1"], {"gfva": ("float", 1)}, [])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_groups(first_prefix="gfv", plain=True), st.lists(st.tuples(st.integers(0), JUNK_LINE), min_size=1, max_size=3))
+# Found by this test; kept so that they are always tried.
+@example(JUNK_BASE, [(1, "a = 1" + "0" * 400)])  # beyond float range
+@example(JUNK_BASE, [(1, "a_choice = [" + "7" * 4400 + "]")])  # beyond int()'s digit limit
+@example(JUNK_BASE, [(1, "a = " + "[" * 20_000)])  # beyond the recursion limit
+@example(JUNK_BASE, [(1, "a < " + "8" * 4400)])  # a constraint's number beyond int()'s digit limit
+@example(JUNK_BASE, [(1, "# \x0cjunk")])  # a form feed is no line break: the error is on line 2
 def test_junk_lines_fail_with_their_own_location_or_load(group, junk):
     lines, expected_params, expected_constraints = group
     # The valid part's names all start with gfv; junk that names them could legitimately
