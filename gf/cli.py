@@ -206,6 +206,8 @@ def launch_options(function):
         click.option("--shell", is_flag=True, help="Run the command through sh -c (default: no shell)."),
         click.option("--launcher", "launcher_name", default="local", show_default=True,
                      help="Where evaluations run (see `gf launchers list`)."),
+        click.option("--scheduler", metavar="ADDRESS", envvar="GF_DASK_SCHEDULER",
+                     help="dask launcher: the scheduler (tcp://HOST:PORT); default: a local cluster."),
     ]):
         function = option(function)
     return function
@@ -224,12 +226,16 @@ def metric_options(function):
     return function
 
 
-def _launch_context(db_path, command, jobs, timeout, shell, launcher_name):
+def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler=None):
     launcher = plugins.pick("launcher", launcher_name, plugins.get_launchers())
-    if launcher.needs_command:
-        launch.check_template(command)
+    if not launcher.commands:
+        raise InputError(f"the {launcher.name} launcher runs Python functions, not commands: "
+                         "use GeneticFuckery.evolve()")
+    launch.check_template(command)
+    if scheduler and launcher.name != "dask":
+        raise InputError(f"--scheduler is for the dask launcher; add --launcher dask (not {launcher.name})")
     context = launch.LaunchContext(db_path=os.path.abspath(db_path), command=command, jobs=jobs, timeout=timeout,
-                                   shell=shell, echo=click.echo)
+                                   shell=shell, echo=click.echo, options={"scheduler": scheduler})
     return launcher, context
 
 
@@ -250,14 +256,14 @@ def _progress_echo(line, final):
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.argument("command")
 @click.argument("datasets", nargs=-1)
-def run(db_path, jobs, timeout, shell, launcher_name, group_ids, again, as_json, command, datasets):
+def run(db_path, jobs, timeout, shell, launcher_name, scheduler, group_ids, again, as_json, command, datasets):
     """Evaluate groups on DATASETS by running COMMAND (`{}` = the dataset).
 
     Every group (or --group) x every dataset (or those already recorded); pairs
     that already have a run are skipped unless --again. Each command runs with
     GF_DB, GF_PARAM_GROUP, GF_DATA and GF_FAMILY set, without a shell.
     """
-    launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name)
+    launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler)
     conn = open_db(db_path)
     for group_id in group_ids:
         store.require_group(conn, group_id, db_path)
@@ -296,7 +302,7 @@ def run(db_path, jobs, timeout, shell, launcher_name, group_ids, again, as_json,
 @click.option("--seed", type=int, help="Make breeding reproducible.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or the child ids) as JSON.")
 @click.argument("command", required=False)
-def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, launcher_name, top, compare,
+def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, launcher_name, scheduler, top, compare,
           generations, breeder_name, population, datasets_allow, datasets_deny, seed, as_json, command):
     """Breed the best groups into new ones; with COMMAND, evaluate them and loop.
 
@@ -315,7 +321,7 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
             population=population, minimize=minimize, rng=engine._rng(seed, 1))
         click.echo(json.dumps(children) if as_json else "\n".join(map(str, children)))
         return
-    launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name)
+    launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler)
     settings = engine.LoopSettings(
         metric=metric, breeder=breeder, launcher=launcher, datasets=datasets, generations=generations, top=top,
         compare=compare, population=population, minimize=minimize, seed=seed,

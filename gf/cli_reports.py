@@ -4,7 +4,6 @@ merge-performers, merge, import-legacy, plot. Registered on the ``gf`` group by
 """
 
 import json
-import os
 
 import click
 
@@ -69,12 +68,13 @@ def compare(metric_spec, metric_sql, minimize, as_json, html_path, databases):
 @click.option("--print", "print_only", is_flag=True, help="Only print the command lines (the print launcher).")
 @click.argument("command")
 @click.argument("runs", nargs=-1, required=True, type=int)
-def rerun(db_path, jobs, timeout, shell, launcher_name, print_only, command, runs):
+def rerun(db_path, jobs, timeout, shell, launcher_name, scheduler, print_only, command, runs):
     """Run COMMAND again for RUNS, each with its run's group and dataset (`{}` = the dataset).
 
     The new runs are recorded like any other; --print only prints the lines.
     """
-    launcher, context = _launch_context(db_path, command, jobs, timeout, shell, "print" if print_only else launcher_name)
+    launcher, context = _launch_context(db_path, command, jobs, timeout, shell,
+                                        "print" if print_only else launcher_name, scheduler)
     conn = open_db(db_path)
     pairs = []
     for run in runs:
@@ -135,6 +135,25 @@ def merge(as_json, out_db, in_dbs):
     emit(found, ["database", "groups", "groups_skipped", "runs", "runs_skipped"], as_json)
 
 
+@cli.command()
+@db_option
+@json_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def ingest(db_path, as_json, files):
+    """Record the runs in results FILES (written by report() with GF_RESULTS set).
+
+    Each line is validated like report(); runs already recorded are skipped, so
+    ingesting a file twice adds nothing. All or nothing: one transaction.
+    """
+    from gf import ingest as ingesting
+
+    found = ingesting.ingest(open_db(db_path), files, db_path)
+    if as_json:
+        click.echo(json.dumps(found))
+    else:
+        click.echo(f"{found['runs']} runs recorded ({found['results']} results), {found['skipped']} already there")
+
+
 @cli.command("import-legacy")
 @json_option
 @click.option("--into", "new_db", type=click.Path(dir_okay=False),
@@ -144,9 +163,6 @@ def import_legacy(as_json, new_db, old_db):
     """Import a database written by the original geneticfuckery into gf's schema."""
     from gf import legacy
 
-    if new_db is None:
-        stem, _ = os.path.splitext(old_db)
-        new_db = f"{stem}-gf.db"
     found = legacy.import_legacy(old_db, new_db, plugins.get_types())
     if as_json:
         click.echo(json.dumps(found, indent=2, default=str))

@@ -74,8 +74,10 @@ def evaluations_for(conn, pairs):
     evaluations = []
     for group, dataset in pairs:
         if group not in cache:
-            cache[group] = [(name, json.loads(typed)) for name, _value, _type, typed in store.group_params(conn, group)]
-        evaluations.append(launch.Evaluation(group, dataset, params=cache[group]))
+            rows = store.group_params(conn, group)
+            cache[group] = ([(name, json.loads(typed)) for name, _value, _type, typed in rows], rows)
+        params, rows = cache[group]
+        evaluations.append(launch.Evaluation(group, dataset, params=params, rows=rows))
     return evaluations
 
 

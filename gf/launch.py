@@ -27,12 +27,15 @@ class Evaluation:
     :ivar launch: a ULID given to the program as ``GF_LAUNCH``; the run it records carries it.
     :ivar params: ``[(full_name, value_as_read)]`` of the group, for launchers that
         run away from the database (in-process, remote workers).
+    :ivar rows: the group's stored ``(name, value, type, typed)`` rows, for launchers that
+        recreate the group in a scratch store.
     """
 
     group: int
     dataset: str
     launch: str = field(default_factory=store.new_ulid)
     params: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
 
 
 @dataclass
@@ -43,6 +46,9 @@ class Finished:
         ``None`` for an in-process evaluation.
     :ivar error: why it failed, if the launcher knows (a timeout, an exception).
     :ivar results: for an in-process evaluation, the ``{algo: {name: value}}`` it returned.
+    :ivar runs: runs the program recorded somewhere else (a remote worker's scratch
+        store): ``[{"run": {column: value}, "rows": [(algo, name, value)]}]``; the
+        coordinator records them as this evaluation's.
     """
 
     evaluation: Evaluation
@@ -50,6 +56,7 @@ class Finished:
     stderr: str = ""
     error: object = None
     results: object = None
+    runs: object = None
     started: str = ""
     stopped: str = ""
     command: str = ""
@@ -67,6 +74,7 @@ class LaunchContext:
     :ivar shell: run the command through ``sh -c`` (only when the user asks).
     :ivar echo: where launchers that print (``print``) write a line.
     :ivar stopping: a ``threading.Event`` set on Ctrl-C: start nothing new.
+    :ivar options: launcher-specific settings (``{"scheduler": "tcp://..."}`` for dask).
     """
 
     db_path: str
@@ -77,6 +85,7 @@ class LaunchContext:
     shell: bool = False
     echo: object = print
     stopping: object = None
+    options: dict = field(default_factory=dict)
 
 
 class Launcher:
@@ -86,13 +95,15 @@ class Launcher:
     :ivar description: one line for ``gf launchers list``.
     :ivar waits: ``False`` for launchers that only hand work out (``print``): the
         breed loop then stops after breeding, and a rerun picks up the results.
-    :ivar needs_command: whether a command template is required.
+    :ivar commands: whether it runs a command template (``gf run``, ``gf breed``).
+    :ivar functions: whether it calls a Python function (``GeneticFuckery.evolve``).
     """
 
     name = ""
     description = ""
     waits = True
-    needs_command = True
+    commands = True
+    functions = False
 
     def launch(self, evaluations, context):
         """Run ``evaluations``; yield a :class:`Finished` for each as it ends."""
@@ -232,6 +243,9 @@ def settle(conn, finished):
             else:
                 run = store.insert_run(conn, {**base, "status": "ok"}, rows)
                 return True, [run]
+        for remote in finished.runs or ():
+            columns = {key: value for key, value in remote["run"].items() if key in _REMOTE_COLUMNS}
+            store.insert_run(conn, {**base, **columns}, [tuple(row) for row in remote["rows"]])
         recorded = [
             (run, status)
             for run, status in conn.execute("SELECT id, status FROM runs WHERE launch = ?", (evaluation.launch,))
@@ -254,6 +268,10 @@ def settle(conn, finished):
             conn, {**base, "status": "failed", "exit_code": finished.exit_code, "error": reason}
         )
         return False, [run]
+
+
+#: What a remote run keeps of its own record (group, dataset and launch are the coordinator's).
+_REMOTE_COLUMNS = ("label", "started", "stopped", "status", "host", "process_id", "command", "error", "exit_code")
 
 
 def _reason(finished):

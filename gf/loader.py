@@ -22,7 +22,7 @@ from gf import store
 from gf.errors import LoadError
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-NUMBER = r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+NUMBER = r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"  # ASCII digits only
 _TERM = rf"(?:{NAME}|{NUMBER})"
 _CONSTRAINT = re.compile(rf"^\s*({_TERM})\s*(<=|>=|<|>)\s*({_TERM})\s*(?:#.*)?$")
 _ASSIGNMENT = re.compile(r"^\s*([^=\s]+)\s*=(?!=)(.*)$")
@@ -84,7 +84,7 @@ def format_number(number):
 
 def _number(text):
     """A constraint's number: an int when written as one (exactly), else a float."""
-    return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+    return int(text) if re.fullmatch(r"-?[0-9]+", text) else float(text)
 
 
 def check_name(name, where):
@@ -137,6 +137,10 @@ def _parse_value(text, where):
         value, end = _DECODER.raw_decode(body)
     except json.JSONDecodeError as error:
         raise LoadError(*where, f"invalid JSON value {body[:40]!r}: {error.msg} (column {error.colno})") from None
+    except ValueError:  # an integer with more digits than Python converts
+        raise LoadError(*where, "a number with too many digits; use at most 4300") from None
+    except RecursionError:
+        raise LoadError(*where, "a value nested too deeply; flatten it") from None
     rest = body[end:].strip()
     if rest and not rest.startswith("#"):
         raise LoadError(*where, f"unexpected text after the value: {rest[:40]!r} (comments start with #)")
@@ -151,7 +155,10 @@ def _add_constraint(into, left, op, right, where):
         left, op, right = right, _FLIPPED[op], left
         left_is_name, right_is_name = True, False
     lhs = check_name(left, where)
-    rhs = check_name(right, where) if right_is_name else _number(right)
+    try:
+        rhs = check_name(right, where) if right_is_name else _number(right)
+    except ValueError:  # more digits than Python converts
+        raise LoadError(*where, f"constraint number {right[:20]}... is too long; use a shorter number") from None
     if isinstance(rhs, float) and not math.isfinite(rhs):
         raise LoadError(*where, f"constraint number {right} is out of range; use a finite number")
     if lhs == rhs:

@@ -129,6 +129,10 @@ class GeneticFuckery:
     :param group: the same as ``pid``, by its clearer name.
     :param dataset: what runs recorded here were evaluated on; default ``$GF_DATA``.
 
+    With ``$GF_RESULTS`` set, runs are appended to that results file instead of the
+    database (for evaluations on machines that must not write it); ``gf ingest``
+    records them later.
+
     Attribute access reads parameters: ``g.seconds_15.stop_threshold.fast``. The
     group is read once, on first access. Parameters whose first part collides with a
     method name (``report``, ``record``...) are read as ``g["report"]``.
@@ -199,7 +203,7 @@ class GeneticFuckery:
     # -- optimizing ---------------------------------------------------------------------
 
     def evolve(self, fn, *, metric, minimize=False, generations, population, datasets, breeder="default",
-               top=None, jobs=1, seed=None):
+               top=None, jobs=1, seed=None, launcher="inprocess", scheduler=None):
         """Optimize in-process: ``fn(params, dataset) -> {algo: {name: number}}``, no shell at all.
 
         The starting groups (this reader's group, or every group in the database) are
@@ -207,6 +211,8 @@ class GeneticFuckery:
         ``population`` children are bred from the best ``top`` groups of every dataset
         (default: a quarter of the population) and evaluated. ``params`` is the same
         dot-access reader a program gets. A seeded run with ``jobs=1`` is reproducible.
+        ``launcher="dask"`` runs ``fn`` on dask workers (``scheduler`` address, or a
+        local cluster of ``jobs`` processes); ``fn`` must then be picklable.
 
         :returns: :meth:`best` after the last generation.
         """
@@ -214,21 +220,23 @@ class GeneticFuckery:
 
         chosen = metrics.resolve(metric)
         breeder_plugin = plugins.pick("breeder", breeder, plugins.get_breeders())
-        launcher = plugins.get_launchers()["inprocess"]
+        launcher_plugin = plugins.pick("launcher", launcher, plugins.get_launchers())
+        if not launcher_plugin.functions:
+            raise InputError(f"the {launcher} launcher runs commands, not functions; use inprocess or dask")
         datasets = [str(dataset) for dataset in datasets]
         if not datasets:
             raise InputError("evolve needs at least one dataset, e.g. datasets=['train']")
         starting = [self.group] if self.group is not None else store.group_ids(self.conn)
         if not starting:
             raise InputError(f"{self.dbfile} has no parameter group: load one first with `gf load FILE --db {self.dbfile}`")
-        context = launch.LaunchContext(db_path=self.dbfile, function=fn, jobs=jobs)
+        context = launch.LaunchContext(db_path=self.dbfile, function=fn, jobs=jobs, options={"scheduler": scheduler})
         pairs = engine.pending_pairs(self.conn, starting, datasets)
         if pairs:
-            ok, _failed = engine.evaluate(self.conn, launcher, engine.evaluations_for(self.conn, pairs), context)
+            ok, _failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs), context)
             if not ok:
                 raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups"))
         settings = engine.LoopSettings(
-            metric=chosen, breeder=breeder_plugin, launcher=launcher, datasets=datasets, generations=generations,
+            metric=chosen, breeder=breeder_plugin, launcher=launcher_plugin, datasets=datasets, generations=generations,
             top=top or max(2, population // 4), population=population, minimize=minimize, seed=seed,
             key_args={"evolve": getattr(fn, "__qualname__", repr(fn)), "metric": chosen.name, "minimize": minimize,
                       "generations": generations, "population": population, "datasets": datasets,
@@ -283,7 +291,8 @@ class GeneticFuckery:
         self.record(results, label, dataset=dataset, started=started)
 
     def record(self, results, label=None, *, dataset=None, started=None):
-        """Record one finished run with ``results`` (``{algo: {name: number}}``); return its id.
+        """Record one finished run with ``results`` (``{algo: {name: number}}``); return its id
+        (its ULID when ``$GF_RESULTS`` sends it to a results file).
 
         Names are lower-cased. A reserved name or a value that is not a number or a
         boolean raises :class:`gf.ResultError` and writes nothing; NaN and infinities
@@ -315,6 +324,11 @@ class GeneticFuckery:
             "error": error,
             "launch": os.environ.get("GF_LAUNCH"),
         }
+        results_file = os.environ.get("GF_RESULTS")
+        if results_file:
+            from gf import ingest
+
+            return ingest.append(results_file, run, rows)
         with store.transaction(self.conn):
             return store.insert_run(self.conn, run, rows)
 

@@ -22,6 +22,7 @@ DEFAULT_PLUGINS = (
     "gf_plugins_builtin.constraints",
     "gf_plugins_builtin.breeders",
     "gf_plugins_builtin.launchers",
+    "gf_plugins_builtin.distributed",
 )
 
 ENTRY_POINT_GROUP = "gf"

@@ -225,6 +225,10 @@ def connect(path=DEFAULT_DB, *, create=True):
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         conn.execute("PRAGMA foreign_keys = ON")
+        # In WAL mode NORMAL never corrupts the file and survives any process crash; a
+        # power cut may lose the last commits (re-evaluated on resume). FULL would fsync
+        # every run and make many concurrent writers several times slower.
+        conn.execute("PRAGMA synchronous = NORMAL")
         if version != SCHEMA_VERSION:
             _upgrade(conn, path, version)
     except sqlite3.DatabaseError as error:
@@ -275,18 +279,68 @@ def _upgrade(conn, path, version):
         raise
 
 
+#: Further attempts at the write lock when a busy timeout runs out (with back-off).
+LOCK_RETRIES = 5
+
+
+def _path_of(conn):
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return row[2] if row and row[2] else "the database"
+
+
+def environment_error(conn, error):
+    """A :class:`StoreError` saying what to do about a full disk, a read-only file or a lock,
+    or ``None`` when ``error`` is not one of those."""
+    text = str(error).lower()
+    if "disk is full" in text:
+        advice = "the disk is full or the file reached its size limit; free space and rerun (what was recorded before is kept)"
+    elif "readonly" in text or "read-only" in text:
+        advice = "the database is read-only; make the file and its folder writable, or work on a copy"
+    elif "locked" in text or "busy" in text:
+        advice = (f"still locked by another writer after {BUSY_TIMEOUT:g} s and {LOCK_RETRIES} retries; "
+                  "is a process stuck holding it?")
+    elif "disk i/o error" in text:
+        advice = "disk I/O error; check the disk and the file system, then rerun"
+    else:
+        return None
+    return StoreError(f"{_path_of(conn)}: {advice} ({error})")
+
+
+def _begin(conn):
+    delay = 0.05
+    for attempt in range(LOCK_RETRIES + 1):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            text = str(error).lower()
+            if ("locked" not in text and "busy" not in text) or attempt == LOCK_RETRIES:
+                raise environment_error(conn, error) or error from None
+            time.sleep(delay * (1 + os.urandom(1)[0] / 255))  # jitter, without importing random
+            delay *= 2
+
+
 @contextlib.contextmanager
 def transaction(conn):
-    """One write transaction: everything inside lands, or nothing does."""
-    conn.execute("BEGIN IMMEDIATE")
+    """One write transaction: everything inside lands, or nothing does.
+
+    The write lock is taken up front (``BEGIN IMMEDIATE``) and retried with back-off
+    if another writer holds it past the busy timeout. A full disk, a read-only file or
+    a lock that never frees becomes a one-line :class:`StoreError`.
+    """
+    _begin(conn)
     try:
         yield conn
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    else:
         conn.execute("COMMIT")
+    except BaseException as error:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the failure that got us here matters more
+        if isinstance(error, sqlite3.OperationalError):
+            raise environment_error(conn, error) or error from None
+        raise
 
 
 # -- groups -------------------------------------------------------------------------
@@ -303,15 +357,18 @@ def join_name(param, name):
     return f"{param}__{name}" if param else name
 
 
-def insert_group(conn, *, params, constraints=(), origin, parents=(), generation=None, breeder=None, loop_id=None):
+def insert_group(conn, *, params, constraints=(), origin, parents=(), generation=None, breeder=None, loop_id=None,
+                 group_id=None):
     """Insert one group inside the caller's transaction and return its id.
+
+    :param group_id: the id to use (a scratch copy of another database's group); default: the next one.
 
     :param params: ``(full_name, value_json, type_name, typed_json)`` tuples.
     :param constraints: ``(lhs, op, rhs)`` tuples; ``rhs`` is a param name or a number as text.
     """
     cursor = conn.execute(
-        "INSERT INTO groups (uid, created, origin, generation, breeder, loop_id) VALUES (?, ?, ?, ?, ?, ?)",
-        (new_ulid(), now(), origin, generation, breeder, loop_id),
+        "INSERT INTO groups (id, uid, created, origin, generation, breeder, loop_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (group_id, new_ulid(), now(), origin, generation, breeder, loop_id),
     )
     group_id = cursor.lastrowid
     conn.executemany(

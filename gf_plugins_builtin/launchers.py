@@ -64,7 +64,8 @@ class InProcessLauncher(Launcher):
 
     name = "inprocess"
     description = "call a Python function in this process (GeneticFuckery.evolve)"
-    needs_command = False
+    commands = False
+    functions = True
 
     def launch(self, evaluations, context):
         from gf.params import build_tree

@@ -16,8 +16,12 @@ def _is_number(value):
 def _finite_number(value):
     if not _is_number(value):
         raise ValueError(f"expected a number, got {_json_kind(value)}")
-    if not math.isfinite(value):
-        raise ValueError("expected a finite number")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        finite = False
+    if not finite:
+        raise ValueError("expected a finite number within the range of a float")
     return value
 
 

@@ -33,7 +33,7 @@ def results(db_path, name):
 
 
 def test_hook_gf_register_launchers():
-    assert sorted(plugins.get_launchers()) == ["inprocess", "local", "print"]
+    assert sorted(plugins.get_launchers()) == ["dask", "inprocess", "local", "print"]
 
 
 def test_run_evaluates_every_group_on_every_dataset_with_the_environment(db, run_gf):
@@ -103,7 +103,9 @@ def test_print_launcher_writes_lines_and_runs_nothing(db, run_gf):
     "args, message",
     [
         (["python run.py"], "has no {}: put {} where the dataset goes"),
-        (["run {}", "--launcher", "nope"], "unknown launcher 'nope'; choose one of: inprocess, local, print"),
+        (["run {}", "--launcher", "nope"], "unknown launcher 'nope'; choose one of: dask, inprocess, local, print"),
+        (["run {}", "a", "--launcher", "inprocess"], "runs Python functions, not commands"),
+        (["run {}", "a", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler is for the dask launcher"),
         (["run {}"], "no datasets given and none recorded"),
         (["run {}", "a", "--group", "7"], "group 7 does not exist"),
         (["'unclosed {}", "a"], "cannot split COMMAND"),
@@ -116,4 +118,4 @@ def test_bad_run_arguments(db, run_gf, args, message):
 
 def test_launchers_list(run_gf):
     listed = json.loads(run_gf("launchers", "list", "--json").stdout)
-    assert [item["name"] for item in listed] == ["local", "print", "inprocess"]
+    assert [item["name"] for item in listed] == ["local", "print", "inprocess", "dask"]

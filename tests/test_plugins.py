@@ -72,6 +72,7 @@ def test_plugins_list_all_shows_builtins_with_hooks(run_gf):
         for name, hooks in [
             ("breeders", ["gf_register_breeders"]),
             ("constraints", ["gf_fix_child"]),
+            ("distributed", ["gf_register_launchers"]),
             ("launchers", ["gf_register_launchers"]),
             ("metrics", ["gf_register_metrics"]),
             ("mutators", ["gf_mutate"]),

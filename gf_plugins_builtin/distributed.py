@@ -1,0 +1,129 @@
+"""The ``dask`` launcher: evaluations on dask.distributed workers, the coordinator the only writer.
+
+A worker never opens the coordinator's database. Each task carries the group's
+parameters; the worker writes them into a private scratch store, runs the command
+against it (or calls the ``evolve`` function), and returns the run and its results,
+which the coordinator records. dask is the optional extra ``[dask]``, imported only
+when this launcher runs.
+"""
+
+import os
+import shutil
+import tempfile
+
+from gf import GfError, Launcher, hookimpl
+from gf.launch import Finished, LaunchContext, run_command
+
+
+class MissingDask(GfError):
+    exit_code = 1
+
+
+class SchedulerUnreachable(GfError):
+    exit_code = 1
+
+
+def _connect_timeout():
+    """Seconds to wait for the scheduler before giving up (``GF_DASK_TIMEOUT``, default 10)."""
+    return float(os.environ.get("GF_DASK_TIMEOUT", "10"))
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise MissingDask("the dask launcher needs dask.distributed: pip install 'geneticfuckery[dask]'") from None
+    return distributed
+
+
+def evaluate_remotely(task):
+    """Run on a worker: one evaluation against a scratch store; return what the coordinator records."""
+    from gf import store
+    from gf.launch import Evaluation
+    from gf.params import build_tree
+
+    evaluation = Evaluation(task["group"], task["dataset"], launch=task["launch"], params=task["params"])
+    if task.get("function") is not None:
+        started = store.now()
+        try:
+            results = task["function"](build_tree("(worker)", evaluation.group, evaluation.params), evaluation.dataset)
+        except Exception as error:
+            return {"error": f"{type(error).__name__}: {error}", "started": started, "stopped": store.now()}
+        return {"results": results, "started": started, "stopped": store.now()}
+    scratch = tempfile.mkdtemp(prefix="gf-worker-")
+    try:
+        path = os.path.join(scratch, "scratch.db")
+        conn = store.connect(path)
+        with store.transaction(conn):
+            # the same id as on the coordinator, so the program sees its real GF_PARAM_GROUP
+            store.insert_group(conn, params=task["rows"], origin="scratch copy", group_id=evaluation.group)
+        context = LaunchContext(db_path=path, command=task["command"], timeout=task["timeout"], shell=task["shell"])
+        finished = run_command(context, evaluation)
+        cursor = conn.execute(
+            "SELECT id, label, started, stopped, status, host, process_id, command, error FROM runs "
+            "WHERE launch = ? ORDER BY id", (evaluation.launch,))
+        names = [column[0] for column in cursor.description]
+        runs = []
+        for row in cursor.fetchall():
+            run = dict(zip(names, row))
+            rows = conn.execute("SELECT algo, name, value FROM results WHERE run = ? ORDER BY rowid", (run.pop("id"),))
+            runs.append({"run": run, "rows": [list(result) for result in rows]})
+        conn.close()
+        return {"exit_code": finished.exit_code, "stderr": finished.stderr, "error": finished.error,
+                "started": finished.started, "stopped": finished.stopped, "command": finished.command, "runs": runs}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+class DaskLauncher(Launcher):
+    name = "dask"
+    description = "run evaluations on dask.distributed workers (--scheduler ADDRESS, or a local cluster)"
+    commands = True
+    functions = True
+
+    def launch(self, evaluations, context):
+        distributed = _distributed()
+        address = context.options.get("scheduler") or os.environ.get("GF_DASK_SCHEDULER")
+        cluster = None
+        if address:
+            timeout = _connect_timeout()
+            try:
+                client = distributed.Client(address, timeout=timeout)
+            except (OSError, TimeoutError) as error:
+                raise SchedulerUnreachable(
+                    f"cannot reach the dask scheduler at {address} within {timeout:g} s ({error}); "
+                    "is `dask scheduler` running there?") from None
+        else:
+            cluster = distributed.LocalCluster(n_workers=max(1, context.jobs), threads_per_worker=1,
+                                               processes=True, dashboard_address=None)
+            client = distributed.Client(cluster)
+        tasks = {}
+        try:
+            for evaluation in evaluations:
+                task = {"group": evaluation.group, "dataset": evaluation.dataset, "launch": evaluation.launch,
+                        "params": evaluation.params, "rows": evaluation.rows,
+                        "command": context.command, "timeout": context.timeout, "shell": context.shell,
+                        "function": context.function}
+                tasks[client.submit(evaluate_remotely, task, pure=False, key=f"gf-{evaluation.launch}")] = evaluation
+            for future in distributed.as_completed(tasks):
+                evaluation = tasks[future]
+                try:
+                    outcome = future.result()
+                except Exception as error:  # the worker died, or the task could not run
+                    yield Finished(evaluation, error=f"the dask task failed: {type(error).__name__}: {error}")
+                    continue
+                yield Finished(evaluation, exit_code=outcome.get("exit_code"), stderr=outcome.get("stderr", ""),
+                               error=outcome.get("error"), results=outcome.get("results"), runs=outcome.get("runs"),
+                               started=outcome.get("started", ""), stopped=outcome.get("stopped", ""),
+                               command=outcome.get("command", ""))
+        finally:
+            for future in tasks:
+                future.cancel()
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+@hookimpl
+def gf_register_launchers(register):
+    register(DaskLauncher())

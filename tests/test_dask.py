@@ -1,0 +1,109 @@
+"""The dask launcher against a real scheduler and two real workers on 127.0.0.1."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gf import GeneticFuckery, store
+
+distributed = pytest.importorskip("distributed")
+
+PROGRAM = f"{sys.executable} {Path(__file__).parent / 'programs' / 'evaluate.py'} {{}}"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """`dask scheduler` and two `dask worker` processes, each in a folder of its own."""
+    home = tmp_path_factory.mktemp("dask")
+    scheduler_file = home / "scheduler.json"
+    workers_dir = home / "workers"
+    workers_dir.mkdir()
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    processes = [subprocess.Popen(
+        ["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+         "--scheduler-file", str(scheduler_file)],
+        cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)]
+    deadline = time.time() + 60
+    while not scheduler_file.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    for number in range(2):
+        folder = workers_dir / f"w{number}"
+        folder.mkdir()
+        processes.append(subprocess.Popen(
+            ["dask", "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--nworkers", "1",
+             "--no-dashboard", "--host", "127.0.0.1", "--local-directory", str(folder)],
+            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True))
+    address = json.loads(scheduler_file.read_text())["address"]
+    with distributed.Client(address, timeout=60) as client:
+        client.wait_for_workers(2, timeout=60)
+    yield address, workers_dir
+    for process in processes:
+        os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """The coordinator's folder: the database is `bt.db` here, a path the workers cannot reach."""
+    folder = tmp_path / "coordinator"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    (folder / "start.js").write_text("x = 1\n")
+    return folder
+
+
+def test_breed_loop_through_dask_workers(cluster, workdir, run_gf):
+    address, workers_dir = cluster
+    assert run_gf("load", "--db", "bt.db", "start.js").exit_code == 0
+    result = run_gf("run", "--db", "bt.db", PROGRAM, "aa", "bbb", "fail-x", "--launcher", "dask",
+                    "--scheduler", address, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"evaluated": 3, "ok": 2, "failed": 1, "skipped": 0}
+    result = run_gf("breed", "--db", "bt.db", "--metric", "value", "--minimize", "--loop", "2", "--population", "4",
+                    "--seed", "1", "--datasets-deny", "fail", "--launcher", "dask", "--scheduler", address, PROGRAM)
+    assert result.exit_code == 0, result.stderr
+    conn = store.connect("bt.db")
+    runs = conn.execute("SELECT group_id, dataset, status, process_id, exit_code, error FROM runs ORDER BY id").fetchall()
+    assert len(runs) == 3 + 2 * 4 * 2
+    failed = [run for run in runs if run[2] == "failed"]
+    assert [(run[1], run[4]) for run in failed] == [("fail-x", 3)] and "something broke" in failed[0][5]
+    # every recorded run was made by a worker process, not by the coordinator
+    assert os.getpid() not in {run[3] for run in runs if run[2] == "ok"}
+    values = conn.execute("SELECT count(*) FROM results WHERE name = 'value'").fetchone()[0]
+    assert values == len(runs) - 1
+    # the program saw its group's real id, though it ran against a scratch copy
+    seen = conn.execute("SELECT DISTINCT r.group_id = v.value FROM runs r JOIN results v ON v.run = r.id "
+                        "WHERE v.name = 'group_seen'").fetchall()
+    assert seen == [(1,)]
+    assert conn.execute("SELECT max(generation) FROM groups").fetchone() == (2,)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert not list(workers_dir.rglob("bt.db"))
+
+
+def test_evolve_runs_the_function_on_dask_workers(cluster, workdir, run_gf):
+    address, _ = cluster
+    assert run_gf("load", "--db", "evo.db", "start.js").exit_code == 0
+    g = GeneticFuckery(dbfile="evo.db")
+    best = g.evolve(lambda params, dataset: {"score": {"value": (params.x - 4) ** 2, "worker_pid": os.getpid()}},
+                    metric="value", minimize=True, generations=2, population=4, datasets=["a"], seed=2,
+                    launcher="dask", scheduler=address)
+    assert best["group"] >= 1
+    conn = store.connect("evo.db")
+    pids = {row[0] for row in conn.execute("SELECT value FROM results WHERE name = 'worker_pid'")}
+    assert pids and os.getpid() not in pids
+
+
+def test_dask_missing_scheduler_is_a_clear_failure(workdir, run_gf, monkeypatch):
+    monkeypatch.setenv("GF_DASK_TIMEOUT", "2")
+    assert run_gf("load", "--db", "bt.db", "start.js").exit_code == 0
+    result = run_gf("run", "--db", "bt.db", PROGRAM, "aa", "--launcher", "dask", "--scheduler", "tcp://127.0.0.1:9")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot reach the dask scheduler at tcp://127.0.0.1:9 within 2 s")
+    assert result.stderr.count("\n") == 1

@@ -1,0 +1,305 @@
+"""Importing the original geneticfuckery's database: files built by hand with sqlite3, read back with gf."""
+
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gf import GeneticFuckery, InputError, plugins, store
+from gf.legacy import default_target, import_legacy
+
+LEGACY_SCHEMA = [
+    "CREATE TABLE param_meta (pid INTEGER PRIMARY KEY, generated, parents)",
+    "CREATE TABLE params (pid INTEGER, param TEXT, name TEXT, value, PRIMARY KEY (pid, param, name))",
+    "CREATE TABLE run_meta (run INTEGER PRIMARY KEY, pid INTEGER, start, stop, family, dataset)",
+    "CREATE TABLE results (run INTEGER, algo TEXT, name TEXT, value)",
+]
+
+GROUPS = [
+    # pid, generated (unix float, text, unix int), parents (free text)
+    (1, 1671800000.5, None),
+    (2, "2022-12-23 13:20:00", "1"),
+    (3, 1671900000, "1, 2 TSLA-2022-05-24"),
+]
+
+PARAMS = [
+    # values as JSON text, as raw REAL/INTEGER, and as JSON text of a JSON string
+    (1, "seconds_15__stop_threshold", "fast", "12.3"),
+    (1, "seconds_15__stop_threshold", "slow", 7.2),
+    (1, "overall", "decay_rate_int", "5"),
+    (1, "runtime", "single_trigger_bool", 1),
+    (1, "runtime", "exit_check_choice", '["custom", "defined", "30 seconds"]'),
+    (1, "runtime", "ratio_real_0", "0.25"),
+    (2, "seconds_15__stop_threshold", "fast", 13),
+    (2, "seconds_15__stop_threshold", "slow", "7.5"),
+    (2, "overall", "decay_rate_int", 6),
+    (2, "runtime", "single_trigger_bool", "false"),
+    (2, "runtime", "exit_check_choice", json.dumps(json.dumps(["defined", "custom"]))),
+    (2, "runtime", "ratio_real_0", 0.5),
+    (3, "seconds_15__stop_threshold", "fast", "14.5"),
+    (3, "seconds_15__stop_threshold", "slow", 8.0),
+    (3, "overall", "decay_rate_int", "7.0"),
+    (3, "runtime", "single_trigger_bool", "true"),
+    (3, "runtime", "exit_check_choice", '["30 seconds", "custom"]'),
+    (3, "runtime", "ratio_real_0", 0.75),
+]
+
+RUNS = [
+    # run, pid, start, stop, family, dataset
+    (1, 1, 1671800100, 1671800160.25, "TSLA-2022-05-24", "TSLA-2022-05-24"),
+    (2, 1, 1671800200.0, 1671800230.0, "SHOP-2022-05-27", "SHOP-2022-05-27"),
+    (3, 2, "2022-12-23 13:30:00", "2022-12-23 13:31:00", "TSLA-2022-05-24", "TSLA-2022-05-24"),
+    (4, 3, 1671900100, None, "TSLA-2022-05-24", "TSLA-2022-05-24"),
+]
+
+RESULTS = [
+    (1, "got", "count", 3),
+    (1, "progress", "success", 99),
+    (1, "trade", "profit", 12.5),
+    (2, "got", "count", 4),
+    (2, "trade", "profit", None),
+    (3, "got", "count", 5),
+    (3, "trade", "profit", -3.25),
+    (4, "got", "count", 6),
+    (4, "trade", "profit", 20.0),
+]
+
+SEED_QUERY = """SELECT run, pid, algo, name, value FROM results JOIN run_meta USING (run)
+                WHERE dataset = ? ORDER BY run, algo, name"""
+
+
+def make_legacy(path, groups=GROUPS, params=PARAMS, runs=RUNS, results=RESULTS):
+    conn = sqlite3.connect(path)
+    for statement in LEGACY_SCHEMA:
+        conn.execute(statement)
+    conn.executemany("INSERT INTO param_meta VALUES (?, ?, ?)", groups)
+    conn.executemany("INSERT INTO params VALUES (?, ?, ?, ?)", params)
+    conn.executemany("INSERT INTO run_meta VALUES (?, ?, ?, ?, ?, ?)", runs)
+    conn.executemany("INSERT INTO results VALUES (?, ?, ?, ?)", results)
+    conn.commit()
+    conn.close()
+    return str(path)
+
+
+@pytest.fixture
+def types():
+    return plugins.get_types()
+
+
+@pytest.fixture
+def legacy(tmp_path):
+    return make_legacy(tmp_path / "old.db")
+
+
+@pytest.fixture
+def target(tmp_path):
+    return str(tmp_path / "new.db")
+
+
+def rows(path, sql, *args):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def counts(path):
+    return {table: rows(path, f"SELECT count(*) FROM {table}")[0][0]
+            for table in ("groups", "params", "group_parents", "runs", "results")}
+
+
+def test_groups_keep_their_ids_and_read_back_typed(legacy, target, types):
+    report = import_legacy(legacy, target, types)
+    assert report["imported"] == {"groups": 3, "params": 18, "parents": 3, "runs": 4, "results": 9}
+    assert report["skipped"] == {"groups": 0, "params": 0, "runs": 0, "results": 0}
+    assert report["remapped"] == {"groups": {}, "runs": {}}
+    assert report["warnings"] == []
+    assert report["ignored_parent_words"] == 1  # the dataset name in group 3's family text
+    assert json.loads(json.dumps(report))["target"] == target  # what `--json` prints
+
+    g = GeneticFuckery(dbfile=target, pid=1)
+    assert g.seconds_15.stop_threshold.fast == 12.3
+    assert g.seconds_15.stop_threshold.slow == 7.2
+    assert g.overall.decay_rate_int == 5 and type(g.overall.decay_rate_int) is int
+    assert g.runtime.single_trigger_bool is True
+    assert g.runtime.exit_check_choice == "custom"
+    assert g.runtime.ratio_real_0 == 0.25
+    g.close()
+    g = GeneticFuckery(dbfile=target, pid=2)
+    assert type(g.seconds_15.stop_threshold.fast) is float and g.seconds_15.stop_threshold.fast == 13.0
+    assert g.runtime.single_trigger_bool is False
+    assert g.runtime.exit_check_choice == "defined"  # the double-encoded list was decoded
+    g.close()
+    g = GeneticFuckery(dbfile=target, pid=3)
+    assert g.overall.decay_rate_int == 7 and type(g.overall.decay_rate_int) is int
+    assert g.runtime.exit_check_choice == "30 seconds"
+    g.close()
+
+    conn = store.connect(target, create=False)
+    # breeding works on the stored value: a choice keeps its whole list, a bool is JSON true
+    stored = {name: (value, type_name) for name, value, type_name, _ in store.group_params(conn, 2)}
+    assert stored["runtime__exit_check_choice"] == ('["defined", "custom"]', "choice")
+    assert stored["runtime__single_trigger_bool"] == ("false", "bool")
+    assert [store.group_parents(conn, group) for group in (1, 2, 3)] == [[], [1], [1, 2]]
+    conn.close()
+
+
+def test_groups_and_runs_record_origin_times_and_ulid_shaped_uids(legacy, target, types):
+    import_legacy(legacy, target, types)
+    groups = rows(target, "SELECT id, uid, created, origin FROM groups ORDER BY id")
+    assert [created for _, _, created, _ in groups] == [
+        "2022-12-23T12:53:20.500+00:00", "2022-12-23 13:20:00", "2022-12-24T16:40:00.000+00:00"]
+    assert {origin for *_, origin in groups} == {f"import-legacy {legacy}"}
+    runs = rows(target, "SELECT id, group_id, started, stopped, status, family, dataset FROM runs ORDER BY id")
+    assert runs[0] == (1, 1, "2022-12-23T12:55:00.000+00:00", "2022-12-23T12:56:00.250+00:00", "ok",
+                       "TSLA-2022-05-24", "TSLA-2022-05-24")
+    assert runs[2][2:4] == ("2022-12-23 13:30:00", "2022-12-23 13:31:00")
+    assert runs[3][3] is None
+    uids = [uid for _, uid, *_ in groups] + [uid for (uid,) in rows(target, "SELECT uid FROM runs")]
+    assert len(set(uids)) == 7
+    assert all(len(uid) == 26 and set(uid) <= set(store._CROCKFORD) for uid in uids)
+    # the ULID's time part is the legacy timestamp, so uids sort like creation times
+    assert uids[0][:10] < store.new_ulid()[:10]
+
+
+def test_seed_results_query_returns_the_same_rows(legacy, target, types):
+    import_legacy(legacy, target, types)
+    for dataset in ("TSLA-2022-05-24", "SHOP-2022-05-27"):
+        assert rows(target, SEED_QUERY, dataset) == rows(legacy, SEED_QUERY, dataset)
+    assert rows(target, "SELECT value FROM results WHERE run = 2 AND name = 'profit'") == [(None,)]
+
+
+def test_legacy_file_is_left_untouched(legacy, target, types):
+    before = Path(legacy).read_bytes()
+    import_legacy(legacy, target, types)
+    assert Path(legacy).read_bytes() == before
+    assert not os.path.exists(legacy + "-wal") and not os.path.exists(legacy + "-journal")
+
+
+def test_second_import_adds_nothing_and_a_grown_file_adds_only_what_is_new(legacy, target, types, tmp_path):
+    import_legacy(legacy, target, types)
+    before = counts(target)
+    again = import_legacy(legacy, target, types)
+    assert counts(target) == before
+    assert again["imported"] == {"groups": 0, "params": 0, "parents": 0, "runs": 0, "results": 0}
+    assert again["skipped"] == {"groups": 3, "params": 18, "runs": 4, "results": 9}
+    # a copy of the file elsewhere is the same legacy data
+    copy = shutil.copy(legacy, tmp_path / "copy.db")
+    assert import_legacy(copy, target, types)["imported"]["groups"] == 0
+    # the old tool went on: one more group bred from 3, with one run
+    conn = sqlite3.connect(legacy)
+    conn.execute("INSERT INTO param_meta VALUES (4, 1672000000, '3')")
+    conn.executemany("INSERT INTO params VALUES (4, ?, ?, ?)", [(p, n, v) for pid, p, n, v in PARAMS if pid == 3])
+    conn.execute("INSERT INTO run_meta VALUES (5, 4, 1672000100, 1672000200, 'TSLA', 'TSLA-2022-05-24')")
+    conn.execute("INSERT INTO results VALUES (5, 'got', 'count', 7)")
+    conn.commit()
+    conn.close()
+    grown = import_legacy(legacy, target, types)
+    assert grown["imported"] == {"groups": 1, "params": 6, "parents": 1, "runs": 1, "results": 1}
+    assert grown["skipped"] == {"groups": 3, "params": 18, "runs": 4, "results": 9}
+    assert rows(target, SEED_QUERY, "TSLA-2022-05-24") == rows(legacy, SEED_QUERY, "TSLA-2022-05-24")
+    conn = store.connect(target, create=False)
+    assert store.group_parents(conn, 4) == [3]
+    conn.close()
+
+
+def test_ids_are_remapped_when_the_target_already_has_groups(legacy, target, types):
+    conn = store.connect(target)
+    with store.transaction(conn):
+        mine = store.insert_group(conn, params=[("x", "1.0", "float", "1.0")], origin="load mine.js")
+        run = {"group_id": mine, "dataset": "mine", "started": store.now(), "status": "ok"}
+        store.insert_run(conn, run, [("a", "b", 1)])
+    conn.close()
+    report = import_legacy(legacy, target, types)
+    assert report["remapped"] == {"groups": {1: 2, 2: 3, 3: 4}, "runs": {1: 2, 2: 3, 3: 4, 4: 5}}
+    with GeneticFuckery(dbfile=target, pid=2) as g:
+        assert g.overall.decay_rate_int == 5
+    with GeneticFuckery(dbfile=target, pid=1) as g:
+        assert g.x == 1.0
+    conn = store.connect(target, create=False)
+    assert [store.group_parents(conn, group) for group in (2, 3, 4)] == [[], [2], [2, 3]]
+    conn.close()
+    mapped = {1: 2, 2: 3, 3: 4}
+    expected = [(run + 1, mapped[pid], *rest) for run, pid, *rest in rows(legacy, SEED_QUERY, "TSLA-2022-05-24")]
+    assert rows(target, SEED_QUERY, "TSLA-2022-05-24") == expected
+    # a second import finds the remapped groups and reports the same mapping
+    again = import_legacy(legacy, target, types)
+    assert again["imported"]["groups"] == 0 and again["remapped"] == report["remapped"]
+
+
+def test_a_value_that_does_not_fit_its_type_is_kept_and_warned(tmp_path, target, types):
+    params = PARAMS + [(1, "overall", "window_int", "2.5"), (1, "runtime", "mode_choice", '"fast"'),
+                       (1, "", "Level", "high")]
+    legacy = make_legacy(tmp_path / "odd.db", params=params)
+    report = import_legacy(legacy, target, types)
+    assert report["imported"]["params"] == 21
+    warned = {(w["pid"], w["name"], w["value"], w["type"]) for w in report["warnings"]}
+    assert warned == {(1, "overall__window_int", "2.5", "int"),
+                      (1, "runtime__mode_choice", '"fast"', "choice"),
+                      (1, "level", '"high"', "float")}
+    assert all(w["message"].startswith("legacy group 1: ") for w in report["warnings"])
+    g = GeneticFuckery(dbfile=target, pid=1)
+    assert g.overall.window_int == 2  # what the old tool's int(x) gave
+    assert g.level == "high"
+    g.close()
+
+
+def test_orphans_and_repeated_results_are_left_out_with_warnings(tmp_path, target, types):
+    runs = RUNS + [(9, 42, 1671800100, None, "x", "x")]
+    results = RESULTS + [(1, "got", "count", 30), (9, "got", "count", 1), (77, "got", "count", 1)]
+    legacy = make_legacy(tmp_path / "odd.db", runs=runs, results=results)
+    report = import_legacy(legacy, target, types)
+    assert report["imported"]["runs"] == 4 and report["imported"]["results"] == 9
+    messages = [w["message"] for w in report["warnings"]]
+    assert messages == [
+        "runs 9 name no legacy group; left out with their results",
+        "1 legacy results repeat an earlier (run, algo, name); the first value of each is kept",
+        "2 legacy results belong to no imported run; left out",
+    ]
+    assert rows(target, "SELECT value FROM results WHERE run = 1 AND name = 'count'") == [(3,)]
+
+
+def test_a_file_that_is_not_a_legacy_database_is_refused(tmp_path, target, types):
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE params (pid, param, name, value)")
+    conn.close()
+    with pytest.raises(InputError) as error:
+        import_legacy(other, target, types)
+    assert str(error.value) == (
+        f"{other}: not an original geneticfuckery database (it has no param_meta, run_meta, results tables)")
+
+    notes = tmp_path / "notes.db"
+    notes.write_bytes(b"not a database at all " * 100)
+    with pytest.raises(InputError, match=r"notes\.db: not an SQLite database"):
+        import_legacy(notes, target, types)
+
+    with pytest.raises(InputError, match=r"missing\.db: no such file"):
+        import_legacy(tmp_path / "missing.db", target, types)
+
+    gf_db = str(tmp_path / "gf.db")
+    store.connect(gf_db).close()
+    with pytest.raises(InputError, match="already a gf database"):
+        import_legacy(gf_db, target, types)
+    assert not os.path.exists(target)
+
+
+def test_importing_into_the_legacy_file_itself_is_refused(legacy, types, tmp_path, monkeypatch):
+    before = Path(legacy).read_bytes()
+    with pytest.raises(InputError, match=r"old\.db: cannot import a legacy database into itself"):
+        import_legacy(legacy, legacy, types)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="into itself"):
+        import_legacy(legacy, "./old.db", types)
+    assert Path(legacy).read_bytes() == before
+
+
+def test_default_target_is_next_to_the_old_file(legacy, types, tmp_path):
+    assert default_target("/data/runs/old.sqlite3") == "/data/runs/old-gf.db"
+    report = import_legacy(legacy, None, types)
+    assert report["target"] == str(tmp_path / "old-gf.db")
+    assert counts(report["target"])["groups"] == 3
