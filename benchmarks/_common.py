@@ -25,9 +25,13 @@ move from run to run. Rerun a section with the command it records, e.g.
 `python benchmarks/eval_overhead.py --runs 21 --write`.
 """
 
+#: The 1-minute load average when the script started (this module is imported first thing):
+#: other work on a shared machine moves the absolute times.
+LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
 
 def machine():
-    """CPU model, cores, Python and SQLite versions, and today's date."""
+    """CPU model, cores, Python and SQLite versions, today's date and the load average when the run started."""
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -42,11 +46,14 @@ def machine():
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "date": datetime.date.today().isoformat(),
+        "load_average_at_start": LOAD_AT_START,
     }
 
 
 def machine_line(m):
-    return f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, SQLite {m['sqlite']}, {m['date']}."
+    load = m.get("load_average_at_start")
+    busy = f", load average {load:.1f} when the run started" if load is not None else ""
+    return f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, SQLite {m['sqlite']}, {m['date']}{busy}."
 
 
 def command(script):

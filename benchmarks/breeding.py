@@ -15,10 +15,10 @@ that file and breeds with ``ResultMetric("profit")``, ``--top 8``:
 * ``default``: population 32;
 * ``classic``: its own population, C(k, 2) children of the parents' top k = 6 results.
 
-The two breeders run interleaved, median of ``--runs``. A second set of timings
-breeds on a *grown* database, where ``--grown`` earlier children (10 generations'
-worth by default) are already stored, because the duplicate check reads every stored
-group. One more generation of each breeder runs with every step wrapped in a timer
+The two breeders run interleaved, median of ``--runs`` after a warm-up round. A
+second set of timings (median of at most 3) breeds on a *grown* database, where
+``--grown`` earlier children (10 generations' worth by default) are already stored,
+because the duplicate check reads every stored group. One more generation of each breeder runs with every step wrapped in a timer
 (exclusive times: a step's time excludes the steps it calls) to show where the time
 goes, inside ``breed()`` against the rest; and one under ``cProfile``, whose top 10
 functions by cumulative time are printed (the Markdown section keeps a summary).
@@ -54,7 +54,8 @@ PARENTS = 8
 DATASETS = ("train", "test")
 POPULATION = 32
 COMPARE = 6
-TARGET_MIN_RUNS = 3
+#: Generations timed per breeder on the grown database (each takes seconds; the point is the trend).
+GROWN_RUNS = 3
 PROFILE_TOP = 10
 SEED = 20240601
 
@@ -169,14 +170,17 @@ def breed_once(db, breeder_name, seed, breeder=None):
     return seconds, len(ids), discarded
 
 
-def time_breeders(base, workdir, runs, seed_base):
-    """``{breeder: [(seconds, children, discarded)]}``: interleaved generations, each on a fresh copy."""
+def time_breeders(base, workdir, runs, seed_base, warmup=True):
+    """``{breeder: [(seconds, children, discarded)]}``: interleaved generations, each on a fresh copy.
+
+    With ``warmup``, a first round (imports, plugin registries, page cache) is not kept.
+    """
     samples = {name: [] for name in BREEDERS}
-    for run in range(runs + 1):  # round 0 warms up (imports, plugin registries, page cache)
+    for run in range(runs + warmup):
         for name in BREEDERS:
             db = fresh_copy(base, workdir, "timed.db")
             sample = breed_once(db, name, seed_base + run)
-            if run:
+            if run >= warmup:
                 samples[name].append(sample)
     return samples
 
@@ -306,6 +310,7 @@ def summarize(samples, grown_samples, grown_groups, breakdowns, profiles, runs):
         "command": _common.command(__file__),
         "machine": _common.machine(),
         "runs": runs,
+        "grown_runs": min(runs, GROWN_RUNS),
         "setup": {
             "params_per_group": PARAMS_PER_GROUP,
             "types": {**TYPE_COUNTS, "float": PARAMS_PER_GROUP - sum(TYPE_COUNTS.values())},
@@ -340,8 +345,8 @@ def render(report):
         "## Breeding: one generation of children of 1,000-parameter groups",
         "",
         _common.machine_line(m) + "  ",
-        f"Command: `{report['command']}` ({report['runs']} interleaved generations per breeder, each on a"
-        " fresh copy of the database).",
+        f"Command: `{report['command']}` (median of {report['runs']} interleaved generations per breeder,"
+        f" {report['grown_runs']} on the grown database; each on a fresh copy of the database).",
         "",
         f"Path: `gf.engine.breed_generation` (what `gf breed` runs) on a SQLite file holding {setup['parents']}"
         f" parent groups loaded with `gf.loader.load`, {setup['params_per_group']:,} params each ({types};"
@@ -421,7 +426,7 @@ def main():
         base = make_db(workdir)
         samples = time_breeders(base, workdir, args.runs, 1000)
         grown, grown_groups = grow(base, workdir, args.grown)
-        grown_samples = time_breeders(grown, workdir, args.runs, 2000)
+        grown_samples = time_breeders(grown, workdir, min(args.runs, GROWN_RUNS), 2000, warmup=False)
         breakdowns = {f"{name}, {PARENTS} groups": breakdown(fresh_copy(base, workdir, "timed.db"), name, 3000)
                       for name in BREEDERS}
         breakdowns[f"default, {grown_groups} groups"] = breakdown(fresh_copy(grown, workdir, "timed.db"), "default",

@@ -7,6 +7,7 @@ the program exited non-zero), a program that died or timed out gets a failed run
 with its exit code and the tail of its stderr. The launcher never writes.
 """
 
+import functools
 import os
 import shlex
 import subprocess
@@ -154,15 +155,19 @@ def run_command(context, evaluation, register_process=None):
     """
     argv = command_line(context.command, evaluation.dataset, context.shell)
     started = store.now()
+    prefix, arrange = _death_with_parent()
+    if prefix and not _executable(argv[0]):  # say so ourselves rather than through setpriv
+        return Finished(evaluation, exit_code=127, error=f"cannot start {argv[0]!r}: No such file or directory",
+                        started=started, stopped=store.now(), command=shlex.join(argv))
     try:
         process = subprocess.Popen(
-            argv,
+            prefix + argv,
             env=environment(context, evaluation),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_die_with(os.getpid()),
+            preexec_fn=arrange,
         )
     except OSError as error:
         return Finished(evaluation, exit_code=127, error=f"cannot start {argv[0]!r}: {error.strerror or error}",
@@ -187,24 +192,47 @@ def run_command(context, evaluation, register_process=None):
     )
 
 
-def _die_with(parent):
-    """A ``preexec_fn``: in the child, ask Linux to SIGKILL it when gf (``parent``) dies.
+_DEATH = None
 
-    Otherwise an evaluation orphaned by a killed loop would go on and record a run
-    while the resumed loop evaluates the same pair again. If gf died between the
-    fork and this call, the child exits at once instead.
+
+@functools.lru_cache(maxsize=64)
+def _executable(program):
+    """Whether ``program`` can be started (a path to an executable, or a name on PATH)."""
+    import shutil
+
+    return shutil.which(program) is not None
+
+
+def _death_with_parent():
+    """How a child dies with gf: ``(argv prefix, preexec_fn)``.
+
+    Without this, an evaluation orphaned by a killed loop (SIGKILL, a crash) would go
+    on and record a run while the resumed loop evaluates the same pair again. On
+    Linux, ``setpriv --pdeathsig KILL`` arms the kernel's parent-death signal without
+    a ``preexec_fn`` (which would force a slow full fork of gf on every launch);
+    without setpriv a ``preexec_fn`` arms it, and exits at once if gf already died.
     """
+    global _DEATH
+    if _DEATH is None:
+        import shutil
 
-    def arrange():
-        if sys.platform.startswith("linux"):
+        if not sys.platform.startswith("linux"):
+            _DEATH = ([], None)
+        elif shutil.which("setpriv"):
+            _DEATH = (["setpriv", "--pdeathsig", "KILL", "--"], None)
+        else:
             import ctypes
             import signal
 
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-            if os.getppid() != parent:
-                os._exit(137)
+            prctl, parent = ctypes.CDLL(None, use_errno=True).prctl, os.getpid()
 
-    return arrange
+            def arrange():
+                prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+                if os.getppid() != parent:
+                    os._exit(137)
+
+            _DEATH = ([], arrange)
+    return _DEATH
 
 
 def kill(process):

@@ -155,10 +155,13 @@ def _add_constraint(into, left, op, right, where):
         left, op, right = right, _FLIPPED[op], left
         left_is_name, right_is_name = True, False
     lhs = check_name(left, where)
-    try:
-        rhs = check_name(right, where) if right_is_name else _number(right)
-    except ValueError:  # more digits than Python converts
-        raise LoadError(*where, f"constraint number {right[:20]}... is too long; use a shorter number") from None
+    if right_is_name:
+        rhs = check_name(right, where)
+    else:
+        try:
+            rhs = _number(right)
+        except ValueError:  # more digits than Python converts
+            raise LoadError(*where, f"constraint number {right[:20]}... is too long; use a shorter number") from None
     if isinstance(rhs, float) and not math.isfinite(rhs):
         raise LoadError(*where, f"constraint number {right} is out of range; use a finite number")
     if lhs == rhs:

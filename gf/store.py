@@ -219,11 +219,10 @@ def connect(path=DEFAULT_DB, *, create=True):
             "or point GF_DB at an existing file"
         )
     try:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
-    except sqlite3.Error as error:
-        raise StoreError(f"{path}: cannot open database: {error}") from None
+        conn, version = _open(path, exists)
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"{path}: not a usable SQLite database ({error})") from None
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
         conn.execute("PRAGMA foreign_keys = ON")
         # In WAL mode NORMAL never corrupts the file and survives any process crash; a
         # power cut may lose the last commits (re-evaluated on resume). FULL would fsync
@@ -238,6 +237,26 @@ def connect(path=DEFAULT_DB, *, create=True):
         conn.close()
         raise
     return conn
+
+
+def _open(path, exists):
+    """``(connection, schema version)``; on read-only storage the file is opened immutable."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+    try:
+        return conn, conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.OperationalError as error:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not exists or "unable to open" not in str(error) or os.access(folder, os.W_OK):
+            conn.close()
+            raise
+    # A WAL database in a read-only folder cannot get its -shm file: read it as an
+    # immutable snapshot (programs reading parameters from read-only shared storage).
+    import pathlib
+
+    conn.close()
+    conn = sqlite3.connect(pathlib.Path(path).absolute().as_uri() + "?immutable=1", uri=True,
+                           timeout=BUSY_TIMEOUT, isolation_level=None)
+    return conn, conn.execute("PRAGMA user_version").fetchone()[0]
 
 
 def _upgrade(conn, path, version):
@@ -300,7 +319,8 @@ def environment_error(conn, error):
         advice = (f"still locked by another writer after {BUSY_TIMEOUT:g} s and {LOCK_RETRIES} retries; "
                   "is a process stuck holding it?")
     elif "disk i/o error" in text:
-        advice = "disk I/O error; check the disk and the file system, then rerun"
+        advice = ("could not write: a full disk, a file size limit or a failing disk; free space or check "
+                  "the disk and rerun (what was recorded before is kept)")
     else:
         return None
     return StoreError(f"{_path_of(conn)}: {advice} ({error})")

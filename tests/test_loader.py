@@ -125,6 +125,7 @@ BAD_FILES = [
     ("c_choice = [1]\nc_choice < 3\n", 2, "needs numbers, but c_choice is a choice"),
     ("a = 1\n1 < 2\n", 2, "relates two numbers"),
     ("a = 1\na < a\n", 2, "relates a parameter to itself"),
+    ("a = 1\na < x____y\n", 2, "'x____y' has an empty part between __ separators"),
     ("a = 1\nb = 2\na == b\n", 3, "(== and != are not supported)"),
     ("just some words\n", 1, "expected `name = <JSON value>` or a constraint"),
     ("foo-bar = 1\n", 1, "'foo-bar' is not a parameter name"),

@@ -27,8 +27,8 @@ SUFFIXES = {"_real_0": "real_0", "_real_1": "real_1", "_choice": "choice", "_boo
 NUMERIC = {"float", "int", "real_0", "real_1"}
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
-NUMBER = r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"  # a number in a constraint (the loader's regex)
-ASCII_NUMBER = NUMBER.replace(r"\d", "[0-9]")  # valid files use ASCII digits; \d also matches others
+ASCII_NUMBER = r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"  # a number in a constraint
+NUMBER = ASCII_NUMBER.replace("[0-9]", r"\d")  # for junk: \d also matches non-ASCII digits
 
 
 def type_of(name):
@@ -78,8 +78,13 @@ LINE_CHAR = st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs
 PLAIN_CHAR = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
 
 # Identifier parts with no leading, trailing or doubled underscore: joined by __ they
-# split back into exactly these parts.
-PART = st.from_regex(r"[a-z](?:_?[a-z0-9]){0,5}", fullmatch=True)
+# split back into exactly these parts. (Built from pieces: st.from_regex is slow.)
+LOWER, DIGIT = "abcdefghijklmnopqrstuvwxyz", "0123456789"
+PART = st.builds(
+    lambda first, rest: first + "".join(rest),
+    st.sampled_from(LOWER),
+    st.lists(st.sampled_from([*LOWER, *DIGIT]) | st.sampled_from([f"_{c}" for c in LOWER + DIGIT]), max_size=5),
+)
 SUFFIX = st.sampled_from([""] + list(SUFFIXES))
 
 FINITE = st.floats(allow_nan=False, allow_infinity=False)
@@ -101,7 +106,18 @@ VALUES = {
 NUMBER_TEXT = st.one_of(
     st.integers().map(str),
     FINITE.map(json.dumps),
-    st.from_regex(ASCII_NUMBER, fullmatch=True).filter(lambda text: len(text) < 400 and in_range(text)),
+    # Any number text the format allows, e.g. -00.5e+3, .25, 7., 1E5 (ASCII_NUMBER, built from pieces).
+    st.builds(
+        lambda sign, mantissa, exponent: sign + mantissa + exponent,
+        st.sampled_from(["", "-"]),
+        st.one_of(
+            st.text(DIGIT, min_size=1, max_size=30),
+            st.builds(lambda a, b: f"{a}.{b}", st.text(DIGIT, min_size=1, max_size=20), st.text(DIGIT, max_size=20)),
+            st.text(DIGIT, min_size=1, max_size=20).map(lambda b: f".{b}"),
+        ),
+        st.just("")
+        | st.builds(str.__add__, st.sampled_from(["e", "E", "e+", "e-", "E-"]), st.text(DIGIT, min_size=1, max_size=3)),
+    ).filter(in_range),
 )
 PLAIN_NUMBER_TEXT = st.integers(-(2**50), 2**50).map(str) | st.floats(-1e300, 1e300).map(json.dumps)
 
@@ -139,7 +155,7 @@ def valid_groups(draw, first_prefix="", plain=False):
     )
     names = prefix_free([first_prefix + "__".join(parts) + suffix for parts, suffix in raw_names])
     params = {}
-    entries = []  # (kind, payload) before shuffling: ("param", name) or ("constraint", ...)
+    entries = []  # ("param", ...) and ("constraint", ...) lines, in an order drawn below
     comment = st.text(PLAIN_CHAR if plain else LINE_CHAR, max_size=12)
     for name in names:
         type_name = type_of(name)
@@ -164,6 +180,7 @@ def valid_groups(draw, first_prefix="", plain=False):
             rhs_text, right = rhs, compared(rhs)
         else:
             rhs_text = draw(PLAIN_NUMBER_TEXT if plain else NUMBER_TEXT)
+            assert re.fullmatch(ASCII_NUMBER, rhs_text), rhs_text
             right = number_value(rhs_text)
             rhs = right
         op = draw(st.sampled_from([op for op, holds in OPS.items() if holds(compared(lhs), right)]))
@@ -214,7 +231,8 @@ def stored(db, group_id):
         conn.close()
 
 
-def count_groups(db):
+def row_counts(db):
+    """How many groups and params the database holds."""
     conn = store.connect(db, create=False)
     try:
         return conn.execute("SELECT count(*) FROM groups").fetchone()[0], conn.execute(
@@ -326,7 +344,10 @@ JUNK_BASE = (["gfva = 1"], {"gfva": ("float", 1)}, [])
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(valid_groups(first_prefix="gfv", plain=True), st.lists(st.tuples(st.integers(0), JUNK_LINE), min_size=1, max_size=3))
+@given(
+    valid_groups(first_prefix="gfv", plain=True),
+    st.lists(st.tuples(st.integers(0), JUNK_LINE), min_size=1, max_size=3),  # (where it goes, the line)
+)
 # Found by this test; kept so that they are always tried.
 @example(JUNK_BASE, [(1, "a = 1" + "0" * 400)])  # beyond float range
 @example(JUNK_BASE, [(1, "a_choice = [" + "7" * 4400 + "]")])  # beyond int()'s digit limit
@@ -334,11 +355,11 @@ JUNK_BASE = (["gfva = 1"], {"gfva": ("float", 1)}, [])
 @example(JUNK_BASE, [(1, "a < " + "8" * 4400)])  # a constraint's number beyond int()'s digit limit
 @example(JUNK_BASE, [(1, "# \x0cjunk")])  # a form feed is no line break: the error is on line 2
 def test_junk_lines_fail_with_their_own_location_or_load(group, junk):
-    lines, expected_params, expected_constraints = group
+    valid_lines, _, expected_constraints = group
     # The valid part's names all start with gfv; junk that names them could legitimately
     # move an error onto a valid line (by overriding a value a constraint checks).
     assume(not any("gfv" in text.lower() for _, text in junk))
-    tagged = [(line, False) for line in lines]
+    tagged = [(line, False) for line in valid_lines]
     for position, text in junk:
         tagged.insert(position % (len(tagged) + 1), (text, True))
     lines = [line for line, _ in tagged]
@@ -346,12 +367,12 @@ def test_junk_lines_fail_with_their_own_location_or_load(group, junk):
     types = plugins.get_types()
     with tempfile.TemporaryDirectory() as tmp:
         db, valid, mixed = (os.path.join(tmp, name) for name in ("gf.db", "valid.txt", "mixed.txt"))
-        write(valid, group[0])
+        write(valid, valid_lines)
         write(mixed, lines)
         conn = store.connect(db)
         try:
             base, _ = loader.load(conn, [valid], types, db_path=db)  # the valid part alone loads
-            before = count_groups(db)
+            before = row_counts(db)
             try:
                 group_id, _ = loader.load(conn, [mixed], types, db_path=db)
             except LoadError as error:
@@ -359,10 +380,10 @@ def test_junk_lines_fail_with_their_own_location_or_load(group, junk):
                 message = str(error)
                 assert error.path == mixed and error.line in junk_lines, (message, sorted(junk_lines))
                 assert message.startswith(f"{mixed}:{error.line}: "), message
-                assert count_groups(db) == before, "a failed load wrote something"
+                assert row_counts(db) == before, "a failed load wrote something"
             else:
                 event("junk: loaded")
-                assert count_groups(db)[0] == before[0] + 1
+                assert row_counts(db)[0] == before[0] + 1
                 params, constraints = stored(db, group_id)
                 ours = [row for row in params if row[0].startswith("gfv")]
                 assert ours == stored(db, base)[0]

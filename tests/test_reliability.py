@@ -1,0 +1,183 @@
+"""Promises about data under stress: concurrent writers, kills, full disks, results files."""
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from gf import GeneticFuckery, store
+from conftest import count_rows
+
+WRITER = textwrap.dedent("""
+    import sys
+    from gf import GeneticFuckery
+    g = GeneticFuckery(dbfile=sys.argv[1], pid=1, dataset="d")
+    for i in range(int(sys.argv[3])):
+        with g.report("stress") as r:
+            r["a"] = {"i": i, "writer": int(sys.argv[2])}
+            r["b"] = {"x": 1.5}
+""")
+
+
+def test_sixteen_writers_lose_nothing_and_never_see_a_lock(load_text, db_path):
+    load_text("x = 1\n")
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, db_path, str(n), "300"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for n in range(16)]
+    outcomes = [writer.communicate(timeout=600) for writer in writers]
+    assert [w.returncode for w in writers] == [0] * 16, [err[-500:] for _, err in outcomes if err]
+    assert not any("locked" in err for _, err in outcomes)
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone() == (4800,)
+    assert conn.execute("SELECT count(*) FROM results").fetchone() == (14400,)
+    per_writer = conn.execute("SELECT value, count(*) FROM results WHERE name = 'writer' GROUP BY value").fetchall()
+    assert per_writer == [(n, 300) for n in range(16)]
+    assert conn.execute("SELECT count(DISTINCT value) FROM results WHERE name = 'i'").fetchone() == (300,)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+BIG_REPORT = textwrap.dedent("""
+    import sys
+    from gf import GeneticFuckery
+    g = GeneticFuckery(dbfile=sys.argv[1], pid=1, dataset="d")
+    with g.report("big") as r:
+        for algo in range(300):
+            r[f"a{algo}"] = {f"n{i}": i * 0.5 for i in range(1000)}
+    print("done")
+""")
+
+
+def test_evaluator_killed_mid_report_leaves_no_partial_run(load_text, db_path):
+    load_text("x = 1\n")
+    wal = db_path + "-wal"
+    before = os.path.getsize(wal) if os.path.exists(wal) else 0
+    process = subprocess.Popen([sys.executable, "-c", BIG_REPORT, db_path], stdout=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and (not os.path.exists(wal) or os.path.getsize(wal) < before + 2_000_000):
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.stdout.read() == b""  # it was killed while writing, before it finished
+    conn = store.connect(db_path)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM results").fetchone() == (0,)
+
+
+def _limit_file_size(limit):
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_full_disk_gives_a_clear_error_and_keeps_what_was_recorded(load_text, db_path, tmp_path):
+    load_text("x = 1\n")
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"kept": 1}}, dataset="d")
+    conn = store.connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    big = tmp_path / "big.js"
+    big.write_text("".join(f"p{i}__value = {i}.5\n" for i in range(20000)))
+    limit = os.path.getsize(db_path) + 64 * 1024
+    result = subprocess.run(["gf", "load", "--db", db_path, str(big)], capture_output=True, text=True,
+                            preexec_fn=_limit_file_size(limit), env={**os.environ, "GF_LOAD_PLUGINS": ""})
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {os.path.realpath(db_path)}: ")
+    assert "size limit" in result.stderr and "what was recorded before is kept" in result.stderr
+    assert result.stderr.count("\n") == 1
+    conn = store.connect(db_path)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert conn.execute("SELECT count(*) FROM groups").fetchone() == (1,)
+    assert conn.execute("SELECT value FROM results WHERE name = 'kept'").fetchall() == [(1,)]
+
+
+@pytest.fixture
+def read_only_copy(load_text, db_path, tmp_path):
+    """The database behind a read-only bind mount (root can write through file permissions)."""
+    load_text("x = 1\n")
+    conn = store.connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    source = os.path.dirname(db_path)
+    if subprocess.run(["mount", "--bind", source, str(mount)], capture_output=True).returncode != 0:
+        pytest.skip("cannot bind-mount here (needs root): the read-only case is not exercised")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(mount)], check=True, capture_output=True)
+        yield str(mount / os.path.basename(db_path))
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount)], check=True)  # connections may still be open
+
+
+def test_read_only_database_reads_and_refuses_writes_clearly(read_only_copy, run_gf, tmp_path):
+    code = textwrap.dedent(f"""
+        from gf import GeneticFuckery
+        g = GeneticFuckery(dbfile={read_only_copy!r}, pid=1)
+        print(g.x)
+        g.record({{"a": {{"b": 1}}}})
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout == "1.0\n" and result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"gf.errors.StoreError: {read_only_copy}: the database is read-only; make the file and its folder "
+        "writable, or work on a copy (attempt to write a readonly database)")
+    (tmp_path / "more.js").write_text("y = 2\n")
+    loaded = run_gf("load", "--db", read_only_copy, tmp_path / "more.js")
+    assert loaded.exit_code == 1 and "the database is read-only" in loaded.stderr
+    assert json.loads(run_gf("groups", "--db", read_only_copy, "--json").stdout)[0]["id"] == 1
+
+
+def test_results_file_and_ingest(load_text, db_path, tmp_path, run_gf):
+    load_text("x = 1\n")
+    results = tmp_path / "results.jsonl"
+    env = {**os.environ, "GF_DB": db_path, "GF_PARAM_GROUP": "1", "GF_RESULTS": str(results), "GF_DATA": "d"}
+    code = "from gf import GeneticFuckery\nwith GeneticFuckery().report('r') as r: r['a']['b'] = 2; r['a']['nan'] = float('nan')"
+    for _ in range(3):
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    assert count_rows(db_path, "runs") == 0 and len(results.read_text().splitlines()) == 3
+    first = run_gf("ingest", "--db", db_path, results, "--json")
+    assert json.loads(first.stdout) == {"runs": 3, "skipped": 0, "results": 6}
+    again = run_gf("ingest", "--db", db_path, results, "--json")
+    assert json.loads(again.stdout) == {"runs": 0, "skipped": 3, "results": 0}
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT dataset, label, status FROM runs").fetchall() == [("d", "r", "ok")] * 3
+    assert conn.execute("SELECT count(*) FROM results WHERE value IS NULL").fetchone() == (3,)
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{not json", "not a JSON line"),
+        ('{"gf_run": 1, "uid": "X", "group_id": 1, "status": "ok", "results": [["a", "run", 1]]}',
+         "result name 'run' (in 'a') is reserved"),
+        ('{"gf_run": 1, "uid": "X", "group_id": 1, "status": "ok", "results": [["a", "b", "high"]]}',
+         "is not a number or a boolean"),
+        ('{"gf_run": 1, "uid": "X", "group_id": 9, "status": "ok", "results": []}', "group 9 does not exist"),
+        ('{"hello": 1}', "not a gf results line"),
+    ],
+)
+def test_ingest_rejects_bad_lines_with_their_location(load_text, db_path, tmp_path, run_gf, line, message):
+    load_text("x = 1\n")
+    path = tmp_path / "bad.jsonl"
+    good = GeneticFuckery(dbfile=db_path, pid=1)
+    path.write_text(line + "\n")
+    before = open(db_path, "rb").read()
+    result = run_gf("ingest", "--db", db_path, path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{path}:1: ") and message in result.stderr
+    assert open(db_path, "rb").read() == before and good.group == 1
+
+
+def test_ingest_points_at_an_unfinished_last_line(load_text, db_path, tmp_path, run_gf):
+    load_text("x = 1\n")
+    path = tmp_path / "cut.jsonl"
+    path.write_text('{"gf_run": 1, "uid": "01ABC", "group_id": 1, "sta')
+    result = run_gf("ingest", "--db", db_path, path)
+    assert result.exit_code == 2 and "did a writer die mid-write?" in result.stderr
