@@ -6,7 +6,6 @@ group's constraints satisfied (fixers first, then a re-breed for what cannot be
 repaired), and no child identical to a group already in the database.
 """
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -19,10 +18,14 @@ MAX_ATTEMPTS = 25
 
 @dataclass
 class Child:
-    """A proposed child group: its params and the parent groups it came from."""
+    """A proposed child group: its params and the parent groups it came from.
+
+    :ivar rows: the params as stored (filled in once the child is accepted).
+    """
 
     params: dict
     parents: list
+    rows: list = None
 
 
 @dataclass
@@ -55,12 +58,14 @@ class BreedRequest:
     algo_ranking: dict = field(default_factory=dict)
     algo_strength: dict = field(default_factory=dict)
     generation: int = 1
+    _mutators: object = field(default=None, repr=False, compare=False)
 
     def mutate(self, name, value, sigma, rate):
         """Mutate ``value`` of param ``name`` through the ``gf_mutate`` hook (parents' value if no mutator)."""
-        param_type = self.types.for_param(name)
-        mutated = plugins.call_hook("gf_mutate", param_type=param_type, value=value, sigma=sigma, rate=rate,
-                                    rng=self.rng)
+        if self._mutators is None:
+            self._mutators = plugins.first_result("gf_mutate")
+        mutated = self._mutators(param_type=self.types.for_param(name), value=value, sigma=sigma, rate=rate,
+                                 rng=self.rng)
         return value if mutated is None else mutated
 
 
@@ -80,12 +85,6 @@ class Breeder:
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r}>"
-
-
-def digest(params):
-    """A stable fingerprint of a group's params, to refuse duplicate children."""
-    canonical = json.dumps(sorted(params.items()), separators=(",", ":"))
-    return hashlib.sha1(canonical.encode()).hexdigest()
 
 
 def constraints_of(conn, parents):
@@ -118,23 +117,6 @@ def violations(params, constraints, types):
     return broken
 
 
-def existing_digests(conn):
-    """Fingerprints of every group in the database."""
-    digests = set()
-    current, values = None, {}
-    for group_id, param, name, value in conn.execute(
-        "SELECT group_id, param, name, value FROM params ORDER BY group_id"
-    ):
-        if group_id != current:
-            if values:
-                digests.add(digest(values))
-            current, values = group_id, {}
-        values[store.join_name(param, name)] = json.loads(value)
-    if values:
-        digests.add(digest(values))
-    return digests
-
-
 def breed_children(conn, breeder, request):
     """Ask ``breeder`` for children until ``request.population`` valid, new ones exist.
 
@@ -144,7 +126,7 @@ def breed_children(conn, breeder, request):
 
     :returns: ``(children, discarded)``: valid :class:`Child` objects and a count.
     """
-    seen = existing_digests(conn)
+    seen = set()
     wanted = request.population
     children, discarded = [], 0
     for _attempt in range(MAX_ATTEMPTS):
@@ -158,8 +140,12 @@ def breed_children(conn, breeder, request):
             answers = plugins.call_hook(
                 "gf_fix_child", params=child.params, constraints=constraints, types=request.types, rng=request.rng
             )
-            fingerprint = digest(child.params)
-            if False in answers or violations(child.params, constraints, request.types) or fingerprint in seen:
+            if False in answers or violations(child.params, constraints, request.types):
+                discarded += 1
+                continue
+            child.rows = param_rows(child.params, request.types)
+            fingerprint = store.digest(child.rows)
+            if fingerprint in seen or conn.execute("SELECT 1 FROM groups WHERE digest = ?", (fingerprint,)).fetchone():
                 discarded += 1
                 continue
             seen.add(fingerprint)
@@ -193,7 +179,7 @@ def store_children(conn, children, types, *, breeder, generation, loop_id=None):
             ids.append(
                 store.insert_group(
                     conn,
-                    params=param_rows(child.params, types),
+                    params=child.rows or param_rows(child.params, types),
                     constraints=[constraint.stored() for constraint in constraints],
                     origin=f"bred by {breeder}",
                     parents=child.parents,

@@ -288,6 +288,9 @@ def _write_groups(conn, groups, types, origin, report):
         conn.executemany(
             "INSERT INTO params (group_id, param, name, value, type, typed) VALUES (?, ?, ?, ?, ?, ?)", rows
         )
+        conn.execute("UPDATE groups SET digest = ? WHERE id = ?",
+                     (store.digest([(store.join_name(param, name), value) for _, param, name, value, _, _ in rows]),
+                      group_id))
         report["imported"]["params"] += len(rows)
     # Lineage after every group exists: a parents text may name a later pid.
     for group in fresh:

@@ -46,14 +46,16 @@ def _merge_one(out, source):
     loop_ids = _copy_loops(out, source)
     known_groups = _ids_by_uid(out, "groups")
     group_ids, added_groups = {}, []
-    for row in source.execute("SELECT id, uid, created, origin, generation, breeder, loop_id FROM groups ORDER BY id"):
-        old_id, uid, created, origin, generation, breeder, loop_id = row
+    for row in source.execute(
+            "SELECT id, uid, created, origin, generation, breeder, loop_id, digest FROM groups ORDER BY id"):
+        old_id, uid, created, origin, generation, breeder, loop_id, fingerprint = row
         if uid in known_groups:
             group_ids[old_id] = known_groups[uid]
             continue
         group_ids[old_id] = out.execute(
-            "INSERT INTO groups (uid, created, origin, generation, breeder, loop_id) VALUES (?, ?, ?, ?, ?, ?)",
-            (uid, created, origin, generation, breeder, loop_ids.get(loop_id)),
+            "INSERT INTO groups (uid, created, origin, generation, breeder, loop_id, digest) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (uid, created, origin, generation, breeder, loop_ids.get(loop_id), fingerprint),
         ).lastrowid
         added_groups.append(old_id)
     for old_id in added_groups:

@@ -53,13 +53,17 @@ class TypeRegistry:
     def __init__(self, types):
         self.by_name = {t.name: t for t in types}
         self._by_suffix = sorted(types, key=lambda t: len(t.suffix), reverse=True)
+        self._resolved = {}
 
     def for_param(self, full_name):
         """The type of a parameter named ``full_name`` (longest matching suffix wins)."""
-        for param_type in self._by_suffix:
-            if full_name.endswith(param_type.suffix):
-                return param_type
-        raise LookupError(f"no type matches {full_name!r} and no default type is registered")
+        found = self._resolved.get(full_name)
+        if found is None:
+            found = next((t for t in self._by_suffix if full_name.endswith(t.suffix)), None)
+            if found is None:
+                raise LookupError(f"no type matches {full_name!r} and no default type is registered")
+            self._resolved[full_name] = found
+        return found
 
     def __iter__(self):
         return iter(self._by_suffix)

@@ -97,9 +97,12 @@ _M001 = [
         origin TEXT NOT NULL,
         generation INTEGER,
         breeder TEXT,
-        loop_id INTEGER REFERENCES loops(id)
+        loop_id INTEGER REFERENCES loops(id),
+        digest TEXT
     )""",
     "CREATE INDEX groups_loop ON groups (loop_id, generation)",
+    # A fingerprint of the params, so breeding refuses a child identical to any group.
+    "CREATE INDEX groups_digest ON groups (digest)",
     """CREATE TABLE group_parents (
         group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
         parent_id INTEGER NOT NULL REFERENCES groups(id),
@@ -377,6 +380,14 @@ def join_name(param, name):
     return f"{param}__{name}" if param else name
 
 
+def digest(rows):
+    """The fingerprint of a group: a hash of its ``(name, value_json, ...)`` rows in name order."""
+    import hashlib
+
+    canonical = "\n".join(f"{row[0]}={row[1]}" for row in sorted(rows))
+    return hashlib.sha1(canonical.encode()).hexdigest()
+
+
 def insert_group(conn, *, params, constraints=(), origin, parents=(), generation=None, breeder=None, loop_id=None,
                  group_id=None):
     """Insert one group inside the caller's transaction and return its id.
@@ -387,8 +398,9 @@ def insert_group(conn, *, params, constraints=(), origin, parents=(), generation
     :param constraints: ``(lhs, op, rhs)`` tuples; ``rhs`` is a param name or a number as text.
     """
     cursor = conn.execute(
-        "INSERT INTO groups (id, uid, created, origin, generation, breeder, loop_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (group_id, new_ulid(), now(), origin, generation, breeder, loop_id),
+        "INSERT INTO groups (id, uid, created, origin, generation, breeder, loop_id, digest) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (group_id, new_ulid(), now(), origin, generation, breeder, loop_id, digest(params)),
     )
     group_id = cursor.lastrowid
     conn.executemany(
