@@ -44,6 +44,9 @@ class BreedRequest:
     :ivar algo_ranking: ``{algo: [group ids best first]}`` for tagged algos.
     :ivar algo_strength: ``{algo: factor}``: >1 mutates a poorly scoring algo's params harder.
     :ivar generation: the number of the generation being bred.
+    :ivar history: ``history()`` -> ``[(group_id, {name: value}, score)]`` of every group
+        scored on the ranked datasets (mean score), best first: for model-based breeders.
+    :ivar minimize: whether lower scores are better.
     """
 
     ranking: dict
@@ -58,6 +61,8 @@ class BreedRequest:
     algo_ranking: dict = field(default_factory=dict)
     algo_strength: dict = field(default_factory=dict)
     generation: int = 1
+    history: object = None
+    minimize: bool = False
     _mutators: object = field(default=None, repr=False, compare=False)
 
     def mutate(self, name, value, sigma, rate):

@@ -214,6 +214,9 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
         algo_ranking=algo_ranking,
         algo_strength=strength,
         generation=generation,
+        history=lambda: [(group, breeding.group_values(conn, group), score)
+                         for group, score, _ in metrics.overall(conn, metric, datasets, minimize)],
+        minimize=minimize,
     )
     children, discarded = breeding.breed_children(conn, breeder, request)
     ids = breeding.store_children(conn, children, types, breeder=breeder.name, generation=generation,

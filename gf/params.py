@@ -384,7 +384,7 @@ def _result_key(key, what):
 def _result_value(algo, name, value):
     kind = type(value)
     if kind is int or kind is bool:  # the common cases first: no numbers import on the hot path
-        return int(value)
+        return _integer(algo, name, value)
     if kind is float:
         return _finite(algo, name, value)
     import numbers
@@ -396,8 +396,18 @@ def _result_value(algo, name, value):
             f"result {algo}.{name} = {value!r:.60} is not a number or a boolean; record numbers only"
         )
     if isinstance(value, numbers.Integral):
-        return int(value)
+        return _integer(algo, name, int(value))
     return _finite(algo, name, float(value))
+
+
+def _integer(algo, name, value):
+    """SQLite keeps integers of 64 bits; a larger one is kept as the nearest float."""
+    if -(2**63) <= value < 2**63:
+        return int(value)
+    try:
+        return float(value)
+    except OverflowError:
+        return _finite(algo, name, math.inf if value > 0 else -math.inf)
 
 
 def _finite(algo, name, value):

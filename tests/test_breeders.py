@@ -164,3 +164,25 @@ def test_hook_gf_mutate_builtins_and_a_plugin_replacing_the_float_mutator():
     request = request_for({1: {}}, seed=2)  # a request resolves the mutators once, for one generation
     assert request.mutate("x", 1.5, sigma=1.0, rate=0.0) == 3.0
     assert request.mutate("n_int", 5, sigma=0.0, rate=0.0) in (4, 6)  # other types keep the built-in
+
+
+def test_breed_request_history_lists_every_scored_group(load_text, db_path):
+    from gf import engine
+    from gf.metrics import resolve
+
+    for x in (1, 2, 3):
+        load_text(f"x = {x}\n")
+        GeneticFuckery(dbfile=db_path, pid=x).record({"a": {"score": x * 10}}, dataset="d")
+    seen = {}
+
+    class Spy(DefaultBreeder):
+        name = "spy"
+
+        def breed(self, request):
+            seen["history"] = request.history()
+            seen["minimize"] = request.minimize
+            return super().breed(request)
+
+    engine.breed_generation(store.connect(db_path), metric=resolve("score"), breeder=Spy(), datasets=["d"], top=1,
+                            population=2, minimize=True)
+    assert seen == {"history": [(1, {"x": 1.0}, 10), (2, {"x": 2.0}, 20), (3, {"x": 3.0}, 30)], "minimize": True}
