@@ -37,8 +37,14 @@ __all__ = [
     "Ranked",
     "Breeder",
     "BreedRequest",
+    "Child",
     "Launcher",
     "Evaluation",
+    "Finished",
+    "LaunchContext",
+    "command_line",
+    "run_command",
+    "read_results",
     "__version__",
 ]
 
@@ -52,8 +58,14 @@ _LAZY = {
     "Ranked": "gf.metrics",
     "Breeder": "gf.breeding",
     "BreedRequest": "gf.breeding",
+    "Child": "gf.breeding",
     "Launcher": "gf.launch",
     "Evaluation": "gf.launch",
+    "Finished": "gf.launch",
+    "LaunchContext": "gf.launch",
+    "command_line": "gf.launch",
+    "run_command": "gf.launch",
+    "read_results": "gf.ingest",
 }
 
 
@@ -63,4 +75,4 @@ def __getattr__(name):
         raise AttributeError(f"module 'gf' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module(module), "read" if name == "read_results" else name)
