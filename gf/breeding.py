@@ -47,6 +47,10 @@ class BreedRequest:
     :ivar history: ``history()`` -> ``[(group_id, {name: value}, score)]`` of every group
         scored on the ranked datasets (mean score), best first: for model-based breeders.
     :ivar minimize: whether lower scores are better.
+    :ivar batches: ``batches()`` -> every group id in creation order, in batches: the
+        groups of one generation of one loop together, each run of loaded groups together.
+    :ivar bounds: ``{name: (low, high)}`` from the parents' constraints against numbers
+        and the types' bounds (``None`` where open).
     """
 
     ranking: dict
@@ -63,6 +67,8 @@ class BreedRequest:
     generation: int = 1
     history: object = None
     minimize: bool = False
+    batches: object = None
+    bounds: dict = field(default_factory=dict)
     _mutators: object = field(default=None, repr=False, compare=False)
 
     def mutate(self, name, value, sigma, rate):
@@ -92,15 +98,52 @@ class Breeder:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-def constraints_of(conn, parents):
-    """The union of the parents' constraints, in declaration order."""
-    found = []
+def constraints_of(conn, parents, cache=None):
+    """The union of the parents' constraints, in declaration order.
+
+    :param cache: a dict to remember each parent's constraints in (children share parents).
+    """
+    found = {}
     for parent in dict.fromkeys(parents):
-        for row in store.group_constraints(conn, parent):
-            constraint = loader.Constraint.from_stored(*row)
-            if constraint not in found:
-                found.append(constraint)
-    return found
+        if cache is None or parent not in cache:
+            rows = [loader.Constraint.from_stored(*row) for row in store.group_constraints(conn, parent)]
+            if cache is None:
+                found.update(dict.fromkeys(rows))
+                continue
+            cache[parent] = rows
+        found.update(dict.fromkeys(cache[parent]))
+    return list(found)
+
+
+def bounds_of(names, constraints, types):
+    """``{name: (low, high)}``: the tightest numeric bounds the constraints and types give."""
+    found = {}
+    for name in names:
+        param_type = types.for_param(name)
+        found[name] = [param_type.low, param_type.high]
+    for constraint in constraints:
+        if isinstance(constraint.rhs, str) or constraint.lhs not in found:
+            continue
+        low, high = found[constraint.lhs]
+        if constraint.op in (">", ">="):
+            found[constraint.lhs][0] = constraint.rhs if low is None else max(low, constraint.rhs)
+        else:
+            found[constraint.lhs][1] = constraint.rhs if high is None else min(high, constraint.rhs)
+    return {name: tuple(pair) for name, pair in found.items()}
+
+
+def batches(conn):
+    """Group ids in creation order, batched by (loop, generation); loaded groups in runs."""
+    found, current_loaded = {}, None
+    for group_id, loop_id, generation in conn.execute("SELECT id, loop_id, generation FROM groups ORDER BY id"):
+        if generation is None:
+            if current_loaded is None:
+                current_loaded = ("loaded", group_id)
+            key = current_loaded
+        else:
+            key, current_loaded = (loop_id, generation), None
+        found.setdefault(key, []).append(group_id)
+    return list(found.values())
 
 
 def violations(params, constraints, types):
@@ -131,7 +174,7 @@ def breed_children(conn, breeder, request):
 
     :returns: ``(children, discarded)``: valid :class:`Child` objects and a count.
     """
-    seen = set()
+    seen, cache = set(), {}
     wanted = request.population
     children, discarded = [], 0
     for _attempt in range(MAX_ATTEMPTS):
@@ -141,7 +184,7 @@ def breed_children(conn, breeder, request):
         for child in proposed:
             if len(children) >= wanted:
                 break
-            constraints = constraints_of(conn, child.parents)
+            constraints = constraints_of(conn, child.parents, cache)
             answers = plugins.call_hook(
                 "gf_fix_child", params=child.params, constraints=constraints, types=request.types, rng=request.rng
             )
@@ -177,10 +220,10 @@ def param_rows(params, types):
 
 def store_children(conn, children, types, *, breeder, generation, loop_id=None):
     """Write children as new groups in one transaction; return their ids."""
-    ids = []
+    ids, cache = [], {}
     with store.transaction(conn):
         for child in children:
-            constraints = constraints_of(conn, child.parents)
+            constraints = constraints_of(conn, child.parents, cache)
             ids.append(
                 store.insert_group(
                     conn,
@@ -194,6 +237,20 @@ def store_children(conn, children, types, *, breeder, generation, loop_id=None):
                 )
             )
     return ids
+
+
+def many_group_values(conn, group_ids):
+    """``{group_id: {full_name: value}}`` of many groups, read in a few queries."""
+    found = {group_id: {} for group_id in group_ids}
+    ids = list(found)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for group_id, param, name, value in conn.execute(
+            f"SELECT group_id, param, name, value FROM params WHERE group_id IN ({marks})", chunk
+        ):
+            found[group_id][store.join_name(param, name)] = json.loads(value)
+    return found
 
 
 def group_values(conn, group_id):

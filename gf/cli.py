@@ -7,6 +7,7 @@ status 2 (bad input or usage) or 1 (environment); ``--debug`` shows the tracebac
 import json
 import os
 import shlex
+import sys
 
 import click
 
@@ -15,7 +16,22 @@ from gf.errors import GfError, InputError, LoadError
 
 
 class GfGroup(click.Group):
-    """A click group that turns gf's errors into one line and an exit status."""
+    """A click group that turns gf's errors, and click's usage errors, into one line and an exit status."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.ClickException as error:  # usage errors: one line, not click's usage block
+            where = getattr(getattr(error, "ctx", None), "command_path", None)
+            hint = f"; see `{where} --help`" if where else ""
+            click.echo(f"error: {error.format_message().rstrip('.')}{hint}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
         try:

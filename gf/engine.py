@@ -214,14 +214,22 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
         algo_ranking=algo_ranking,
         algo_strength=strength,
         generation=generation,
-        history=lambda: [(group, breeding.group_values(conn, group), score)
-                         for group, score, _ in metrics.overall(conn, metric, datasets, minimize)],
+        history=lambda: _history(conn, metric, datasets, minimize),
         minimize=minimize,
+        batches=lambda: breeding.batches(conn),
+        bounds=breeding.bounds_of(names, breeding.constraints_of(conn, groups), types),
     )
     children, discarded = breeding.breed_children(conn, breeder, request)
     ids = breeding.store_children(conn, children, types, breeder=breeder.name, generation=generation,
                                   loop_id=loop_id)
     return ids, discarded
+
+
+def _history(conn, metric, datasets, minimize):
+    """``[(group, {name: value}, mean score)]`` of every group scored on all ``datasets``, best first."""
+    ranked = metrics.overall(conn, metric, datasets, minimize)
+    values = breeding.many_group_values(conn, [group for group, _, _ in ranked])
+    return [(group, values[group], score) for group, score, _ in ranked]
 
 
 def best_score(conn, metric, datasets, minimize):

@@ -21,6 +21,7 @@ DEFAULT_PLUGINS = (
     "gf_plugins_builtin.metrics",
     "gf_plugins_builtin.constraints",
     "gf_plugins_builtin.breeders",
+    "gf_plugins_builtin.evolution",
     "gf_plugins_builtin.launchers",
     "gf_plugins_builtin.distributed",
 )

@@ -8,18 +8,26 @@ import pytest
 
 from gf import GeneticFuckery, Ranked, plugins, store
 from gf.breeding import BreedRequest, breed_children
-from gf_plugins_builtin.breeders import ClassicBreeder, DefaultBreeder
+from gf_plugins_builtin.breeders import ClassicBreeder, GeneticBreeder
+from gf_plugins_builtin.evolution import EvolutionBreeder
 
 
 def request_for(params, rows=None, population=None, compare=6, seed=1, groups=None, **extra):
+    """A request over ``params`` (groups best first, all loaded together, scored 1, 2, 3...)."""
     rows = rows or {group: [Ranked(group, group, "d", "a", 1.0)] for group in params}
+    extra.setdefault("history", lambda: [(g, params[g], float(i)) for i, g in enumerate(params)])
+    extra.setdefault("batches", lambda: [list(params)])
+    extra.setdefault("minimize", True)
     return BreedRequest(
         ranking={}, groups=groups or list(params), params=params, types=plugins.get_types(), population=population,
         compare=compare, rng=random.Random(seed), group_rows=lambda group, limit: rows[group][:limit], **extra)
 
 
+BREEDERS = [EvolutionBreeder, GeneticBreeder]
+
+
 def test_hook_gf_register_breeders():
-    assert sorted(plugins.get_breeders()) == ["classic", "default"]
+    assert sorted(plugins.get_breeders()) == ["classic", "default", "ga"]
 
 
 def test_classic_interleaves_parents_and_pairs_the_first_k_rows():
@@ -88,9 +96,10 @@ def test_classic_choice_rule():
     assert heads > 0.8  # 50% head from the parents' heads, else a permutation (2/3 of them start a or c)
 
 
-def test_default_breeder_population_and_values_at_zero_and_negatives_move():
+@pytest.mark.parametrize("breeder", BREEDERS)
+def test_population_and_values_at_zero_and_negatives_move(breeder):
     params = {1: {"zero": 0.0, "neg": -5.0, "n_int": 3}, 2: {"zero": 0.0, "neg": -5.0, "n_int": 3}}
-    children = DefaultBreeder().breed(request_for(params, population=40))
+    children = breeder().breed(request_for(params, population=40))
     assert len(children) == 40
     zeros = [c.params["zero"] for c in children]
     negatives = [c.params["neg"] for c in children]
@@ -99,35 +108,66 @@ def test_default_breeder_population_and_values_at_zero_and_negatives_move():
     assert all(isinstance(c.params["n_int"], int) for c in children)
 
 
-def test_default_breeder_step_scales_with_each_parameter():
+@pytest.mark.parametrize("breeder", BREEDERS)
+def test_step_scales_with_each_parameter(breeder):
     params = {g: {"small": 0.001 * g, "large": 1000.0 * g} for g in (1, 2, 3)}
-    children = DefaultBreeder().breed(request_for(params, population=60))
+    children = breeder().breed(request_for(params, population=60))
     small = statistics.pstdev(c.params["small"] for c in children)
     large = statistics.pstdev(c.params["large"] for c in children)
     assert 1e5 < large / small < 1e7
 
 
-def test_default_breeder_is_reproducible_with_a_seed():
+@pytest.mark.parametrize("breeder", BREEDERS)
+def test_reproducible_with_a_seed(breeder):
     params = {1: {"x": 1.0, "c_choice": ["a", "b"]}, 2: {"x": 2.0, "c_choice": ["b", "a"]}}
-    first = [c.params for c in DefaultBreeder().breed(request_for(params, population=10, seed=3))]
-    second = [c.params for c in DefaultBreeder().breed(request_for(params, population=10, seed=3))]
+    first = [c.params for c in breeder().breed(request_for(params, population=10, seed=3))]
+    second = [c.params for c in breeder().breed(request_for(params, population=10, seed=3))]
     assert first == second
 
 
-def test_default_breeder_takes_tagged_params_from_the_algos_best_group():
+def test_ga_takes_tagged_params_from_the_algos_best_group():
     params = {1: {"a__x": 1.0, "b__y": 10.0}, 2: {"a__x": 2.0, "b__y": 20.0}}
     request = request_for(params, population=50, groups=[1, 2], tags={"b": {"b__y"}}, algo_ranking={"b": [2]},
                           algo_strength={"b": 1.0})
-    children = DefaultBreeder().breed(request)
+    children = GeneticBreeder().breed(request)
     crossed = [c.params["b__y"] for c in children[25:]]
     assert statistics.mean(crossed) > 18  # from group 2, the best for algo b, not the overall best (1)
+
+
+def test_default_leans_tagged_params_towards_the_algos_best_and_mutates_weak_algos_harder():
+    start = {1: {"a__x": 10.0, "b__y": 10.0}}
+    plain = EvolutionBreeder().breed(request_for(start, population=200))
+    params = {1: {"a__x": 10.0, "b__y": 10.0}, 2: {"a__x": 10.0, "b__y": 30.0}}
+    request = request_for(params, population=200, groups=[1], tags={"b": {"b__y"}, "a": {"a__x"}},
+                          algo_ranking={"b": [2], "a": [1]}, algo_strength={"a": 2.0, "b": 1.0},
+                          batches=lambda: [[1]])
+    tagged = EvolutionBreeder().breed(request)
+    assert statistics.mean(c.params["b__y"] for c in tagged) > 17  # half way to group 2's 30
+    spread = lambda children, name: statistics.pstdev(c.params[name] for c in children)
+    assert spread(tagged, "a__x") > 1.6 * spread(plain, "a__x")  # algo a scores worst: twice the step
+
+
+def test_default_replays_generations_towards_better_groups():
+    """Groups of later batches that score better pull the mean: the breeder learns from history."""
+    params = {1: {"x": 0.0}}
+    scores = {1: 100.0}
+    for generation in range(1, 6):
+        for child in range(8):
+            group = generation * 10 + child
+            params[group] = {"x": float(generation + child * 0.1)}
+            scores[group] = (params[group]["x"] - 7.0) ** 2
+    request = request_for(params, population=30,
+                          history=lambda: [(g, params[g], scores[g]) for g in sorted(params, key=scores.get)],
+                          batches=lambda: [[1]] + [[g for g in params if g // 10 == k] for k in range(1, 6)])
+    children = EvolutionBreeder().breed(request)
+    assert statistics.mean(c.params["x"] for c in children) > 4.0
 
 
 def test_breed_children_refuses_duplicates_of_stored_groups(load_text, db_path):
     load_text("x_int = 1\n")
     conn = store.connect(db_path)
 
-    class Copycat(DefaultBreeder):
+    class Copycat(GeneticBreeder):
         name = "copycat"
 
         def breed(self, request):
@@ -175,7 +215,7 @@ def test_breed_request_history_lists_every_scored_group(load_text, db_path):
         GeneticFuckery(dbfile=db_path, pid=x).record({"a": {"score": x * 10}}, dataset="d")
     seen = {}
 
-    class Spy(DefaultBreeder):
+    class Spy(EvolutionBreeder):
         name = "spy"
 
         def breed(self, request):
