@@ -1,9 +1,11 @@
-"""The built-in breeders: ``classic`` (the original tool's rules, exactly) and ``default``.
+"""Two built-in breeders: ``classic`` (the original tool's rules, exactly) and ``ga``.
+
+(The ``default`` breeder, an evolution strategy, lives in :mod:`gf_plugins_builtin.evolution`.)
 
 ``classic`` pairs the parents' best results and mixes two parents per child with the
 seed's per-type rules (see DESIGN.md); its weaknesses are kept on purpose.
 
-``default`` is an evolutionary breeder built to fix them: the population size is
+``ga`` is a genetic algorithm built to fix them: the population size is
 chosen (``--population``); parents are weighted by rank; every numeric parameter
 moves by a step scaled to that parameter (the spread of the best groups, with a
 floor, so a value at 0 still moves and negatives widen like positives); discrete
@@ -99,9 +101,9 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class DefaultBreeder(Breeder):
-    name = "default"
-    description = "rank-weighted recombination with per-parameter scaled mutation; population you choose"
+class GeneticBreeder(Breeder):
+    name = "ga"
+    description = "a genetic algorithm: rank-weighted crossover and scaled mutation of the best groups"
 
     #: Children drawn around the weighted mean of the parents (the rest cross two parents).
     sample_share = 0.5
@@ -207,5 +209,5 @@ class DefaultBreeder(Breeder):
 
 @hookimpl
 def gf_register_breeders(register):
-    register(DefaultBreeder())
+    register(GeneticBreeder())
     register(ClassicBreeder())
