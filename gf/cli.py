@@ -114,9 +114,7 @@ def load(db_path, parent, files):
     Lines are `name = <JSON value>`, `# comments`, and constraints such as
     `slow < fast` or `rate_int >= 1`. `__` in a name nests it for dot access.
     """
-    types = plugins.get_types()
-    conn = open_db(db_path, create=True)
-    group_id, parsed = loader.load(conn, files, types, parent=parent, db_path=db_path)
+    group_id, parsed = loader.load_into(db_path, files, plugins.get_types(), parent=parent)
     for warning in parsed.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(group_id)

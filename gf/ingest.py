@@ -68,6 +68,8 @@ def _parse_line(path, number, line, unfinished):
         raise LoadError(path, number, "not a gf results line (written by report() with GF_RESULTS set)")
     if not isinstance(record.get("group_id"), int) or record.get("status") not in ("ok", "failed"):
         raise LoadError(path, number, "a results line needs an integer group_id and a status of ok or failed")
+    if not isinstance(record.get("started"), str) or not record["started"]:
+        raise LoadError(path, number, "a results line needs its start time (started)")
     results = record.get("results")
     if not isinstance(results, list) or not all(isinstance(row, list) and len(row) == 3 for row in results):
         raise LoadError(path, number, "results must be a list of [algo, name, value] rows")

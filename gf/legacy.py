@@ -134,7 +134,9 @@ def _same_file(old, new):
 
 def _open_legacy(old):
     """A read-only connection to ``old``, once it is known to hold the legacy tables."""
-    uri = "file:" + urllib.request.pathname2url(os.path.abspath(old)) + "?mode=ro"
+    # immutable: reading leaves no -wal/-shm behind; only a pending -wal needs a live read
+    mode = "?mode=ro" if os.path.exists(f"{old}-wal") else "?mode=ro&immutable=1"
+    uri = "file:" + urllib.request.pathname2url(os.path.abspath(old)) + mode
     try:
         legacy = sqlite3.connect(uri, uri=True)
     except sqlite3.Error as error:

@@ -272,14 +272,18 @@ def group_rows(parsed):
     ]
 
 
-def load(conn, paths, types, *, parent=None, db_path=""):
-    """Load ``paths`` as one new group (on top of group ``parent``) in one transaction; return its id."""
+def load(conn, paths, types, *, parent=None, db_path="", parsed=None):
+    """Load ``paths`` as one new group (on top of group ``parent``) in one transaction; return its id.
+
+    :param parsed: the files already parsed by :func:`parse_files` (without ``parent``).
+    """
     paths = [str(path) for path in paths]
-    base = None
-    if parent is not None:
-        store.require_group(conn, parent, db_path)
-        base = parsed_from_group(conn, parent, types)
-    parsed = parse_files(paths, types, base)
+    if parsed is None:
+        base = None
+        if parent is not None:
+            store.require_group(conn, parent, db_path)
+            base = parsed_from_group(conn, parent, types)
+        parsed = parse_files(paths, types, base)
     origin = "load " + " ".join(paths) + (f" on group {parent}" if parent is not None else "")
     with store.transaction(conn):
         group_id = store.insert_group(
@@ -290,6 +294,15 @@ def load(conn, paths, types, *, parent=None, db_path=""):
             parents=[parent] if parent is not None else [],
         )
     return group_id, parsed
+
+
+def load_into(db_path, paths, types, *, parent=None):
+    """``gf load``: the files are checked before the database is opened, so a bad file
+    never creates (or touches) a database; returns ``(group_id, parsed)``."""
+    if parent is None:
+        parsed = parse_files([str(path) for path in paths], types)
+        return load(store.connect(db_path, create=True), paths, types, db_path=db_path, parsed=parsed)
+    return load(store.connect(db_path, create=False), paths, types, parent=parent, db_path=db_path)
 
 
 def export(conn, group_id, db_path=""):

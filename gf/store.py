@@ -262,12 +262,31 @@ def _open(path, exists):
     return conn, conn.execute("PRAGMA user_version").fetchone()[0]
 
 
+def _refuse_foreign(conn, path):
+    """Raise :class:`StoreError` when ``path`` holds another program's tables."""
+    foreign = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        if name not in _OUR_TABLES
+    ]
+    if foreign:
+        raise StoreError(
+            f"{path}: a SQLite database but not a gf one (it has tables "
+            f"{', '.join(sorted(foreign)[:5])}); use a new file, or for an original "
+            "geneticfuckery database run `gf import-legacy`"
+        )
+
+
 def _upgrade(conn, path, version):
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path}: written by a newer gf (schema {version}, this gf knows {SCHEMA_VERSION}); "
             "upgrade gf with `pip install -U geneticfuckery`"
         )
+    if version == 0:
+        _refuse_foreign(conn, path)  # before anything is written: another program's file stays as it is
     # WAL lets readers go on while one process writes; it is a property of the file.
     conn.execute("PRAGMA journal_mode = WAL")
     # The write lock makes creation race-free: processes that open a new file at
@@ -275,20 +294,6 @@ def _upgrade(conn, path, version):
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            foreign = [
-                name
-                for (name,) in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-                )
-                if name not in _OUR_TABLES
-            ]
-            if foreign:
-                raise StoreError(
-                    f"{path}: a SQLite database but not a gf one (it has tables "
-                    f"{', '.join(sorted(foreign)[:5])}); use a new file, or for an original "
-                    "geneticfuckery database run `gf import-legacy`"
-                )
         if version < SCHEMA_VERSION:
             from sqlite_utils import Database
 

@@ -48,9 +48,11 @@ def install_fake_plugin(site, monkeypatch, name, module_source, version="0.2"):
 
 @pytest.fixture
 def site(tmp_path, monkeypatch):
+    """A folder on sys.path for fake installed plugins; GF_LOAD_PLUGINS names only the fakes,
+    so plugins really installed in this environment stay out of the way."""
     path = tmp_path / "site"
     path.mkdir()
-    monkeypatch.delenv("GF_LOAD_PLUGINS")
+    monkeypatch.setenv("GF_LOAD_PLUGINS", "pct,broken")
     yield path
     for module in [m for m in sys.modules if m.startswith("gf_plugin_")]:
         del sys.modules[module]
@@ -73,6 +75,7 @@ def test_plugins_list_all_shows_builtins_with_hooks(run_gf):
             ("breeders", ["gf_register_breeders"]),
             ("constraints", ["gf_fix_child"]),
             ("distributed", ["gf_register_launchers"]),
+            ("evolution", ["gf_register_breeders"]),
             ("launchers", ["gf_register_launchers"]),
             ("metrics", ["gf_register_metrics"]),
             ("mutators", ["gf_mutate"]),

@@ -14,5 +14,6 @@ runtime__sizing_choice = ["fixed", "volatility"]
 
 # constraints gf keeps true for every group, loaded or bred
 crossover__window__fast_int < crossover__window__slow_int
+crossover__window__fast_int >= 1
 meanrev__exit_z < meanrev__entry_z
 meanrev__lookback_int >= 2

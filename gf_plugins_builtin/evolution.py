@@ -1,0 +1,219 @@
+"""The ``default`` breeder: a diagonal evolution strategy (sep-CMA-ES) rebuilt from the database.
+
+Numeric parameters (floats, ``_int``, ``_real_*``, plugin types marked numeric) are
+sampled around a mean with a step size and a per-parameter scale, all adapted from
+how the children of every past generation scored. Discrete parameters (``_bool``,
+``_choice``, other types) follow a probability for each value, learned the same way.
+
+The breeder keeps no state of its own: every generation it replays the recorded
+generations in creation order (loaded groups give the starting point, each later
+batch of groups one update), so a loop resumed after a crash, or a database merged
+from another machine, breeds exactly as if nothing had happened. Why this fixes the
+original tool's weaknesses: every parameter moves by a step scaled to it (a value at
+0 moves; negative values move both ways); the population is whatever you choose; the
+best group so far always takes part in selection (elitism); gf refuses duplicates.
+"""
+
+import math
+
+from gf import Breeder, Child, hookimpl
+
+#: Smallest probability a discrete value keeps, so no value is lost for good.
+FLOOR = 0.02
+#: How fast discrete probabilities follow the best groups.
+DISCRETE_RATE = 0.3
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _key(value):
+    """A hashable stand-in for a discrete value (a choice is identified by its head)."""
+    return repr(value[0] if isinstance(value, list) and value else value)
+
+
+class Strategy:
+    """The state of the evolution strategy for a fixed set of numeric parameters."""
+
+    def __init__(self, names, start, scales, population):
+        n = max(1, len(names))
+        self.names = names
+        self.mean = list(start)
+        self.sigma = 1.0
+        self.scale = list(scales)  # the diagonal of C, as standard deviations
+        self.path_sigma = [0.0] * len(names)
+        self.path_c = [0.0] * len(names)
+        self.lam = max(2, population)
+        self.mu = self.lam // 2
+        raw = [math.log(self.mu + 0.5) - math.log(i + 1) for i in range(self.mu)]
+        total = sum(raw)
+        self.weights = [w / total for w in raw]
+        self.mu_eff = 1 / sum(w * w for w in self.weights)
+        self.c_sigma = (self.mu_eff + 2) / (n + self.mu_eff + 5)
+        self.d_sigma = 1 + 2 * max(0.0, math.sqrt((self.mu_eff - 1) / (n + 1)) - 1) + self.c_sigma
+        self.c_c = (4 + self.mu_eff / n) / (n + 4 + 2 * self.mu_eff / n)
+        separable = (n + 2) / 3  # sep-CMA-ES learns a diagonal covariance that much faster
+        self.c_1 = min(1.0, separable * 2 / ((n + 1.3) ** 2 + self.mu_eff))
+        self.c_mu = min(1 - self.c_1,
+                        separable * 2 * (self.mu_eff - 2 + 1 / self.mu_eff) / ((n + 2) ** 2 + self.mu_eff))
+        self.chi_n = math.sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n * n))
+        self.generations = 0
+
+    def update(self, ranked):
+        """One generation's update from its samples ``ranked`` (vectors, best first)."""
+        chosen = ranked[: self.mu]
+        weights = self.weights[: len(chosen)]
+        total = sum(weights)
+        weights = [w / total for w in weights]
+        mu_eff = 1 / sum(w * w for w in weights)
+        steps = [[(x[i] - self.mean[i]) / self.sigma for i in range(len(self.names))] for x in chosen]
+        mean_step = [sum(w * step[i] for w, step in zip(weights, steps)) for i in range(len(self.names))]
+        self.mean = [m + self.sigma * d for m, d in zip(self.mean, mean_step)]
+        norm = math.sqrt(self.c_sigma * (2 - self.c_sigma) * mu_eff)
+        self.path_sigma = [(1 - self.c_sigma) * p + norm * d / s
+                           for p, d, s in zip(self.path_sigma, mean_step, self.scale)]
+        length = math.sqrt(sum(p * p for p in self.path_sigma))
+        self.generations += 1
+        threshold = (1.4 + 2 / (len(self.names) + 1)) * self.chi_n
+        h_sigma = length / math.sqrt(1 - (1 - self.c_sigma) ** (2 * self.generations)) < threshold
+        norm_c = math.sqrt(self.c_c * (2 - self.c_c) * mu_eff) if h_sigma else 0.0
+        self.path_c = [(1 - self.c_c) * p + norm_c * d for p, d in zip(self.path_c, mean_step)]
+        variances = []
+        for i, s in enumerate(self.scale):
+            rank_mu = sum(w * step[i] * step[i] for w, step in zip(weights, steps))
+            variance = (1 - self.c_1 - self.c_mu) * s * s + self.c_1 * self.path_c[i] ** 2 + self.c_mu * rank_mu
+            variances.append(max(variance, 1e-300))
+        self.scale = [math.sqrt(v) for v in variances]
+        self.sigma *= math.exp(min(1.0, (self.c_sigma / self.d_sigma) * (length / self.chi_n - 1)))
+
+    def sample(self, rng, strength):
+        """A new vector: mean + sigma * scale * N(0, 1), with per-parameter strength factors."""
+        return [m + self.sigma * s * f * rng.gauss(0.0, 1.0)
+                for m, s, f in zip(self.mean, self.scale, strength)]
+
+
+def _reflect(value, low, high):
+    """Fold ``value`` into [low, high] by mirroring at the edges."""
+    if low is not None and high is not None:
+        span = high - low
+        if span <= 0:
+            return low
+        offset = (value - low) % (2 * span)
+        return low + (offset if offset <= span else 2 * span - offset)
+    if low is not None and value < low:
+        return low + (low - value)
+    if high is not None and value > high:
+        return high - (value - high)
+    return value
+
+
+class EvolutionBreeder(Breeder):
+    name = "default"
+    description = ("an evolution strategy (sep-CMA-ES) replayed from every recorded generation; "
+                   "steps scaled to each parameter; population you choose")
+
+    def breed(self, request):
+        rng = request.rng
+        population = request.population or max(8, 2 * len(request.groups))
+        history = {group: (values, score) for group, values, score in request.history()}
+        batches = [[g for g in batch if g in history] for batch in request.batches()]
+        batches = [batch for batch in batches if batch]
+        start = batches[0] if batches else list(request.groups)
+        start_values = request.params.get(start[0]) or history[start[0]][0]
+        names = list(start_values)
+        numeric = [n for n in names if request.types.for_param(n).numeric and _is_number(start_values[n])]
+        discrete = [n for n in names if n not in numeric]
+        strategy = Strategy(numeric, [float(start_values[n]) for n in numeric],
+                            [self._scale(start_values[n], request.bounds.get(n)) for n in numeric], population)
+        probabilities = {n: {_key(start_values[n]): (start_values[n], 1.0)} for n in discrete}
+        best = None
+        for batch in batches[1:]:
+            ranked = sorted(batch, key=lambda g: history[g][1], reverse=not request.minimize)
+            if best is not None and self._better(history[best][1], history[ranked[0]][1], request.minimize):
+                ranked = [best] + ranked  # elitism: the best so far always takes part in selection
+            strategy.update([[float(history[g][0].get(n, strategy.mean[i])) for i, n in enumerate(numeric)]
+                             for g in ranked])
+            self._learn(probabilities, [history[g][0] for g in ranked[: strategy.mu]])
+            best = ranked[0]
+        self._follow_algos(request, strategy, probabilities, history)
+        best_group = request.groups[0] if request.groups else start[0]
+        strength = [self._strength(request, n) for n in numeric]
+        children = []
+        for _ in range(population):
+            vector = strategy.sample(rng, strength)
+            params = {}
+            for name, value in zip(numeric, vector):
+                low, high = request.bounds.get(name, (None, None))
+                value = _reflect(value, low, high)
+                if request.types.for_param(name).name == "int":
+                    value = int(round(value))
+                params[name] = value
+            for name in discrete:
+                params[name] = self._pick(rng, probabilities[name], self._strength(request, name))
+            children.append(Child(params, [best_group]))
+        return children
+
+    @staticmethod
+    def _follow_algos(request, strategy, probabilities, history):
+        """Tagged params lean towards the groups that scored best for their algo (half way)."""
+        for algo, tagged in request.tags.items():
+            ranked = [g for g in request.algo_ranking.get(algo, []) if g in history][: strategy.mu]
+            if not ranked:
+                continue
+            weights = strategy.weights[: len(ranked)]
+            total = sum(weights)
+            for i, name in enumerate(strategy.names):
+                values = [history[g][0].get(name) for g in ranked]
+                if name in tagged and all(_is_number(v) for v in values):
+                    algo_mean = sum(w * v for w, v in zip(weights, values)) / total
+                    strategy.mean[i] = 0.5 * (strategy.mean[i] + algo_mean)
+            EvolutionBreeder._learn({n: t for n, t in probabilities.items() if n in tagged},
+                                    [history[g][0] for g in ranked])
+
+    @staticmethod
+    def _better(a, b, minimize):
+        return a < b if minimize else a > b
+
+    @staticmethod
+    def _scale(value, bounds):
+        """The starting step of a parameter: a fifth of its range, else half its size, else 1."""
+        low, high = bounds if bounds else (None, None)
+        if low is not None and high is not None and high > low:
+            return 0.2 * (high - low)
+        return 0.5 * abs(value) if value else 1.0
+
+    @staticmethod
+    def _learn(probabilities, best_values):
+        for name, table in probabilities.items():
+            votes = {}
+            for values in best_values:
+                if name in values:
+                    key = _key(values[name])
+                    votes[key] = (values[name], votes.get(key, (None, 0.0))[1] + 1.0 / len(best_values))
+            for key in set(table) | set(votes):
+                old = table.get(key, (votes.get(key, (None,))[0], 0.0))
+                table[key] = (old[0], (1 - DISCRETE_RATE) * old[1] + DISCRETE_RATE * votes.get(key, (None, 0.0))[1])
+
+    @staticmethod
+    def _pick(rng, table, strength):
+        options = list(table.values())
+        weights = [max(FLOOR * strength, p) for _, p in options]
+        value = rng.choices([v for v, _ in options], weights=weights)[0]
+        if isinstance(value, list) and len(value) > 1 and rng.random() < FLOOR * strength:
+            head = value[rng.randrange(1, len(value))]  # now and then an option no good group had
+            value = [head] + [v for v in value if v != head]
+        return value
+
+    @staticmethod
+    def _strength(request, name):
+        factor = 1.0
+        for algo, tagged in request.tags.items():
+            if name in tagged:
+                factor = max(factor, request.algo_strength.get(algo, 1.0))
+        return factor
+
+
+@hookimpl
+def gf_register_breeders(register):
+    register(EvolutionBreeder())
