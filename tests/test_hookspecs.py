@@ -24,3 +24,37 @@ def test_every_hookspec_has_a_test_named_after_it():
     tests = "".join(path.read_text() for path in Path(__file__).parent.glob("test_*.py"))
     for name in HOOKS:
         assert re.search(rf"def test_hook_{name}(_|\()", tests), f"no test_hook_{name}"
+
+
+def test_every_hookspec_appears_in_the_plugin_authors_guide_with_its_signature():
+    import inspect as _inspect
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
+    for name in HOOKS:
+        arguments = ", ".join(_inspect.signature(getattr(hookspecs, name)).parameters)
+        assert f"### `{name}({arguments})`" in guide, f"docs/plugins.md does not document {name}({arguments})"
+
+
+def test_the_guides_examples_run_as_plugins():
+    import random
+    import re as _re
+    import types
+
+    from gf import plugins
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
+    blocks = [b for b in _re.findall(r"```python\n(.*?)```", guide, _re.S) if "@hookimpl" in b]
+    assert len(blocks) == len(HOOKS)
+    for index, block in enumerate(blocks):
+        module = types.ModuleType(f"guide_example_{index}")
+        exec(compile(block, f"docs/plugins.md example {index}", "exec"), module.__dict__)
+        plugins.register(module, name=module.__name__)
+    assert plugins.get_types().for_param("risk_pct").extract(25) == 0.25
+    assert "best win" in plugins.get_metrics() and "jitter" in plugins.get_breeders()
+    assert "serial" in plugins.get_launchers()
+    params = {"portfolio__weights__a": 3.0, "portfolio__weights__b": 1.0}
+    plugins.call_hook("gf_fix_child", params=params, constraints=[], types=plugins.get_types(), rng=random.Random(1))
+    assert params == {"portfolio__weights__a": 0.75, "portfolio__weights__b": 0.25}
+    moved = plugins.call_hook("gf_mutate", param_type=plugins.get_types().for_param("risk_pct"), value=50.0,
+                              sigma=1.0, rate=0.0, rng=random.Random(1))
+    assert moved != 50.0 and 0 <= moved < 100
