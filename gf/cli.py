@@ -245,7 +245,7 @@ def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, sched
     if not launcher.commands:
         raise InputError(f"the {launcher.name} launcher runs Python functions, not commands: "
                          "use GeneticFuckery.evolve()")
-    launch.check_template(command)
+    launch.check_template(command, shell=shell)
     if scheduler and launcher.name != "dask":
         raise InputError(f"--scheduler is for the dask launcher; add --launcher dask (not {launcher.name})")
     context = launch.LaunchContext(db_path=os.path.abspath(db_path), command=command, jobs=jobs, timeout=timeout,

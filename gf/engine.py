@@ -122,6 +122,8 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
     progress.start(label, len(evaluations))
     ok = failed = 0
     context.stopping = context.stopping or threading.Event()
+    if launcher.waits and evaluations:
+        store.hand_out_launches(conn, evaluations)
     finished_stream = launcher.launch(evaluations, context)
     try:
         for finished in finished_stream:

@@ -11,7 +11,6 @@ import functools
 import os
 import shlex
 import subprocess
-import sys
 from dataclasses import dataclass, field
 
 from gf import store
@@ -114,14 +113,15 @@ class Launcher:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-def check_template(template, datasets_needed=True):
-    """Refuse a command template that cannot run each dataset."""
+def check_template(template, datasets_needed=True, shell=False):
+    """Refuse a command template that cannot run each dataset (before anything is launched)."""
     if not template or not template.strip():
         raise InputError("the command is empty: give the program to run, e.g. \"python backtest.py {}\"")
     if datasets_needed and "{}" not in template:
         raise InputError(
             f"COMMAND {template!r} has no {{}}: put {{}} where the dataset goes, e.g. \"python run.py {{}}\""
         )
+    command_line(template, "dataset", shell)  # a template that cannot be split into words fails here
 
 
 def command_line(template, dataset, shell=False):
@@ -155,19 +155,17 @@ def run_command(context, evaluation, register_process=None):
     """
     argv = command_line(context.command, evaluation.dataset, context.shell)
     started = store.now()
-    prefix, arrange = _death_with_parent()
-    if prefix and not _executable(argv[0]):  # say so ourselves rather than through setpriv
+    if not _executable(argv[0]):
         return Finished(evaluation, exit_code=127, error=f"cannot start {argv[0]!r}: No such file or directory",
                         started=started, stopped=store.now(), command=shlex.join(argv))
     try:
         process = subprocess.Popen(
-            prefix + argv,
+            argv,
             env=environment(context, evaluation),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=arrange,
         )
     except OSError as error:
         return Finished(evaluation, exit_code=127, error=f"cannot start {argv[0]!r}: {error.strerror or error}",
@@ -192,47 +190,12 @@ def run_command(context, evaluation, register_process=None):
     )
 
 
-_DEATH = None
-
-
 @functools.lru_cache(maxsize=64)
 def _executable(program):
     """Whether ``program`` can be started (a path to an executable, or a name on PATH)."""
     import shutil
 
     return shutil.which(program) is not None
-
-
-def _death_with_parent():
-    """How a child dies with gf: ``(argv prefix, preexec_fn)``.
-
-    Without this, an evaluation orphaned by a killed loop (SIGKILL, a crash) would go
-    on and record a run while the resumed loop evaluates the same pair again. On
-    Linux, ``setpriv --pdeathsig KILL`` arms the kernel's parent-death signal without
-    a ``preexec_fn`` (which would force a slow full fork of gf on every launch);
-    without setpriv a ``preexec_fn`` arms it, and exits at once if gf already died.
-    """
-    global _DEATH
-    if _DEATH is None:
-        import shutil
-
-        if not sys.platform.startswith("linux"):
-            _DEATH = ([], None)
-        elif shutil.which("setpriv"):
-            _DEATH = (["setpriv", "--pdeathsig", "KILL", "--"], None)
-        else:
-            import ctypes
-            import signal
-
-            prctl, parent = ctypes.CDLL(None, use_errno=True).prctl, os.getpid()
-
-            def arrange():
-                prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-                if os.getppid() != parent:
-                    os._exit(137)
-
-            _DEATH = ([], arrange)
-    return _DEATH
 
 
 def kill(process):
@@ -263,6 +226,7 @@ def settle(conn, finished):
         "launch": evaluation.launch,
     }
     with store.transaction(conn):
+        conn.execute("UPDATE launches SET status = 'done' WHERE uid = ?", (evaluation.launch,))
         if finished.results is not None and finished.error is None:
             try:
                 rows = validate_results(finished.results)

@@ -330,6 +330,11 @@ class GeneticFuckery:
 
             return ingest.append(results_file, run, rows)
         with store.transaction(self.conn):
+            if run["launch"] and store.launch_abandoned(self.conn, run["launch"]):
+                # gf that launched this evaluation died and a resumed loop gave the
+                # pair to a new evaluation: recording this one would count it twice.
+                _warn("launch {} was abandoned by a resumed gf: this run is not recorded", run["launch"])
+                return None
             return store.insert_run(self.conn, run, rows)
 
 

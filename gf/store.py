@@ -25,7 +25,7 @@ import time
 from gf.errors import GroupNotFound, StoreError
 
 #: Bump with every migration; a database with a higher version is refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Seconds a connection waits for another writer before giving up.
 BUSY_TIMEOUT = 60.0
@@ -73,6 +73,20 @@ def _migrations():
         # (best groups per dataset, lineage, failures), so nobody has to write the SQL.
         for statement in _M002:
             db.execute(statement)
+
+    @migrations()
+    def m003_launches(db):
+        # Launches handed out by a coordinator. A resumed loop abandons the launches a
+        # dead coordinator left pending, and a program whose launch was abandoned does
+        # not record its run: nothing is evaluated twice, however a coordinator died.
+        db.execute("""CREATE TABLE launches (
+            uid TEXT PRIMARY KEY,
+            group_id INTEGER NOT NULL REFERENCES groups(id),
+            dataset TEXT,
+            created TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'abandoned'))
+        )""")
+        db.execute("CREATE INDEX launches_pending ON launches (status, group_id, dataset)")
 
     return migrations
 
@@ -520,6 +534,26 @@ def insert_run(conn, run, results=()):
         [(run_id, algo, name, value) for algo, name, value in results],
     )
     return run_id
+
+
+def hand_out_launches(conn, evaluations):
+    """Record ``evaluations`` as pending launches (one transaction), abandoning any launch
+    still pending for the same (group, dataset): its coordinator is gone or superseded."""
+    with transaction(conn):
+        for evaluation in evaluations:
+            conn.execute("UPDATE launches SET status = 'abandoned' "
+                         "WHERE status = 'pending' AND group_id = ? AND dataset IS ?",
+                         (evaluation.group, evaluation.dataset))
+        conn.executemany(
+            "INSERT INTO launches (uid, group_id, dataset, created, status) VALUES (?, ?, ?, ?, 'pending')",
+            [(evaluation.launch, evaluation.group, evaluation.dataset, now()) for evaluation in evaluations],
+        )
+
+
+def launch_abandoned(conn, launch):
+    """Whether ``launch`` was abandoned (inside the caller's transaction)."""
+    row = conn.execute("SELECT status FROM launches WHERE uid = ?", (launch,)).fetchone()
+    return row is not None and row[0] == "abandoned"
 
 
 def list_runs(conn, *, group_id=None, dataset=None):

@@ -22,6 +22,9 @@ from gf import Breeder, Child, hookimpl
 FLOOR = 0.02
 #: How fast discrete probabilities follow the best groups.
 DISCRETE_RATE = 0.3
+#: Types sampled in their own units; other numeric types (plugins') move through their
+#: ``gf_mutate`` implementation around the strategy's mean (a log-scale type in log space).
+OWN_UNITS = {"float", "int", "real_0", "real_1"}
 
 
 def _is_number(value):
@@ -143,12 +146,15 @@ class EvolutionBreeder(Breeder):
         for _ in range(population):
             vector = strategy.sample(rng, strength)
             params = {}
-            for name, value in zip(numeric, vector):
+            for index, (name, value) in enumerate(zip(numeric, vector)):
+                kind = request.types.for_param(name).name
+                if kind not in OWN_UNITS:
+                    step = strategy.sigma * strategy.scale[index] * strength[index]
+                    params[name] = request.mutate(name, strategy.mean[index], sigma=step, rate=0.0)
+                    continue
                 low, high = request.bounds.get(name, (None, None))
                 value = _reflect(value, low, high)
-                if request.types.for_param(name).name == "int":
-                    value = int(round(value))
-                params[name] = value
+                params[name] = int(round(value)) if kind == "int" else value
             for name in discrete:
                 params[name] = self._pick(rng, probabilities[name], self._strength(request, name))
             children.append(Child(params, [best_group]))

@@ -154,7 +154,7 @@ def prepare_setup(setup, folder, loaded_template, finalizers):
     elif setup == "newer":
         shutil.copyfile(loaded_template, db)
         conn = sqlite3.connect(db)
-        conn.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION + 97}")
+        conn.execute(f"PRAGMA user_version = 99")
         conn.close()
         _checkpoint(db)
     elif setup == "foreign":

@@ -155,11 +155,11 @@ def test_results_file_and_ingest(load_text, db_path, tmp_path, run_gf):
     "line, message",
     [
         ("{not json", "not a JSON line"),
-        ('{"gf_run": 1, "uid": "X", "group_id": 1, "status": "ok", "results": [["a", "run", 1]]}',
+        ('{"gf_run": 1, "uid": "X", "group_id": 1, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": [["a", "run", 1]]}',
          "result name 'run' (in 'a') is reserved"),
-        ('{"gf_run": 1, "uid": "X", "group_id": 1, "status": "ok", "results": [["a", "b", "high"]]}',
+        ('{"gf_run": 1, "uid": "X", "group_id": 1, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": [["a", "b", "high"]]}',
          "is not a number or a boolean"),
-        ('{"gf_run": 1, "uid": "X", "group_id": 9, "status": "ok", "results": []}', "group 9 does not exist"),
+        ('{"gf_run": 1, "uid": "X", "group_id": 9, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": []}', "group 9 does not exist"),
         ('{"hello": 1}', "not a gf results line"),
     ],
 )
@@ -181,3 +181,21 @@ def test_ingest_points_at_an_unfinished_last_line(load_text, db_path, tmp_path, 
     path.write_text('{"gf_run": 1, "uid": "01ABC", "group_id": 1, "sta')
     result = run_gf("ingest", "--db", db_path, path)
     assert result.exit_code == 2 and "did a writer die mid-write?" in result.stderr
+
+
+def test_a_run_whose_launch_was_abandoned_is_not_recorded(load_text, db_path):
+    """What an evaluation orphaned by a killed gf finds when it finally reports."""
+    from gf.launch import Evaluation
+
+    load_text("x = 1\n")
+    conn = store.connect(db_path)
+    orphan = Evaluation(1, "d")
+    store.hand_out_launches(conn, [orphan])
+    store.hand_out_launches(conn, [Evaluation(1, "d")])  # the resumed loop takes the pair over
+    env = {**os.environ, "GF_DB": db_path, "GF_PARAM_GROUP": "1", "GF_DATA": "d", "GF_LAUNCH": orphan.launch}
+    code = "from gf import GeneticFuckery\nwith GeneticFuckery().report() as r: r['a']['b'] = 1"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and "was abandoned by a resumed gf" in result.stderr
+    assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+    assert conn.execute("SELECT status FROM launches ORDER BY created, rowid").fetchall() == [
+        ("abandoned",), ("pending",)]

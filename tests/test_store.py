@@ -16,7 +16,7 @@ def test_new_database_has_wal_foreign_keys_and_busy_timeout(db_path):
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == int(store.BUSY_TIMEOUT * 1000)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
     applied = conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
-    assert applied == [("gf", "m001_initial"), ("gf", "m002_browsing_views")]
+    assert applied == [("gf", "m001_initial"), ("gf", "m002_browsing_views"), ("gf", "m003_launches")]
 
 
 def test_seed_compatible_tables_and_views(db_path):
@@ -33,7 +33,7 @@ def test_seed_compatible_tables_and_views(db_path):
 def test_reopening_a_current_database_does_not_migrate_again(db_path):
     store.connect(db_path).close()
     conn = store.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
 
 
 def test_database_from_a_newer_gf_is_refused(db_path):
@@ -127,7 +127,7 @@ def test_eight_processes_creating_one_database_at_once_all_succeed(db_path):
     assert [p.returncode for p in processes] == [0] * 8, [err for _, err in outcomes]
     conn = store.connect(db_path)
     assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 8
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -143,7 +143,7 @@ def test_an_older_database_is_migrated_forward(db_path):
     conn.execute("PRAGMA user_version = 1")
     conn.close()
     conn = store.connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
     assert sqlite_utils.Database(conn).view_names() == [
         "param_meta", "run_meta", "group_scores", "best_groups", "lineage", "failures"]
 
