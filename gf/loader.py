@@ -207,7 +207,8 @@ def _warn_shadowed(parsed):
     """Names whose first part is also a GeneticFuckery attribute cannot be read as g.name."""
     from gf.params import GeneticFuckery
 
-    taken = {name for name in dir(GeneticFuckery) if not name.startswith("_")}
+    taken = {name for name in dir(GeneticFuckery) if not name.startswith("__")}
+    taken |= {"dbfile", "group", "dataset", "family"}  # set on every instance
     for first in dict.fromkeys(name.split("__")[0] for name in parsed.params):
         if first in taken:
             parsed.warnings.append(f"{first} is also a GeneticFuckery method: read it as g[{first!r}], not g.{first}")

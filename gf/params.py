@@ -37,50 +37,56 @@ class Params:
     cannot reach above the level it was given.
     """
 
-    __slots__ = ("_group", "_path", "_children")
+    # Double underscores (mangled to _Params__...) keep every ordinary name, even
+    # "_group" or "_missing", free for parameters.
+    __slots__ = ("__group", "__path", "__children")
 
     def __init__(self, group, path, children):
-        self._group = group
-        self._path = path
-        self._children = children
+        self.__group = group
+        self.__path = path
+        self.__children = children
 
     def __getattr__(self, name):
-        if name.startswith("__"):
+        if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
         try:
-            return self._children[name.lower()]
+            return self.__children[name.lower()]
         except KeyError:
-            raise AttributeError(self._missing(name)) from None
+            raise AttributeError(_missing(self.__group, self.__path, name)) from None
 
     def __getitem__(self, name):
+        if not isinstance(name, str):
+            raise KeyError(f"parameter names are strings, not {type(name).__name__}: {name!r}")
         try:
-            return self._children[name.lower()]
+            return self.__children[name.lower()]
         except KeyError:
-            raise KeyError(self._missing(name)) from None
+            raise KeyError(_missing(self.__group, self.__path, name)) from None
 
     def __contains__(self, name):
-        return name.lower() in self._children
+        return isinstance(name, str) and name.lower() in self.__children
 
     def __iter__(self):
-        return iter(self._children)
+        return iter(self.__children)
 
     def __len__(self):
-        return len(self._children)
+        return len(self.__children)
 
     def __dir__(self):
-        return sorted(self._children)
+        return sorted(self.__children)
 
     def __repr__(self):
-        where = ".".join(self._path) or "(top)"
-        return f"<gf params {where} of group {self._group.group_id}: {', '.join(sorted(self._children))}>"
+        where = ".".join(self.__path) or "(top)"
+        return f"<gf params {where} of group {self.__group.group_id}: {', '.join(sorted(self.__children))}>"
 
-    def _missing(self, name):
-        import difflib
 
-        wanted = ".".join(self._path + (name.lower(),))
-        close = difflib.get_close_matches(wanted, self._group.names, n=3, cutoff=0.6)
-        hint = f"; closest: {', '.join(close)}" if close else ""
-        return f"no parameter {wanted} in group {self._group.group_id} of {self._group.dbfile}{hint}"
+def _missing(group, path, name):
+    """The message for an unknown name: its full path and the closest names that exist."""
+    import difflib
+
+    wanted = ".".join(path + (name.lower(),))
+    close = difflib.get_close_matches(wanted, group.names, n=3, cutoff=0.6)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    return f"no parameter {wanted} in group {group.group_id} of {group.dbfile}{hint}"
 
 
 def build_tree(dbfile, group_id, rows):
@@ -143,8 +149,8 @@ class GeneticFuckery:
         self.group = group if group is not None else pid if pid is not None else _env_group()
         self.dataset = dataset if dataset is not None else os.environ.get("GF_DATA")
         self.family = os.environ.get("GF_FAMILY")
-        self._conn = None
-        self._params = None
+        self.__conn = None
+        self.__params = None
 
     @property
     def pid(self):
@@ -154,14 +160,14 @@ class GeneticFuckery:
     @property
     def conn(self):
         """The open database connection (opened on first use)."""
-        if self._conn is None:
-            self._conn = store.connect(self.dbfile, create=False)
-        return self._conn
+        if self.__conn is None:
+            self.__conn = store.connect(self.dbfile, create=False)
+        return self.__conn
 
     @property
     def params(self):
         """The root :class:`Params` of this group, read from the database once."""
-        if self._params is None:
+        if self.__params is None:
             if self.group is None:
                 raise InputError(
                     f"no parameter group chosen for {self.dbfile}: pass pid=N or set GF_PARAM_GROUP "
@@ -171,16 +177,22 @@ class GeneticFuckery:
             rows = [(store.join_name(param, name), json.loads(typed)) for param, name, typed in rows]
             if not rows:
                 store.require_group(self.conn, self.group, self.dbfile)
-            self._params = build_tree(self.dbfile, self.group, rows)
-        return self._params
+            self.__params = build_tree(self.dbfile, self.group, rows)
+        return self.__params
 
     def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
+        if name.startswith("__") and name.endswith("__") or name.startswith("_GeneticFuckery__"):
+            raise AttributeError(name)  # copy/pickle probes, and attributes not set yet
         return getattr(self.params, name)
 
     def __getitem__(self, name):
         return self.params[name]
+
+    def __contains__(self, name):
+        return name in self.params
+
+    def __iter__(self):
+        return iter(self.params)
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self.params))
@@ -190,9 +202,9 @@ class GeneticFuckery:
 
     def close(self):
         """Close the database connection (it reopens on next use)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self.__conn is not None:
+            self.__conn.close()
+            self.__conn = None
 
     def __enter__(self):
         return self
@@ -299,11 +311,15 @@ class GeneticFuckery:
         are stored as NULL (never ranked) with a warning.
         """
         rows = validate_results(results)
+        _check_text(label, "label")
+        _check_text(dataset if dataset is not None else self.dataset, "dataset")
+        _check_text(self.family, "GF_FAMILY")
         return self._write_run(label, dataset, started, "ok", rows)
 
     def _record_failure(self, label, dataset, started, error):
         try:
-            self._write_run(label, dataset, started, "failed", (), error=f"{type(error).__name__}: {error}")
+            text = f"{type(error).__name__}: {error}".encode("utf-8", "backslashreplace").decode("utf-8")
+            self._write_run(label, dataset, started, "failed", (), error=text)
         except Exception as write_error:  # the user's exception matters more than ours
             _warn("could not record the failed run in {}: {}", self.dbfile, write_error)
 
@@ -378,9 +394,22 @@ def validate_results(results):
     return [(algo, name, value) for (algo, name), value in rows.items()]
 
 
+def _check_text(text, what):
+    """Refuse text SQLite cannot store (lone surrogates, from a bad decode)."""
+    if text is None:
+        return
+    if not isinstance(text, str):
+        raise ResultError(f"{what} {text!r} must be a string")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ResultError(f"{what} {text!r} is not valid Unicode text (it holds a lone surrogate)") from None
+
+
 def _result_key(key, what):
     if not isinstance(key, str) or not key.strip():
         raise ResultError(f"{what} {key!r} must be a non-empty string")
+    _check_text(key, what)
     if "." in key:
         raise ResultError(f"{what} {key!r} contains '.', which separates algo and name in metrics; use _")
     return key.lower()
@@ -394,15 +423,18 @@ def _result_value(algo, name, value):
         return _finite(algo, name, value)
     import numbers
 
-    if getattr(getattr(value, "dtype", None), "kind", None) == "b":  # numpy.bool_
-        return int(bool(value))
+    if getattr(getattr(value, "dtype", None), "kind", None) == "b" and getattr(value, "shape", None) == ():
+        return int(bool(value))  # numpy.bool_
     if not isinstance(value, numbers.Real):
         raise ResultError(
             f"result {algo}.{name} = {value!r:.60} is not a number or a boolean; record numbers only"
         )
     if isinstance(value, numbers.Integral):
         return _integer(algo, name, int(value))
-    return _finite(algo, name, float(value))
+    try:
+        return _finite(algo, name, float(value))
+    except OverflowError:  # a Fraction or Decimal beyond any float
+        return _finite(algo, name, math.inf if value > 0 else -math.inf)
 
 
 def _integer(algo, name, value):
