@@ -24,7 +24,9 @@ def cluster(tmp_path_factory):
     scheduler_file = home / "scheduler.json"
     workers_dir = home / "workers"
     workers_dir.mkdir()
-    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    # a task whose worker dies fails at once instead of being retried on the other worker
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
+           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
     processes = [subprocess.Popen(
         ["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
          "--scheduler-file", str(scheduler_file)],
@@ -85,6 +87,24 @@ def test_breed_loop_through_dask_workers(cluster, workdir, run_gf):
     assert conn.execute("SELECT max(generation) FROM groups").fetchone() == (2,)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert not list(workers_dir.rglob("bt.db"))
+
+
+def test_a_timeout_and_a_dying_worker_come_back_as_failed_runs(cluster, workdir, run_gf):
+    address, _ = cluster
+    assert run_gf("load", "--db", "w.db", "start.js").exit_code == 0
+    result = run_gf("run", "--db", "w.db", PROGRAM, "sleep-x", "ok", "--launcher", "dask",
+                    "--scheduler", address, "--timeout", "2", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"evaluated": 2, "ok": 1, "failed": 1, "skipped": 0}
+    # alone, so that no other task shares the worker it kills
+    result = run_gf("run", "--db", "w.db", PROGRAM, "killparent-x", "--launcher", "dask", "--scheduler", address)
+    assert result.exit_code == 1 and "every evaluation of this run failed" in result.stderr
+    conn = store.connect("w.db")
+    errors = dict(conn.execute("SELECT dataset, error FROM runs WHERE status = 'failed'"))
+    assert errors["sleep-x"].startswith("timed out after 2 s")
+    assert errors["killparent-x"].startswith("the dask task failed: KilledWorker")
+    with distributed.Client(address, timeout=30) as client:  # the nannies bring the worker back
+        client.wait_for_workers(2, timeout=60)
 
 
 def test_evolve_runs_the_function_on_dask_workers(cluster, workdir, run_gf):

@@ -5,6 +5,7 @@ Behaviour by dataset name, so a test can provoke each outcome:
   raise*    raises inside g.report() (a failed run recorded by the program), exits 1
   silent*   exits 0 without reporting
   die*      kills itself with SIGKILL
+  killparent*  kills the process that started it (a dask worker) with SIGKILL
   sleep*    sleeps 30 s (for timeouts)
   slow*     sleeps 0.3 s, then reports
 anything else reports {"score": {"value": (x - 3)^2 + len(dataset), "group": ...}}.
@@ -22,6 +23,9 @@ g = GeneticFuckery()
 if dataset.startswith("fail"):
     sys.stderr.write("something broke\nvery badly\n")
     sys.exit(3)
+if dataset.startswith("killparent"):
+    os.kill(os.getppid(), 9)
+    time.sleep(30)
 if dataset.startswith("die"):
     os.kill(os.getpid(), 9)
 if dataset.startswith("silent"):
