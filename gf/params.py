@@ -293,6 +293,10 @@ class GeneticFuckery:
         error text (and no results), and the exception propagates.
         """
         self.params  # a missing group fails here, before the user's work
+        # so does text SQLite cannot store: the run could not be recorded, not even as failed
+        _check_text(label, "label")
+        _check_text(dataset if dataset is not None else self.dataset, "dataset")
+        _check_text(self.family, "GF_FAMILY")
         results = Results()
         started = store.now()
         try:
@@ -318,7 +322,11 @@ class GeneticFuckery:
 
     def _record_failure(self, label, dataset, started, error):
         try:
-            text = f"{type(error).__name__}: {error}".encode("utf-8", "backslashreplace").decode("utf-8")
+            try:
+                described = str(error)
+            except Exception:  # an exception whose __str__ fails still gets its failed run
+                described = "(its message could not be read)"
+            text = f"{type(error).__name__}: {described}".encode("utf-8", "backslashreplace").decode("utf-8")
             self._write_run(label, dataset, started, "failed", (), error=text)
         except Exception as write_error:  # the user's exception matters more than ours
             _warn("could not record the failed run in {}: {}", self.dbfile, write_error)

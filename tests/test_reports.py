@@ -67,12 +67,14 @@ def test_rerun_runs_again_with_each_runs_group_and_dataset(load_text, db_path, r
     load_text("x = 1\n")
     load_text("x = 2\n")
     assert run_gf("run", "--db", db_path, PROGRAM, "aa", "bbb").exit_code == 0
-    printed = run_gf("rerun", "--db", db_path, PROGRAM, "2", "3", "--print").stdout.splitlines()
+    conn = store.connect(db_path)
+    run_of = {(group, dataset): run for run, group, dataset in conn.execute("SELECT id, group_id, dataset FROM runs")}
+    wanted = [str(run_of[(1, "bbb")]), str(run_of[(2, "aa")])]  # runs finish in any order with -j 2
+    printed = run_gf("rerun", "--db", db_path, PROGRAM, *wanted, "--print").stdout.splitlines()
     assert [line.split()[1:3] for line in printed] == [["GF_PARAM_GROUP=1", "GF_DATA=bbb"],
                                                        ["GF_PARAM_GROUP=2", "GF_DATA=aa"]]
-    result = run_gf("rerun", "--db", db_path, PROGRAM, "2", "3")
+    result = run_gf("rerun", "--db", db_path, PROGRAM, *wanted)
     assert result.exit_code == 0 and result.stdout == "2 rerun: 2 ok, 0 failed\n"
-    conn = store.connect(db_path)
     assert conn.execute("SELECT group_id, dataset FROM runs WHERE id > 4 ORDER BY group_id").fetchall() == [
         (1, "bbb"), (2, "aa")]
     result = run_gf("rerun", "--db", db_path, PROGRAM, "99")
