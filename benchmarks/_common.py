@@ -1,7 +1,10 @@
 """What the benchmark scripts share: the machine description, the command line, BENCHMARKS.md sections.
 
-Imported by ``benchmarks/breeding.py``, ``ranking.py`` and ``run_throughput.py``
-(run as ``python benchmarks/NAME.py``, which puts this folder on ``sys.path``).
+Imported by ``benchmarks/eval_overhead.py``, ``breeding.py``, ``ranking.py`` and
+``run_throughput.py`` (run as ``python benchmarks/NAME.py``, which puts this folder on
+``sys.path``), before they import gf: importing this module puts the repository first
+on ``sys.path``, so the scripts measure the gf next to them even when an editable
+install points elsewhere; child processes get it through :func:`child_env`.
 """
 
 import datetime
@@ -11,11 +14,16 @@ import re
 import shlex
 import sqlite3
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+
+# Measure this repository's gf (sys.path[0] is this folder; the repository goes right after it).
+if str(REPO) not in sys.path:
+    sys.path.insert(1, str(REPO))
 BENCHMARKS_HEADER = """\
 # gf benchmarks
 
@@ -30,8 +38,32 @@ move from run to run. Rerun a section with the command it records, e.g.
 LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
+def child_env(workdir):
+    """The environment of the processes a benchmark starts: ours without GF_*, this repository's gf first
+    on the path, bytecode cached in ``workdir`` (as a program normally runs, even when
+    ``PYTHONDONTWRITEBYTECODE`` is set here)."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("GF_") and key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPYCACHEPREFIX"] = str(Path(workdir, "pycache"))
+    return env
+
+
+def gf_revision():
+    """The commit measured, e.g. ``6b8c8de`` (``+ changes`` when gf's sources differ from it), or None."""
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "gf", "gf_plugins_builtin"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + (" + uncommitted changes" if changed else "")
+
+
 def machine():
-    """CPU model, cores, Python and SQLite versions, today's date and the load average when the run started."""
+    """CPU model, cores, Python and SQLite versions, today's date, the load average when the run started
+    and the gf commit measured."""
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -47,13 +79,16 @@ def machine():
         "sqlite": sqlite3.sqlite_version,
         "date": datetime.date.today().isoformat(),
         "load_average_at_start": LOAD_AT_START,
+        "gf": gf_revision(),
     }
 
 
 def machine_line(m):
     load = m.get("load_average_at_start")
     busy = f", load average {load:.1f} when the run started" if load is not None else ""
-    return f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, SQLite {m['sqlite']}, {m['date']}{busy}."
+    revision = f"; gf {m['gf']}" if m.get("gf") else ""
+    return (f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, SQLite {m['sqlite']}, {m['date']}"
+            f"{busy}{revision}.")
 
 
 def command(script):

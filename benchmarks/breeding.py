@@ -12,16 +12,21 @@ with ``gf.loader.load`` from parameter files, each scored on 2 datasets with
 ``GeneticFuckery(...).record()``. Each timed generation starts from a fresh copy of
 that file and breeds with ``ResultMetric("profit")``, ``--top 8``:
 
-* ``default``: population 32;
+* ``default`` (the evolution strategy of ``gf_plugins_builtin/evolution.py``): population 32;
+* ``ga`` (the genetic algorithm that was the default before it): population 32;
 * ``classic``: its own population, C(k, 2) children of the parents' top k = 6 results.
 
-The two breeders run interleaved, median of ``--runs`` after a warm-up round. A
-second set of timings (median of at most 3) breeds on a *grown* database, where
-``--grown`` earlier children (10 generations' worth by default) are already stored,
-because the duplicate check reads every stored group. One more generation of each breeder runs with every step wrapped in a timer
-(exclusive times: a step's time excludes the steps it calls) to show where the time
-goes, inside ``breed()`` against the rest; and one under ``cProfile``, whose top 10
-functions by cumulative time are printed (the Markdown section keeps a summary).
+The breeders run interleaved, median of ``--runs`` after a warm-up round. A second
+set of timings (median of at most 3) breeds on a *grown* database: a loop of
+``--grown`` earlier children (10 generations of 32 by default) bred by ``default``,
+each generation scored on both datasets before the next is bred, as ``gf breed``
+does; the default breeder replays every scored generation (``request.history()``,
+``request.batches()``), and the duplicate check looks every child up among all
+stored groups. One more generation of each breeder runs with every step wrapped in
+a timer (exclusive times: a step's time excludes the steps it calls) to show where
+the time goes, inside ``breed()`` against the rest; and one under ``cProfile``,
+whose top 10 functions by cumulative time are printed (the Markdown section keeps a
+summary).
 
 Usage: ``python benchmarks/breeding.py [--runs N] [--grown N] [--json] [--write]``;
 ``--write`` replaces the breeding section of BENCHMARKS.md.
@@ -59,7 +64,9 @@ GROWN_RUNS = 3
 PROFILE_TOP = 10
 SEED = 20240601
 
-BREEDERS = ("default", "classic")
+BREEDERS = ("default", "ga", "classic")
+#: Breeders that take ``population`` (classic decides its own).
+POPULATION_BREEDERS = ("default", "ga")
 
 
 # -- the database -------------------------------------------------------------------
@@ -136,21 +143,35 @@ def fresh_copy(base, workdir, name):
     return target
 
 
+def score(conn, groups, rng):
+    """Record a random ``profit`` and ``trades`` of ``groups`` on every dataset (one transaction)."""
+    with store.transaction(conn):
+        for group in groups:
+            for dataset in DATASETS:
+                rows = [(algo, name, value) for algo in ("main", "alt")
+                        for name, value in (("profit", rng.uniform(-100, 100)), ("trades", rng.randint(1, 150)))]
+                now = store.now()
+                store.insert_run(conn, {"group_id": group, "dataset": dataset, "family": dataset, "started": now,
+                                        "stopped": now, "status": "ok"}, rows)
+
+
 def grow(base, workdir, extra):
-    """A copy of ``base`` with ``extra`` children of the default breeder already stored."""
+    """A copy of ``base`` with a loop of ``extra`` children of the default breeder stored and scored."""
     db = fresh_copy(base, workdir, "grown-base.db")
     conn = store.connect(db)
     breeder = plugins.get_breeders()["default"]
+    rng = random.Random(SEED + 1)
     generation = 0
     while extra > 0:
         generation += 1
-        engine.breed_generation(conn, metric=ResultMetric("profit"), breeder=breeder, datasets=list(DATASETS),
-                                top=PARENTS, population=min(POPULATION, extra), rng=random.Random(generation),
-                                generation=generation)
+        ids, _discarded = engine.breed_generation(
+            conn, metric=ResultMetric("profit"), breeder=breeder, datasets=list(DATASETS), top=PARENTS,
+            population=min(POPULATION, extra), rng=random.Random(generation), generation=generation)
+        score(conn, ids, rng)
         extra -= POPULATION
     groups = len(store.group_ids(conn))
     conn.close()
-    return db, groups
+    return db, groups, generation
 
 
 # -- one generation -------------------------------------------------------------------
@@ -159,12 +180,13 @@ def grow(base, workdir, extra):
 def breed_once(db, breeder_name, seed, breeder=None):
     """Breed one generation on ``db``; return ``(seconds, children, discarded)``."""
     conn = store.connect(db)
+    (generation,) = conn.execute("SELECT coalesce(max(generation), 0) + 1 FROM groups").fetchone()
     breeder = breeder or plugins.get_breeders()[breeder_name]
     start = time.perf_counter()
     ids, discarded = engine.breed_generation(
         conn, metric=ResultMetric("profit"), breeder=breeder, datasets=list(DATASETS), top=PARENTS,
-        compare=COMPARE, population=POPULATION if breeder_name == "default" else None,
-        rng=random.Random(seed), generation=1)
+        compare=COMPARE, population=POPULATION if breeder_name in POPULATION_BREEDERS else None,
+        rng=random.Random(seed), generation=generation)
     seconds = time.perf_counter() - start
     conn.close()
     return seconds, len(ids), discarded
@@ -214,13 +236,23 @@ class PhaseTimer:
         return timed
 
 
-INSIDE_BREED = ("breed(): breeder code", "breed(): gf_mutate hook calls")
+INSIDE_BREED = ("breed(): breeder code", "breed(): gf_mutate calls",
+                "breed(): request.history() (rank every scored group, read its params)",
+                "breed(): request.batches() (SQL)")
 
 
 def _hook_phase(args, kwargs):
     name = args[0] if args else kwargs.get("name")
     return {"gf_fix_child": "constraint fixing (gf_fix_child hook)",
-            "gf_mutate": "breed(): gf_mutate hook calls"}.get(name, f"other hook {name}")
+            "gf_mutate": "breed(): gf_mutate calls"}.get(name, f"other hook {name}")
+
+
+def _timed_first_result(timer, original):
+    """``plugins.first_result`` whose callers are timed (``BreedRequest.mutate`` calls ``gf_mutate`` so)."""
+    def first_result(hook_name):
+        return timer.wrap(_hook_phase((hook_name,), {}), original(hook_name))
+
+    return first_result
 
 
 class _TimedBreeder:
@@ -232,16 +264,20 @@ class _TimedBreeder:
 def breakdown(db, breeder_name, seed):
     """One instrumented generation: ``(total seconds, {phase: seconds}, {phase: calls})``."""
     timer = PhaseTimer()
+    history = "breed(): request.history() (rank every scored group, read its params)"
     patches = [
         (engine, "rank_parents", "rank parents (metric SQL)"),
         (engine, "per_algo", "rank parents (metric SQL)"),
         (breeding, "group_values", "read parent params"),
-        (breeding, "existing_digests", "duplicate check: read stored groups (SQL + json.loads)"),
-        (breeding, "digest", "duplicate check: hash params (stored groups and children)"),
+        (breeding, "bounds_of", "parameter bounds (types + constraints)"),
+        (engine, "_history", history),
+        (breeding, "many_group_values", history),
+        (breeding, "batches", "breed(): request.batches() (SQL)"),
+        (store, "digest", "duplicate check: hash each child's params"),
         (breeding, "constraints_of", "constraint lookup (SQL, per child)"),
         (breeding, "violations", "validation (types + constraints)"),
         (breeding, "store_children", "storing children: SQL inserts"),
-        (breeding, "param_rows", "storing children: param rows (json.dumps, type lookup)"),
+        (breeding, "param_rows", "param rows (json.dumps, type lookup)"),
         (plugins, "call_hook", _hook_phase),
     ]
     # gf changes: a step this gf does not have (by that name) is left to "other".
@@ -249,6 +285,9 @@ def breakdown(db, breeder_name, seed):
     originals = [(module, attribute, getattr(module, attribute)) for module, attribute, _ in patches]
     for (module, attribute, phase), (_, _, original) in zip(patches, originals):
         setattr(module, attribute, timer.wrap(phase, original))
+    if hasattr(plugins, "first_result"):
+        originals.append((plugins, "first_result", plugins.first_result))
+        plugins.first_result = _timed_first_result(timer, plugins.first_result)
     try:
         breeder = _TimedBreeder(plugins.get_breeders()[breeder_name], timer)
         total, _children, _discarded = breed_once(db, breeder_name, seed, breeder)
@@ -256,7 +295,7 @@ def breakdown(db, breeder_name, seed):
         for module, attribute, original in originals:
             setattr(module, attribute, original)
     phases = dict(timer.totals)
-    phases["other (engine glue, BreedRequest, connect)"] = total - sum(phases.values())
+    phases["other (engine glue, duplicate lookup SQL, BreedRequest, connect)"] = total - sum(phases.values())
     return total, phases, dict(timer.calls)
 
 
@@ -293,7 +332,7 @@ def profile(db, breeder_name, seed):
 # -- the report -----------------------------------------------------------------------
 
 
-def summarize(samples, grown_samples, grown_groups, breakdowns, profiles, runs):
+def summarize(samples, grown_samples, grown_groups, grown_generations, breakdowns, profiles, runs):
     def figures(values):
         seconds = [s for s, _, _ in values]
         children = [c for _, c, _ in values]
@@ -319,10 +358,12 @@ def summarize(samples, grown_samples, grown_groups, breakdowns, profiles, runs):
             "datasets": list(DATASETS),
             "metric": "profit",
             "top": PARENTS,
-            "population": {"default": POPULATION, "classic": f"C({COMPARE}, 2) (compare={COMPARE})"},
+            "population": {**{name: POPULATION for name in POPULATION_BREEDERS},
+                           "classic": f"C({COMPARE}, 2) (compare={COMPARE})"},
         },
         "base": {name: figures(values) for name, values in samples.items()},
         "grown_groups": grown_groups,
+        "grown_generations": grown_generations,
         "grown": {name: figures(values) for name, values in grown_samples.items()},
         "breakdown": {
             case: {
@@ -351,7 +392,10 @@ def render(report):
         f"Path: `gf.engine.breed_generation` (what `gf breed` runs) on a SQLite file holding {setup['parents']}"
         f" parent groups loaded with `gf.loader.load`, {setup['params_per_group']:,} params each ({types};"
         f" {setup['constraints']} constraints), each scored on {len(setup['datasets'])} datasets; metric `profit`,"
-        f" `--top {setup['top']}`. No target is set for this benchmark.",
+        f" `--top {setup['top']}`; population {POPULATION} for {' and '.join(POPULATION_BREEDERS)}, classic"
+        f" breeds C({COMPARE}, 2). The grown database holds a loop of {report['grown_generations']} generations bred"
+        " by `default`, each scored on both datasets before the next was bred (the default breeder replays every"
+        " scored generation). No target is set for this benchmark.",
         "",
         "| breeder | stored groups | children / generation | s / generation | children / s |",
         "|---|---:|---:|---:|---:|",
@@ -384,14 +428,14 @@ def render(report):
 
     for phase in phases:
         lines.append(phase_row(phase, lambda data: data["phases_s"].get(phase, 0.0)))
-    lines.append(phase_row("**inside `breed()`** (breeder code + its gf_mutate hook calls)",
+    lines.append(phase_row("**inside `breed()`** (breeder code, its gf_mutate calls, history and batches)",
                            lambda data: data["inside_breed_s"]))
     lines.append(phase_row("**the rest** (ranking, reading, fixing, checks, storing)",
                            lambda data: data["total_s"] - data["inside_breed_s"]))
     lines.append(phase_row("total (instrumented)", lambda data: data["total_s"]))
     lines += ["", "cProfile of one generation (the script prints the top 10 by cumulative time); the heaviest"
               " functions by own time:", ""]
-    for name in BREEDERS:
+    for name in report["profile"]:
         top = report["profile"][name]["top_own_time"][:5]
         listed = "; ".join(f"`{row['function']}` {row['tottime_s'] * 1000:.0f} ms ({row['ncalls']:,} calls)"
                            for row in top)
@@ -402,9 +446,9 @@ def render(report):
 def render_profiles(report):
     """The cProfile tables (printed, not kept in BENCHMARKS.md)."""
     lines = []
-    for name in BREEDERS:
+    for name in report["profile"]:
         for key, title in (("top_cumulative", "cumulative"), ("top_own_time", "own time")):
-            lines += ["", f"cProfile, {name} breeder, one generation: top {PROFILE_TOP} by {title}",
+            lines += ["", f"cProfile, {name}, one generation: top {PROFILE_TOP} by {title}",
                       f"{'ncalls':>9} {'tottime s':>10} {'cumtime s':>10}  function"]
             for row in report["profile"][name][key]:
                 lines.append(f"{row['ncalls']:>9} {row['tottime_s']:>10.4f} {row['cumtime_s']:>10.4f}  {row['function']}")
@@ -425,14 +469,17 @@ def main():
     with tempfile.TemporaryDirectory(prefix="gf-bench-") as workdir:
         base = make_db(workdir)
         samples = time_breeders(base, workdir, args.runs, 1000)
-        grown, grown_groups = grow(base, workdir, args.grown)
+        grown, grown_groups, grown_generations = grow(base, workdir, args.grown)
         grown_samples = time_breeders(grown, workdir, min(args.runs, GROWN_RUNS), 2000, warmup=False)
         breakdowns = {f"{name}, {PARENTS} groups": breakdown(fresh_copy(base, workdir, "timed.db"), name, 3000)
                       for name in BREEDERS}
         breakdowns[f"default, {grown_groups} groups"] = breakdown(fresh_copy(grown, workdir, "timed.db"), "default",
                                                                   3000)
-        profiles = {name: profile(fresh_copy(base, workdir, "timed.db"), name, 3000) for name in BREEDERS}
-    report = summarize(samples, grown_samples, grown_groups, breakdowns, profiles, args.runs)
+        profiles = {f"{name}, {PARENTS} groups": profile(fresh_copy(base, workdir, "timed.db"), name, 3000)
+                    for name in BREEDERS}
+        profiles[f"default, {grown_groups} groups"] = profile(fresh_copy(grown, workdir, "timed.db"), "default",
+                                                              3000)
+    report = summarize(samples, grown_samples, grown_groups, grown_generations, breakdowns, profiles, args.runs)
     section = render(report)
 
     if args.json:

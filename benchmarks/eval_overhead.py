@@ -23,17 +23,18 @@ The variants run interleaved (bare, import gf, plain, gf, bare, ...) after
 warm-up rounds, so drift on a shared machine hits them alike; medians are
 reported with the gf/plain ratio, against the target of gf at most 1.5x the
 plain script. ``python -X importtime -c "import gf"`` then lists the modules
-gf's import pulls in, marking those the plain script imports as well.
+gf's import pulls in, marking those the plain script imports as well; and
+``python -S`` (no ``site``, so no module is already loaded when gf is imported)
+checks that the modules a reading-and-reporting program does not need
+(:data:`OFF_IMPORT_PATH`: the launcher, ingest, plugins, ``random``, ...) stay off
+the ``import gf`` path.
 
 Usage: ``python benchmarks/eval_overhead.py [--runs N] [--json] [--write]``;
 ``--write`` replaces the eval_overhead section of BENCHMARKS.md.
 """
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import re
 import shlex
 import sqlite3
@@ -44,18 +45,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BENCHMARKS_MD = REPO / "BENCHMARKS.md"
-START_MARKER = "<!-- eval_overhead:start -->"
-END_MARKER = "<!-- eval_overhead:end -->"
-BENCHMARKS_HEADER = """\
-# gf benchmarks
+import _common
 
-Each figure below is measured side by side in one run (the variants interleaved)
-on a shared, noisy machine: compare the ratios, not the absolute times, which
-move from run to run. Rerun a section with the command it records, e.g.
-`python benchmarks/eval_overhead.py --runs 21 --write`.
-"""
+SECTION = "eval_overhead"
 
 TARGET_RATIO = 1.5
 TARGET_MIN_RUNS = 10
@@ -115,16 +107,21 @@ conn.execute("COMMIT")
 RESULTS_PER_RUN = 9
 VARIANTS = ("bare", "import gf", "plain", "gf")
 
+#: Modules a program that only reads params and reports results has no use for: ``import gf`` must not load them.
+OFF_IMPORT_PATH = (
+    "gf.launch", "gf.ingest", "gf.engine", "gf.breeding", "gf.plugins", "gf.loader", "gf.metrics", "gf.cli",
+    "gf.hookspecs", "pluggy", "click", "loguru", "random", "subprocess", "threading", "concurrent.futures",
+    "hashlib", "shlex", "ctypes", "importlib.metadata",
+)
 
-def child_env(workdir):
-    """The children's environment: ours without GF_* (no stray group or dataset), bytecode cached in workdir."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("GF_") and key != "PYTHONDONTWRITEBYTECODE"
-    }
-    env["PYTHONPYCACHEPREFIX"] = str(Path(workdir, "pycache"))
-    return env
+#: ``python -S``: no ``site``, so nothing is loaded before gf; the repository's gf first on the path.
+IMPORT_PROBE = """\
+import sys
+sys.path.insert(0, {repo!r})
+before = set(sys.modules)
+import gf
+print(*sorted(set(sys.modules) - before))
+"""
 
 
 def run_python(args, env):
@@ -227,26 +224,12 @@ def plain_modules(env):
     return set(run_python(["-c", probe], env).stdout.split())
 
 
-def machine():
-    """CPU model, cores, Python and SQLite versions, and today's date."""
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}",
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "date": datetime.date.today().isoformat(),
-    }
+def import_gf_modules(env):
+    """Every module ``import gf`` loads in ``python -S`` (where ``site`` has loaded nothing before it)."""
+    return run_python(["-S", "-c", IMPORT_PROBE.format(repo=str(_common.REPO))], env).stdout.split()
 
 
-def summarize(times, imports, plain_also, runs):
+def summarize(times, imports, plain_also, loaded, runs):
     """The report as a dict (what ``--json`` prints); times in milliseconds.
 
     ``target_met`` is None when there were too few runs to judge.
@@ -255,8 +238,8 @@ def summarize(times, imports, plain_also, runs):
     ratio = medians["gf"] / medians["plain"]
     top = sorted(imports.items(), key=lambda item: item[1][1], reverse=True)[:TOP_IMPORTS]
     return {
-        "command": shlex.join(["python", os.path.relpath(__file__, REPO), *sys.argv[1:]]),
-        "machine": machine(),
+        "command": _common.command(__file__),
+        "machine": _common.machine(),
         "runs": runs,
         "median_ms": medians,
         "min_ms": {name: min(values) * 1000 for name, values in times.items()},
@@ -268,18 +251,19 @@ def summarize(times, imports, plain_also, runs):
             {"module": module, "self_us": s, "cumulative_us": c, "plain_imports_it": module in plain_also}
             for module, (s, c) in top
         ],
+        "import_gf_loads_under_S": loaded,
+        "off_import_path_but_loaded": [module for module in OFF_IMPORT_PATH if module in loaded],
     }
 
 
 def render(report):
     """The report as the Markdown section kept in BENCHMARKS.md (also printed)."""
-    m = report["machine"]
     medians, mins, excess = report["median_ms"], report["min_ms"], report["excess_over_bare_ms"]
-    met = {True: "Met", False: "NOT met", None: "Not assessed (too few runs)"}[report["target_met"]]
+    met = _common.verdict(report["target_met"])
     lines = [
         "## Evaluation overhead: one fresh process reads 7 params and reports 9 results",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, SQLite {m['sqlite']}, {m['date']}.  ",
+        _common.machine_line(report["machine"]) + "  ",
         f"Command: `{report['command']}` ({report['runs']} interleaved runs per variant).",
         "",
         f"Target: {report['target']}. **{met}**: gf/plain = {report['ratio_gf_over_plain']:.2f}x.",
@@ -304,38 +288,39 @@ def render(report):
     for row in report["import_gf_top"]:
         also = "yes" if row["plain_imports_it"] else "no"
         lines.append(f"| {row['module']} | {row['cumulative_us']:.0f} | {row['self_us']:.0f} | {also} |")
+    loaded, offenders = report["import_gf_loads_under_S"], report["off_import_path_but_loaded"]
+    gf_modules = [module for module in loaded if module == "gf" or module.startswith("gf.")]
+    checked = ", ".join(f"`{module}`" for module in OFF_IMPORT_PATH)
+    verdict = ("none of them is loaded" if not offenders
+               else "**loaded all the same: " + ", ".join(f"`{module}`" for module in offenders) + "**")
+    lines += [
+        "",
+        f"Off the `import gf` path (`python -S`, so `site` has loaded nothing before gf): {checked}:"
+        f" {verdict}. `import gf` loads {len(loaded)} modules there, {len(gf_modules)} of them gf's own"
+        f" ({', '.join(f'`{module}`' for module in gf_modules)}); the rest is the standard library"
+        " (json, sqlite3, datetime and what they need).",
+    ]
     return "\n".join(lines) + "\n"
-
-
-def write_section(section):
-    """Replace the eval_overhead section of BENCHMARKS.md (creating the file if needed)."""
-    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else BENCHMARKS_HEADER
-    block = f"{START_MARKER}\n{section}{END_MARKER}"
-    pattern = re.compile(re.escape(START_MARKER) + ".*?" + re.escape(END_MARKER), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    BENCHMARKS_MD.write_text(text)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="interleaved timed runs per variant (default 15)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--write", action="store_true", help=f"update the section in {BENCHMARKS_MD.name}")
+    parser.add_argument("--write", action="store_true", help=f"update the section in {_common.BENCHMARKS_MD.name}")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
     with tempfile.TemporaryDirectory(prefix="gf-bench-") as workdir:
-        env = child_env(workdir)
+        env = _common.child_env(workdir)
         db = make_db(workdir, env)
         times = time_variants(variant_code(db), args.runs, env)
         check_writes(db, 2 * (WARMUP_ROUNDS + args.runs))
         imports = import_costs("import gf", "gf", IMPORTTIME_RUNS, env)
         plain_also = plain_modules(env)
-    report = summarize(times, imports, plain_also, args.runs)
+        loaded = import_gf_modules(env)
+    report = summarize(times, imports, plain_also, loaded, args.runs)
     section = render(report)
 
     if args.json:
@@ -343,8 +328,7 @@ def main():
     else:
         print(section, end="")
     if args.write:
-        write_section(section)
-        print(f"updated {BENCHMARKS_MD}", file=sys.stderr)
+        _common.write_section(SECTION, section)
 
 
 if __name__ == "__main__":

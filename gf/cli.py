@@ -287,7 +287,8 @@ def run(db_path, jobs, timeout, shell, launcher_name, scheduler, group_ids, agai
     groups = list(group_ids) or store.group_ids(conn)
     pairs = engine.pending_pairs(conn, groups, datasets, again)
     progress = engine.Progress(echo=_progress_echo)
-    ok, failed = engine.evaluate(conn, launcher, engine.evaluations_for(conn, pairs), context, progress)
+    ok, failed = engine.evaluate(conn, launcher, engine.evaluations_for(conn, pairs), context, progress,
+                                 again=again)
     outcome = {"evaluated": ok + failed, "ok": ok, "failed": failed, "skipped": len(groups) * len(datasets) - len(pairs)}
     if as_json:
         click.echo(json.dumps(outcome))
@@ -330,9 +331,12 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
     conn = open_db(db_path)
     datasets = engine.select_datasets(conn, datasets_allow, datasets_deny, db_path)
     if command is None:
+        # each hand-run breed is a generation of its own, so the default breeder learns from each
+        (generation,) = conn.execute("SELECT coalesce(max(generation), 0) + 1 FROM groups "
+                                     "WHERE loop_id IS NULL AND generation IS NOT NULL").fetchone()
         children, discarded = engine.breed_generation(
             conn, metric=metric, breeder=breeder, datasets=datasets, top=top, compare=compare,
-            population=population, minimize=minimize, rng=engine._rng(seed, 1))
+            population=population, minimize=minimize, rng=engine._rng(seed, generation), generation=generation)
         click.echo(json.dumps(children) if as_json else "\n".join(map(str, children)))
         return
     launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler)

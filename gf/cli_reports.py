@@ -22,6 +22,14 @@ from gf.cli import (
 from gf.errors import InputError
 
 
+def _write(path, text):
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise InputError(f"{path}: cannot write: {error.strerror or error}") from None
+
+
 @cli.command()
 @db_option
 @metric_options
@@ -53,8 +61,7 @@ def compare(metric_spec, metric_sql, minimize, as_json, html_path, databases):
     """
     result = reports.compare(databases, metric_spec, metric_sql, minimize)
     if html_path:
-        with open(html_path, "w", encoding="utf-8") as handle:
-            handle.write(reports.compare_html(result))
+        _write(html_path, reports.compare_html(result))
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -81,9 +88,11 @@ def rerun(db_path, jobs, timeout, shell, launcher_name, scheduler, print_only, c
         row = conn.execute("SELECT group_id, dataset FROM runs WHERE id = ?", (run,)).fetchone()
         if row is None:
             raise InputError(f"run {run} does not exist in {db_path}; see `gf runs`")
+        if row[1] is None:
+            raise InputError(f"run {run} has no dataset (it ran without GF_DATA), so it cannot be rerun")
         pairs.append(tuple(row))
     ok, failed = engine.evaluate(conn, launcher, engine.evaluations_for(conn, pairs), context,
-                                 engine.Progress(echo=_progress_echo), "rerunning")
+                                 engine.Progress(echo=_progress_echo), "rerunning", again=True)
     if launcher.waits:
         click.echo(f"{ok + failed} rerun: {ok} ok, {failed} failed")
 
@@ -113,8 +122,7 @@ def merge_performers(db_path, metric_spec, metric_sql, minimize, top, output, lo
         f"{algo}: from groups {', '.join(map(str, groups))}" for algo, groups in sources.items()]
     text = merging.loader_text(params, constraints, header)
     if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        _write(output, text)
     elif not load_it:
         click.echo(text, nl=False)
     if load_it:

@@ -94,7 +94,6 @@ class Progress:
     total: int = 0
     failed: int = 0
     best: object = None
-    rows: list = field(default_factory=list)
 
     def start(self, label, total):
         self.generation, self.done, self.total, self.failed = label, 0, total, 0
@@ -112,18 +111,18 @@ class Progress:
             self.echo(line, self.done == self.total)
 
 
-def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluating"):
+def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluating", again=False):
     """Launch ``evaluations`` and settle each as it finishes; return ``(ok, failed)`` counts.
 
     Ctrl-C stops starting evaluations, kills running ones (they stay pending and
     are evaluated on resume) and raises :class:`Interrupted`.
     """
     progress = progress or Progress()
-    progress.start(label, len(evaluations))
     ok = failed = 0
     context.stopping = context.stopping or threading.Event()
     if launcher.waits and evaluations:
-        store.hand_out_launches(conn, evaluations)
+        evaluations = store.hand_out_launches(conn, evaluations, again)
+    progress.start(label, len(evaluations))
     finished_stream = launcher.launch(evaluations, context)
     try:
         for finished in finished_stream:
@@ -195,13 +194,11 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
             f"no run is scored by metric {metric.name!r} on {', '.join(datasets)}; "
             f"results recorded: {', '.join(recorded[:12]) or 'none (run gf run first)'}"
         )
-    params = {group: breeding.group_values(conn, group) for group in groups}
+    params = breeding.many_group_values(conn, groups)
     names = list(dict.fromkeys(name for values in params.values() for name in values))
     tagged, algo_ranking, strength = per_algo(conn, metric, datasets, names, minimize)
-    for algo_groups in algo_ranking.values():
-        for group in algo_groups:
-            if group not in params:
-                params[group] = breeding.group_values(conn, group)
+    more = {group for algo_groups in algo_ranking.values() for group in algo_groups} - set(params)
+    params.update(breeding.many_group_values(conn, sorted(more)))
     request = breeding.BreedRequest(
         ranking=ranking,
         groups=groups,
@@ -216,15 +213,27 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
         algo_ranking=algo_ranking,
         algo_strength=strength,
         generation=generation,
-        history=lambda: _history(conn, metric, datasets, minimize),
+        history=_once(lambda: _history(conn, metric, datasets, minimize)),
         minimize=minimize,
-        batches=lambda: breeding.batches(conn),
+        batches=_once(lambda: breeding.batches(conn)),
         bounds=breeding.bounds_of(names, breeding.constraints_of(conn, groups), types),
     )
     children, discarded = breeding.breed_children(conn, breeder, request)
     ids = breeding.store_children(conn, children, types, breeder=breeder.name, generation=generation,
                                   loop_id=loop_id)
     return ids, discarded
+
+
+def _once(compute):
+    """``compute`` called at most once: a breeder asked again for children sees the same data."""
+    cache = []
+
+    def value():
+        if not cache:
+            cache.append(compute())
+        return cache[0]
+
+    return value
 
 
 def _history(conn, metric, datasets, minimize):
@@ -322,7 +331,13 @@ def run_loop(conn, settings, context, progress=None):
                 progress.best = best_score(conn, settings.metric, settings.datasets, settings.minimize)
                 ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, missing), context, progress,
                                       f"generation {generation}/{settings.generations} (resumed)")
+                if not settings.launcher.waits:  # printed again: breed on once they have run
+                    status = "running"
+                    return summary
                 summary.append(_summary(conn, settings, generation, [], ok, failed))
+                if failed and not ok:
+                    raise AllFailed(all_failed_message(conn, generation_groups(conn, loop_id, generation),
+                                                       f"of generation {generation}"))
         while generation < settings.generations:
             generation += 1
             children, _discarded = breed_generation(

@@ -137,8 +137,9 @@ def command_line(template, dataset, shell=False):
 
 def environment(context, evaluation):
     """The environment a launched program runs with."""
+    env = {key: value for key, value in os.environ.items() if key != "GF_RESULTS"}  # gf records the run
     return {
-        **os.environ,
+        **env,
         "GF_DB": context.db_path,
         "GF_PARAM_GROUP": str(evaluation.group),
         "GF_DATA": evaluation.dataset,
@@ -226,6 +227,8 @@ def settle(conn, finished):
         "launch": evaluation.launch,
     }
     with store.transaction(conn):
+        if store.launch_abandoned(conn, evaluation.launch):  # another coordinator took the pair over
+            return False, []
         conn.execute("UPDATE launches SET status = 'done' WHERE uid = ?", (evaluation.launch,))
         if finished.results is not None and finished.error is None:
             try:

@@ -129,7 +129,7 @@ class SqlFileMetric(Metric):
         datasets = [dataset] if dataset is not None else store.datasets(conn)
         scored = []
         for name in datasets:
-            scored += self._query(conn, name, None if group is not None or len(datasets) > 1 else limit)
+            scored += self._query(conn, name, None if group is not None or per_group or len(datasets) > 1 else limit)
         runs = _run_info(conn, [run for run, _ in scored])
         ranked, seen = [], set()
         for run, score in scored:

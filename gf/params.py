@@ -369,9 +369,8 @@ def _command_line():
 
 
 def _warn(message, *args):
-    from loguru import logger
-
-    logger.opt(depth=2).warning(message, *args)
+    """A one-line warning on stderr (not loguru: this is on every evaluation's path)."""
+    sys.stderr.write(f"gf warning: {message.format(*args)}\n")
 
 
 def validate_results(results):

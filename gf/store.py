@@ -536,18 +536,29 @@ def insert_run(conn, run, results=()):
     return run_id
 
 
-def hand_out_launches(conn, evaluations):
-    """Record ``evaluations`` as pending launches (one transaction), abandoning any launch
-    still pending for the same (group, dataset): its coordinator is gone or superseded."""
+def hand_out_launches(conn, evaluations, again=False):
+    """Record ``evaluations`` as pending launches in one transaction; return those to launch.
+
+    Any launch still pending for the same (group, dataset) is abandoned: its coordinator
+    is gone or superseded, and its program will not record. Unless ``again``, a pair that
+    got a run meanwhile (an orphan that finished just before) is dropped, under the same
+    write lock, so no pair is evaluated twice.
+    """
+    kept = []
     with transaction(conn):
         for evaluation in evaluations:
+            if not again and conn.execute("SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? LIMIT 1",
+                                          (evaluation.group, evaluation.dataset)).fetchone():
+                continue
             conn.execute("UPDATE launches SET status = 'abandoned' "
                          "WHERE status = 'pending' AND group_id = ? AND dataset IS ?",
                          (evaluation.group, evaluation.dataset))
+            kept.append(evaluation)
         conn.executemany(
             "INSERT INTO launches (uid, group_id, dataset, created, status) VALUES (?, ?, ?, ?, 'pending')",
-            [(evaluation.launch, evaluation.group, evaluation.dataset, now()) for evaluation in evaluations],
+            [(evaluation.launch, evaluation.group, evaluation.dataset, now()) for evaluation in kept],
         )
+    return kept
 
 
 def launch_abandoned(conn, launch):

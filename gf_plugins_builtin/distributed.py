@@ -25,7 +25,11 @@ class SchedulerUnreachable(GfError):
 
 def _connect_timeout():
     """Seconds to wait for the scheduler before giving up (``GF_DASK_TIMEOUT``, default 10)."""
-    return float(os.environ.get("GF_DASK_TIMEOUT", "10"))
+    value = os.environ.get("GF_DASK_TIMEOUT", "10")
+    try:
+        return float(value)
+    except ValueError:
+        raise MissingDask(f"GF_DASK_TIMEOUT={value!r} is not a number of seconds") from None
 
 
 def _distributed():

@@ -19,6 +19,8 @@ class LocalLauncher(Launcher):
         def register(process):
             with lock:
                 running.add(process)
+                if context.stopping is not None and context.stopping.is_set():
+                    kill(process)  # started just as Ctrl-C swept the others
 
         def one(evaluation):
             if context.stopping is not None and context.stopping.is_set():

@@ -182,11 +182,11 @@ def test_bad_results_raise_before_anything_is_written(g, db_path, results, messa
     assert count_rows(db_path, "runs") == 0
 
 
-def test_nan_and_infinity_are_kept_as_null_with_a_warning(g, db_path, log_messages):
+def test_nan_and_infinity_are_kept_as_null_with_a_warning(g, db_path, capsys):
     run = g.record({"bt": {"sharpe": math.nan, "max": math.inf, "trades": 0, "ok": True}}, "no trades")
     assert run == 1
     assert rows(db_path, "SELECT name, value FROM results") == [("sharpe", None), ("max", None), ("trades", 0), ("ok", 1)]
-    assert "WARNING: result bt.sharpe is nan: stored as NULL, never ranked" in log_messages[0]
+    assert capsys.readouterr().err.splitlines()[0] == "gf warning: result bt.sharpe is nan: stored as NULL, never ranked"
 
 
 def test_record_returns_run_ids_and_dataset_argument_wins(g, db_path):

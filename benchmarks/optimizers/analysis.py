@@ -1,0 +1,209 @@
+"""From raw runs to normalized regret, mean ranks and the issue's targets.
+
+**Normalized regret** of a run (function ``f``, dimension ``n``, seed ``s``)::
+
+    regret = (best - f_opt) / (R - f_opt)
+
+where ``best`` is the true value of the run's best-observed point after the budget and
+``R`` is the *mean over seeds* of random search's final ``best`` on the same ``f`` and
+``n``. Random search therefore averages exactly 1.0, the optimum is 0, and a value
+above 1 is worse than random search. The mean over seeds (rather than the same seed's
+random run) keeps one lucky random run from inflating a ratio. The regret *curve* uses
+the same ``R`` for the best-so-far after every generation, so it only falls and ends at
+the final regret.
+
+**Mean rank**: on every (function, dimension, seed), the optimizers that ran are ranked
+by final ``best`` (1 = best, ties share the mean rank); an optimizer's mean rank is
+the mean over its functions and seeds. CMA-ES runs only on all-numeric functions, so
+its mean rank and mean regret cover fewer functions (marked in the tables).
+
+Runs that raised are left out of every mean and counted as failures. A gf run whose
+breeder could no longer produce a valid new child *stalled*: it counts, with the best it
+reached (what the user is left with), and is flagged.
+"""
+
+import math
+import statistics
+from collections import defaultdict
+
+#: Regret below this is shown as 0 on log plots (the optimum found to rounding).
+REGRET_FLOOR = 1e-9
+
+
+def _valid(records):
+    return [record for record in records if not record.get("error")]
+
+
+def random_baseline(records):
+    """``{(function, dim): R}``: random search's final best, mean over seeds."""
+    grouped = defaultdict(list)
+    for record in _valid(records):
+        if record["optimizer"] == "random":
+            grouped[(record["function"], record["dim"])].append(record)
+    return {key: statistics.fmean(run["best"] for run in runs) for key, runs in grouped.items()}
+
+
+def normalized(value, f_opt, reference):
+    """``(value - f_opt) / (reference - f_opt)``; NaN when random search already sits at the optimum."""
+    span = reference - f_opt
+    if span <= 0:
+        return math.nan
+    return (value - f_opt) / span
+
+
+def add_regret(records, baseline):
+    """Give every valid record ``regret`` (final) and ``regret_curve`` (after every generation)."""
+    for record in _valid(records):
+        reference = baseline.get((record["function"], record["dim"]))
+        if reference is None:
+            raise ValueError(f"no random search run for {record['function']} at {record['dim']}: regret needs it")
+        record["regret"] = normalized(record["best"], record["f_opt"], reference)
+        record["regret_curve"] = [normalized(value, record["f_opt"], reference) for value in record["curve"]]
+    return records
+
+
+def ranks(records):
+    """``{(function, dim, seed, optimizer): rank}`` by final best, 1 = best, ties averaged."""
+    grouped = defaultdict(list)
+    for record in _valid(records):
+        grouped[(record["function"], record["dim"], record["seed"])].append(record)
+    result = {}
+    for (function, dim, seed), runs in grouped.items():
+        ordered = sorted(runs, key=lambda run: run["best"])
+        position = 0
+        while position < len(ordered):
+            tied = [run for run in ordered if run["best"] == ordered[position]["best"]]
+            shared = position + (len(tied) + 1) / 2.0
+            for run in tied:
+                result[(function, dim, seed, run["optimizer"])] = shared
+            position += len(tied)
+    return result
+
+
+def _mean(values):
+    values = [value for value in values if not math.isnan(value)]
+    return statistics.fmean(values) if values else math.nan
+
+
+def summarize(records):
+    """Per (function, dim, optimizer) and per (dim, optimizer): mean regret, mean rank, seconds, failures.
+
+    :returns: ``{"cells": {...}, "dims": {...}, "curves": {...}}`` keyed by ``"function|dim|optimizer"``
+        and ``"dim|optimizer"`` (JSON-friendly).
+    """
+    add_regret(records, random_baseline(records))
+    rank_of = ranks(records)
+    by_cell = defaultdict(list)
+    failures = defaultdict(int)
+    for record in records:
+        key = (record["function"], record["dim"], record["optimizer"])
+        if record.get("error"):
+            failures[key] += 1
+        else:
+            by_cell[key].append(record)
+    cells, curves = {}, {}
+    for key in sorted(set(by_cell) | set(failures)):
+        runs = by_cell.get(key, [])
+        function, dim, optimizer = key
+        cells[f"{function}|{dim}|{optimizer}"] = {
+            "function": function, "dim": dim, "optimizer": optimizer, "runs": len(runs), "failed": failures[key],
+            "stalled": sum(1 for run in runs if run.get("stalled")),
+            "regret": _mean([run["regret"] for run in runs]),
+            "regret_sd": statistics.stdev([run["regret"] for run in runs]) if len(runs) > 1 else 0.0,
+            "rank": _mean([rank_of[(function, dim, run["seed"], optimizer)] for run in runs]),
+            "seconds": _mean([run["seconds"] for run in runs]),
+        }
+        if runs:
+            per_generation = zip(*(run["regret_curve"] for run in runs))
+            curves[f"{function}|{dim}|{optimizer}"] = [_mean(values) for values in per_generation]
+    return {"cells": cells, "dims": _per_dim(cells), "curves": curves}
+
+
+def _per_dim(cells):
+    """Mean over functions of the per-function means, per (dim, optimizer)."""
+    grouped = defaultdict(list)
+    for cell in cells.values():
+        if cell["runs"]:
+            grouped[(cell["dim"], cell["optimizer"])].append(cell)
+    return {
+        f"{dim}|{optimizer}": {
+            "dim": dim, "optimizer": optimizer, "functions": len(group),
+            "regret": _mean([cell["regret"] for cell in group]),
+            "rank": _mean([cell["rank"] for cell in group]),
+            "seconds": _mean([cell["seconds"] for cell in group]),
+            "failed": sum(cell["failed"] for cell in group),
+        }
+        for (dim, optimizer), group in sorted(grouped.items())
+    }
+
+
+# -- the issue's targets -------------------------------------------------------------------
+
+
+def _dim_value(summary, dim, optimizer, what="regret"):
+    entry = summary["dims"].get(f"{dim}|{optimizer}")
+    return None if entry is None else entry[what]
+
+
+def _fmt(value):
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+
+
+def target_checks(summary, dims, timing=None):
+    """Each target of issue 6 this harness can measure: ``[(target, met, detail)]``.
+
+    ``met`` is True, False, or None when the run did not include what the target needs.
+    """
+    checks = []
+    for dim in (100, 1000):
+        default = _dim_value(summary, dim, "gf_default")
+        rivals = {name: _dim_value(summary, dim, name) for name in ("optuna_tpe", "optuna_nsga2")}
+        met = None
+        if dim in dims and default is not None and all(value is not None for value in rivals.values()):
+            met = all(default < value for value in rivals.values())
+        detail = (f"gf default {_fmt(default)} vs TPE {_fmt(rivals['optuna_tpe'])}, "
+                  f"NSGA-II {_fmt(rivals['optuna_nsga2'])}")
+        checks.append((f"{dim} params: gf default mean regret below both Optuna TPE and NSGA-II", met, detail))
+    default_100 = _dim_value(summary, 100, "gf_default")
+    checks.append(("100 params: gf default mean regret at most 0.10",
+                   None if default_100 is None else default_100 <= 0.10, f"gf default {_fmt(default_100)}"))
+    default_10, tpe_10 = _dim_value(summary, 10, "gf_default"), _dim_value(summary, 10, "optuna_tpe")
+    checks.append(("10 params: gf default no worse than TPE",
+                   None if default_10 is None or tpe_10 is None else default_10 <= tpe_10,
+                   f"gf default {_fmt(default_10)} vs TPE {_fmt(tpe_10)}"))
+    checks.append(_classic_check(summary))
+    checks.append(_timing_check(timing))
+    return checks
+
+
+def _classic_check(summary):
+    """gf default at least 2x less regret than classic on every (function, dim) that ran both."""
+    cells = summary["cells"]
+    pairs, missed = 0, []
+    for key, cell in cells.items():
+        if cell["optimizer"] != "gf_default" or not cell["runs"]:
+            continue
+        classic = cells.get(f"{cell['function']}|{cell['dim']}|gf_classic")
+        if not classic or not classic["runs"]:
+            continue
+        pairs += 1
+        if not cell["regret"] <= classic["regret"] / 2.0:
+            missed.append(f"{cell['function']}@{cell['dim']} ({_fmt(cell['regret'])} vs {_fmt(classic['regret'])})")
+    if not pairs:
+        return ("gf default at least 2x less regret than classic everywhere", None, "classic or default not run")
+    detail = f"{pairs - len(missed)} of {pairs} function/dimension cells"
+    if missed:
+        detail += "; missed: " + ", ".join(missed)
+    return ("gf default at least 2x less regret than classic everywhere", not missed, detail)
+
+
+def _timing_check(timing):
+    target = "1,000 params: gf default breeder time per generation at most 1/10 of TPE's sampling time for 32"
+    if not timing or timing.get("error") or "gf_default" not in timing.get("seconds", {}):
+        return (target, None, "not measured in this run" if not timing else timing.get("error", "incomplete"))
+    gf_time = timing["seconds"]["gf_default"]
+    tpe_time = timing["seconds"].get("optuna_tpe")
+    if tpe_time is None:
+        return (target, None, f"gf default {gf_time:.2f} s; TPE not measured")
+    return (target, gf_time <= tpe_time / 10.0,
+            f"gf default {gf_time:.2f} s vs TPE {tpe_time:.2f} s per 32 (ratio TPE/gf = {tpe_time / gf_time:.1f}x)")
