@@ -41,9 +41,9 @@ from benchmarks.optimizers.optimizers import OPTIMIZERS, available, get, run_one
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
-DEFAULTS = {"functions": list(SUITE), "dims": [10, 100, 1000], "seeds": 5, "budget": 640, "timing_generations": 3}
+DEFAULTS = {"functions": list(SUITE), "dims": [10, 100, 1000], "seeds": 5, "budget": 640, "timing_generations": 5}
 QUICK = {"functions": ["sphere", "rastrigin", "mixed"], "dims": [10, 100], "seeds": 2, "budget": 256,
-         "timing_generations": 1}
+         "timing_generations": 2}
 
 #: Rough relative cost of a run per parameter, to start the slowest runs first.
 COST = {"optuna_tpe": 40, "optuna_cmaes": 30, "nevergrad_ngopt": 8, "optuna_nsga2": 4, "gf_default": 3,
@@ -57,7 +57,7 @@ def _names(text):
 def parse_args(argv, prog):
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="3 functions x 10, 100 params x 2 seeds x 256 evaluations, 1 timed generation")
+                        help="3 functions x 10, 100 params x 2 seeds x 256 evaluations, 2 timed generations")
     parser.add_argument("--functions", type=_names, help=f"comma-separated; default all: {','.join(SUITE)}")
     parser.add_argument("--dims", type=lambda text: [int(x) for x in _names(text)], help="default 10,100,1000")
     parser.add_argument("--optimizers", type=_names, help=f"comma-separated; default all available: "
@@ -69,7 +69,8 @@ def parse_args(argv, prog):
     parser.add_argument("--start", choices=("centre", "random"), default="centre",
                         help="the shared first point: the box centre (default) or a random point per seed")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (default 1)")
-    parser.add_argument("--timing-generations", type=int, help="timed generations per optimizer (default 3)")
+    parser.add_argument("--timing-generations", type=int,
+                        help="timed generations per optimizer (default 5; 2 with --quick)")
     parser.add_argument("--skip-timing", action="store_true", help="skip the breeder-time measurement")
     parser.add_argument("--write", action="store_true", help="replace the optimizers section of BENCHMARKS.md")
     parser.add_argument("--report", metavar="JSON", help="run nothing: redo the tables, plots (and, with --write, "

@@ -1,24 +1,27 @@
 """Breeder time per generation at 1,000 parameters: gf default against Optuna's samplers.
 
-What is timed is what one generation costs the optimizer itself, evaluations excluded:
+What is timed is what one generation costs the optimizer itself, evaluations excluded,
+with ~200 scored points already known, on the ``mixed`` function (all four kinds):
 
-* **gf default**: ``gf.engine.breed_generation`` (rank the parents, breed, fix,
-  check for duplicates, store the 32 children in SQLite) as ``GeneticFuckery.evolve``
-  calls it. ``evolve`` runs ``history`` generations of 32 on the ``mixed`` function at
-  1,000 parameters (so ~200 groups are scored), then ``measured`` more generations
-  are timed, each on the live database.
+* **gf default**: ``gf.engine.breed_generation`` (rank the parents, breed, fix, check
+  for duplicates, store the 32 children in SQLite), timed around the call
+  ``GeneticFuckery.evolve`` makes. The history is ``evolve`` itself: the start group and
+  ``history`` generations of 32. Each measurement runs ``evolve(generations=1)`` on a
+  fresh copy of that database, so every measured generation sees the same 193 groups.
 * **Optuna TPE** (``multivariate=True``) and **NSGA-II** (``population_size=32``):
-  32 calls of ``study.ask(fixed_distributions)`` on an in-memory study that already
-  holds the same number of told trials. NSGA-II builds that history itself (it needs its
-  own generations); TPE's history is told from random points, because TPE's cost
-  depends on how many trials and parameters it models, not on who proposed them, and
-  building it with TPE would take many minutes more.
+  32 calls of ``study.ask(fixed_distributions)`` on an in-memory study holding
+  ``history`` x 32 told trials; each measurement asks on a fresh copy of that study.
+  NSGA-II builds its history itself (it needs its own generations); TPE's history is
+  told from random points, because TPE's cost depends on how many trials and parameters
+  it models, not on who proposed them, and building it with TPE would take many minutes.
 
-The reported figure is the median over the measured generations.
+The three are measured in turns (gf, NSGA-II, TPE, gf, ...), so load from other work
+on a shared machine falls on all of them alike; the report gives the median per optimizer.
 """
 
 import contextlib
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -53,71 +56,104 @@ def timed_breeding(seconds):
         engine.breed_generation = original
 
 
-def gf_seconds(problem, batch, history, measured, seed):
-    """Breed time of each of the ``measured`` generations that follow ``history`` generations of gf default."""
-    from gf import GeneticFuckery
+class GfSubject:
+    """gf default: a database with the start group and ``history`` bred generations, scored."""
 
-    tracker = opt.Tracker(problem, budget=10**9, batch=batch, noise_rng=None)
+    name = "gf_default"
 
-    def evaluate(params, _dataset):
-        return {"score": {"value": tracker.evaluate(opt.gf_point(problem, params))}}
+    def __init__(self, problem, batch, history, seed, workdir):
+        self.problem, self.batch, self.seed, self.workdir = problem, batch, seed, workdir
+        self.base = os.path.join(workdir, "history.db")
+        opt.load_start(self.base, opt.gf_start_file(problem, problem.centre()))
+        self._evolve(self.base, history, [])
+        self.told = 1 + history * batch
+        self.copies = 0
 
-    seconds = []
-    with tempfile.TemporaryDirectory(prefix="gf-bench-timing-") as workdir:
-        db_path = os.path.join(workdir, "timing.db")
-        opt.load_start(db_path, opt.gf_start_file(problem, problem.centre()))
+    def _evolve(self, db_path, generations, seconds):
+        from gf import GeneticFuckery
+
+        def evaluate(params, _dataset):
+            return {"score": {"value": self.problem.evaluate(opt.gf_point(self.problem, params))[0]}}
+
         with timed_breeding(seconds), GeneticFuckery(dbfile=db_path) as gf:
-            gf.evolve(evaluate, metric="value", minimize=True, generations=history + measured, population=batch,
-                      datasets=["d"], breeder="default", seed=seed)
-    return seconds[history:], 1 + history * batch
+            gf.evolve(evaluate, metric="value", minimize=True, generations=generations, population=self.batch,
+                      datasets=["d"], breeder="default", seed=self.seed)
+
+    def measure(self):
+        """Seconds ``breed_generation`` takes for one more generation, on a fresh copy of the history."""
+        self.copies += 1
+        db_path = os.path.join(self.workdir, f"copy{self.copies}.db")
+        shutil.copyfile(self.base, db_path)
+        seconds = []
+        self._evolve(db_path, 1, seconds)
+        os.remove(db_path)
+        return seconds[0]
 
 
-def _tell_batch(study, problem, dists, batch, rng=None):
-    """Ask ``batch`` trials (or tell ``batch`` random points, with ``rng``) and tell their values; the asking time."""
-    import optuna
+class OptunaSubject:
+    """An Optuna sampler with ``history`` x ``batch`` told trials."""
 
-    if rng is not None:
-        for _ in range(batch):
-            point = problem.random_point(rng)
-            study.add_trial(optuna.trial.create_trial(params=opt.optuna_params(problem, point), distributions=dists,
-                                                      value=problem.evaluate(point)[0]))
-        return 0.0
-    started = time.perf_counter()
-    trials = [study.ask(dists) for _ in range(batch)]
-    elapsed = time.perf_counter() - started
-    for trial in trials:
-        study.tell(trial, problem.evaluate(opt.optuna_point(problem, trial.params))[0])
-    return elapsed
+    def __init__(self, kind, problem, batch, history, seed):
+        import optuna
 
+        opt.quiet_optuna()
+        self.name = f"optuna_{kind}"
+        self.kind, self.problem, self.batch, self.seed = kind, problem, batch, seed
+        self.dists = opt.optuna_distributions(problem)
+        self.study = optuna.create_study(direction="minimize", sampler=opt.optuna_sampler(kind, seed, batch))
+        rng = np.random.default_rng(seed)
+        for _ in range(history):
+            if kind == "tpe":
+                self._tell_random(rng)
+            else:
+                self._ask_and_tell(self.study)
+        self.told = history * batch
 
-def optuna_seconds(kind, problem, batch, history, measured, seed):
-    """Time to ask each of ``measured`` batches of ``batch`` trials after ``history`` told batches."""
-    import optuna
+    def _tell_random(self, rng):
+        import optuna
 
-    opt.quiet_optuna()
-    dists = opt.optuna_distributions(problem)
-    study = optuna.create_study(direction="minimize", sampler=opt.optuna_sampler(kind, seed, batch))
-    rng = np.random.default_rng(seed) if kind == "tpe" else None
-    for _ in range(history):
-        _tell_batch(study, problem, dists, batch, rng)
-    return [_tell_batch(study, problem, dists, batch) for _ in range(measured)], history * batch
+        for _ in range(self.batch):
+            point = self.problem.random_point(rng)
+            self.study.add_trial(optuna.trial.create_trial(
+                params=opt.optuna_params(self.problem, point), distributions=self.dists,
+                value=self.problem.evaluate(point)[0]))
+
+    def _ask_and_tell(self, study):
+        """Ask ``batch`` trials, then tell their values; returns the asking time."""
+        started = time.perf_counter()
+        trials = [study.ask(self.dists) for _ in range(self.batch)]
+        elapsed = time.perf_counter() - started
+        for trial in trials:
+            study.tell(trial, self.problem.evaluate(opt.optuna_point(self.problem, trial.params))[0])
+        return elapsed
+
+    def measure(self):
+        """Seconds to ask one batch, on a fresh copy of the history (same trials, a new sampler of the same seed)."""
+        import optuna
+
+        copy = optuna.create_study(direction="minimize", sampler=opt.optuna_sampler(self.kind, self.seed, self.batch))
+        copy.add_trials(self.study.get_trials(deepcopy=False))
+        return self._ask_and_tell(copy)
 
 
 def measure(batch=32, history=6, measured=3, seed=0, progress=print):
-    """Median seconds per generation of ``batch`` at 1,000 params: gf default, Optuna TPE, Optuna NSGA-II."""
+    """Median seconds per generation of ``batch`` at 1,000 params: gf default, Optuna NSGA-II, Optuna TPE."""
     problem = make_problem(FUNCTION, DIM)
     result = {"function": FUNCTION, "dim": DIM, "batch": batch, "history_generations": history,
               "measured_generations": measured, "samples": {}, "seconds": {}, "told": {}}
-    runners = {
-        "gf_default": lambda: gf_seconds(problem, batch, history, measured, seed),
-        "optuna_nsga2": lambda: optuna_seconds("nsga2", problem, batch, history, measured, seed),
-        "optuna_tpe": lambda: optuna_seconds("tpe", problem, batch, history, measured, seed),
-    }
-    for name, runner in runners.items():
-        progress(f"timing {name}: {history} generations of history, then {measured} timed, at {DIM} params")
-        samples, told = runner()
-        result["samples"][name] = [round(value, 4) for value in samples]
+    with tempfile.TemporaryDirectory(prefix="gf-bench-timing-") as workdir:
+        progress(f"timing: building the histories ({history} generations of {batch} at {DIM} params)")
+        subjects = [GfSubject(problem, batch, history, seed, workdir),
+                    OptunaSubject("nsga2", problem, batch, history, seed),
+                    OptunaSubject("tpe", problem, batch, history, seed)]
+        for subject in subjects:
+            result["samples"][subject.name] = []
+            result["told"][subject.name] = subject.told
+        for turn in range(measured):
+            for subject in subjects:
+                seconds = subject.measure()
+                result["samples"][subject.name].append(round(seconds, 4))
+                progress(f"timing {turn + 1}/{measured}: {subject.name} {seconds:.2f} s for {batch}")
+    for name, samples in result["samples"].items():
         result["seconds"][name] = statistics.median(samples)
-        result["told"][name] = told
-        progress(f"timing {name}: median {result['seconds'][name]:.2f} s per generation of {batch}")
     return result
