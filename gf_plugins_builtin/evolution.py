@@ -129,7 +129,7 @@ class EvolutionBreeder(Breeder):
         discrete = [n for n in names if n not in numeric]
         strategy = Strategy(numeric, [float(start_values[n]) for n in numeric],
                             [self._scale(start_values[n], request.bounds.get(n)) for n in numeric], population)
-        probabilities = {n: {_key(start_values[n]): (start_values[n], 1.0)} for n in discrete}
+        probabilities = {n: self._start_probabilities(start_values[n]) for n in discrete}
         best = None
         for batch in batches[1:]:
             ranked = sorted(batch, key=lambda g: history[g][1], reverse=not request.minimize)
@@ -159,6 +159,21 @@ class EvolutionBreeder(Breeder):
                 params[name] = self._pick(rng, probabilities[name], self._strength(request, name))
             children.append(Child(params, [best_group]))
         return children
+
+    @staticmethod
+    def _start_probabilities(value):
+        """Half the weight on the starting value, the rest on the other values it can take
+        (the other boolean, a choice's other options), so they are tried from the start."""
+        if isinstance(value, bool):
+            others = [not value]
+        elif isinstance(value, list) and len(value) > 1:
+            others = [[option] + [v for v in value if v != option] for option in value[1:]]
+        else:
+            others = []
+        table = {_key(value): (value, 0.5 if others else 1.0)}
+        for other in others:
+            table[_key(other)] = (other, 0.5 / len(others))
+        return table
 
     @staticmethod
     def _follow_algos(request, strategy, probabilities, history):
