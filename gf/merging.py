@@ -159,7 +159,8 @@ def merge_performers(conn, mapping, metric, *, top=3, datasets=None, minimize=Fa
         if not ranked:
             raise InputError(f"algo {algo!r} has no {metric.result!r} result on {', '.join(datasets)}")
         sources[algo] = ranked
-        groups = [breeding.group_values(conn, group) for group in ranked]
+        values_of = breeding.many_group_values(conn, ranked)
+        groups = [values_of[group] for group in ranked]
         names = [name for name in params if any(fnmatch.fnmatchcase(name, p.lower()) for p in patterns)]
         if not names:
             raise InputError(f"algo {algo!r}: patterns {patterns} match no parameter")
