@@ -302,7 +302,7 @@ def _upgrade(conn, path, version):
     if version == 0:
         _refuse_foreign(conn, path)  # before anything is written: another program's file stays as it is
     # WAL lets readers go on while one process writes; it is a property of the file.
-    conn.execute("PRAGMA journal_mode = WAL")
+    _set_wal(conn)
     # The write lock makes creation race-free: processes that open a new file at
     # the same moment queue here, and all but the first find the work done.
     conn.execute("BEGIN IMMEDIATE")
@@ -318,6 +318,25 @@ def _upgrade(conn, path, version):
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _set_wal(conn):
+    """Switch the file to WAL, waiting out other processes that open it at the same moment.
+
+    Changing the journal mode needs the file to itself, and SQLite refuses at once
+    (without its busy handler) when another connection holds a lock, so retry here.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    pause = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 #: Further attempts at the write lock when a busy timeout runs out (with back-off).
