@@ -12,16 +12,30 @@ from another machine, breeds exactly as if nothing had happened. Why this fixes 
 original tool's weaknesses: every parameter moves by a step scaled to it (a value at
 0 moves; negative values move both ways); the population is whatever you choose; the
 best group so far always takes part in selection (elitism); gf refuses duplicates.
+
+Two children of every generation are not samples. One is the strategy's mean
+itself (in many dimensions the mean is better than any sample around it). The
+other is the optimum of a model of the score fitted to the most recent groups: a
+separable quadratic in the numeric parameters plus one effect per discrete value
+(:mod:`gf_plugins_builtin.surrogate`), searched within two steps of the mean. On
+the benchmark suite (``benchmarks/optimizers``) these two children roughly halve
+the regret at 100 parameters.
 """
 
 import math
 
 from gf import Breeder, Child, hookimpl
+from gf_plugins_builtin import surrogate
 
 #: Smallest probability a discrete value keeps, so no value is lost for good.
 FLOOR = 0.02
 #: How fast discrete probabilities follow the best groups.
 DISCRETE_RATE = 0.3
+#: The model's optimum is searched within this many steps (sigma * scale) of the mean.
+TRUST = 2.0
+#: Scored groups needed before the model is fitted, and at most this many are used
+#: (the most recent), or three per model term if that is fewer.
+MODEL_MIN, MODEL_MAX = 8, 1024
 #: Types sampled in their own units; other numeric types (plugins') move through their
 #: ``gf_mutate`` implementation around the strategy's mean (a log-scale type in log space).
 OWN_UNITS = {"float", "int", "real_0", "real_1"}
@@ -43,7 +57,10 @@ class Strategy:
         n = max(1, len(names))
         self.names = names
         self.mean = list(start)
-        self.sigma = 1.0
+        # The starting step shrinks beyond 100 parameters: a sample's distance from the mean
+        # grows with the square root of the dimension, and the step-size path adapts in
+        # about n generations, too slowly to correct a step that is too long.
+        self.sigma = min(1.0, math.sqrt(100 / n))
         self.scale = list(scales)  # the diagonal of C, as standard deviations
         self.path_sigma = [0.0] * len(names)
         self.path_c = [0.0] * len(names)
@@ -142,23 +159,81 @@ class EvolutionBreeder(Breeder):
         self._follow_algos(request, strategy, probabilities, history)
         best_group = request.groups[0] if request.groups else start[0]
         strength = [self._strength(request, n) for n in numeric]
+        proposals = [(strategy.mean, {n: max(t.values(), key=lambda e: e[1])[0] for n, t in probabilities.items()})]
+        recent = [g for batch in batches for g in batch][-MODEL_MAX:]
+        if len(recent) >= MODEL_MIN:
+            proposals.insert(0, self._model_optimum(strategy, discrete, probabilities, recent, history,
+                                                    request.minimize))
         children = []
-        for _ in range(population):
-            vector = strategy.sample(rng, strength)
+        for number in range(population):
+            if number < len(proposals):
+                vector, picks = proposals[number]
+            else:
+                vector, picks = strategy.sample(rng, strength), None
             params = {}
             for index, (name, value) in enumerate(zip(numeric, vector)):
                 kind = request.types.for_param(name).name
                 if kind not in OWN_UNITS:
                     step = strategy.sigma * strategy.scale[index] * strength[index]
-                    params[name] = request.mutate(name, strategy.mean[index], sigma=step, rate=0.0)
+                    centre = value if picks is not None else strategy.mean[index]
+                    params[name] = request.mutate(name, centre, sigma=step, rate=0.0)
                     continue
                 low, high = request.bounds.get(name, (None, None))
                 value = _reflect(value, low, high)
                 params[name] = int(round(value)) if kind == "int" else value
             for name in discrete:
-                params[name] = self._pick(rng, probabilities[name], self._strength(request, name))
+                if picks is not None:
+                    params[name] = picks[name]
+                else:
+                    params[name] = self._pick(rng, probabilities[name], self._strength(request, name))
             children.append(Child(params, [best_group]))
         return children
+
+    @staticmethod
+    def _model_optimum(strategy, discrete, probabilities, recent, history, minimize):
+        """``(vector, discrete picks)``: where a separable quadratic model of the score is best.
+
+        The model is fitted to the ``recent`` groups (at most three per model term) in the
+        strategy's own coordinates, ``u = (x - mean) / (sigma * scale)``: a linear and a
+        squared term per numeric parameter, one squared-distance term shared by all (not
+        penalized, so curvature is learnt even from few groups), and an indicator for every
+        value of a discrete parameter other than its most likely one.
+        """
+        terms = 2 * len(strategy.names) + 1 + sum(len(table) for table in probabilities.values())
+        recent = recent[-3 * terms:]
+        values = [history[g][0] for g in recent]
+        scores = [history[g][1] if minimize else -history[g][1] for g in recent]
+        steps = [strategy.sigma * s for s in strategy.scale]
+        columns = []
+        shared = [0.0] * len(values)
+        for name, mean, step in zip(strategy.names, strategy.mean, steps):
+            u = [(float(v[name]) - mean) / step if _is_number(v.get(name)) else 0.0 for v in values]
+            squares = [x * x for x in u]
+            shared = [a + b for a, b in zip(shared, squares)]
+            columns += [u, squares]
+        free = len(columns)
+        columns.append(shared)
+        options = {}
+        for name in discrete:
+            reference = max(probabilities[name].items(), key=lambda item: item[1][1])[0]
+            keys = [_key(v[name]) if name in v else reference for v in values]
+            options[name] = [(reference, None)]
+            for key in dict.fromkeys(keys):
+                if key != reference:
+                    options[name].append((key, len(columns)))
+                    columns.append([1.0 if k == key else 0.0 for k in keys])
+        _intercept, coefficients = surrogate.ridge_fit(columns, scores, free=(free,))
+        curvature = coefficients[free]
+        vector = [
+            mean + step * surrogate.quadratic_minimum(coefficients[2 * i], coefficients[2 * i + 1] + curvature, TRUST)
+            for i, (mean, step) in enumerate(zip(strategy.mean, steps))
+        ]
+        picks = {}
+        for name, choices in options.items():
+            key, _column = min(choices, key=lambda item: 0.0 if item[1] is None else coefficients[item[1]])
+            picks[name] = probabilities[name][key][0] if key in probabilities[name] else next(
+                v[name] for v in values if name in v and _key(v[name]) == key)
+        return vector, picks
 
     @staticmethod
     def _start_probabilities(value):

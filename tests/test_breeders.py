@@ -226,3 +226,60 @@ def test_breed_request_history_lists_every_scored_group(load_text, db_path):
     engine.breed_generation(store.connect(db_path), metric=resolve("score"), breeder=Spy(), datasets=["d"], top=1,
                             population=2, minimize=True)
     assert seen == {"history": [(1, {"x": 1.0}, 10), (2, {"x": 2.0}, 20), (3, {"x": 3.0}, 30)], "minimize": True}
+
+
+def test_surrogate_ridge_fit_recovers_a_linear_model_and_ignores_constant_columns():
+    from gf_plugins_builtin import surrogate
+
+    rng = random.Random(5)
+    a = [rng.uniform(-1, 1) for _ in range(200)]
+    b = [rng.uniform(0, 10) for _ in range(200)]
+    constant = [4.0] * 200
+    ys = [3.0 + 2.0 * x - 0.5 * y for x, y in zip(a, b)]
+    intercept, (ca, cb, cc) = surrogate.ridge_fit([a, b, constant], ys, ridge=1e-9)
+    assert ca == pytest.approx(2.0, rel=1e-3) and cb == pytest.approx(-0.5, rel=1e-3) and cc == 0.0
+    assert intercept == pytest.approx(3.0, abs=1e-2)
+    # a heavy penalty shrinks penalized columns but not a free one
+    _, (shrunk, free, _) = surrogate.ridge_fit([a, b, constant], ys, ridge=10.0, free=(1,))
+    assert abs(shrunk) < 1.0 and free == pytest.approx(-0.5, rel=0.05)
+    assert surrogate.ridge_fit([a], [1.0] * 200) == (1.0, [0.0])  # nothing to explain
+
+
+def test_surrogate_quadratic_minimum_stays_within_the_trust_region():
+    from gf_plugins_builtin.surrogate import quadratic_minimum
+
+    assert quadratic_minimum(-2.0, 1.0, 5.0) == 1.0  # u**2 - 2u is lowest at 1
+    assert quadratic_minimum(-20.0, 1.0, 2.0) == 2.0  # ... at 10, clipped
+    assert quadratic_minimum(3.0, -1.0, 2.0) == -2.0  # concave: the end the slope points to
+    assert quadratic_minimum(0.0, 0.0, 2.0) == 0.0
+
+
+def test_default_proposes_the_optimum_of_its_model_of_the_scores():
+    """After a few generations on a separable quadratic, the first child sits near the optimum,
+    better than every group scored so far; the discrete param takes the value that scored best."""
+    rng = random.Random(2)
+    target = {"x1": 1.5, "x2": -0.7, "x3": 0.4}
+    options = [["red", "green", "blue"], ["green", "red", "blue"], ["blue", "red", "green"]]
+
+    def score(values):
+        return sum((values[n] - t) ** 2 for n, t in target.items()) + (0.0 if values["c_choice"][0] == "blue" else 1.0)
+
+    params = {1: {"x1": 0.0, "x2": 0.0, "x3": 0.0, "c_choice": options[0]}}
+    batches = [[1]]
+    for generation in range(1, 4):
+        batch = []
+        for child in range(12):
+            group = generation * 100 + child
+            params[group] = {n: rng.gauss(0.0, 1.0) for n in target}
+            params[group]["c_choice"] = options[child % 3]
+            batch.append(group)
+        batches.append(batch)
+    scores = {g: score(v) for g, v in params.items()}
+    request = request_for(params, population=10, history=lambda: [(g, params[g], scores[g])
+                                                                  for g in sorted(params, key=scores.get)],
+                          batches=lambda: batches)
+    children = EvolutionBreeder().breed(request)
+    best = children[0].params
+    assert children[0].params["c_choice"][0] == "blue"
+    assert score(best) < 0.05 < min(scores.values())
+    assert all(abs(best[n] - t) < 0.15 for n, t in target.items())
