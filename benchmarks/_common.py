@@ -1,7 +1,7 @@
 """What the benchmark scripts share: the machine description, the command line, BENCHMARKS.md sections.
 
-Imported by ``benchmarks/eval_overhead.py``, ``breeding.py``, ``ranking.py`` and
-``run_throughput.py`` (run as ``python benchmarks/NAME.py``, which puts this folder on
+Imported by ``benchmarks/eval_overhead.py``, ``breeding.py``, ``ranking.py``,
+``run_throughput.py`` and ``overhead_optuna.py`` (run as ``python benchmarks/NAME.py``, which puts this folder on
 ``sys.path``), before they import gf: importing this module puts the repository first
 on ``sys.path``, so the scripts measure the gf next to them even when an editable
 install points elsewhere; child processes get it through :func:`child_env`.
