@@ -130,8 +130,8 @@ def _reflect(value, low, high):
 
 class EvolutionBreeder(Breeder):
     name = "default"
-    description = ("an evolution strategy (sep-CMA-ES) replayed from every recorded generation; "
-                   "steps scaled to each parameter; population you choose")
+    description = ("an evolution strategy (sep-CMA-ES) guided by a model of the scores, replayed from every "
+                   "recorded generation; steps scaled to each parameter; population you choose")
 
     def breed(self, request):
         rng = request.rng
