@@ -6,7 +6,6 @@ group's constraints satisfied (fixers first, then a re-breed for what cannot be
 repaired), and no child identical to a group already in the database.
 """
 
-import json
 from dataclasses import dataclass, field
 
 from gf import loader, plugins, store, values
@@ -214,7 +213,7 @@ def param_rows(params, types):
     rows = []
     for name, value in sorted(params.items()):
         param_type = types.for_param(name)
-        rows.append((name, json.dumps(value), param_type.name, json.dumps(param_type.extract(value))))
+        rows.append((name, values.encode(value), param_type.name, values.encode(param_type.extract(value))))
     return rows
 
 

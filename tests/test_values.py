@@ -60,6 +60,12 @@ def test_decode_is_json_loads(value):
     assert json.dumps(decoded) == text
 
 
+@settings(max_examples=300, deadline=None)
+@given(value=json_values | st.floats(allow_nan=True, allow_infinity=True) | st.integers(min_value=-2**70, max_value=2**70))
+def test_encode_is_json_dumps(value):
+    assert values.encode(value) == json.dumps(value)
+
+
 @pytest.mark.parametrize("text", ["", " ", "1 2", "[1", "nul", "1,2", "{'a': 1}"])
 def test_decode_refuses_what_json_refuses(text):
     with pytest.raises(json.JSONDecodeError):
