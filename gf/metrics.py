@@ -4,12 +4,26 @@ A metric is a result name (``profit``; ``crossover.profit`` for one algo), a nam
 metric registered by a plugin (the built-in ``"max profit min trades"``), or the
 user's own SQL from a file (``--metric-sql FILE``) — so nobody edits gf to score
 differently. Ranking is per dataset: the top N of every dataset become parents.
+
+The top N (what breeding, ``gf top`` and ``best()`` ask for) is read **best first**:
+the result's values in order from the ``results_best_first`` index, one algo at a
+time, stopping once N groups of the dataset turned up, instead of aggregating every
+run of the dataset (milliseconds instead of a tenth of a second per dataset at
+1,000,000 results). A walk reads the rows of every dataset, so one that finds too
+few of its dataset's rows within a budget (the dataset's runs times its algos: about
+what the plain query reads) gives up, and the plain query answers instead. Each walk
+names its index (``INDEXED BY``) and its join order (``CROSS JOIN``), and only a
+``+name = ?`` term can use that index at all, so no other query's plan changes.
 """
 
 import re
 from dataclasses import dataclass
 
 from gf.errors import InputError
+from gf.store import BEST_FIRST_INDEX
+
+#: A best-first walk reads at least this many rows before it may give up.
+MIN_WALK = 1000
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,37 @@ def filters(dataset=None, group=None, runs_alias="r"):
     return "".join(f" AND {condition}" for condition in sql), args
 
 
+def result_algos(conn, result):
+    """The algos that recorded result ``result``, ascending (a skip through the best-first index)."""
+    sql = f"""
+        WITH RECURSIVE found(algo) AS (
+            SELECT (SELECT min(+algo) FROM results INDEXED BY {BEST_FIRST_INDEX} WHERE +name = ?1)
+            UNION ALL
+            SELECT (SELECT min(+algo) FROM results INDEXED BY {BEST_FIRST_INDEX}
+                    WHERE +name = ?1 AND +algo > found.algo)
+            FROM found WHERE found.algo IS NOT NULL)
+        SELECT algo FROM found WHERE algo IS NOT NULL"""
+    return [algo for (algo,) in conn.execute(sql, (result,))]
+
+
+def walk_budget(conn, dataset, algos):
+    """How many result rows best-first walks over ``algos`` may read on ``dataset`` (``None``: every
+    dataset) before the plain query would have been as quick: its ok runs times the algos."""
+    sql = "SELECT count(*) FROM runs WHERE status = 'ok'"
+    (runs,) = conn.execute(sql + " AND dataset = ?" if dataset is not None else sql,
+                           () if dataset is None else (dataset,)).fetchone()
+    return max(MIN_WALK, runs * max(1, len(algos)))
+
+
+def sqlite_order(value):
+    """A sort key that orders values as SQLite does: numbers, then text, then blobs."""
+    if isinstance(value, str):
+        return 1, value
+    if isinstance(value, bytes):
+        return 2, value
+    return 0, value
+
+
 class ResultMetric(Metric):
     """A result name, optionally of one algo: the score is that result's value."""
 
@@ -71,6 +116,14 @@ class ResultMetric(Metric):
         self.description = f"the value of result {self.name}"
 
     def rank(self, conn, *, dataset=None, group=None, limit=None, minimize=False, per_group=True):
+        if per_group and group is None and limit is not None and limit > 0:
+            ranked = self._best_first(conn, dataset, limit, minimize)
+            if ranked is not None:
+                return ranked
+        return self._aggregated(conn, dataset, group, limit, minimize, per_group)
+
+    def _aggregated(self, conn, dataset, group, limit, minimize, per_group):
+        """The plain query: every run of the dataset (or group), aggregated per group."""
         where, args = filters(dataset, group)
         if self.algo is not None:
             where += " AND res.algo = ?"
@@ -86,6 +139,74 @@ class ResultMetric(Metric):
             LIMIT ?"""
         rows = conn.execute(sql, [self.result, *args, -1 if limit is None else limit])
         return [Ranked(*row) for row in rows]
+
+    def _best_first(self, conn, dataset, limit, minimize):
+        """The top ``limit`` groups read best first, as the plain query ranks them; ``None``
+        when the walks ran past their budget.
+
+        The top ``limit`` groups overall are among the top ``limit`` of some algo (a group
+        is beaten within its best algo only by groups that beat it overall), so each algo
+        is walked until ``limit`` groups of the dataset turned up. A group's row is its
+        best value's lowest run, then algo: the row the plain query reports for a dataset.
+        """
+        algos = [self.algo] if self.algo is not None else result_algos(conn, self.result)
+        budget = walk_budget(conn, dataset, algos)
+        # Rows the plain query leaves out (NULL values, other datasets, failed runs) come back
+        # flagged, not filtered, so that the budget counts them: a walk up an ascending order
+        # reads the NULLs first.
+        wanted = "res.value IS NOT NULL AND r.status = 'ok'" + (" AND r.dataset = ?" if dataset is not None else "")
+        order = "ASC" if minimize else "DESC"
+        sql = f"""
+            SELECT {wanted}, r.group_id, res.run, r.dataset, res.algo, res.value
+            FROM results AS res INDEXED BY {BEST_FIRST_INDEX} CROSS JOIN runs AS r ON r.id = res.run
+            WHERE +res.name = ? AND +res.algo = ?
+            ORDER BY +res.value {order}, r.group_id, res.run"""
+        best = {}
+        for algo in algos:
+            seen = set()
+            cursor = conn.execute(sql, (*(() if dataset is None else (dataset,)), self.result, algo))
+            try:
+                for row in cursor:
+                    budget -= 1
+                    if budget < 0:
+                        return None
+                    if not row[0] or row[1] in seen:
+                        continue
+                    seen.add(row[1])
+                    found = Ranked(*row[1:])
+                    held = best.get(found.group)
+                    if held is None or _before(found, held, minimize):
+                        best[found.group] = found
+                    if len(seen) >= limit:
+                        break
+            finally:
+                cursor.close()
+        ranked = sorted(best.values(), key=lambda row: row.group)
+        ranked.sort(key=lambda row: sqlite_order(row.score), reverse=not minimize)
+        ranked = ranked[:limit]
+        if self.algo is None:
+            ranked = [self._first_row(conn, row, dataset) for row in ranked]
+        return ranked
+
+    def _first_row(self, conn, row, dataset):
+        """``row`` as the lowest run (then algo) of its group holding its score: a group may hold its
+        best value in an algo whose walk stopped before reaching it."""
+        where, args = filters(dataset, row.group)
+        first = conn.execute(
+            f"""SELECT res.run, r.dataset, res.algo FROM runs r JOIN results res ON res.run = r.id
+                WHERE r.status = 'ok' AND res.name = ? AND res.value = ?{where}
+                ORDER BY res.run, res.algo LIMIT 1""",
+            [self.result, row.score, *args],
+        ).fetchone()
+        return Ranked(row.group, *first[:2], first[2], row.score)
+
+
+def _before(row, other, minimize):
+    """Whether ``row`` ranks before ``other`` of the same group: a better value, or the same in a lower run."""
+    mine, theirs = sqlite_order(row.score), sqlite_order(other.score)
+    if mine != theirs:
+        return mine < theirs if minimize else mine > theirs
+    return (row.run, row.algo) < (other.run, other.algo)
 
 
 class SqlFileMetric(Metric):
