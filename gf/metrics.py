@@ -10,8 +10,9 @@ the result's values in order from the ``results_best_first`` index, one algo at 
 time, stopping once N groups of the dataset turned up, instead of aggregating every
 run of the dataset (milliseconds instead of a tenth of a second per dataset at
 1,000,000 results). A walk reads the rows of every dataset, so one that finds too
-few of its dataset's rows within a budget (the dataset's runs times its algos: about
-what the plain query reads) gives up, and the plain query answers instead. Each walk
+few of its dataset's rows within a budget gives up, and the plain query answers
+instead: the budget is as many rows as the dataset has runs, and a row read out of
+order costs about what the plain query spends on one run (a few page reads). Each walk
 names its index (``INDEXED BY``) and its join order (``CROSS JOIN``), and only a
 ``+name = ?`` term can use that index at all, so no other query's plan changes.
 """
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 from gf.errors import InputError
 from gf.store import BEST_FIRST_INDEX
 
-#: A best-first walk reads at least this many rows before it may give up.
-MIN_WALK = 1000
+#: Best-first walks may read at least this many rows before they give up.
+MIN_WALK = 100
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,13 @@ def result_algos(conn, result):
     return [algo for (algo,) in conn.execute(sql, (result,))]
 
 
-def walk_budget(conn, dataset, algos):
-    """How many result rows best-first walks over ``algos`` may read on ``dataset`` (``None``: every
-    dataset) before the plain query would have been as quick: its ok runs times the algos."""
+def walk_budget(conn, dataset):
+    """How many result rows best-first walks may read for ``dataset`` (``None``: every dataset)
+    before the plain query would have been as quick: its ok runs (at least :data:`MIN_WALK`)."""
     sql = "SELECT count(*) FROM runs WHERE status = 'ok'"
     (runs,) = conn.execute(sql + " AND dataset = ?" if dataset is not None else sql,
                            () if dataset is None else (dataset,)).fetchone()
-    return max(MIN_WALK, runs * max(1, len(algos)))
+    return max(MIN_WALK, runs)
 
 
 def sqlite_order(value):
@@ -150,7 +151,7 @@ class ResultMetric(Metric):
         best value's lowest run, then algo: the row the plain query reports for a dataset.
         """
         algos = [self.algo] if self.algo is not None else result_algos(conn, self.result)
-        budget = walk_budget(conn, dataset, algos)
+        budget = walk_budget(conn, dataset)
         # Rows the plain query leaves out (NULL values, other datasets, failed runs) come back
         # flagged, not filtered, so that the budget counts them: a walk up an ascending order
         # reads the NULLs first.
@@ -161,7 +162,7 @@ class ResultMetric(Metric):
             FROM results AS res INDEXED BY {BEST_FIRST_INDEX} CROSS JOIN runs AS r ON r.id = res.run
             WHERE +res.name = ? AND +res.algo = ?
             ORDER BY +res.value {order}, r.group_id, res.run"""
-        best = {}
+        best, stops = {}, []
         for algo in algos:
             seen = set()
             cursor = conn.execute(sql, (*(() if dataset is None else (dataset,)), self.result, algo))
@@ -178,22 +179,26 @@ class ResultMetric(Metric):
                     if held is None or _before(found, held, minimize):
                         best[found.group] = found
                     if len(seen) >= limit:
+                        stops.append(found.score)
                         break
             finally:
                 cursor.close()
         ranked = sorted(best.values(), key=lambda row: row.group)
         ranked.sort(key=lambda row: sqlite_order(row.score), reverse=not minimize)
-        ranked = ranked[:limit]
-        if self.algo is None:
-            ranked = [self._first_row(conn, row, dataset) for row in ranked]
-        return ranked
+        if self.algo is not None:
+            return ranked[:limit]
+        # An algo's walk that stopped at a value as good as a group's best may not have reached
+        # that group's rows holding it (in a lower run): look those groups' rows up.
+        return [self._first_row(conn, row, dataset) if any(not _better(row.score, stop, minimize) for stop in stops)
+                else row for row in ranked[:limit]]
 
     def _first_row(self, conn, row, dataset):
         """``row`` as the lowest run (then algo) of its group holding its score: a group may hold its
         best value in an algo whose walk stopped before reaching it."""
         where, args = filters(dataset, row.group)
         first = conn.execute(
-            f"""SELECT res.run, r.dataset, res.algo FROM runs r JOIN results res ON res.run = r.id
+            f"""SELECT res.run, r.dataset, res.algo
+                FROM runs r INDEXED BY runs_group_dataset CROSS JOIN results res ON res.run = r.id
                 WHERE r.status = 'ok' AND res.name = ? AND res.value = ?{where}
                 ORDER BY res.run, res.algo LIMIT 1""",
             [self.result, row.score, *args],
@@ -201,11 +206,17 @@ class ResultMetric(Metric):
         return Ranked(row.group, *first[:2], first[2], row.score)
 
 
+def _better(value, other, minimize):
+    """Whether ``value`` ranks strictly before ``other``, in SQLite's order of values."""
+    mine, theirs = sqlite_order(value), sqlite_order(other)
+    return mine < theirs if minimize else mine > theirs
+
+
 def _before(row, other, minimize):
-    """Whether ``row`` ranks before ``other`` of the same group: a better value, or the same in a lower run."""
-    mine, theirs = sqlite_order(row.score), sqlite_order(other.score)
-    if mine != theirs:
-        return mine < theirs if minimize else mine > theirs
+    """Whether ``row`` ranks before ``other`` of the same group: a better value, or the same in a lower run
+    (then algo)."""
+    if _better(row.score, other.score, minimize) or _better(other.score, row.score, minimize):
+        return _better(row.score, other.score, minimize)
     return (row.run, row.algo) < (other.run, other.algo)
 
 

@@ -57,7 +57,7 @@ class MaxProfitMinTrades(Metric):
         """What :meth:`_aggregated` gives, from each algo's first qualifying profit read best first
         (the highest profit, then the lowest run); ``None`` when the walks ran past their budget."""
         algos = result_algos(conn, "profit")
-        budget = walk_budget(conn, dataset, algos)
+        budget = walk_budget(conn, dataset)
         wanted = "p.value IS NOT NULL AND r.status = 'ok'" + (" AND r.dataset = ?" if dataset is not None else "")
         sql = f"""
             SELECT {wanted} AND t.value > 0 AND t.value <= {self.max_trades},
