@@ -6,10 +6,10 @@ user's own SQL from a file (``--metric-sql FILE``) — so nobody edits gf to sco
 differently. Ranking is per dataset: the top N of every dataset become parents.
 
 The top N (what breeding, ``gf top`` and ``best()`` ask for) is read **best first**:
-the result's values in order from the ``results_best_first`` index, one algo at a
-time, stopping once N groups of the dataset turned up, instead of aggregating every
-run of the dataset (milliseconds instead of a tenth of a second per dataset at
-1,000,000 results). A walk reads the rows of every dataset, so one that finds too
+the result's values in order from the ``results_best_first`` index (each algo's in
+order, merged), stopping once N groups of the dataset turned up, instead of
+aggregating every run of the dataset (milliseconds instead of a tenth of a second
+per dataset at 1,000,000 results). A walk reads the rows of every dataset, so one that finds too
 few of its dataset's rows within a budget gives up, and the plain query answers
 instead. A row read out of order costs a little more than the plain query spends on
 one run of the dataset (a few page reads each), so the budget is half as many rows as
