@@ -22,7 +22,7 @@ CACHE_LIMIT = 2_000_000
 
 _CHUNK = 500
 
-#: ``{digest: (values, names of list or dict values)}``
+#: ``{digest: (values, names of flat lists and dicts, names of nested ones)}``
 _cache = {}
 _cached_params = 0
 #: One string object per param name, shared by every cached group.
@@ -68,12 +68,12 @@ def many(conn, group_ids):
         marks = ",".join("?" * len(chunk))
         digests.update(conn.execute(f"SELECT id, digest FROM groups WHERE id IN ({marks})", chunk))
     missing = [group for group in ids if _cache.get(digests.get(group)) is None]
-    decoded = _read(conn, missing)
+    decoded, containers = _read(conn, missing)
     found = {}
     for group in ids:
         entry = _cache.get(digests.get(group))
         if entry is None:
-            entry = _remember(digests.get(group), decoded.get(group, {}))
+            entry = _remember(digests.get(group), decoded.get(group, {}), containers.get(group, ()))
         found[group] = _copy(entry)
     return found
 
@@ -84,8 +84,10 @@ def _chunks(ids):
 
 
 def _read(conn, group_ids):
-    """``{group: {full_name: value}}`` read from the database (the hot loop of a cold read)."""
+    """``({group: {full_name: value}}, {group: [names of list and dict values]})`` read from the
+    database (the hot loop of a cold read)."""
     decoded = {group: {} for group in group_ids}
+    containers = {}
     names = _names if _cached_params < CACHE_LIMIT else {}
     for chunk in _chunks(group_ids):
         marks = ",".join("?" * len(chunk))
@@ -100,14 +102,22 @@ def _read(conn, group_ids):
                     value = json.loads(text)
             except StopIteration:
                 value = json.loads(text)
-            decoded[group][names.setdefault(full, full)] = value
-    return decoded
+            full = names.setdefault(full, full)
+            decoded[group][full] = value
+            if type(value) is list or type(value) is dict:
+                containers.setdefault(group, []).append(full)
+    return decoded, containers
 
 
-def _remember(digest, values):
+def _remember(digest, values, containers):
     """The cache entry for ``values``, kept when there is room and a digest to key it by."""
     global _cached_params
-    entry = (values, tuple(name for name, value in values.items() if isinstance(value, (list, dict))))
+    flat, nested = [], []
+    for name in containers:
+        value = values[name]
+        items = value.values() if type(value) is dict else value
+        (nested if any(type(item) is list or type(item) is dict for item in items) else flat).append(name)
+    entry = (values, tuple(flat), tuple(nested))
     if digest is not None and _cached_params + len(values) <= CACHE_LIMIT:
         _cache[digest] = entry
         _cached_params += len(values)
@@ -115,15 +125,14 @@ def _remember(digest, values):
 
 
 def _copy(entry):
-    values, containers = entry
+    """A caller's own copy of a cache entry's values."""
+    values, flat, nested = entry
     copied = dict(values)
-    for name in containers:
-        value = copied[name]
-        items = value.values() if isinstance(value, dict) else value
-        if any(isinstance(item, (list, dict)) for item in items):
-            import copy
+    for name in flat:
+        copied[name] = copied[name].copy()
+    if nested:
+        import copy
 
-            copied[name] = copy.deepcopy(value)
-        else:
-            copied[name] = value.copy()
+        for name in nested:
+            copied[name] = copy.deepcopy(copied[name])
     return copied
