@@ -466,7 +466,7 @@ def render(report):
         "",
         "Worst case for a best-first walk: a dataset holding a tiny share of the results, added to a copy of the"
         " database (its runs on groups 1..N, results drawn as the others'). The walk reads every dataset's rows"
-        " best first, so it finds few of this dataset's; after its budget (half as many rows as the dataset has ok runs,"
+        " best first, so it finds few of this dataset's; after its budget (a quarter as many rows as the dataset has ok runs,"
         f" at least {MIN_WALK:,}) it gives up and the plain query answers.",
         "",
         "| dataset | runs | metric | best first gave up | rank() ms | plain query ms | same ranking |",
