@@ -16,19 +16,27 @@ that file and breeds with ``ResultMetric("profit")``, ``--top 8``:
 * ``ga`` (the genetic algorithm that was the default before it): population 32;
 * ``classic``: its own population, C(k, 2) children of the parents' top k = 6 results.
 
-The breeders run interleaved, median of ``--runs`` after a warm-up round. A second
-set of timings (median of at most 3) breeds on a *grown* database: a loop of
-``--grown`` earlier children (10 generations of 32 by default) bred by ``default``,
-each generation scored on both datasets before the next is bred, as ``gf breed``
-does; the default breeder replays every scored generation (``request.history()``,
-``request.batches()``), and the duplicate check looks every child up among all
-stored groups. One more generation of each breeder runs with every step wrapped in
-a timer (exclusive times: a step's time excludes the steps it calls) to show where
-the time goes, inside ``breed()`` against the rest; and one under ``cProfile``,
-whose top 10 functions by cumulative time are printed (the Markdown section keeps a
-summary).
+The breeders run interleaved, median of ``--runs`` after a warm-up round. More
+timings (median of at most 3) breed on *grown* databases: a loop of ``--grown``
+earlier children (by default 320 and 992, i.e. 328 and 1,000 stored groups) bred by
+``default``, each generation scored on both datasets before the next is bred, as
+``gf breed`` does; the default breeder replays every scored generation
+(``request.history()``, ``request.batches()``), and the duplicate check looks every
+child up among all stored groups.
 
-Usage: ``python benchmarks/breeding.py [--runs N] [--grown N] [--json] [--write]``;
+gf keeps the params it decoded for the rest of the process (``gf.values``), so a
+loop's later generations read them from memory: those are the ``warm`` rows (the
+cache is filled by the generations before, as in ``gf breed --loop``). ``cold`` rows
+empty that cache first: the first generation of a process, as every ``gf breed``
+run by hand or with the print launcher is. (With a gf that has no such cache, both
+are the same.)
+
+One more generation of each breeder runs with every step wrapped in a timer
+(exclusive times: a step's time excludes the steps it calls) to show where the time
+goes, inside ``breed()`` against the rest; and one under ``cProfile``, whose top 10
+functions by cumulative time are printed (the Markdown section keeps a summary).
+
+Usage: ``python benchmarks/breeding.py [--runs N] [--grown N,N] [--json] [--write]``;
 ``--write`` replaces the breeding section of BENCHMARKS.md.
 """
 
@@ -47,6 +55,7 @@ from pathlib import Path
 
 import _common
 
+import gf
 from gf import GeneticFuckery, breeding, engine, loader, plugins, store
 from gf.metrics import ResultMetric
 
@@ -59,8 +68,10 @@ PARENTS = 8
 DATASETS = ("train", "test")
 POPULATION = 32
 COMPARE = 6
-#: Generations timed per breeder on the grown database (each takes seconds; the point is the trend).
+#: Generations timed per breeder on a grown database (each takes seconds; the point is the trend).
 GROWN_RUNS = 3
+#: Children stored in the grown databases by default: 328 and 1,000 groups with the 8 parents.
+GROWN = (320, 992)
 PROFILE_TOP = 10
 SEED = 20240601
 
@@ -155,30 +166,46 @@ def score(conn, groups, rng):
                                         "stopped": now, "status": "ok"}, rows)
 
 
-def grow(base, workdir, extra):
-    """A copy of ``base`` with a loop of ``extra`` children of the default breeder stored and scored."""
-    db = fresh_copy(base, workdir, "grown-base.db")
+def grow(base, workdir, sizes):
+    """Copies of ``base`` with a loop of children of the default breeder stored and scored:
+    ``[(path, stored groups, generations)]``, one per size in ``sizes`` (children, ascending)."""
+    db = fresh_copy(base, workdir, "growing.db")
     conn = store.connect(db)
     breeder = plugins.get_breeders()["default"]
     rng = random.Random(SEED + 1)
-    generation = 0
-    while extra > 0:
-        generation += 1
-        ids, _discarded = engine.breed_generation(
-            conn, metric=ResultMetric("profit"), breeder=breeder, datasets=list(DATASETS), top=PARENTS,
-            population=min(POPULATION, extra), rng=random.Random(generation), generation=generation)
-        score(conn, ids, rng)
-        extra -= POPULATION
-    groups = len(store.group_ids(conn))
+    generation, stored, grown = 0, 0, []
+    for size in sorted(sizes):
+        while stored < size:
+            generation += 1
+            ids, _discarded = engine.breed_generation(
+                conn, metric=ResultMetric("profit"), breeder=breeder, datasets=list(DATASETS), top=PARENTS,
+                population=min(POPULATION, size - stored), rng=random.Random(generation), generation=generation)
+            score(conn, ids, rng)
+            stored += POPULATION
+        groups = len(store.group_ids(conn))
+        conn.close()
+        grown.append((fresh_copy(db, workdir, f"grown-{groups}.db"), groups, generation))
+        conn = store.connect(db)
     conn.close()
-    return db, groups, generation
+    return grown
 
 
 # -- one generation -------------------------------------------------------------------
 
 
-def breed_once(db, breeder_name, seed, breeder=None):
-    """Breed one generation on ``db``; return ``(seconds, children, discarded)``."""
+def forget_values():
+    """Empty gf's cache of decoded group values (when this gf has one): a cold start."""
+    if hasattr(gf, "values"):
+        gf.values.clear()
+
+
+def breed_once(db, breeder_name, seed, breeder=None, cold=False):
+    """Breed one generation on ``db``; return ``(seconds, children, discarded)``.
+
+    :param cold: empty gf's cache of decoded group values first.
+    """
+    if cold:
+        forget_values()
     conn = store.connect(db)
     (generation,) = conn.execute("SELECT coalesce(max(generation), 0) + 1 FROM groups").fetchone()
     breeder = breeder or plugins.get_breeders()[breeder_name]
@@ -192,18 +219,21 @@ def breed_once(db, breeder_name, seed, breeder=None):
     return seconds, len(ids), discarded
 
 
-def time_breeders(base, workdir, runs, seed_base, warmup=True):
-    """``{breeder: [(seconds, children, discarded)]}``: interleaved generations, each on a fresh copy.
+def time_breeders(base, workdir, runs, seed_base, warmup=True, cold=("default",)):
+    """``{(breeder, "warm" or "cold"): [(seconds, children, discarded)]}``: interleaved generations,
+    each on a fresh copy; ``cold`` lists the breeders also timed from an empty value cache.
 
     With ``warmup``, a first round (imports, plugin registries, page cache) is not kept.
+    A cold generation goes last in its round, so the warm ones find what the previous round read.
     """
-    samples = {name: [] for name in BREEDERS}
+    cases = [(name, "warm") for name in BREEDERS] + [(name, "cold") for name in cold]
+    samples = {case: [] for case in cases}
     for run in range(runs + warmup):
-        for name in BREEDERS:
+        for name, cache in cases:
             db = fresh_copy(base, workdir, "timed.db")
-            sample = breed_once(db, name, seed_base + run)
+            sample = breed_once(db, name, seed_base + run, cold=cache == "cold")
             if run >= warmup:
-                samples[name].append(sample)
+                samples[(name, cache)].append(sample)
     return samples
 
 
@@ -261,7 +291,7 @@ class _TimedBreeder:
         self.breed = timer.wrap("breed(): breeder code", breeder.breed)
 
 
-def breakdown(db, breeder_name, seed):
+def breakdown(db, breeder_name, seed, cold=False):
     """One instrumented generation: ``(total seconds, {phase: seconds}, {phase: calls})``."""
     timer = PhaseTimer()
     history = "breed(): request.history() (rank every scored group, read its params)"
@@ -290,7 +320,7 @@ def breakdown(db, breeder_name, seed):
         plugins.first_result = _timed_first_result(timer, plugins.first_result)
     try:
         breeder = _TimedBreeder(plugins.get_breeders()[breeder_name], timer)
-        total, _children, _discarded = breed_once(db, breeder_name, seed, breeder)
+        total, _children, _discarded = breed_once(db, breeder_name, seed, breeder, cold=cold)
     finally:
         for module, attribute, original in originals:
             setattr(module, attribute, original)
@@ -312,8 +342,10 @@ def _where(filename, line, function):
     return f"{filename}:{line}({function})"
 
 
-def profile(db, breeder_name, seed):
+def profile(db, breeder_name, seed, cold=False):
     """``cProfile`` of one generation: the top functions by cumulative and by own time."""
+    if cold:
+        forget_values()
     profiler = cProfile.Profile()
     profiler.enable()
     breed_once(db, breeder_name, seed)
@@ -332,7 +364,8 @@ def profile(db, breeder_name, seed):
 # -- the report -----------------------------------------------------------------------
 
 
-def summarize(samples, grown_samples, grown_groups, grown_generations, breakdowns, profiles, runs):
+def summarize(timed, breakdowns, profiles, runs):
+    """The report; ``timed``: ``[(stored groups, generations bred, samples of time_breeders)]``."""
     def figures(values):
         seconds = [s for s, _, _ in values]
         children = [c for _, c, _ in values]
@@ -350,6 +383,7 @@ def summarize(samples, grown_samples, grown_groups, grown_generations, breakdown
         "machine": _common.machine(),
         "runs": runs,
         "grown_runs": min(runs, GROWN_RUNS),
+        "value_cache": hasattr(gf, "values"),
         "setup": {
             "params_per_group": PARAMS_PER_GROUP,
             "types": {**TYPE_COUNTS, "float": PARAMS_PER_GROUP - sum(TYPE_COUNTS.values())},
@@ -361,10 +395,12 @@ def summarize(samples, grown_samples, grown_groups, grown_generations, breakdown
             "population": {**{name: POPULATION for name in POPULATION_BREEDERS},
                            "classic": f"C({COMPARE}, 2) (compare={COMPARE})"},
         },
-        "base": {name: figures(values) for name, values in samples.items()},
-        "grown_groups": grown_groups,
-        "grown_generations": grown_generations,
-        "grown": {name: figures(values) for name, values in grown_samples.items()},
+        "timings": [
+            {"stored_groups": groups, "generations": generations, "breeder": name, "cache": cache,
+             **figures(values)}
+            for groups, generations, samples in timed
+            for (name, cache), values in samples.items()
+        ],
         "breakdown": {
             case: {
                 "total_s": total,
@@ -387,24 +423,28 @@ def render(report):
         "",
         _common.machine_line(m) + "  ",
         f"Command: `{report['command']}` (median of {report['runs']} interleaved generations per breeder,"
-        f" {report['grown_runs']} on the grown database; each on a fresh copy of the database).",
+        f" {report['grown_runs']} on each grown database; each on a fresh copy of the database).",
         "",
         f"Path: `gf.engine.breed_generation` (what `gf breed` runs) on a SQLite file holding {setup['parents']}"
         f" parent groups loaded with `gf.loader.load`, {setup['params_per_group']:,} params each ({types};"
         f" {setup['constraints']} constraints), each scored on {len(setup['datasets'])} datasets; metric `profit`,"
         f" `--top {setup['top']}`; population {POPULATION} for {' and '.join(POPULATION_BREEDERS)}, classic"
-        f" breeds C({COMPARE}, 2). The grown database holds a loop of {report['grown_generations']} generations bred"
-        " by `default`, each scored on both datasets before the next was bred (the default breeder replays every"
-        " scored generation). No target is set for this benchmark.",
+        f" breeds C({COMPARE}, 2). The grown databases hold a loop of generations bred by `default` (the number"
+        " is in the table), each scored on both datasets before the next was bred (the default breeder replays"
+        " every scored generation). No target is set for this benchmark; the aim is a time per generation"
+        " nearly independent of how many groups are stored.",
         "",
-        "| breeder | stored groups | children / generation | s / generation | children / s |",
-        "|---|---:|---:|---:|---:|",
+        "`warm`: gf's decoded group values (`gf.values`) already hold what the generations before read, as in"
+        " the later generations of `gf breed --loop`; `cold`: that cache emptied first, as in the first"
+        " generation of a process (every `gf breed` run by hand or with the print launcher)."
+        + ("" if report["value_cache"] else " This gf has no such cache: both are the same."),
+        "",
+        "| breeder | stored groups (generations) | values | children / generation | s / generation | children / s |",
+        "|---|---:|---|---:|---:|---:|",
     ]
-    for which, groups in (("base", setup["parents"]), ("grown", report["grown_groups"])):
-        for name in BREEDERS:
-            row = report[which][name]
-            lines.append(f"| {name} | {groups} | {row['children']:.0f} | {row['seconds_per_generation']:.3f} |"
-                         f" {row['children_per_second']:.0f} |")
+    for row in report["timings"]:
+        lines.append(f"| {row['breeder']} | {row['stored_groups']:,} ({row['generations']}) | {row['cache']} |"
+                     f" {row['children']:.0f} | {row['seconds_per_generation']:.3f} | {row['children_per_second']:.0f} |")
     lines += [
         "",
         "Where one generation's time goes (one instrumented generation per column; exclusive times, so they"
@@ -458,28 +498,40 @@ def render_profiles(report):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="timed generations per breeder (default 5)")
-    parser.add_argument("--grown", type=int, default=10 * POPULATION,
-                        help=f"children already stored in the grown database (default {10 * POPULATION})")
+    parser.add_argument("--grown", default=",".join(map(str, GROWN)),
+                        help="children already stored in the grown databases, comma-separated"
+                             f" (default {','.join(map(str, GROWN))})")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--write", action="store_true", help=f"update the section in {_common.BENCHMARKS_MD.name}")
     args = parser.parse_args()
-    if args.runs < 1 or args.grown < 0:
-        parser.error("--runs must be at least 1 and --grown at least 0")
+    try:
+        sizes = sorted({int(size) for size in args.grown.split(",") if size.strip()})
+    except ValueError:
+        parser.error("--grown takes whole numbers separated by commas")
+    if args.runs < 1 or any(size < 1 for size in sizes):
+        parser.error("--runs must be at least 1 and every --grown size at least 1")
 
     with tempfile.TemporaryDirectory(prefix="gf-bench-") as workdir:
         base = make_db(workdir)
-        samples = time_breeders(base, workdir, args.runs, 1000)
-        grown, grown_groups, grown_generations = grow(base, workdir, args.grown)
-        grown_samples = time_breeders(grown, workdir, min(args.runs, GROWN_RUNS), 2000, warmup=False)
+        timed = [(PARENTS, 0, time_breeders(base, workdir, args.runs, 1000))]
+        grown = grow(base, workdir, sizes)
+        for db, groups, generations in grown:
+            timed.append((groups, generations,
+                          time_breeders(db, workdir, min(args.runs, GROWN_RUNS), 2000 + groups, warmup=False)))
         breakdowns = {f"{name}, {PARENTS} groups": breakdown(fresh_copy(base, workdir, "timed.db"), name, 3000)
                       for name in BREEDERS}
-        breakdowns[f"default, {grown_groups} groups"] = breakdown(fresh_copy(grown, workdir, "timed.db"), "default",
-                                                                  3000)
         profiles = {f"{name}, {PARENTS} groups": profile(fresh_copy(base, workdir, "timed.db"), name, 3000)
                     for name in BREEDERS}
-        profiles[f"default, {grown_groups} groups"] = profile(fresh_copy(grown, workdir, "timed.db"), "default",
-                                                              3000)
-    report = summarize(samples, grown_samples, grown_groups, grown_generations, breakdowns, profiles, args.runs)
+        for db, groups, _generations in grown:
+            breakdowns[f"default, {groups:,} groups, warm"] = breakdown(fresh_copy(db, workdir, "timed.db"), "default",
+                                                                       3000)
+        db, groups, _generations = grown[-1]
+        breakdowns[f"default, {groups:,} groups, cold"] = breakdown(fresh_copy(db, workdir, "timed.db"), "default",
+                                                                   3000, cold=True)
+        profiles[f"default, {groups:,} groups, warm"] = profile(fresh_copy(db, workdir, "timed.db"), "default", 3000)
+        profiles[f"default, {groups:,} groups, cold"] = profile(fresh_copy(db, workdir, "timed.db"), "default", 3000,
+                                                               cold=True)
+    report = summarize(timed, breakdowns, profiles, args.runs)
     section = render(report)
 
     if args.json:

@@ -6,10 +6,9 @@ group's constraints satisfied (fixers first, then a re-breed for what cannot be
 repaired), and no child identical to a group already in the database.
 """
 
-import json
 from dataclasses import dataclass, field
 
-from gf import loader, plugins, store
+from gf import loader, plugins, store, values
 from gf.errors import InputError
 
 #: How many times the breeder is asked again for children that had to be discarded.
@@ -214,7 +213,7 @@ def param_rows(params, types):
     rows = []
     for name, value in sorted(params.items()):
         param_type = types.for_param(name)
-        rows.append((name, json.dumps(value), param_type.name, json.dumps(param_type.extract(value))))
+        rows.append((name, values.encode(value), param_type.name, values.encode(param_type.extract(value))))
     return rows
 
 
@@ -240,19 +239,10 @@ def store_children(conn, children, types, *, breeder, generation, loop_id=None):
 
 
 def many_group_values(conn, group_ids):
-    """``{group_id: {full_name: value}}`` of many groups, read in a few queries."""
-    found = {group_id: {} for group_id in group_ids}
-    ids = list(found)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        for group_id, param, name, value in conn.execute(
-            f"SELECT group_id, param, name, value FROM params WHERE group_id IN ({marks})", chunk
-        ):
-            found[group_id][store.join_name(param, name)] = json.loads(value)
-    return found
+    """``{group_id: {full_name: value}}`` of many groups (decoded once per process, see :mod:`gf.values`)."""
+    return values.many(conn, group_ids)
 
 
 def group_values(conn, group_id):
     """``{full_name: value}`` of a stored group (values as bred, a choice keeps its list)."""
-    return {name: json.loads(value) for name, value, _type, _typed in store.group_params(conn, group_id)}
+    return values.many(conn, [group_id])[group_id]

@@ -4,12 +4,30 @@ A metric is a result name (``profit``; ``crossover.profit`` for one algo), a nam
 metric registered by a plugin (the built-in ``"max profit min trades"``), or the
 user's own SQL from a file (``--metric-sql FILE``) — so nobody edits gf to score
 differently. Ranking is per dataset: the top N of every dataset become parents.
+
+The top N (what breeding, ``gf top`` and ``best()`` ask for) is read **best first**:
+the result's values in order from the ``results_best_first`` index (each algo's in
+order, merged), stopping once N groups of the dataset turned up, instead of
+aggregating every run of the dataset (milliseconds instead of a tenth of a second per
+dataset at 1,000,000 results). A walk reads the rows of every dataset, so one that
+finds too few of its dataset's rows within a budget gives up, and the plain query
+answers instead. A row read out of order costs about twice what the plain query
+spends on one run of the dataset (its pages are scattered over the file, the
+dataset's are not), so the budget is a quarter as many rows as the dataset has ok
+runs: at worst a ranking takes about 1.5 times the plain query. Each walk names its
+index (``INDEXED BY``) and its join order (``CROSS JOIN``), and the index is on the
+expressions ``+name, +algo, +value``, so no query written with the plain columns
+(any other, gf's or not) can plan on it.
 """
 
 import re
 from dataclasses import dataclass
 
 from gf.errors import InputError
+from gf.store import BEST_FIRST_INDEX
+
+#: Best-first walks may read at least this many rows before they give up.
+MIN_WALK = 100
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,37 @@ def filters(dataset=None, group=None, runs_alias="r"):
     return "".join(f" AND {condition}" for condition in sql), args
 
 
+def result_algos(conn, result):
+    """The algos that recorded result ``result``, ascending (a skip through the best-first index)."""
+    sql = f"""
+        WITH RECURSIVE found(algo) AS (
+            SELECT (SELECT min(+algo) FROM results INDEXED BY {BEST_FIRST_INDEX} WHERE +name = ?1)
+            UNION ALL
+            SELECT (SELECT min(+algo) FROM results INDEXED BY {BEST_FIRST_INDEX}
+                    WHERE +name = ?1 AND +algo > found.algo)
+            FROM found WHERE found.algo IS NOT NULL)
+        SELECT algo FROM found WHERE algo IS NOT NULL"""
+    return [algo for (algo,) in conn.execute(sql, (result,))]
+
+
+def walk_budget(conn, dataset):
+    """How many result rows best-first walks may read for ``dataset`` (``None``: every dataset)
+    before the plain query would have been as quick: a quarter of its ok runs (at least :data:`MIN_WALK`)."""
+    sql = "SELECT count(*) FROM runs WHERE status = 'ok'"
+    (runs,) = conn.execute(sql + " AND dataset = ?" if dataset is not None else sql,
+                           () if dataset is None else (dataset,)).fetchone()
+    return max(MIN_WALK, runs // 4)
+
+
+def sqlite_order(value):
+    """A sort key that orders values as SQLite does: numbers, then text, then blobs."""
+    if isinstance(value, str):
+        return 1, value
+    if isinstance(value, bytes):
+        return 2, value
+    return 0, value
+
+
 class ResultMetric(Metric):
     """A result name, optionally of one algo: the score is that result's value."""
 
@@ -71,6 +120,14 @@ class ResultMetric(Metric):
         self.description = f"the value of result {self.name}"
 
     def rank(self, conn, *, dataset=None, group=None, limit=None, minimize=False, per_group=True):
+        if per_group and group is None and limit is not None and limit > 0:
+            ranked = self._best_first(conn, dataset, limit, minimize)
+            if ranked is not None:
+                return ranked
+        return self._aggregated(conn, dataset, group, limit, minimize, per_group)
+
+    def _aggregated(self, conn, dataset, group, limit, minimize, per_group):
+        """The plain query: every run of the dataset (or group), aggregated per group."""
         where, args = filters(dataset, group)
         if self.algo is not None:
             where += " AND res.algo = ?"
@@ -86,6 +143,88 @@ class ResultMetric(Metric):
             LIMIT ?"""
         rows = conn.execute(sql, [self.result, *args, -1 if limit is None else limit])
         return [Ranked(*row) for row in rows]
+
+    def _best_first(self, conn, dataset, limit, minimize):
+        """The top ``limit`` groups read best first, as the plain query ranks them; ``None``
+        when the walks ran past their budget.
+
+        Each algo's values come best first from the index; merged, they are every value of
+        the result best first (ties: lower group, run, algo), so a group first turns up with
+        its best value's lowest run (then algo): the row the plain query reports for a
+        dataset. The walk stops once ``limit`` groups turned up.
+        """
+        algos = [self.algo] if self.algo is not None else result_algos(conn, self.result)
+        budget = walk_budget(conn, dataset)
+        # Rows the plain query leaves out (NULL values, other datasets, failed runs) come back
+        # flagged, not filtered, so that the budget counts them: a walk up an ascending order
+        # reads the NULLs first.
+        wanted = "res.value IS NOT NULL AND r.status = 'ok'" + (" AND r.dataset = ?" if dataset is not None else "")
+        sql = f"""
+            SELECT {wanted}, r.group_id, res.run, r.dataset, res.algo, res.value
+            FROM results AS res INDEXED BY {BEST_FIRST_INDEX} CROSS JOIN runs AS r ON r.id = res.run
+            WHERE +res.name = ? AND +res.algo = ?
+            ORDER BY +res.value {"ASC" if minimize else "DESC"}, r.group_id, res.run"""
+        cursors = [conn.execute(sql, (*(() if dataset is None else (dataset,)), self.result, algo))
+                   for algo in algos]
+        ranked, seen = [], set()
+
+        def next_row(cursor):
+            """The cursor's next row of a group not ranked yet, or ``None``; counts every row read."""
+            nonlocal budget
+            for row in cursor:
+                budget -= 1
+                if budget < 0:
+                    raise _OverBudget
+                if row[0] and row[1] not in seen:
+                    return row
+            return None
+
+        try:
+            heads = {cursor: next_row(cursor) for cursor in cursors}
+            heads = {cursor: row for cursor, row in heads.items() if row is not None}
+            while heads and len(ranked) < limit:
+                cursor = min(heads, key=lambda c: _Ahead(heads[c], minimize))
+                row = heads.pop(cursor)
+                if row[1] not in seen:
+                    seen.add(row[1])
+                    ranked.append(Ranked(*row[1:]))
+                following = next_row(cursor)
+                if following is not None:
+                    heads[cursor] = following
+        except _OverBudget:
+            return None
+        finally:
+            for cursor in cursors:
+                cursor.close()
+        return ranked
+
+
+class _OverBudget(Exception):
+    """A best-first walk read its budget of rows."""
+
+
+class _Ahead:
+    """A sort key: a walk's row before another when its value is better (SQLite's order), then its
+    group, run and algo lower."""
+
+    __slots__ = ("row", "minimize")
+
+    def __init__(self, row, minimize):
+        self.row, self.minimize = row, minimize
+
+    def __lt__(self, other):
+        mine, theirs = self.row, other.row
+        if _better(mine[5], theirs[5], self.minimize):
+            return True
+        if _better(theirs[5], mine[5], self.minimize):
+            return False
+        return (mine[1], mine[2], mine[4]) < (theirs[1], theirs[2], theirs[4])
+
+
+def _better(value, other, minimize):
+    """Whether ``value`` ranks strictly before ``other``, in SQLite's order of values."""
+    mine, theirs = sqlite_order(value), sqlite_order(other)
+    return mine < theirs if minimize else mine > theirs
 
 
 class SqlFileMetric(Metric):

@@ -16,7 +16,8 @@ def test_new_database_has_wal_foreign_keys_and_busy_timeout(db_path):
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == int(store.BUSY_TIMEOUT * 1000)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
     applied = conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
-    assert applied == [("gf", "m001_initial"), ("gf", "m002_browsing_views"), ("gf", "m003_launches")]
+    assert applied == [("gf", "m001_initial"), ("gf", "m002_browsing_views"), ("gf", "m003_launches"),
+                       ("gf", "m004_results_best_first")]
 
 
 def test_seed_compatible_tables_and_views(db_path):
@@ -33,7 +34,7 @@ def test_seed_compatible_tables_and_views(db_path):
 def test_reopening_a_current_database_does_not_migrate_again(db_path):
     store.connect(db_path).close()
     conn = store.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
 
 
 def test_database_from_a_newer_gf_is_refused(db_path):
@@ -127,7 +128,7 @@ def test_eight_processes_creating_one_database_at_once_all_succeed(db_path):
     assert [p.returncode for p in processes] == [0] * 8, [err for _, err in outcomes]
     conn = store.connect(db_path)
     assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 8
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -166,3 +167,63 @@ def test_browsing_views(load_text, db_path):
         (3, 2, 1), (3, 1, 2)]
     assert conn.execute("SELECT group_id, dataset, error FROM failures").fetchall() == [
         (3, "TSLA", "RuntimeError: no data")]
+
+
+def version_3_database(path):
+    """A database as gf with schema 3 made it (migrations m001-m003), holding two groups,
+    three runs and their results; returns what it holds."""
+    from sqlite_utils import Database
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    store._migrations().apply(Database(conn), stop_before="m004_results_best_first")
+    conn.execute("PRAGMA user_version = 3")
+    with store.transaction(conn):
+        for value in (1, 2):
+            group = store.insert_group(conn, params=[("a", f"{value}.5", "float", f"{value}.5")], origin="v3")
+            for dataset, profit in (("SPY", value * 10), ("QQQ", None)):
+                store.insert_run(conn, {"group_id": group, "dataset": dataset, "started": store.now(), "status": "ok"},
+                                 [("bt", "profit", profit), ("bt", "trades", 5), ("mr", "profit", -value)])
+    conn.close()
+    return snapshot(path)
+
+
+def snapshot(path):
+    conn = sqlite3.connect(path)
+    held = {table: sorted(conn.execute(f"SELECT * FROM {table}"), key=repr)
+            for table in ("groups", "params", "runs", "results", "group_parents", "constraints", "launches")}
+    conn.close()
+    return held
+
+
+def test_a_version_3_database_is_migrated_to_4_and_keeps_its_data(db_path):
+    from gf.metrics import ResultMetric
+
+    before = version_3_database(db_path)
+    conn = store.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 4
+    assert [name for (name,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")][-1] == (
+        "m004_results_best_first")
+    assert conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (store.BEST_FIRST_INDEX,)).fetchone() == (
+        f"CREATE INDEX {store.BEST_FIRST_INDEX} ON results (+name, +algo, +value)",)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    assert snapshot(db_path) == before
+    conn = store.connect(db_path)
+    ranked = ResultMetric("profit").rank(conn, dataset="SPY", limit=5)
+    assert [(row.group, row.algo, row.score) for row in ranked] == [(2, "bt", 20), (1, "bt", 10)]
+
+
+def test_a_migration_that_fails_leaves_the_version_3_database_as_it_was(db_path):
+    before = version_3_database(db_path)
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"CREATE INDEX {store.BEST_FIRST_INDEX} ON results (run)")  # m004 cannot create its index
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="already exists"):
+        store.connect(db_path)
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
+    conn.close()
+    assert snapshot(db_path) == before
