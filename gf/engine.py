@@ -99,9 +99,10 @@ class Progress:
         self.generation, self.done, self.total, self.failed = label, 0, total, 0
         self.show()
 
-    def finished(self, ok):
-        self.done += 1
-        self.failed += 0 if ok else 1
+    def finished(self, ok=1, failed=0):
+        """``ok`` more evaluations succeeded and ``failed`` more failed."""
+        self.done += ok + failed
+        self.failed += failed
         self.show()
 
     def show(self):
@@ -112,7 +113,7 @@ class Progress:
 
 
 def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluating", again=False):
-    """Launch ``evaluations`` and settle each as it finishes; return ``(ok, failed)`` counts.
+    """Launch ``evaluations`` and settle them as they finish; return ``(ok, failed)`` counts.
 
     Ctrl-C stops starting evaluations, kills running ones (they stay pending and
     are evaluated on resume) and raises :class:`Interrupted`.
@@ -125,11 +126,12 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
     progress.start(label, len(evaluations))
     finished_stream = launcher.launch(evaluations, context)
     try:
-        for finished in finished_stream:
-            succeeded, _runs = launch.settle(conn, finished)
+        for item in finished_stream:
+            batch = item if isinstance(item, list) else [item]  # a launcher may report several at once
+            succeeded = sum(good for good, _runs in launch.settle_many(conn, batch))
             ok += succeeded
-            failed += not succeeded
-            progress.finished(succeeded)
+            failed += len(batch) - succeeded
+            progress.finished(succeeded, len(batch) - succeeded)
     except KeyboardInterrupt:
         context.stopping.set()
         close = getattr(finished_stream, "close", None)
