@@ -43,6 +43,11 @@ _TAIL_BYTES = 4 * STDERR_TAIL
 #: waitpid(WNOHANG) intervals for a child whose stderr closed before it exited.
 _FIRST_CHECK, _LAST_CHECK = 0.0005, 0.05
 
+#: A process closes its files a little before it can be waited for (for ``true``, one
+#: time in five the end-of-file on its stderr comes first); rather than wait a whole
+#: poll interval with its slot idle, look again after these pauses (seconds).
+_EXIT_PAUSES = (0.00002, 0.00005, 0.0001, 0.0002)
+
 #: Seconds a killed child's stderr may stay open (held by something that left its session).
 _KILL_GRACE = 1.0
 
@@ -71,7 +76,7 @@ class _Child:
         self.started, self.deadline = started, deadline
         self.tail = bytearray()
         self.timed_out = False
-        self.check = None  # when its stderr closed first: the next waitpid(WNOHANG) time and interval
+        self.check = None  # once its stderr closed first: [next waitpid(WNOHANG), interval]
 
 
 def _above_stdio(fd):
@@ -120,6 +125,7 @@ def run(context, evaluations):
     pending.reverse()  # pop() from the end: first come, first started
     jobs = max(1, context.jobs or 1)
     stopping = context.stopping
+    timed = bool(context.timeout)
     base = base_environment(context)
     running = {}  # stderr read end -> _Child
     lingering = []  # children whose stderr closed before they exited
@@ -142,7 +148,7 @@ def run(context, evaluations):
             return _not_started(evaluation, argv, started, error.strerror or str(error))
         finally:
             os.close(write_end)
-        deadline = time.monotonic() + context.timeout if context.timeout else None
+        deadline = time.monotonic() + context.timeout if timed else None
         running[read_end] = _Child(evaluation, argv, pid, read_end, started, deadline)
         poller.register(read_end, select.POLLIN)
         return None
@@ -164,11 +170,46 @@ def run(context, evaluations):
         del running[child.fd]
         os.close(child.fd)
         pid, status = os.waitpid(child.pid, os.WNOHANG)
+        for pause in _EXIT_PAUSES:
+            if pid:
+                break
+            time.sleep(pause)
+            pid, status = os.waitpid(child.pid, os.WNOHANG)
         if pid:
             finish(child, status)
-        else:  # usually exiting this very moment; else it closed stderr and runs on
+        else:  # it closed its stderr and runs on
             child.check = [time.monotonic() + _FIRST_CHECK, _FIRST_CHECK]
             lingering.append(child)
+
+    def reap_lingering():
+        now = time.monotonic()
+        for child in list(lingering):
+            if now >= child.check[0]:
+                pid, status = os.waitpid(child.pid, os.WNOHANG)
+                if pid:
+                    lingering.remove(child)
+                    finish(child, status)
+                else:
+                    child.check[1] = min(2 * child.check[1], _LAST_CHECK)
+                    child.check[0] = now + child.check[1]
+
+    def expire():
+        """Kill the children past their deadline; finish those killed whose stderr something else holds."""
+        now = time.monotonic()
+        for child in [*running.values(), *lingering]:
+            if now < child.deadline:
+                continue
+            child.deadline = now + _KILL_GRACE
+            if not child.timed_out:
+                kill_session(child.pid)
+                child.timed_out = True
+            elif running.get(child.fd) is child:
+                pid, status = os.waitpid(child.pid, os.WNOHANG)
+                if pid:  # dead, but its stderr is held open by something that left its session
+                    poller.unregister(child.fd)
+                    del running[child.fd]
+                    os.close(child.fd)
+                    finish(child, status)
 
     try:
         while True:
@@ -186,9 +227,9 @@ def run(context, evaluations):
                 yield handed
                 continue
             wake = [due] if batch else []
-            wake += [child.deadline for child in running.values() if child.deadline is not None]
             wake += [child.check[0] for child in lingering]
-            wake += [child.deadline for child in lingering if child.deadline is not None]
+            if timed:
+                wake += [child.deadline for child in [*running.values(), *lingering]]
             timeout = max(0, math.ceil((min(wake) - now) * 1000)) if wake else None
             for fd, _event in poller.poll(timeout):
                 child = running[fd]
@@ -199,32 +240,10 @@ def run(context, evaluations):
                         del child.tail[:-_TAIL_BYTES]
                 else:
                     stderr_closed(child)
-            now = time.monotonic()
-            for child in list(lingering):
-                if now >= child.check[0]:
-                    pid, status = os.waitpid(child.pid, os.WNOHANG)
-                    if pid:
-                        lingering.remove(child)
-                        finish(child, status)
-                    else:
-                        child.check[1] = min(2 * child.check[1], _LAST_CHECK)
-                        child.check[0] = now + child.check[1]
-            for child in [*running.values(), *lingering]:
-                if child.deadline is None or now < child.deadline:
-                    continue
-                if not child.timed_out:
-                    kill_session(child.pid)
-                    child.timed_out = True
-                    child.deadline = now + _KILL_GRACE
-                    continue
-                child.deadline = now + _KILL_GRACE
-                if running.get(child.fd) is child:
-                    pid, status = os.waitpid(child.pid, os.WNOHANG)
-                    if pid:  # dead, but its stderr is held open by something that left its session
-                        poller.unregister(child.fd)
-                        del running[child.fd]
-                        os.close(child.fd)
-                        finish(child, status)
+            if lingering:
+                reap_lingering()
+            if timed:
+                expire()
         if batch:
             yield batch
     except KeyboardInterrupt:

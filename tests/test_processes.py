@@ -57,6 +57,14 @@ def test_a_child_that_closes_its_stderr_early_is_still_waited_for():
     assert time.monotonic() - start >= 0.3
 
 
+def test_children_that_close_their_stderr_early_still_count_against_jobs(tmp_path):
+    log = tmp_path / "log"
+    command = f"exec 2>&-; echo start >> {log}; sleep 0.3; echo end >> {log}"
+    found, _ = finished_of(context(command, jobs=1), [Evaluation(1, str(i)) for i in range(3)])
+    assert [f.exit_code for f in found] == [0, 0, 0]
+    assert log.read_text().split() == ["start", "end"] * 3  # one at a time
+
+
 @pytest.mark.parametrize("command", ["sleep 30", "exec 2>&-; sleep 30"])
 def test_a_timeout_kills_the_session_whether_or_not_stderr_is_open(command):
     start = time.monotonic()
