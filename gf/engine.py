@@ -8,13 +8,15 @@ never evaluated again.
 """
 
 import fnmatch
-import hashlib
 import json
 import random
 import threading
 from dataclasses import dataclass, field
 
-from gf import breeding, launch, metrics, plugins, store, tags
+from gf import launch, store
+
+# breeding, metrics, plugins and tags are imported by the functions that use them:
+# `gf run` evaluates without ranking or breeding, and starts faster without them.
 from gf.errors import GfError, InputError
 
 
@@ -152,6 +154,8 @@ def rank_parents(conn, metric, datasets, top, minimize=False):
 
     :returns: ``(ranking, groups)``: ``{dataset: [Ranked]}`` and group ids best first.
     """
+    from gf import metrics
+
     ranking = metrics.top_per_dataset(conn, metric, datasets, top, minimize)
     positions = {}
     for rows in ranking.values():
@@ -169,6 +173,8 @@ def per_algo(conn, metric, datasets, names, minimize):
     An algo's params come from the groups that scored best for that algo; the algo
     whose best score is worst gets its params mutated twice as hard as the best one.
     """
+    from gf import metrics, tags
+
     recorded = tags.load(conn)
     if not recorded or not isinstance(metric, metrics.ResultMetric) or metric.algo is not None:
         return {}, {}, {}
@@ -188,6 +194,8 @@ def per_algo(conn, metric, datasets, names, minimize):
 def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, population=None, minimize=False,
                      rng=None, generation=1, loop_id=None):
     """Rank, breed, fix and store one generation; return the new group ids and a discard count."""
+    from gf import breeding, metrics, plugins
+
     types = plugins.get_types()
     ranking, groups = rank_parents(conn, metric, datasets, top, minimize)
     if not groups:
@@ -240,6 +248,8 @@ def _once(compute):
 
 def _history(conn, metric, datasets, minimize):
     """``[(group, {name: value}, mean score)]`` of every group scored on all ``datasets``, best first."""
+    from gf import breeding, metrics
+
     ranked = metrics.overall(conn, metric, datasets, minimize)
     values = breeding.many_group_values(conn, [group for group, _, _ in ranked])
     return [(group, values[group], score) for group, score, _ in ranked]
@@ -247,6 +257,8 @@ def _history(conn, metric, datasets, minimize):
 
 def best_score(conn, metric, datasets, minimize):
     """The mean over ``datasets`` of each dataset's best score so far (never gets worse), or ``None``."""
+    from gf import metrics
+
     bests = [rows[0].score for rows in metrics.top_per_dataset(conn, metric, datasets, 1, minimize).values() if rows]
     return sum(bests) / len(bests) if bests else None
 
@@ -272,6 +284,8 @@ class LoopSettings:
 
     def key(self):
         """A fingerprint of the arguments that define this loop."""
+        import hashlib
+
         canonical = json.dumps(self.key_args, sort_keys=True, default=str)
         return hashlib.sha1(canonical.encode()).hexdigest()
 

@@ -1,6 +1,5 @@
 """The built-in launchers: ``local`` (a pool of child processes), ``print`` and ``inprocess``."""
 
-import concurrent.futures
 import shlex
 
 from gf import Launcher, hookimpl
@@ -43,6 +42,8 @@ class InProcessLauncher(Launcher):
     functions = True
 
     def launch(self, evaluations, context):
+        import concurrent.futures
+
         from gf.params import build_tree
 
         def one(evaluation):
