@@ -150,10 +150,9 @@ def base_environment(context):
     return env
 
 
-def child_environment(base, evaluation):
-    """``base`` (from :func:`base_environment`) with one evaluation's variables."""
+def evaluation_variables(evaluation):
+    """The variables that tell a launched program which evaluation it is."""
     return {
-        **base,
         "GF_PARAM_GROUP": str(evaluation.group),
         "GF_DATA": evaluation.dataset,
         "GF_FAMILY": evaluation.dataset,
@@ -163,7 +162,7 @@ def child_environment(base, evaluation):
 
 def environment(context, evaluation):
     """The environment a launched program runs with."""
-    return child_environment(base_environment(context), evaluation)
+    return {**base_environment(context), **evaluation_variables(evaluation)}
 
 
 def run_command(context, evaluation):
@@ -174,7 +173,7 @@ def run_command(context, evaluation):
     """
     from gf import processes
 
-    return [finished for batch in processes.run(context, [evaluation]) for finished in batch][0]
+    return processes.run_one(context, evaluation)
 
 
 def settle(conn, finished):

@@ -1,35 +1,45 @@
-"""Launched commands as child processes: many at once, waited for from one thread.
+"""Launched commands as child processes, ``-j`` at a time: one thread per slot.
 
 This is what the ``local`` launcher (and :func:`gf.launch.run_command`) runs on. Each
-child starts with ``os.posix_spawn`` in a session of its own, stdin and stdout on
-``/dev/null`` and stderr on a pipe. glibc's posix_spawn is a vfork-like clone, so
-starting a child costs gf about a tenth of a millisecond whatever gf's memory;
-``subprocess.Popen`` with a new session costs several times that in Python code
-around its own fork.
+slot thread takes the next evaluation, starts its command in a session of its own
+(stdin and stdout on ``/dev/null``, stderr on a pipe), reads its stderr to the end
+and waits for its pid, so ``-j`` children run at once and no more. The coordinator's
+thread only collects what ended and hands it over in batches (lists of
+:class:`gf.launch.Finished`), at most :data:`REPORT_EVERY` seconds after the first of
+a batch ended, so it records many in one transaction while the slots go on.
 
-One ``poll()`` over the read ends of those pipes waits for every child: end-of-file
-on a pipe means the child, and anything it started that kept its stderr, has closed
-it, and ``waitpid`` on that pid collects the exit status. A child that closes its
-stderr and goes on running is checked with ``waitpid(WNOHANG)`` at growing intervals
-until it exits. No thread per child, no busy polling, no pidfd (Linux >= 5.3 only),
-and no ``waitpid(-1)``, which would steal the exit status of children that other
-code in the same process (a test runner, a notebook) is waiting for.
-
-Outcomes are handed over in batches (lists of :class:`gf.launch.Finished`), at most
-:data:`REPORT_EVERY` seconds after the first of a batch ended, so the coordinator
-records many in one transaction while the next children already run.
+How a child is started matters as much as the child itself when the command is
+short: on Linux, ``subprocess.Popen`` and ``os.posix_spawn`` both use vfork, which
+keeps the caller waiting until the child has called exec, and on a busy machine that
+wait (the child's first turn on a CPU) can be longer than a short command's whole
+run. ``Popen``'s C helper, ``_posixsubprocess.fork_exec``, lets go of the GIL while
+it waits (CPython >= 3.11.6, gh-104372), so the other slots keep reaping and
+starting; ``os.posix_spawn`` keeps it, and each child's start would stall every slot.
+``Popen`` itself adds about 0.15 ms of Python per child (it encodes every environment
+variable each time, builds file objects), as much as the start itself; so gf calls
+the helper directly, with the arguments ``Popen`` gives it, on the CPython versions
+whose argument list is known (see :data:`_FORK_EXEC`), and ``os.posix_spawn``
+elsewhere. The executable is found once and the environment encoded once.
 """
 
+import collections
 import functools
 import math
 import os
 import select
 import shlex
 import signal
+import sys
+import threading
 import time
 
+try:
+    import _posixsubprocess
+except ImportError:  # not CPython on POSIX
+    _posixsubprocess = None
+
 from gf import store
-from gf.launch import STDERR_TAIL, Finished, base_environment, child_environment, command_line
+from gf.launch import STDERR_TAIL, Finished, base_environment, command_line, evaluation_variables
 
 #: Seconds an outcome may wait to be handed over with the ones that end after it.
 #: This bounds what a SIGKILLed gf loses: the outcomes of the commands that ended in
@@ -39,14 +49,6 @@ REPORT_EVERY = 0.05
 
 #: Bytes of a child's stderr kept: enough for the last STDERR_TAIL characters of any UTF-8.
 _TAIL_BYTES = 4 * STDERR_TAIL
-
-#: waitpid(WNOHANG) intervals for a child whose stderr closed before it exited.
-_FIRST_CHECK, _LAST_CHECK = 0.0005, 0.05
-
-#: A process closes its files a little before it can be waited for (for ``true``, one
-#: time in five the end-of-file on its stderr comes first); rather than wait a whole
-#: poll interval with its slot idle, look again after these pauses (seconds).
-_EXIT_PAUSES = (0.00002, 0.00005, 0.0001, 0.0002)
 
 #: Seconds a killed child's stderr may stay open (held by something that left its session).
 _KILL_GRACE = 1.0
@@ -68,40 +70,104 @@ def kill_session(pid):
         pass
 
 
-class _Child:
-    __slots__ = ("evaluation", "argv", "pid", "fd", "started", "deadline", "tail", "timed_out", "check")
-
-    def __init__(self, evaluation, argv, pid, fd, started, deadline):
-        self.evaluation, self.argv, self.pid, self.fd = evaluation, argv, pid, fd
-        self.started, self.deadline = started, deadline
-        self.tail = bytearray()
-        self.timed_out = False
-        self.check = None  # once its stderr closed first: [next waitpid(WNOHANG), interval]
+def encoded_environment(context):
+    """:func:`gf.launch.base_environment` as ``KEY=value`` bytes, encoded once for every child."""
+    return {key: os.fsencode(key) + b"=" + os.fsencode(value) for key, value in base_environment(context).items()}
 
 
-def _above_stdio(fd):
-    """``fd``, moved above 0-2 if it landed there (gf started with a standard stream closed)."""
-    if fd > 2:
-        return fd
-    import fcntl
+def run_one(context, evaluation, environment=None, devnull=None, started=None):
+    """Run the command of one evaluation in this thread; return its :class:`gf.launch.Finished`.
 
-    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
-    os.close(fd)
-    return moved
-
-
-#: Signals Python ignores that a launched program should get back at their defaults,
-#: as subprocess's restore_signals does.
-_RESTORE = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
-#: posix_spawn's own way to a new session (glibc >= 2.26, macOS); a new process group otherwise.
-_SESSION = {"setsid": True}
+    :param environment: from :func:`encoded_environment` (computed here if not given).
+    :param devnull: a file descriptor open on ``/dev/null``, for stdin and stdout.
+    :param started: called with the child's pid once it runs (a pool tracks it to kill it).
+    """
+    if devnull is None:
+        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            return _run(context, evaluation, environment, devnull, started)[0]
+        finally:
+            os.close(devnull)
+    return _run(context, evaluation, environment, devnull, started)[0]
 
 
-def _spawn(path, argv, env, devnull, stderr):
-    """Start ``argv`` (``path`` is the file to execute) in a new session; return its pid."""
+def _run(context, evaluation, environment, devnull, started):
+    """``(Finished, pid or None)``. Whatever interrupts the wait kills the child's session first."""
+    argv = command_line(context.command, evaluation.dataset, context.shell)
+    begun = store.now()
+    path = executable(argv[0])
+    if path is None:
+        return _not_started(evaluation, argv, begun, "No such file or directory"), None
+    env = dict(environment if environment is not None else encoded_environment(context))
+    for key, value in evaluation_variables(evaluation).items():
+        env[key] = f"{key}={value}".encode()
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    try:
+        pid = _start(path, argv, list(env.values()), devnull, read_end, write_end)
+    except OSError as error:
+        os.close(read_end)
+        return _not_started(evaluation, argv, begun, error.strerror or str(error)), None
+    finally:
+        os.close(write_end)
+    reaped = []
+    try:
+        if started is not None:
+            started(pid)
+        tail, timed_out = _wait(pid, read_end, context.timeout, reaped)
+    except BaseException:
+        if not reaped:
+            kill_session(pid)
+            os.waitpid(pid, 0)
+        raise
+    finally:
+        os.close(read_end)
+    return Finished(
+        evaluation,
+        exit_code=os.waitstatus_to_exitcode(reaped[0]),
+        stderr=tail.decode("utf-8", "replace")[-STDERR_TAIL:],
+        error=f"timed out after {context.timeout:g} s" if timed_out else None,
+        started=begun,
+        stopped=store.now(),
+        command=shlex.join(argv),
+    ), pid
+
+
+def _start(path, argv, env_list, devnull, read_end, write_end):
+    """Start ``argv`` (``path`` is the file to execute) in a new session, stdin and stdout on
+    ``devnull``, stderr on ``write_end``; return its pid. :class:`OSError` if it cannot start."""
+    if not _FORK_EXEC:
+        return _posix_spawn(path, argv, env_list, devnull, write_end)
+    error_read, error_write = os.pipe2(os.O_CLOEXEC)  # closed by a successful exec
+    if error_write < 3:  # gf started with a standard stream closed; fork_exec needs it above them
+        import fcntl
+
+        moved = fcntl.fcntl(error_write, fcntl.F_DUPFD_CLOEXEC, 3)
+        os.close(error_write)
+        error_write = moved
+    try:
+        try:
+            pid = _posixsubprocess.fork_exec(
+                argv, (os.fsencode(path),), True, (error_write,), None, env_list,
+                devnull, -1, -1, devnull, read_end, write_end, error_read, error_write,
+                True, True, -1, None, None, None, -1, None, True)
+        finally:
+            os.close(error_write)
+        failure = os.read(error_read, 50000)
+    finally:
+        os.close(error_read)
+    if failure:  # b"OSError:<errno in hex>:...", as subprocess reads it
+        os.waitpid(pid, 0)
+        _name, number, _detail = (failure.split(b":", 2) + [b"", b""])[:3]
+        number = int(number or b"0", 16)
+        raise OSError(number, os.strerror(number) if number else failure.decode("utf-8", "replace"))
+    return pid
+
+
+def _posix_spawn(path, argv, env_list, devnull, write_end):
     global _SESSION
+    env = dict(entry.split(b"=", 1) for entry in env_list)
     actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
-               (os.POSIX_SPAWN_DUP2, stderr, 2)]
+               (os.POSIX_SPAWN_DUP2, write_end, 2)]
     try:
         return os.posix_spawn(path, argv, env, file_actions=actions, setsigdef=_RESTORE, **_SESSION)
     except NotImplementedError:
@@ -109,6 +175,82 @@ def _spawn(path, argv, env, devnull, stderr):
             raise
         _SESSION = {"setpgroup": 0}  # still killable as a group, and out of the terminal's Ctrl-C
         return os.posix_spawn(path, argv, env, file_actions=actions, setsigdef=_RESTORE, **_SESSION)
+
+
+#: Whether ``_posixsubprocess.fork_exec`` takes the arguments :func:`_start` passes:
+#: those ``subprocess.Popen`` passes it on CPython 3.11 to 3.13 (new session,
+#: close_fds, restore_signals, vfork allowed). It is private, so elsewhere gf uses
+#: ``os.posix_spawn``, which works the same but keeps the GIL while the child starts.
+_FORK_EXEC = (sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] <= (3, 13)
+              and _posixsubprocess is not None)
+
+#: For ``os.posix_spawn``: signals Python ignores that a program should get back at
+#: their defaults (as subprocess's restore_signals), and how to start a new session.
+_RESTORE = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
+_SESSION = {"setsid": True}
+
+
+def _wait(pid, fd, timeout, reaped):
+    """Read the child's stderr from ``fd`` to its end and wait for it; ``(stderr tail, timed out)``.
+
+    Its wait status is appended to ``reaped``. Past ``timeout`` seconds its session
+    is killed. A child that closes its stderr early is still waited for (and killed
+    at its deadline).
+    """
+    tail = bytearray()
+    deadline = time.monotonic() + timeout if timeout else None
+    timed_out = False
+    poller = None
+    while True:
+        if deadline is not None:
+            if poller is None:
+                poller = select.poll()
+                poller.register(fd, select.POLLIN)
+            left = deadline - time.monotonic()
+            if left <= 0 or not poller.poll(math.ceil(left * 1000)):
+                if time.monotonic() < deadline:
+                    continue
+                deadline = time.monotonic() + _KILL_GRACE
+                if not timed_out:
+                    kill_session(pid)
+                    timed_out = True
+                elif _reap(pid, reaped, 0):
+                    return tail, timed_out  # dead, but its stderr is held open by something that left its session
+                continue
+        data = os.read(fd, 65536)
+        if not data:
+            break
+        tail += data
+        if len(tail) > 2 * _TAIL_BYTES:
+            del tail[:-_TAIL_BYTES]
+    if deadline is None or timed_out:
+        _reap(pid, reaped)
+    elif not _reap(pid, reaped, deadline - time.monotonic()):  # it closed its stderr and ran on past its deadline
+        kill_session(pid)
+        _reap(pid, reaped)
+        timed_out = True
+    return tail, timed_out
+
+
+def _reap(pid, reaped, timeout=None):
+    """Wait for child ``pid`` (at most ``timeout`` seconds); append its wait status to ``reaped``.
+
+    :returns: whether it was reaped.
+    """
+    if timeout is None:
+        reaped.append(os.waitpid(pid, 0)[1])
+        return True
+    deadline, pause = time.monotonic() + timeout, 0.0005
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            reaped.append(status)
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(pause, left))
+        pause = min(2 * pause, 0.05)
 
 
 def run(context, evaluations):
@@ -121,155 +263,92 @@ def run(context, evaluations):
     stay pending), hands over the outcomes that ended before it, then raises
     :class:`KeyboardInterrupt`; a consumer that stops iterating also kills them.
     """
-    pending = list(evaluations)
-    pending.reverse()  # pop() from the end: first come, first started
-    jobs = max(1, context.jobs or 1)
+    pending = collections.deque(evaluations)
+    slots = min(max(1, context.jobs or 1), len(pending))
+    if not slots:
+        return
     stopping = context.stopping
-    timed = bool(context.timeout)
-    base = base_environment(context)
-    running = {}  # stderr read end -> _Child
-    lingering = []  # children whose stderr closed before they exited
-    poller = select.poll()
-    batch, due = [], None
-    devnull = _above_stdio(os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC))
+    environment = encoded_environment(context)
+    lock = threading.Lock()
+    changed = threading.Condition(lock)
+    ended = []  # outcomes not handed over yet
+    running = {}  # pid -> whether gf killed it (Ctrl-C, or the consumer stopped)
+    failures = []  # what a slot raised
+    state = {"stop": False, "slots": slots}
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
-    def start(evaluation):
-        argv = command_line(context.command, evaluation.dataset, context.shell)
-        started = store.now()
-        path = executable(argv[0])
-        if path is None:
-            return _not_started(evaluation, argv, started, "No such file or directory")
-        read_end, write_end = os.pipe2(os.O_CLOEXEC)
-        read_end, write_end = _above_stdio(read_end), _above_stdio(write_end)
+    def started(pid):
+        with lock:
+            running[pid] = state["stop"]
+            if state["stop"]:  # started just as everything was being killed
+                kill_session(pid)
+
+    def slot():
         try:
-            pid = _spawn(path, argv, child_environment(base, evaluation), devnull, write_end)
-        except OSError as error:
-            os.close(read_end)
-            return _not_started(evaluation, argv, started, error.strerror or str(error))
+            while True:
+                with lock:
+                    if state["stop"] or not pending or (stopping is not None and stopping.is_set()):
+                        return
+                    evaluation = pending.popleft()
+                finished, pid = _run(context, evaluation, environment, devnull, started)
+                with lock:
+                    if pid is not None and running.pop(pid):
+                        continue  # killed by gf: not an outcome
+                    ended.append(finished)
+                    if len(ended) == 1:
+                        changed.notify()
+        except BaseException as error:  # handed to the coordinator's thread, which raises it
+            with lock:
+                failures.append(error)
         finally:
-            os.close(write_end)
-        deadline = time.monotonic() + context.timeout if timed else None
-        running[read_end] = _Child(evaluation, argv, pid, read_end, started, deadline)
-        poller.register(read_end, select.POLLIN)
-        return None
+            with lock:
+                state["slots"] -= 1
+                changed.notify()
 
-    def finish(child, status):
-        error = f"timed out after {context.timeout:g} s" if child.timed_out else None
-        batch.append(Finished(
-            child.evaluation,
-            exit_code=os.waitstatus_to_exitcode(status),
-            stderr=child.tail.decode("utf-8", "replace")[-STDERR_TAIL:],
-            error=error,
-            started=child.started,
-            stopped=store.now(),
-            command=shlex.join(child.argv),
-        ))
+    def stop():
+        with lock:
+            state["stop"] = True
+            for pid, killed in running.items():
+                if not killed:
+                    running[pid] = True
+                    kill_session(pid)
+        for thread in threads:
+            if thread.ident is not None:  # started
+                thread.join()
 
-    def stderr_closed(child):
-        poller.unregister(child.fd)
-        del running[child.fd]
-        os.close(child.fd)
-        pid, status = os.waitpid(child.pid, os.WNOHANG)
-        for pause in _EXIT_PAUSES:
-            if pid:
-                break
-            time.sleep(pause)
-            pid, status = os.waitpid(child.pid, os.WNOHANG)
-        if pid:
-            finish(child, status)
-        else:  # it closed its stderr and runs on
-            child.check = [time.monotonic() + _FIRST_CHECK, _FIRST_CHECK]
-            lingering.append(child)
+    def take():
+        handed = ended[:]
+        ended.clear()
+        return handed
 
-    def reap_lingering():
-        now = time.monotonic()
-        for child in list(lingering):
-            if now >= child.check[0]:
-                pid, status = os.waitpid(child.pid, os.WNOHANG)
-                if pid:
-                    lingering.remove(child)
-                    finish(child, status)
-                else:
-                    child.check[1] = min(2 * child.check[1], _LAST_CHECK)
-                    child.check[0] = now + child.check[1]
-
-    def expire():
-        """Kill the children past their deadline; finish those killed whose stderr something else holds."""
-        now = time.monotonic()
-        for child in [*running.values(), *lingering]:
-            if now < child.deadline:
-                continue
-            child.deadline = now + _KILL_GRACE
-            if not child.timed_out:
-                kill_session(child.pid)
-                child.timed_out = True
-            elif running.get(child.fd) is child:
-                pid, status = os.waitpid(child.pid, os.WNOHANG)
-                if pid:  # dead, but its stderr is held open by something that left its session
-                    poller.unregister(child.fd)
-                    del running[child.fd]
-                    os.close(child.fd)
-                    finish(child, status)
-
+    threads = [threading.Thread(target=slot, name=f"gf-slot-{index}", daemon=True) for index in range(slots)]
     try:
+        for thread in threads:
+            thread.start()
         while True:
-            while pending and len(running) + len(lingering) < jobs and not (stopping and stopping.is_set()):
-                not_started = start(pending.pop())
-                if not_started is not None:
-                    batch.append(not_started)
-            if batch and due is None:
-                due = time.monotonic() + REPORT_EVERY
-            if not running and not lingering:  # and nothing more may start
-                break
-            now = time.monotonic()
-            if batch and now >= due:
-                handed, batch, due = batch, [], None
-                yield handed
-                continue
-            wake = [due] if batch else []
-            wake += [child.check[0] for child in lingering]
-            if timed:
-                wake += [child.deadline for child in [*running.values(), *lingering]]
-            timeout = max(0, math.ceil((min(wake) - now) * 1000)) if wake else None
-            for fd, _event in poller.poll(timeout):
-                child = running[fd]
-                data = os.read(fd, 65536)
-                if data:
-                    child.tail += data
-                    if len(child.tail) > 2 * _TAIL_BYTES:
-                        del child.tail[:-_TAIL_BYTES]
-                else:
-                    stderr_closed(child)
-            if lingering:
-                reap_lingering()
-            if timed:
-                expire()
-        if batch:
-            yield batch
+            with lock:
+                while not ended and state["slots"] and not failures:
+                    changed.wait()
+                if not failures and ended:
+                    due = time.monotonic() + REPORT_EVERY
+                    while state["slots"] and not failures and (left := due - time.monotonic()) > 0:
+                        changed.wait(left)
+                if failures:
+                    raise failures[0]
+                if not ended:
+                    break
+                handed = take()
+            yield handed
     except KeyboardInterrupt:
-        _kill_all(running, lingering)
-        if batch:
-            handed, batch = batch, []
+        stop()
+        with lock:
+            handed = take()
+        if handed:
             yield handed  # what ended before Ctrl-C is still recorded
         raise
     finally:
-        _kill_all(running, lingering)
+        stop()
         os.close(devnull)
-
-
-def _kill_all(running, lingering):
-    """Kill and reap every child still running; close their pipes."""
-    for child in [*running.values(), *lingering]:
-        kill_session(child.pid)
-    for child in [*running.values(), *lingering]:
-        try:
-            os.waitpid(child.pid, 0)
-        except ChildProcessError:
-            pass
-    for fd in running:
-        os.close(fd)
-    running.clear()
-    lingering.clear()
 
 
 def _not_started(evaluation, argv, started, reason):
