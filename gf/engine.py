@@ -136,13 +136,16 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
             progress.finished(succeeded, len(batch) - succeeded)
     except KeyboardInterrupt:
         context.stopping.set()
-        close = getattr(finished_stream, "close", None)
-        if close:
-            close()
         raise Interrupted(
             f"interrupted after {ok + failed} of {len(evaluations)} evaluations; "
             "rerun the same command to resume"
         ) from None
+    finally:
+        # However this ends (Ctrl-C, a full disk while recording), the launcher stops
+        # starting evaluations and kills the running ones now, not when collected.
+        close = getattr(finished_stream, "close", None)
+        if close:
+            close()
     return ok, failed
 
 
