@@ -117,7 +117,7 @@ def _run(context, evaluation, environment, devnull, started):
     except BaseException:
         if not reaped:
             kill_session(pid)
-            os.waitpid(pid, 0)
+            _waitpid(pid, 0)
         raise
     finally:
         os.close(read_end)
@@ -156,7 +156,7 @@ def _start(path, argv, env_list, devnull, read_end, write_end):
     finally:
         os.close(error_read)
     if failure:  # b"OSError:<errno in hex>:...", as subprocess reads it
-        os.waitpid(pid, 0)
+        _waitpid(pid, 0)
         _name, number, _detail = (failure.split(b":", 2) + [b"", b""])[:3]
         number = int(number or b"0", 16)
         raise OSError(number, os.strerror(number) if number else failure.decode("utf-8", "replace"))
@@ -232,17 +232,26 @@ def _wait(pid, fd, timeout, reaped):
     return tail, timed_out
 
 
+def _waitpid(pid, options):
+    """``os.waitpid``, except that a child reaped behind gf's back (SIGCHLD ignored by the program
+    gf runs in) counts as having exited 0, as ``subprocess`` does."""
+    try:
+        return os.waitpid(pid, options)
+    except ChildProcessError:
+        return pid, 0
+
+
 def _reap(pid, reaped, timeout=None):
     """Wait for child ``pid`` (at most ``timeout`` seconds); append its wait status to ``reaped``.
 
     :returns: whether it was reaped.
     """
     if timeout is None:
-        reaped.append(os.waitpid(pid, 0)[1])
+        reaped.append(_waitpid(pid, 0)[1])
         return True
     deadline, pause = time.monotonic() + timeout, 0.0005
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status = _waitpid(pid, os.WNOHANG)
         if done:
             reaped.append(status)
             return True
