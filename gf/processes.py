@@ -28,7 +28,6 @@ import math
 import os
 import select
 import shlex
-import signal
 import sys
 import threading
 import time
@@ -64,6 +63,8 @@ def executable(program):
 
 def kill_session(pid):
     """SIGKILL the session (process group) led by child ``pid``: the child and everything it started."""
+    import signal  # only when killing: importing it costs gf run's start-up a few ms
+
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -165,16 +166,20 @@ def _start(path, argv, env_list, devnull, read_end, write_end):
 
 def _posix_spawn(path, argv, env_list, devnull, write_end):
     global _SESSION
+    import signal
+
+    # signals Python ignores that a program should get back at their defaults, as restore_signals does
+    restore = [getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name)]
     env = dict(entry.split(b"=", 1) for entry in env_list)
     actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
                (os.POSIX_SPAWN_DUP2, write_end, 2)]
     try:
-        return os.posix_spawn(path, argv, env, file_actions=actions, setsigdef=_RESTORE, **_SESSION)
+        return os.posix_spawn(path, argv, env, file_actions=actions, setsigdef=restore, **_SESSION)
     except NotImplementedError:
         if "setsid" not in _SESSION:
             raise
         _SESSION = {"setpgroup": 0}  # still killable as a group, and out of the terminal's Ctrl-C
-        return os.posix_spawn(path, argv, env, file_actions=actions, setsigdef=_RESTORE, **_SESSION)
+        return os.posix_spawn(path, argv, env, file_actions=actions, setsigdef=restore, **_SESSION)
 
 
 #: Whether ``_posixsubprocess.fork_exec`` takes the arguments :func:`_start` passes:
@@ -184,9 +189,7 @@ def _posix_spawn(path, argv, env_list, devnull, write_end):
 _FORK_EXEC = (sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] <= (3, 13)
               and _posixsubprocess is not None)
 
-#: For ``os.posix_spawn``: signals Python ignores that a program should get back at
-#: their defaults (as subprocess's restore_signals), and how to start a new session.
-_RESTORE = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
+#: How ``os.posix_spawn`` starts a new session (a new process group where it cannot).
 _SESSION = {"setsid": True}
 
 
