@@ -71,9 +71,15 @@ def kill_session(pid):
         pass
 
 
+#: The variables :func:`gf.launch.evaluation_variables` sets, different for every child.
+_PER_EVALUATION = ("GF_PARAM_GROUP", "GF_DATA", "GF_FAMILY", "GF_LAUNCH")
+
+
 def encoded_environment(context):
-    """:func:`gf.launch.base_environment` as ``KEY=value`` bytes, encoded once for every child."""
-    return {key: os.fsencode(key) + b"=" + os.fsencode(value) for key, value in base_environment(context).items()}
+    """:func:`gf.launch.base_environment` as ``KEY=value`` bytes, encoded once for every child,
+    without the variables each evaluation sets."""
+    return [os.fsencode(key) + b"=" + os.fsencode(value) for key, value in base_environment(context).items()
+            if key not in _PER_EVALUATION]
 
 
 def run_one(context, evaluation, environment=None, devnull=None, started=None):
@@ -99,12 +105,11 @@ def _run(context, evaluation, environment, devnull, started):
     path = executable(argv[0])
     if path is None:
         return _not_started(evaluation, argv, begun, "No such file or directory"), None
-    env = dict(environment if environment is not None else encoded_environment(context))
-    for key, value in evaluation_variables(evaluation).items():
-        env[key] = f"{key}={value}".encode()
+    env = (environment if environment is not None else encoded_environment(context)) + [
+        os.fsencode(f"{key}={value}") for key, value in evaluation_variables(evaluation).items()]
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     try:
-        pid = _start(path, argv, list(env.values()), devnull, read_end, write_end)
+        pid = _start(path, argv, env, devnull, read_end, write_end)
     except OSError as error:
         os.close(read_end)
         return _not_started(evaluation, argv, begun, error.strerror or str(error)), None

@@ -45,11 +45,16 @@ def test_every_evaluation_is_reported_once_in_batches_with_exit_code_and_stderr_
     assert len(batches) < len(found)  # outcomes that end close together are handed over together
 
 
-def test_the_environment_carries_the_evaluation():
+def test_the_environment_carries_the_evaluation_not_gfs_own(monkeypatch):
+    monkeypatch.setenv("GF_DATA", "gf's own")  # gf itself run from inside an evaluation
+    monkeypatch.setenv("GF_RESULTS", "/tmp/results.jsonl")
+    monkeypatch.setenv("SOMETHING_ELSE", "kept")
     evaluation = Evaluation(7, "some data")
-    [found], _ = finished_of(context('echo "$GF_PARAM_GROUP|$GF_DATA|$GF_FAMILY|$GF_LAUNCH|$GF_DB" >&2'),
-                             [evaluation])
-    assert found.stderr.strip() == f"7|some data|some data|{evaluation.launch}|/nonexistent/gf.db"
+    command = ('echo "$GF_PARAM_GROUP|$GF_DATA|$GF_FAMILY|$GF_LAUNCH|$GF_DB|${GF_RESULTS-unset}|$SOMETHING_ELSE" >&2;'
+               ' env | grep -c "^GF_DATA=" >&2')
+    [found], _ = finished_of(context(command), [evaluation])
+    assert found.stderr.splitlines() == [
+        f"7|some data|some data|{evaluation.launch}|/nonexistent/gf.db|unset|kept", "1"]
 
 
 def test_a_long_stderr_keeps_its_tail():
