@@ -1,10 +1,12 @@
 """Launching evaluations: run the user's command (or function) for (group, dataset) pairs.
 
 A launcher (a plugin, see ``gf_register_launchers``) runs evaluations somewhere and
-yields a :class:`Finished` for each; the coordinator then *settles* it here, in its
-own thread and connection: a run the program recorded is kept (and marked failed if
-the program exited non-zero), a program that died or timed out gets a failed run
-with its exit code and the tail of its stderr. The launcher never writes.
+yields a :class:`Finished` for each (or a list of those that ended together); the
+coordinator then *settles* them here, in its own thread and connection, a list in
+one transaction: a run the program recorded is kept (and marked failed if the
+program exited non-zero), a program that died or timed out gets a failed run with
+its exit code and the tail of its stderr. The launcher never writes. The ``local``
+launcher's child processes are in :mod:`gf.processes`.
 """
 
 import functools
