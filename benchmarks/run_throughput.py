@@ -435,6 +435,21 @@ def render(report):
         " shared machine takes CPU from both and can move the measured ratio either way; a command that does"
         " real work makes gf's share small.",
     ]
+    child = evaluate["children_cpu"]
+    cpu = large["cpu_per_evaluation_ms"]
+    lines += [
+        "",
+        f"What is left between gf and xargs: at {labels[1]} evaluations the whole run costs"
+        f" {cpu['gf, excluding its fixed cost']:.2f} ms of CPU per evaluation with gf (its fixed cost aside) and"
+        f" {cpu['xargs']:.2f} ms with xargs, of which about {child:.2f} ms is `true` itself: gf's coordinator"
+        f" about {cpu['gf, excluding its fixed cost'] - child:.2f} ms, xargs about {cpu['xargs'] - child:.2f} ms."
+        " On 2 cores that CPU also delays each next start: a child started by vfork waits for a core, and"
+        " the busier the parent's threads, the more often it waits behind the other child. At"
+        f" {labels[0]} evaluations gf's fixed cost ({small['fixed_cost_s']:.2f} s, the interpreter's start-up"
+        f" {startup['python -c pass']:.2f} s of it) is {small['fixed_cost_s'] / small['median_s']['xargs']:.2f}x"
+        " of xargs's whole run, where the target allows"
+        f" {1 / TARGET_RATIO - 1:.2f}x for the fixed cost and every evaluation's overhead together.",
+    ]
     return "\n".join(lines) + "\n"
 
 
