@@ -78,8 +78,9 @@ VARIANTS = ("xargs", "gf", "gf, nothing pending")
 #: What any Python program pays here before its first line, with and without site-packages' .pth files.
 STARTUP = {"python -c pass": ["-c", "pass"], "python -S -c pass": ["-S", "-c", "pass"]}
 
-#: Outcomes per transaction in the batched settle step (what gf records at about 1,000 evaluations a second).
-DIAGNOSIS_BATCH = 50
+#: Outcomes per transaction in the batched settle step (about what gf records in its 5 ms batches at
+#: 1,000 evaluations a second).
+DIAGNOSIS_BATCH = 5
 #: The diagnosis steps: one fresh interpreter per step and round.
 DIAGNOSIS_STEPS = {
     "run_command": "run_command: one child at a time, started as gf starts it (new session, environment, stderr pipe)",
