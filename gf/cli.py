@@ -11,8 +11,12 @@ import sys
 
 import click
 
-from gf import engine, launch, lineage as lineages, loader, metrics, plugins, store, tags as tagging
+from gf import store
 from gf.errors import GfError, InputError, LoadError
+
+# The library modules each command needs are imported inside it: every command pays
+# for Python and click, but `gf run` does not also pay for breeding, metrics and
+# reports, which it never uses.
 
 
 class GfGroup(click.Group):
@@ -114,6 +118,8 @@ def load(db_path, parent, files):
     Lines are `name = <JSON value>`, `# comments`, and constraints such as
     `slow < fast` or `rate_int >= 1`. `__` in a name nests it for dot access.
     """
+    from gf import loader, plugins
+
     group_id, parsed = loader.load_into(db_path, files, plugins.get_types(), parent=parent)
     for warning in parsed.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -172,6 +178,8 @@ def runs(db_path, as_json, group_id, dataset):
 @click.argument("group", type=int)
 def export(db_path, group):
     """Write GROUP in the loader format (to stdout): `gf load` of it recreates the group."""
+    from gf import loader
+
     click.echo(loader.export(open_db(db_path), group, db_path), nl=False)
 
 
@@ -241,7 +249,9 @@ def metric_options(function):
 
 
 def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler=None):
-    launcher = plugins.pick("launcher", launcher_name, plugins.get_launchers())
+    from gf import launch, plugins
+
+    launcher = plugins.get_launcher(launcher_name)
     if not launcher.commands:
         raise InputError(f"the {launcher.name} launcher runs Python functions, not commands: "
                          "use GeneticFuckery.evolve()")
@@ -277,6 +287,8 @@ def run(db_path, jobs, timeout, shell, launcher_name, scheduler, group_ids, agai
     that already have a run are skipped unless --again. Each command runs with
     GF_DB, GF_PARAM_GROUP, GF_DATA and GF_FAMILY set, without a shell.
     """
+    from gf import engine
+
     launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler)
     conn = open_db(db_path)
     for group_id in group_ids:
@@ -326,6 +338,8 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
     constraints -> evaluate every child on every dataset. An interrupted loop
     (Ctrl-C, a crash) resumes when rerun with the same arguments.
     """
+    from gf import engine, metrics, plugins
+
     metric = metrics.resolve(metric_spec, sql_file=metric_sql)
     breeder = plugins.pick("breeder", breeder_name, plugins.get_breeders())
     conn = open_db(db_path)
@@ -365,6 +379,8 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
 @click.option("--algo", help="Only results of this algo.")
 def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset, algo):
     """Show the best groups of every dataset by a metric (the original gf-top)."""
+    from gf import metrics
+
     metric = metrics.resolve(metric_spec, sql_file=metric_sql, algo=algo)
     conn = open_db(db_path)
     datasets = [only_dataset] if only_dataset else store.datasets(conn)
@@ -390,6 +406,8 @@ def tag(db_path, map_file, clear, as_json, algo, patterns):
     With tags, the default breeder takes each algo's params from the groups that
     scored best for that algo, and mutates a poorly scoring algo's params harder.
     """
+    from gf import tags as tagging
+
     conn = open_db(db_path, create=True)
     mapping = tagging.read_map(map_file) if map_file else {}
     if algo:
@@ -410,6 +428,8 @@ def tag(db_path, map_file, clear, as_json, algo, patterns):
 @click.argument("group", type=int)
 def lineage(db_path, as_json, depth, group):
     """Print GROUP's ancestry: its parents, theirs, and so on."""
+    from gf import lineage as lineages
+
     conn = open_db(db_path)
     store.require_group(conn, group, db_path)
     tree = lineages.ancestry(conn, group, depth)
@@ -423,7 +443,9 @@ def _listing(name, getter):
     @click.command(name="list", help=f"List the available {name}s.")
     @json_option
     def listing(as_json):
-        rows = [{"name": item.name, "description": item.description} for item in getter().values()]
+        from gf import plugins
+
+        rows = [{"name": item.name, "description": item.description} for item in getattr(plugins, getter)().values()]
         emit(rows, ["name", "description"], as_json)
 
     group = click.Group(name=f"{name}s", help=f"The {name}s plugins provide.")
@@ -431,9 +453,9 @@ def _listing(name, getter):
     cli.add_command(group)
 
 
-_listing("metric", plugins.get_metrics)
-_listing("breeder", plugins.get_breeders)
-_listing("launcher", plugins.get_launchers)
+_listing("metric", "get_metrics")
+_listing("breeder", "get_breeders")
+_listing("launcher", "get_launchers")
 
 
 # -- plugins ------------------------------------------------------------------------
@@ -449,6 +471,8 @@ def plugins_group():
 @click.option("--all", "include_builtins", is_flag=True, help="Include gf's built-in plugins.")
 def plugins_list(as_json, include_builtins):
     """List plugins: name, version, hooks; a plugin that failed to import shows its error."""
+    from gf import plugins
+
     rows = plugins.describe_plugins(include_builtins)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -7,7 +7,6 @@ import json
 
 import click
 
-from gf import engine, merging, plugins, reports, tags
 from gf.cli import (
     _launch_context,
     _progress_echo,
@@ -40,6 +39,8 @@ def report(db_path, metric_spec, metric_sql, minimize, as_json, groups):
 
     The metric defaults to the one of the last breed loop.
     """
+    from gf import reports
+
     conn = open_db(db_path)
     metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
     found = [reports.group_report(conn, group, metric, lower, db_path) for group in groups]
@@ -59,6 +60,8 @@ def compare(metric_spec, metric_sql, minimize, as_json, html_path, databases):
 
     The metric defaults to each database's last breed loop's.
     """
+    from gf import reports
+
     result = reports.compare(databases, metric_spec, metric_sql, minimize)
     if html_path:
         _write(html_path, reports.compare_html(result))
@@ -80,6 +83,8 @@ def rerun(db_path, jobs, timeout, shell, launcher_name, scheduler, print_only, c
 
     The new runs are recorded like any other; --print only prints the lines.
     """
+    from gf import engine
+
     launcher, context = _launch_context(db_path, command, jobs, timeout, shell,
                                         "print" if print_only else launcher_name, scheduler)
     conn = open_db(db_path)
@@ -113,6 +118,8 @@ def merge_performers(db_path, metric_spec, metric_sql, minimize, top, output, lo
     value; params no algo claims come from the best group overall. The result keeps
     its parents' constraints (repaired when needed).
     """
+    from gf import merging, reports, tags
+
     mapping = tags.read_map(map_file)
     conn = open_db(db_path)
     metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
@@ -139,6 +146,8 @@ def merge(as_json, out_db, in_dbs):
     Integer ids are remapped; lineage, results and tags are kept; merging the same
     database twice adds nothing.
     """
+    from gf import merging
+
     found = merging.merge_databases(out_db, in_dbs)
     emit(found, ["database", "groups", "groups_skipped", "runs", "runs_skipped"], as_json)
 
@@ -169,7 +178,7 @@ def ingest(db_path, as_json, files):
 @click.argument("old_db", type=click.Path(dir_okay=False))
 def import_legacy(as_json, new_db, old_db):
     """Import a database written by the original geneticfuckery into gf's schema."""
-    from gf import legacy
+    from gf import legacy, plugins
 
     found = legacy.import_legacy(old_db, new_db, plugins.get_types())
     if as_json:
@@ -190,7 +199,7 @@ def plot():
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="progress.png", show_default=True)
 def plot_progress(db_path, metric_spec, metric_sql, minimize, output):
     """Best and median score per generation, per dataset."""
-    from gf import plots
+    from gf import plots, reports
 
     conn = open_db(db_path)
     metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
@@ -204,7 +213,7 @@ def plot_progress(db_path, metric_spec, metric_sql, minimize, output):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="params.png", show_default=True)
 def plot_params(db_path, metric_spec, metric_sql, minimize, top, output):
     """The top groups' numeric params as parallel coordinates, coloured by score."""
-    from gf import plots
+    from gf import plots, reports
 
     conn = open_db(db_path)
     metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)

@@ -8,13 +8,15 @@ never evaluated again.
 """
 
 import fnmatch
-import hashlib
 import json
 import random
 import threading
 from dataclasses import dataclass, field
 
-from gf import breeding, launch, metrics, plugins, store, tags
+from gf import launch, store
+
+# breeding, metrics, plugins and tags are imported by the functions that use them:
+# `gf run` evaluates without ranking or breeding, and starts faster without them.
 from gf.errors import GfError, InputError
 
 
@@ -99,9 +101,10 @@ class Progress:
         self.generation, self.done, self.total, self.failed = label, 0, total, 0
         self.show()
 
-    def finished(self, ok):
-        self.done += 1
-        self.failed += 0 if ok else 1
+    def finished(self, ok=1, failed=0):
+        """``ok`` more evaluations succeeded and ``failed`` more failed."""
+        self.done += ok + failed
+        self.failed += failed
         self.show()
 
     def show(self):
@@ -112,7 +115,7 @@ class Progress:
 
 
 def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluating", again=False):
-    """Launch ``evaluations`` and settle each as it finishes; return ``(ok, failed)`` counts.
+    """Launch ``evaluations`` and settle them as they finish; return ``(ok, failed)`` counts.
 
     Ctrl-C stops starting evaluations, kills running ones (they stay pending and
     are evaluated on resume) and raises :class:`Interrupted`.
@@ -125,20 +128,24 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
     progress.start(label, len(evaluations))
     finished_stream = launcher.launch(evaluations, context)
     try:
-        for finished in finished_stream:
-            succeeded, _runs = launch.settle(conn, finished)
+        for item in finished_stream:
+            batch = item if isinstance(item, list) else [item]  # a launcher may report several at once
+            succeeded = sum(good for good, _runs in launch.settle_many(conn, batch))
             ok += succeeded
-            failed += not succeeded
-            progress.finished(succeeded)
+            failed += len(batch) - succeeded
+            progress.finished(succeeded, len(batch) - succeeded)
     except KeyboardInterrupt:
         context.stopping.set()
-        close = getattr(finished_stream, "close", None)
-        if close:
-            close()
         raise Interrupted(
             f"interrupted after {ok + failed} of {len(evaluations)} evaluations; "
             "rerun the same command to resume"
         ) from None
+    finally:
+        # However this ends (Ctrl-C, a full disk while recording), the launcher stops
+        # starting evaluations and kills the running ones now, not when collected.
+        close = getattr(finished_stream, "close", None)
+        if close:
+            close()
     return ok, failed
 
 
@@ -150,6 +157,8 @@ def rank_parents(conn, metric, datasets, top, minimize=False):
 
     :returns: ``(ranking, groups)``: ``{dataset: [Ranked]}`` and group ids best first.
     """
+    from gf import metrics
+
     ranking = metrics.top_per_dataset(conn, metric, datasets, top, minimize)
     positions = {}
     for rows in ranking.values():
@@ -167,6 +176,8 @@ def per_algo(conn, metric, datasets, names, minimize):
     An algo's params come from the groups that scored best for that algo; the algo
     whose best score is worst gets its params mutated twice as hard as the best one.
     """
+    from gf import metrics, tags
+
     recorded = tags.load(conn)
     if not recorded or not isinstance(metric, metrics.ResultMetric) or metric.algo is not None:
         return {}, {}, {}
@@ -186,6 +197,8 @@ def per_algo(conn, metric, datasets, names, minimize):
 def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, population=None, minimize=False,
                      rng=None, generation=1, loop_id=None):
     """Rank, breed, fix and store one generation; return the new group ids and a discard count."""
+    from gf import breeding, metrics, plugins
+
     types = plugins.get_types()
     ranking, groups = rank_parents(conn, metric, datasets, top, minimize)
     if not groups:
@@ -238,6 +251,8 @@ def _once(compute):
 
 def _history(conn, metric, datasets, minimize):
     """``[(group, {name: value}, mean score)]`` of every group scored on all ``datasets``, best first."""
+    from gf import breeding, metrics
+
     ranked = metrics.overall(conn, metric, datasets, minimize)
     values = breeding.many_group_values(conn, [group for group, _, _ in ranked])
     return [(group, values[group], score) for group, score, _ in ranked]
@@ -245,6 +260,8 @@ def _history(conn, metric, datasets, minimize):
 
 def best_score(conn, metric, datasets, minimize):
     """The mean over ``datasets`` of each dataset's best score so far (never gets worse), or ``None``."""
+    from gf import metrics
+
     bests = [rows[0].score for rows in metrics.top_per_dataset(conn, metric, datasets, 1, minimize).values() if rows]
     return sum(bests) / len(bests) if bests else None
 
@@ -270,6 +287,8 @@ class LoopSettings:
 
     def key(self):
         """A fingerprint of the arguments that define this loop."""
+        import hashlib
+
         canonical = json.dumps(self.key_args, sort_keys=True, default=str)
         return hashlib.sha1(canonical.encode()).hexdigest()
 

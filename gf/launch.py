@@ -1,16 +1,17 @@
 """Launching evaluations: run the user's command (or function) for (group, dataset) pairs.
 
 A launcher (a plugin, see ``gf_register_launchers``) runs evaluations somewhere and
-yields a :class:`Finished` for each; the coordinator then *settles* it here, in its
-own thread and connection: a run the program recorded is kept (and marked failed if
-the program exited non-zero), a program that died or timed out gets a failed run
-with its exit code and the tail of its stderr. The launcher never writes.
+yields a :class:`Finished` for each (or a list of those that ended together); the
+coordinator then *settles* them here, in its own thread and connection, a list in
+one transaction: a run the program recorded is kept (and marked failed if the
+program exited non-zero), a program that died or timed out gets a failed run with
+its exit code and the tail of its stderr. The launcher never writes. The ``local``
+launcher's child processes are in :mod:`gf.processes`.
 """
 
 import functools
 import os
 import shlex
-import subprocess
 from dataclasses import dataclass, field
 
 from gf import store
@@ -106,7 +107,11 @@ class Launcher:
     functions = False
 
     def launch(self, evaluations, context):
-        """Run ``evaluations``; yield a :class:`Finished` for each as it ends."""
+        """Run ``evaluations``; yield a :class:`Finished` for each as it ends.
+
+        A launcher may also yield a list of :class:`Finished` (those that ended since
+        its last yield): gf records a list in one transaction.
+        """
         raise NotImplementedError
 
     def __repr__(self):
@@ -128,19 +133,28 @@ def command_line(template, dataset, shell=False):
     """The argv for one dataset: ``{}`` replaced in every word; ``sh -c`` only with ``shell``."""
     if shell:
         return ["sh", "-c", template.replace("{}", shlex.quote(dataset))]
+    return [word.replace("{}", dataset) for word in _words(template)]
+
+
+@functools.lru_cache(maxsize=64)
+def _words(template):
+    """``template`` split into words once (shlex is slow, and a loop runs one template thousands of times)."""
     try:
-        words = shlex.split(template)
+        return tuple(shlex.split(template))
     except ValueError as error:
         raise InputError(f"cannot split COMMAND {template!r} into words: {error}") from None
-    return [word.replace("{}", dataset) for word in words]
 
 
-def environment(context, evaluation):
-    """The environment a launched program runs with."""
+def base_environment(context):
+    """What every launched program's environment shares: gf's own, ``GF_DB``, no ``GF_RESULTS``."""
     env = {key: value for key, value in os.environ.items() if key != "GF_RESULTS"}  # gf records the run
+    env["GF_DB"] = context.db_path
+    return env
+
+
+def evaluation_variables(evaluation):
+    """The variables that tell a launched program which evaluation it is."""
     return {
-        **env,
-        "GF_DB": context.db_path,
         "GF_PARAM_GROUP": str(evaluation.group),
         "GF_DATA": evaluation.dataset,
         "GF_FAMILY": evaluation.dataset,
@@ -148,121 +162,116 @@ def environment(context, evaluation):
     }
 
 
-def run_command(context, evaluation, register_process=None):
+def environment(context, evaluation):
+    """The environment a launched program runs with."""
+    return {**base_environment(context), **evaluation_variables(evaluation)}
+
+
+def run_command(context, evaluation):
     """Run the command for one evaluation as a child process; return a :class:`Finished`.
 
     The child gets its own session, so a timeout (or Ctrl-C in gf) kills it and
-    everything it started.
+    everything it started. Many at once: :func:`gf.processes.run`.
     """
-    argv = command_line(context.command, evaluation.dataset, context.shell)
-    started = store.now()
-    if not _executable(argv[0]):
-        return Finished(evaluation, exit_code=127, error=f"cannot start {argv[0]!r}: No such file or directory",
-                        started=started, stopped=store.now(), command=shlex.join(argv))
-    try:
-        process = subprocess.Popen(
-            argv,
-            env=environment(context, evaluation),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as error:
-        return Finished(evaluation, exit_code=127, error=f"cannot start {argv[0]!r}: {error.strerror or error}",
-                        started=started, stopped=store.now(), command=shlex.join(argv))
-    if register_process:
-        register_process(process)
-    error = None
-    try:
-        _, stderr = process.communicate(timeout=context.timeout)
-    except subprocess.TimeoutExpired:
-        kill(process)
-        _, stderr = process.communicate()
-        error = f"timed out after {context.timeout:g} s"
-    return Finished(
-        evaluation,
-        exit_code=process.returncode,
-        stderr=stderr.decode("utf-8", "replace")[-STDERR_TAIL:],
-        error=error,
-        started=started,
-        stopped=store.now(),
-        command=shlex.join(argv),
-    )
+    from gf import processes
 
-
-@functools.lru_cache(maxsize=64)
-def _executable(program):
-    """Whether ``program`` can be started (a path to an executable, or a name on PATH)."""
-    import shutil
-
-    return shutil.which(program) is not None
-
-
-def kill(process):
-    """Kill a child started by :func:`run_command` and its whole session."""
-    import signal
-
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    return processes.run_one(context, evaluation)
 
 
 def settle(conn, finished):
     """Record the outcome of one evaluation (one transaction); return ``(ok, run_ids)``."""
+    return settle_many(conn, [finished])[0]
+
+
+def settle_many(conn, batch):
+    """Record the outcomes of ``batch`` (:class:`Finished`) in one transaction; return ``[(ok, run_ids)]``.
+
+    Each outcome is judged as if alone: a run the program recorded is kept (and marked
+    failed if the command failed), an evaluation that recorded nothing gets a failed
+    run, and one whose launch was abandoned (a resumed coordinator took the pair over)
+    records nothing and counts as failed. One transaction for the lot is what lets gf
+    keep up with short commands: the write lock and the commit are paid once a batch.
+    """
     from gf.errors import ResultError
     from gf.params import validate_results
 
-    evaluation = finished.evaluation
-    base = {
-        "group_id": evaluation.group,
-        "dataset": evaluation.dataset,
-        "family": evaluation.dataset,
-        "started": finished.started or store.now(),
-        "stopped": finished.stopped or store.now(),
-        "host": os.uname().nodename,
-        "process_id": os.getpid(),
-        "command": finished.command or None,
-        "launch": evaluation.launch,
-    }
+    host, process_id = os.uname().nodename, os.getpid()
+    outcomes = [None] * len(batch)
     with store.transaction(conn):
-        if store.launch_abandoned(conn, evaluation.launch):  # another coordinator took the pair over
-            return False, []
-        conn.execute("UPDATE launches SET status = 'done' WHERE uid = ?", (evaluation.launch,))
-        if finished.results is not None and finished.error is None:
-            try:
-                rows = validate_results(finished.results)
-            except ResultError as error:
-                finished.error = f"ResultError: {error}"
+        abandoned = {uid for (uid,) in _launches_where(
+            conn, "SELECT uid FROM launches WHERE status = 'abandoned' AND uid IN ({})",
+            [finished.evaluation.launch for finished in batch])}
+        settling = []
+        for index, finished in enumerate(batch):
+            if finished.evaluation.launch in abandoned:
+                outcomes[index] = (False, [])
             else:
-                run = store.insert_run(conn, {**base, "status": "ok"}, rows)
-                return True, [run]
-        for remote in finished.runs or ():
-            columns = {key: value for key, value in remote["run"].items() if key in _REMOTE_COLUMNS}
-            store.insert_run(conn, {**base, **columns}, [tuple(row) for row in remote["rows"]])
-        recorded = [
-            (run, status)
-            for run, status in conn.execute("SELECT id, status FROM runs WHERE launch = ?", (evaluation.launch,))
-        ]
-        failed = finished.error is not None or finished.exit_code not in (0, None)
-        reason = _reason(finished)
-        if recorded:
-            if failed:
-                conn.execute(
-                    "UPDATE runs SET status = 'failed', exit_code = ?, error = coalesce(error || ?, ?) WHERE launch = ?",
-                    (finished.exit_code, "\n" + reason, reason, evaluation.launch),
-                )
-            else:
-                conn.execute("UPDATE runs SET exit_code = ? WHERE launch = ?", (finished.exit_code, evaluation.launch))
-            ok = not failed and all(status == "ok" for _, status in recorded)
-            return ok, [run for run, _ in recorded]
-        if not failed:
-            reason = "the command exited 0 but recorded no run: does it call g.report() or g.record()?"
-        run = store.insert_run(
-            conn, {**base, "status": "failed", "exit_code": finished.exit_code, "error": reason}
-        )
-        return False, [run]
+                settling.append(index)
+        conn.executemany("UPDATE launches SET status = 'done' WHERE uid = ?",
+                         [(batch[index].evaluation.launch,) for index in settling])
+        bases, waiting = {}, []
+        for index in settling:
+            finished = batch[index]
+            evaluation = finished.evaluation
+            base = bases[index] = {
+                "group_id": evaluation.group,
+                "dataset": evaluation.dataset,
+                "family": evaluation.dataset,
+                "started": finished.started or store.now(),
+                "stopped": finished.stopped or store.now(),
+                "host": host,
+                "process_id": process_id,
+                "command": finished.command or None,
+                "launch": evaluation.launch,
+            }
+            if finished.results is not None and finished.error is None:
+                try:
+                    rows = validate_results(finished.results)
+                except ResultError as error:
+                    finished.error = f"ResultError: {error}"
+                else:
+                    outcomes[index] = (True, [store.insert_run(conn, {**base, "status": "ok"}, rows)])
+                    continue
+            for remote in finished.runs or ():
+                columns = {key: value for key, value in remote["run"].items() if key in _REMOTE_COLUMNS}
+                store.insert_run(conn, {**base, **columns}, [tuple(row) for row in remote["rows"]])
+            waiting.append(index)
+        recorded = {}
+        for launch, run, status in _launches_where(
+                conn, "SELECT launch, id, status FROM runs WHERE launch IN ({}) ORDER BY id",
+                [batch[index].evaluation.launch for index in waiting]):
+            recorded.setdefault(launch, []).append((run, status))
+        for index in waiting:
+            finished = batch[index]
+            launch = finished.evaluation.launch
+            failed = finished.error is not None or finished.exit_code not in (0, None)
+            reason = _reason(finished)
+            runs = recorded.get(launch)
+            if runs:
+                if failed:
+                    conn.execute(
+                        "UPDATE runs SET status = 'failed', exit_code = ?, error = coalesce(error || ?, ?) "
+                        "WHERE launch = ?", (finished.exit_code, "\n" + reason, reason, launch))
+                else:
+                    conn.execute("UPDATE runs SET exit_code = ? WHERE launch = ?", (finished.exit_code, launch))
+                ok = not failed and all(status == "ok" for _, status in runs)
+                outcomes[index] = (ok, [run for run, _ in runs])
+                continue
+            if not failed:
+                reason = "the command exited 0 but recorded no run: does it call g.report() or g.record()?"
+            run = store.insert_run(
+                conn, {**bases[index], "status": "failed", "exit_code": finished.exit_code, "error": reason})
+            outcomes[index] = (False, [run])
+    return outcomes
+
+
+def _launches_where(conn, sql, launches):
+    """The rows of ``sql`` (its ``IN ({})`` filled with launch ids), a few hundred ids a query."""
+    rows = []
+    for start in range(0, len(launches), 500):
+        chunk = launches[start:start + 500]
+        rows += conn.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
+    return rows
 
 
 #: What a remote run keeps of its own record (group, dataset and launch are the coordinator's).

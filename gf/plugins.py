@@ -210,6 +210,29 @@ def get_launchers():
     return _named("gf_register_launchers", Launcher)
 
 
+#: The built-in modules that register launchers (see :func:`get_launcher`).
+BUILTIN_LAUNCHER_MODULES = ("gf_plugins_builtin.launchers", "gf_plugins_builtin.distributed")
+
+
+def get_launcher(name):
+    """The launcher registered as ``name``, or an :class:`InputError` listing those there are.
+
+    One of gf's own launchers (``local``, ``print``, ``inprocess``, ``dask``) is found
+    without building the plugin manager when nothing has built it yet: ``gf run`` needs
+    no other hook, and pluggy, the entry-point scan and importing every plugin are a
+    third of its start-up. The answer is the one the manager would give, since no
+    plugin may register a name that is taken. Any other name loads every plugin.
+    """
+    if _manager is None:
+        builtins = {}
+        for module_name in BUILTIN_LAUNCHER_MODULES:
+            importlib.import_module(module_name).gf_register_launchers(
+                register=lambda launcher: builtins.setdefault(launcher.name, launcher))
+        if name in builtins:
+            return builtins[name]
+    return pick("launcher", name, get_launchers())
+
+
 def pick(kind, name, registry):
     """``registry[name]``, or an :class:`InputError` listing the names there are."""
     try:

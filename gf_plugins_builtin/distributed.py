@@ -8,8 +8,6 @@ when this launcher runs.
 """
 
 import os
-import shutil
-import tempfile
 
 from gf import GfError, Launcher, hookimpl
 from gf.launch import Finished, LaunchContext, run_command
@@ -42,6 +40,9 @@ def _distributed():
 
 def evaluate_remotely(task):
     """Run on a worker: one evaluation against a scratch store; return what the coordinator records."""
+    import shutil
+    import tempfile
+
     from gf import store
     from gf.launch import Evaluation
     from gf.params import build_tree

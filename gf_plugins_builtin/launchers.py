@@ -1,11 +1,9 @@
 """The built-in launchers: ``local`` (a pool of child processes), ``print`` and ``inprocess``."""
 
-import concurrent.futures
 import shlex
-import threading
 
 from gf import Launcher, hookimpl
-from gf.launch import Finished, command_line, kill, run_command
+from gf.launch import Finished, command_line
 from gf import store
 
 
@@ -14,35 +12,9 @@ class LocalLauncher(Launcher):
     description = "run the command as child processes on this machine, -j at a time"
 
     def launch(self, evaluations, context):
-        running, lock = set(), threading.Lock()
+        from gf import processes
 
-        def register(process):
-            with lock:
-                running.add(process)
-                if context.stopping is not None and context.stopping.is_set():
-                    kill(process)  # started just as Ctrl-C swept the others
-
-        def one(evaluation):
-            if context.stopping is not None and context.stopping.is_set():
-                return None
-            return run_command(context, evaluation, register)
-
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, context.jobs))
-        futures = [pool.submit(one, evaluation) for evaluation in evaluations]
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                finished = future.result()
-                if finished is not None:
-                    yield finished
-        finally:
-            # Ctrl-C (or a consumer that stops early): start nothing new, kill what runs.
-            for future in futures:
-                future.cancel()
-            with lock:
-                for process in running:
-                    if process.poll() is None:
-                        kill(process)
-            pool.shutdown(wait=True)
+        return processes.run(context, evaluations)
 
 
 class PrintLauncher(Launcher):
@@ -70,6 +42,8 @@ class InProcessLauncher(Launcher):
     functions = True
 
     def launch(self, evaluations, context):
+        import concurrent.futures
+
         from gf.params import build_tree
 
         def one(evaluation):

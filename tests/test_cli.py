@@ -3,6 +3,8 @@
 import json
 import os
 import shlex
+import subprocess
+import sys
 
 import pytest
 
@@ -117,3 +119,8 @@ def test_console_script_is_installed(tmp_path):
 
     result = subprocess.run(["gf", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "genetic optimization" in result.stdout
+
+
+def test_python_dash_m_gf_is_the_gf_command():
+    result = subprocess.run([sys.executable, "-m", "gf", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("gf, version ")

@@ -117,6 +117,22 @@ def test_broken_plugin_is_reported_by_name_and_stops_loading(site, monkeypatch, 
     assert run_gf("load", "--db", db_path, tmp_path / "p.js").exit_code == 0
 
 
+def test_a_builtin_launcher_is_found_without_loading_plugins(site, monkeypatch, run_gf, load_text, db_path):
+    """gf run with one of gf's own launchers uses no other hook, so it neither loads nor needs the plugins."""
+    found = {name: plugins.get_launcher(name) for name in ("local", "print", "inprocess", "dask")}
+    assert plugins._manager is None
+    registered = plugins.get_launchers()
+    assert {name: type(launcher) for name, launcher in found.items()} == {
+        name: type(launcher) for name, launcher in registered.items()}
+    load_text("x = 1\n")
+    plugins.reset()
+    install_fake_plugin(site, monkeypatch, "broken", "import numpy_that_is_not_there\n")
+    result = run_gf("run", "--db", db_path, f"{sys.executable} -c pass {{}}", "d", "--json")
+    assert result.exit_code == 1 and "recorded no run" in result.stderr  # it ran
+    result = run_gf("run", "--db", db_path, "true {}", "d", "--launcher", "elsewhere")
+    assert result.exit_code == 1 and "plugin 'broken' failed to import" in result.stderr
+
+
 def test_gf_load_plugins_restricts_by_entry_point_or_distribution_name(site, monkeypatch, run_gf):
     install_fake_plugin(site, monkeypatch, "pct", PERCENT_PLUGIN)
     for allowed, expected in [("", []), ("other", []), ("pct", ["pct"]), ("gf-plugin-pct, other", ["pct"])]:
