@@ -194,10 +194,11 @@ def _posix_spawn(path, argv, env_list, devnull, write_end):
 
 
 #: Whether ``_posixsubprocess.fork_exec`` takes the arguments :func:`_start` passes:
-#: those ``subprocess.Popen`` passes it on CPython 3.11 to 3.13 (new session,
-#: close_fds, restore_signals, vfork allowed). It is private, so elsewhere gf uses
+#: those ``subprocess.Popen`` passes it on CPython 3.11 (new session, close_fds,
+#: restore_signals, vfork allowed). It is private and its arguments change between
+#: versions, so it is used only on the version its test pins; elsewhere gf uses
 #: ``os.posix_spawn``, which works the same but keeps the GIL while the child starts.
-_FORK_EXEC = (sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] <= (3, 13)
+_FORK_EXEC = (sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11)
               and _posixsubprocess is not None)
 
 #: How ``os.posix_spawn`` starts a new session (a new process group where it cannot).
