@@ -73,8 +73,9 @@ def parse_args(argv, prog):
                         help="timed generations per optimizer (default 5; 2 with --quick)")
     parser.add_argument("--skip-timing", action="store_true", help="skip the breeder-time measurement")
     parser.add_argument("--write", action="store_true", help="replace the optimizers section of BENCHMARKS.md")
-    parser.add_argument("--report", metavar="JSON", help="run nothing: redo the tables, plots (and, with --write, "
-                        "the section) from a saved results file")
+    parser.add_argument("--report", metavar="JSON[,JSON...]", help="run nothing: redo the tables, plots (and, with "
+                        "--write, the section) from saved results files (several: reported together, e.g. a "
+                        "1,000-parameter run with fewer optimizers beside the others)")
     args = parser.parse_args(argv)
     base = QUICK if args.quick else DEFAULTS
     for key, value in base.items():
@@ -203,10 +204,9 @@ def main(argv=None, prog="python -m benchmarks.optimizers"):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv, prog)
     if args.report:
-        with open(args.report) as handle:
-            saved = json.load(handle)
+        saved = merge_saved([_load(path) for path in _names(args.report)])
         run = {key: saved[key] for key in ("command", "settings", "machine", "prefix", "wall_seconds")}
-        run["notes"] = notes(saved["runs"], run["settings"])
+        run["notes"] = notes(saved["runs"], run["settings"]) + saved.get("merge_notes", [])
         publish(run, saved["runs"], saved["timing"], args.write)
         return
     started = time.perf_counter()
@@ -221,6 +221,47 @@ def main(argv=None, prog="python -m benchmarks.optimizers"):
            "prefix": "optimizers-quick" if args.quick else "optimizers",
            "wall_seconds": time.perf_counter() - started, "notes": notes(records, settings)}
     publish(run, records, timed, args.write)
+
+
+def _load(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as error:
+        sys.exit(f"--report {path}: cannot read a saved results file ({error})")
+
+
+def merge_saved(saved):
+    """One saved run from several (e.g. 10 and 100 params with every optimizer, 1,000 params with fewer).
+
+    They must share budget, batch and start; runs, functions, dimensions and optimizers are
+    united, the first breeder timing found is kept, and a note says which seeds and
+    optimizers each dimension had.
+    """
+    if len(saved) == 1:
+        return saved[0]
+    first = saved[0]
+    for other in saved[1:]:
+        for key in ("budget", "batch", "start"):
+            if other["settings"][key] != first["settings"][key]:
+                sys.exit(f"--report: the files differ in {key} ({first['settings'][key]} vs "
+                         f"{other['settings'][key]}); only runs with the same {key} can be reported together")
+    settings = dict(first["settings"])
+    for key in ("functions", "optimizers", "seeds"):
+        settings[key] = list(dict.fromkeys(item for one in saved for item in one["settings"][key]))
+    settings["dims"] = sorted({dim for one in saved for dim in one["settings"]["dims"]})
+    settings["quick"] = any(one["settings"].get("quick") for one in saved)
+    merge_notes = []
+    for one in saved:
+        labels = ", ".join(get(name).label for name in one["settings"]["optimizers"])
+        merge_notes.append(f"{', '.join(f'{dim:,}' for dim in one['settings']['dims'])} parameters: seeds "
+                           f"{', '.join(map(str, one['settings']['seeds']))}; {labels}; "
+                           f"`{one['command']}` ({one['wall_seconds'] / 60:.0f} min).")
+    timing = next((one["timing"] for one in saved if one.get("timing")), None)
+    return {"command": " and ".join(one["command"] for one in saved), "settings": settings,
+            "machine": first["machine"], "prefix": "optimizers-quick" if settings["quick"] else "optimizers",
+            "wall_seconds": sum(one["wall_seconds"] for one in saved), "timing": timing,
+            "runs": [record for one in saved for record in one["runs"]], "merge_notes": merge_notes}
 
 
 def measure_timing(args):
