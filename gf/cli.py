@@ -265,7 +265,7 @@ def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, sched
 
 def _progress_echo(line, final):
     """Progress on stderr: rewritten in place on a terminal, one line per generation otherwise."""
-    stream = click.get_text_stream("stderr")
+    stream = sys.stderr
     if stream.isatty():
         click.echo(f"\r{line}\033[K", err=True, nl=final)
     elif final:
