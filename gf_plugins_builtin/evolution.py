@@ -35,7 +35,7 @@ DISCRETE_RATE = 0.3
 TRUST = 2.0
 #: Scored groups needed before the model is fitted, and at most this many are used
 #: (the most recent), or three per model term if that is fewer. The fit costs about
-#: groups x params x 40 multiplications: 1.3 s at 1,000 params and 640 groups.
+#: groups x params x 40 multiplications: 1-2 s at 1,000 params and 640 groups.
 MODEL_MIN, MODEL_MAX = 8, 640
 #: Types sampled in their own units; other numeric types (plugins') move through their
 #: ``gf_mutate`` implementation around the strategy's mean (a log-scale type in log space).

@@ -6,7 +6,7 @@ discrete value) to the most recent groups, and proposes the model's optimum as o
 child of every generation. With a few hundred parameters the model has more terms
 than there are scored groups, so it is a ridge regression; it is solved matrix-free
 by conjugate gradients on standardized columns, which converge in a dozen iterations
-and need no numpy: a 1,000-parameter fit over 640 groups takes about a second.
+and need no numpy: a 1,000-parameter fit over 640 groups takes 1-2 s here.
 """
 
 import math
