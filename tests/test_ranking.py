@@ -157,8 +157,8 @@ def test_no_other_query_uses_the_best_first_index(tmp_path, analyzed):
     assert [sql for sql in OTHER_QUERIES if store.BEST_FIRST_INDEX in plan(conn, sql)] == []
 
 
-def test_the_plain_queries_plan_as_before(conn):
-    fill(conn, [(1, "A", "ok", {"x": (1, 1, True)})])
+def recording(conn):
+    """A connection stand-in that runs every statement on ``conn`` and keeps ``(sql, args)``."""
     recorded = []
 
     class Recorder:
@@ -166,8 +166,14 @@ def test_the_plain_queries_plan_as_before(conn):
             recorded.append((sql, args))
             return conn.execute(sql, args)
 
-    ResultMetric("profit")._aggregated(Recorder(), "A", None, 10, False, True)
-    plugins.get_metrics()["max profit min trades"]._aggregated(Recorder(), "A", None, 10, False)
+    return Recorder(), recorded
+
+
+def test_the_plain_queries_plan_as_before(conn):
+    fill(conn, [(1, "A", "ok", {"x": (1, 1, True)})])
+    recorder, recorded = recording(conn)
+    ResultMetric("profit")._aggregated(recorder, "A", None, 10, False, True)
+    plugins.get_metrics()["max profit min trades"]._aggregated(recorder, "A", None, 10, False)
     plans = [" / ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args)) for sql, args in recorded]
     assert plans == [
         "SEARCH r USING INDEX runs_dataset_status (dataset=? AND status=?) / "
@@ -182,15 +188,9 @@ def test_the_plain_queries_plan_as_before(conn):
 
 def test_the_walks_read_the_best_first_index_in_order(conn):
     fill(conn, [(1, "A", "ok", {"x": (1, 1, True)})])
-    recorded = []
-
-    class Recorder:
-        def execute(self, sql, args=()):
-            recorded.append((sql, args))
-            return conn.execute(sql, args)
-
-    ResultMetric("profit")._best_first(Recorder(), "A", 10, False)
-    plugins.get_metrics()["max profit min trades"]._best_first(Recorder(), "A", 10, False)
+    recorder, recorded = recording(conn)
+    ResultMetric("profit")._best_first(recorder, "A", 10, False)
+    plugins.get_metrics()["max profit min trades"]._best_first(recorder, "A", 10, False)
     walks = [(sql, args) for sql, args in recorded if "CROSS JOIN" in sql]
     assert len(walks) == 2
     plans = [" / ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args)) for sql, args in walks]
