@@ -54,6 +54,25 @@ def _names(text):
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _seeds(text):
+    """``"5"`` -> seeds 0..4; ``"3,4"`` or ``"3-4"`` -> those seeds."""
+    try:
+        if text.strip().isdigit():
+            count = int(text)
+            if count < 1:
+                raise ValueError
+            return list(range(count))
+        found = []
+        for part in _names(text):
+            first, _, last = part.partition("-")
+            found += range(int(first), int(last or first) + 1)
+        if not found or min(found) < 0:
+            raise ValueError
+        return list(dict.fromkeys(found))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a count (5) or seeds such as 3,4 or 5-9") from None
+
+
 def parse_args(argv, prog):
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -63,7 +82,8 @@ def parse_args(argv, prog):
     parser.add_argument("--optimizers", type=_names, help=f"comma-separated; default all available: "
                         f"{','.join(OPTIMIZERS)}; gf_NAME runs any other gf breeder NAME, e.g. gf_ga "
                         "(random search always runs: it normalizes regret)")
-    parser.add_argument("--seeds", type=int, help="how many seeds (0..N-1); default 5")
+    parser.add_argument("--seeds", type=_seeds, help="how many seeds (N: seeds 0..N-1; default 5), or which: "
+                        "a list and ranges such as 3,4 or 5-9 (to add seeds to an earlier run, then --report both)")
     parser.add_argument("--budget", type=int, help="evaluations per run, rounded up to whole generations; default 640")
     parser.add_argument("--batch", type=int, default=32, help="evaluations per generation (default 32)")
     parser.add_argument("--start", choices=("centre", "random"), default="centre",
@@ -80,7 +100,7 @@ def parse_args(argv, prog):
     base = QUICK if args.quick else DEFAULTS
     for key, value in base.items():
         if getattr(args, key) is None:
-            setattr(args, key, value)
+            setattr(args, key, list(range(value)) if key == "seeds" else value)
     unknown = [name for name in args.functions if name not in SUITE]
     if unknown:
         parser.error(f"unknown function(s) {', '.join(unknown)}; choose from {', '.join(SUITE)}")
@@ -114,7 +134,7 @@ def tasks(args):
             check_problem(problem)
             for optimizer in args.optimizers:
                 if get(optimizer).applies(problem):
-                    found += [(function, dim, optimizer, seed) for seed in range(args.seeds)]
+                    found += [(function, dim, optimizer, seed) for seed in args.seeds]
     return sorted(found, key=lambda task: -task[1] * COST.get(task[2], 1))
 
 
@@ -214,7 +234,7 @@ def main(argv=None, prog="python -m benchmarks.optimizers"):
     records = run_all(args)
     timed = None if args.skip_timing else measure_timing(args)
     settings = {"functions": args.functions, "dims": args.dims, "optimizers": args.optimizers,
-                "seeds": list(range(args.seeds)), "budget": args.budget, "batch": args.batch, "start": args.start,
+                "seeds": list(args.seeds), "budget": args.budget, "batch": args.batch, "start": args.start,
                 "jobs": args.jobs, "quick": args.quick}
     run = {"command": " ".join([prog, *map(shlex.quote, argv)]), "settings": settings,
            "machine": {**machine, "versions": versions()},
@@ -249,6 +269,7 @@ def merge_saved(saved):
     settings = dict(first["settings"])
     for key in ("functions", "optimizers", "seeds"):
         settings[key] = list(dict.fromkeys(item for one in saved for item in one["settings"][key]))
+    settings["seeds"] = sorted(settings["seeds"])
     settings["dims"] = sorted({dim for one in saved for dim in one["settings"]["dims"]})
     settings["quick"] = any(one["settings"].get("quick") for one in saved)
     merge_notes = []
@@ -257,11 +278,23 @@ def merge_saved(saved):
         merge_notes.append(f"{', '.join(f'{dim:,}' for dim in one['settings']['dims'])} parameters: seeds "
                            f"{', '.join(map(str, one['settings']['seeds']))}; {labels}; "
                            f"`{one['command']}` ({one['wall_seconds'] / 60:.0f} min).")
+    runs, seen, repeated = [], set(), 0
+    for one in saved:
+        for record in one["runs"]:
+            key = (record["optimizer"], record["function"], record["dim"], record["seed"])
+            if key in seen:  # e.g. random search, which every run includes: the first file's run counts
+                repeated += 1
+                continue
+            seen.add(key)
+            runs.append(record)
+    if repeated:
+        merge_notes.append(f"{repeated} run(s) present in more than one file (same optimizer, function, dimension "
+                           "and seed) were counted once, from the first file that has them.")
     timing = next((one["timing"] for one in saved if one.get("timing")), None)
     return {"command": " and ".join(one["command"] for one in saved), "settings": settings,
             "machine": first["machine"], "prefix": "optimizers-quick" if settings["quick"] else "optimizers",
             "wall_seconds": sum(one["wall_seconds"] for one in saved), "timing": timing,
-            "runs": [record for one in saved for record in one["runs"]], "merge_notes": merge_notes}
+            "runs": runs, "merge_notes": merge_notes}
 
 
 def measure_timing(args):
