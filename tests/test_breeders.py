@@ -283,3 +283,60 @@ def test_default_proposes_the_optimum_of_its_model_of_the_scores():
     assert children[0].params["c_choice"][0] == "blue"
     assert score(best) < 0.05 < min(scores.values())
     assert all(abs(best[n] - t) < 0.15 for n, t in target.items())
+
+
+def scored_generations(names, generations=3, per_generation=12, seed=3):
+    """``(params, batches, scores)``: a loaded group and ``generations`` batches of random groups
+    (numbers far apart, a bool, a choice), scored by a separable quadratic."""
+    rng = random.Random(seed)
+    options = [["a", "b", "c"], ["b", "a", "c"], ["c", "a", "b"]]
+    params = {1: {**{n: 0.0 for n in names}, "f_bool": False, "c_choice": options[0]}}
+    batches = [[1]]
+    for generation in range(1, generations + 1):
+        batch = []
+        for child in range(per_generation):
+            group = generation * 100 + child
+            params[group] = {**{n: rng.gauss(0.0, 5.0) for n in names}, "f_bool": rng.random() < 0.5,
+                             "c_choice": options[child % 3]}
+            batch.append(group)
+        batches.append(batch)
+    scores = {g: sum((v[n] - 1.0) ** 2 for n in names) for g, v in params.items()}
+    return params, batches, scores
+
+
+def default_children(params, batches, scores, population):
+    request = request_for(params, population=population, history=lambda: [
+        (g, params[g], scores[g]) for g in sorted(params, key=scores.get)], batches=lambda: batches)
+    return EvolutionBreeder().breed(request)
+
+
+def test_default_crosses_the_best_groups_when_parameters_are_few(monkeypatch):
+    """With 6 params, a quarter of a generation of 16 combines two of the best 16 groups so far:
+    every param from one of the two (numbers then nudged by a tenth of a step: here not, to compare)."""
+    from gf_plugins_builtin import evolution
+
+    names = ["x1", "x2", "x3", "x4"]
+    params, batches, scores = scored_generations(names)
+    nudged = [c for c in default_children(params, batches, scores, population=16) if len(c.parents) == 2]
+    assert len(nudged) == 4 and all(c.params[n] not in (params[c.parents[0]][n], params[c.parents[1]][n])
+                                    for c in nudged for n in names)
+    monkeypatch.setattr(evolution, "CROSSOVER_NUDGE", 0.0)
+    children = default_children(params, batches, scores, population=16)
+    crossed = [child for child in children if len(child.parents) == 2]
+    assert len(crossed) == 4  # 16 * 0.25: the model's optimum and the mean come first
+    assert children.index(crossed[0]) == 2
+    best = sorted(params, key=scores.get)[:16]
+    for child in crossed:
+        first, second = (params[g] for g in child.parents)
+        assert set(child.parents) <= set(best) and child.parents[0] != child.parents[1]
+        assert all(child.params[n] in (first[n], second[n]) for n in ["f_bool", "c_choice", *names])
+    # the two parents really are mixed: some child takes params from both
+    assert any(len({child.params[n] == params[child.parents[0]][n] for n in names}) == 2 for child in crossed)
+
+
+def test_default_does_not_cross_groups_with_many_parameters():
+    """From 80 parameters on every child past the two proposals samples the strategy (one parent)."""
+    names = [f"x{i}" for i in range(100)]
+    params, batches, scores = scored_generations(names, per_generation=16)
+    children = default_children(params, batches, scores, population=16)
+    assert len(children) == 16 and all(len(child.parents) == 1 for child in children)
