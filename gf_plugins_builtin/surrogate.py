@@ -60,15 +60,30 @@ def ridge_fit(columns, ys, *, free=(), ridge=RIDGE, iterations=ITERATIONS):
     # Row-major copies with their own float objects: a dot product over floats that lie
     # together in memory runs about twice as fast as over the columns' floats.
     rows = [[x * 1.0 for x in row] for row in zip(*scaled)]
-    solution = [0.0] * len(kept)
-    residual = [_dot(column, target) for column in scaled]
+
+    def normal(direction):  # (Z.T Z + penalty) @ direction
+        image = [_dot(row, direction) for row in rows]
+        return [_dot(column, image) + p * d for column, p, d in zip(scaled, penalty, direction)]
+
+    solution = _conjugate_gradients(normal, [_dot(column, target) for column in scaled], iterations)
+    intercept = y_mean
+    for index, value, mean, sd in zip(kept, solution, means, sds):
+        coefficients[index] = y_sd * value / sd
+        intercept -= coefficients[index] * mean
+    return intercept, coefficients
+
+
+def _conjugate_gradients(normal, right, iterations):
+    """Solve ``normal(x) = right`` (``normal`` a symmetric positive definite product) from 0,
+    in at most ``iterations`` conjugate-gradient steps."""
+    solution = [0.0] * len(right)
+    residual = list(right)
     direction = list(residual)
     size = _dot(residual, residual)
     for _ in range(iterations):
         if size <= 1e-24:
             break
-        image = [_dot(row, direction) for row in rows]
-        product = [_dot(column, image) + p * d for column, p, d in zip(scaled, penalty, direction)]
+        product = normal(direction)
         curvature = _dot(direction, product)
         if curvature <= 0:
             break
@@ -78,11 +93,7 @@ def ridge_fit(columns, ys, *, free=(), ridge=RIDGE, iterations=ITERATIONS):
         new_size = _dot(residual, residual)
         direction = [r + (new_size / size) * d for r, d in zip(residual, direction)]
         size = new_size
-    intercept = y_mean
-    for index, value, mean, sd in zip(kept, solution, means, sds):
-        coefficients[index] = y_sd * value / sd
-        intercept -= coefficients[index] * mean
-    return intercept, coefficients
+    return solution
 
 
 def quadratic_minimum(linear, square, trust):
@@ -166,24 +177,10 @@ def hat_fit(columns, ys, knots, *, indicators=(), ridge=ADDITIVE_RIDGE, iteratio
     def split(vector):
         return [vector[i * width:(i + 1) * width] for i in range(len(columns))], vector[len(columns) * width:]
 
-    solution = [0.0] * (len(columns) * width + len(indicators))
-    residual = backward(target)
-    direction = list(residual)
-    size = _dot(residual, residual)
-    for _ in range(iterations):
-        if size <= 1e-24:
-            break
-        product = [q + penalty * d for q, d in zip(backward(forward(*split(direction))), direction)]
-        curvature = _dot(direction, product)
-        if curvature <= 0:
-            break
-        step = size / curvature
-        solution = [s + step * d for s, d in zip(solution, direction)]
-        residual = [r - step * q for r, q in zip(residual, product)]
-        new_size = _dot(residual, residual)
-        direction = [r + (new_size / size) * d for r, d in zip(residual, direction)]
-        size = new_size
-    hats, flags = split(solution)
+    def normal(direction):  # (Z.T Z + penalty) @ direction
+        return [q + penalty * d for q, d in zip(backward(forward(*split(direction))), direction)]
+
+    hats, flags = split(_conjugate_gradients(normal, backward(target), iterations))
     curves = [[y_sd * w / sd if sd else 0.0 for w, sd in zip(weights, place.sds)]
               for weights, place in zip(hats, places)]
     effects = [y_sd * w / sd if sd else 0.0 for w, sd in zip(flags, indicator_sds)]
