@@ -256,7 +256,7 @@ def merge_saved(saved):
 
     They must share budget, batch and start; runs, functions, dimensions and optimizers are
     united, the first breeder timing found is kept, and a note says which seeds and
-    optimizers each dimension had.
+    optimizers each dimension had (plus a file's own ``remarks``, if it has any).
     """
     if len(saved) == 1:
         return saved[0]
@@ -278,6 +278,7 @@ def merge_saved(saved):
         merge_notes.append(f"{', '.join(f'{dim:,}' for dim in one['settings']['dims'])} parameters: seeds "
                            f"{', '.join(map(str, one['settings']['seeds']))}; {labels}; "
                            f"`{one['command']}` ({one['wall_seconds'] / 60:.0f} min).")
+        merge_notes += one.get("remarks", [])  # a note written into a saved file by hand, e.g. what was left out
     runs, seen, repeated = [], set(), 0
     for one in saved:
         for record in one["runs"]:
