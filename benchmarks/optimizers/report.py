@@ -23,7 +23,8 @@ def _number(value, digits=2):
 
 
 def _status(met):
-    return {True: "**met**", False: "**NOT met**", None: "not assessed"}[met]
+    return {True: "**met**", False: "**NOT met**", None: "not assessed",
+            "partial": "**met where measured**, not assessed on the rest (see measured)"}[met]
 
 
 def regret_table(summary, dim, functions, optimizers):
@@ -124,6 +125,10 @@ def section(run, summary, checks, timing, machine_line):
         f"start point, the {settings['start']} of the box (gf's starting group; Optuna `enqueue_trial`, "
         "nevergrad `suggest`, random search's first point).\n",
     ]
+    if settings.get("merged"):
+        parts.append("Several runs are reported together here, and not every optimizer ran every seed at every "
+                     "dimension: the Notes list each run with its seeds and optimizers; every cell is the mean over "
+                     "the seeds that cell had.\n")
     if settings.get("quick"):
         parts.append("**This is a `--quick` run** (few functions, dimensions, seeds and evaluations): the figures "
                      "are indicative only; the issue asks for every function at 10, 100 and 1,000 parameters over "

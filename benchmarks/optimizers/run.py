@@ -272,6 +272,7 @@ def merge_saved(saved):
     settings["seeds"] = sorted(settings["seeds"])
     settings["dims"] = sorted({dim for one in saved for dim in one["settings"]["dims"]})
     settings["quick"] = any(one["settings"].get("quick") for one in saved)
+    settings["merged"] = True
     merge_notes = []
     for one in saved:
         labels = ", ".join(get(name).label for name in one["settings"]["optimizers"])
@@ -311,7 +312,7 @@ def publish(run, records, timed, write):
     """Summarize, save the JSON and the plots, print the tables and, with ``write``, update BENCHMARKS.md."""
     settings, prefix = run["settings"], run["prefix"]
     summary = analysis.summarize(records)
-    checks = analysis.target_checks(summary, settings["dims"], timed)
+    checks = analysis.target_checks(summary, settings["dims"], timed, records)
     RESULTS.mkdir(parents=True, exist_ok=True)
     with open(RESULTS / f"{prefix}.json", "w") as handle:
         json.dump(_finite({**run, "timing": timed, "targets": checks, "summary": summary, "runs": records}), handle,
