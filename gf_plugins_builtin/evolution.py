@@ -52,7 +52,7 @@ MODEL_MIN, MODEL_MAX = 8, 640
 #: knots, in steps (sigma * scale) from the mean.
 ADDITIVE_UP_TO = 300
 ADDITIVE_KNOTS = [-3.0 + 6.0 * k / 32 for k in range(33)]
-#: Crossover children: with few parameters a quarter of every generation (beyond the two
+#: Crossover children: with few parameters a quarter of every generation (after the
 #: proposals) combines two of the best groups so far, each parameter from either one, then
 #: nudged by a tenth of the strategy's step; fewer as parameters grow (``population / 4 *
 #: 10 / params``, rounded down: none from 80 parameters on, where the samples around the
@@ -133,6 +133,13 @@ class Strategy:
         """A new vector: mean + sigma * scale * N(0, 1), with per-parameter strength factors."""
         return [m + self.sigma * s * f * rng.gauss(0.0, 1.0)
                 for m, s, f in zip(self.mean, self.scale, strength)]
+
+
+def _lowest_knot(curve):
+    """The knot where ``curve`` (values at :data:`ADDITIVE_KNOTS`, ``None`` where nothing was
+    learnt) is lowest, the one nearest the mean among equals; the mean (0) if nothing was learnt."""
+    known = [(value, abs(knot), knot) for value, knot in zip(curve, ADDITIVE_KNOTS) if value is not None]
+    return min(known)[2] if known else 0.0
 
 
 def _reflect(value, low, high):
@@ -328,7 +335,7 @@ class EvolutionBreeder(Breeder):
         columns, scores, options, indicators, values = cls._model_data(
             strategy, discrete, probabilities, recent, history, minimize)
         curves, effects = surrogate.hat_fit(columns, scores, ADDITIVE_KNOTS, indicators=indicators)
-        vector = [mean + strategy.sigma * scale * ADDITIVE_KNOTS[min(range(len(curve)), key=curve.__getitem__)]
+        vector = [mean + strategy.sigma * scale * _lowest_knot(curve)
                   for mean, scale, curve in zip(strategy.mean, strategy.scale, curves)]
         return vector, cls._picks(probabilities, options, effects, values)
 

@@ -120,10 +120,12 @@ def hat_fit(columns, ys, knots, *, indicators=(), ridge=ADDITIVE_RIDGE, iteratio
     :param knots: the evenly spaced positions of the hats (at least two).
     :param indicators: lists of 0.0/1.0, each as long as ``ys``.
     :returns: ``([curve values at the knots, per column], [effect per indicator])``: each
-        curve up to a constant (compare values within a curve, not across curves).
+        curve up to a constant (compare values within a curve, not across curves), ``None``
+        at a knot no value of its column comes near (nothing was learnt there), and every
+        value ``None`` when there is nothing to fit (fewer than two rows, constant ``ys``).
     """
     count, width = len(ys), len(knots)
-    curves = [[0.0] * width for _ in columns]
+    curves = [[None] * width for _ in columns]
     effects = [0.0] * len(indicators)
     if count < 2:
         return curves, effects
@@ -181,7 +183,7 @@ def hat_fit(columns, ys, knots, *, indicators=(), ridge=ADDITIVE_RIDGE, iteratio
         return [q + penalty * d for q, d in zip(backward(forward(*split(direction))), direction)]
 
     hats, flags = split(_conjugate_gradients(normal, backward(target), iterations))
-    curves = [[y_sd * w / sd if sd else 0.0 for w, sd in zip(weights, place.sds)]
+    curves = [[y_sd * w / sd if sd else (0.0 if mean else None) for w, mean, sd in zip(weights, place.means, place.sds)]
               for weights, place in zip(hats, places)]
     effects = [y_sd * w / sd if sd else 0.0 for w, sd in zip(flags, indicator_sds)]
     return curves, effects

@@ -268,9 +268,27 @@ def test_surrogate_hat_fit_recovers_an_additive_model_and_clips_values_beyond_th
         assert [v - shift for v in fitted] == pytest.approx(shape, abs=1e-3)
     assert effect == pytest.approx(2.5, abs=1e-3)
     assert fit_a.index(min(fit_a)) == 4 and fit_b.index(min(fit_b)) in (0, 4)
-    # nothing to fit: flat curves
-    assert surrogate.hat_fit([a], [1.0] * 400, knots) == ([[0.0] * 5], [])
-    assert surrogate.hat_fit([[0.5]], [1.0], knots) == ([[0.0] * 5], [])
+    # a knot no value comes near has no value; nothing to fit: nothing learnt anywhere
+    near, _ = surrogate.hat_fit([[x / 2.0 for x in b]], ys, knots)  # within [-1, 1]: the outer knots are unused
+    assert near[0][0] is None and near[0][4] is None and None not in near[0][1:4]
+    assert surrogate.hat_fit([a], [1.0] * 400, knots) == ([[None] * 5], [])
+    assert surrogate.hat_fit([[0.5]], [1.0], knots) == ([[None] * 5], [])
+
+
+def test_default_additive_proposal_keeps_a_param_the_groups_never_varied_at_the_mean():
+    """A param every scored group has at the same value teaches the additive model nothing:
+    its proposal keeps it at the strategy's mean instead of jumping to an edge of the knots."""
+    from gf_plugins_builtin.evolution import _lowest_knot
+
+    assert _lowest_knot([None] * 33) == 0.0
+    assert _lowest_knot([None] * 15 + [0.0, 0.0, 0.0] + [None] * 15) == 0.0  # ties: nearest the mean
+    assert _lowest_knot([None, 2.0, -1.0] + [None] * 30) == -3.0 + 6.0 * 2 / 32
+    names = ["x1", "x2"]
+    params, batches, scores = scored_generations(names)
+    for values in params.values():
+        values["fixed"] = 7.0
+    children = default_children(params, batches, scores, population=8)
+    assert children[1].params["fixed"] == pytest.approx(7.0)
 
 
 def test_surrogate_quadratic_minimum_stays_within_the_trust_region():
