@@ -16,20 +16,20 @@ best group so far always takes part in selection (elitism); gf refuses duplicate
 With few parameters (up to about 80) some children are crossovers instead of samples:
 each parameter taken from one of two of the best groups so far (see
 :data:`CROSSOVER_SHARE`). Where parameters act on the score separately and the score has
-many local optima, this puts together what different good groups got right; on the
-benchmark suite it cuts the regret at 10 parameters by about a fifth.
+many local optima, this puts together what different good groups got right (the
+figures on the benchmark suite follow, with the additive model's).
 
-Two or three children of every generation are not samples. One is the strategy's
+Two to four children of every generation are not samples. One is the strategy's
 mean itself (in many dimensions the mean is better than any sample around it). One
 is the optimum of a model of the score fitted to the most recent groups: a separable
 quadratic in the numeric parameters plus one effect per discrete value
 (:mod:`gf_plugins_builtin.surrogate`), searched within two steps of the mean. On the
 benchmark suite (``benchmarks/optimizers``) these two children roughly halve the
-regret at 100 parameters. Up to :data:`ADDITIVE_UP_TO` numeric parameters, one more
-is the optimum of an additive model, a piecewise-linear curve per parameter, which
-sees what a quadratic cannot: a dip, or a better valley, away from the mean (on the
-suite, the regret at 10 and 100 parameters drops by about a quarter, most on the multimodal
-functions).
+regret at 100 parameters. Up to :data:`ADDITIVE_UP_TO` numeric parameters, one or two
+more are optima of an additive model, a piecewise-linear curve per parameter, which
+sees what a quadratic cannot: a dip, or a better valley, away from the mean (with the
+crossovers, on the suite, the regret drops from 0.19 to 0.08 at 10 parameters and from
+0.28 to 0.23 at 100, most on the multimodal functions).
 """
 
 import math
@@ -52,6 +52,8 @@ MODEL_MIN, MODEL_MAX = 8, 640
 #: knots, in steps (sigma * scale) from the mean.
 ADDITIVE_UP_TO = 300
 ADDITIVE_KNOTS = [-3.0 + 6.0 * k / 32 for k in range(33)]
+#: The additive model also proposes its optimum within this many steps of the mean.
+ADDITIVE_NEAR = 1.5
 #: Crossover children: with few parameters a quarter of every generation (after the
 #: proposals) combines two of the best groups so far, each parameter from either one, then
 #: nudged by a tenth of the strategy's step; fewer as parameters grow (``population / 4 *
@@ -135,10 +137,12 @@ class Strategy:
                 for m, s, f in zip(self.mean, self.scale, strength)]
 
 
-def _lowest_knot(curve):
+def _lowest_knot(curve, reach=None):
     """The knot where ``curve`` (values at :data:`ADDITIVE_KNOTS`, ``None`` where nothing was
-    learnt) is lowest, the one nearest the mean among equals; the mean (0) if nothing was learnt."""
-    known = [(value, abs(knot), knot) for value, knot in zip(curve, ADDITIVE_KNOTS) if value is not None]
+    learnt) is lowest, within ``reach`` steps of the mean if given, the one nearest the mean
+    among equals; the mean (0) if nothing was learnt there."""
+    known = [(value, abs(knot), knot) for value, knot in zip(curve, ADDITIVE_KNOTS)
+             if value is not None and (reach is None or abs(knot) <= reach)]
     return min(known)[2] if known else 0.0
 
 
@@ -191,9 +195,10 @@ class EvolutionBreeder(Breeder):
         proposals = [(strategy.mean, {n: max(t.values(), key=lambda e: e[1])[0] for n, t in probabilities.items()})]
         recent = [g for batch in batches for g in batch][-MODEL_MAX:]
         if len(recent) >= MODEL_MIN:
-            models = [self._model_optimum] + ([self._additive_optimum] if len(numeric) <= ADDITIVE_UP_TO else [])
-            proposals[:0] = [model(strategy, discrete, probabilities, recent, history, request.minimize)
-                             for model in models]
+            found = [self._model_optimum(strategy, discrete, probabilities, recent, history, request.minimize)]
+            if len(numeric) <= ADDITIVE_UP_TO:
+                found += self._additive_optima(strategy, discrete, probabilities, recent, history, request.minimize)
+            proposals[:0] = found
         crossovers = self._crossover_count(population, len(names), len(history))
         pool = list(history)[:CROSSOVER_POOL]  # the best groups so far (history is best first)
         children = []
@@ -323,21 +328,28 @@ class EvolutionBreeder(Breeder):
         return vector, cls._picks(probabilities, options, coefficients[free + 1:], values)
 
     @classmethod
-    def _additive_optimum(cls, strategy, discrete, probabilities, recent, history, minimize):
-        """``(vector, discrete picks)``: where an additive model of the score is best.
+    def _additive_optima(cls, strategy, discrete, probabilities, recent, history, minimize):
+        """``[(vector, discrete picks)]``: where an additive model of the score is best, within
+        every knot and within :data:`ADDITIVE_NEAR` steps of the mean (the second only if it differs).
 
         One piecewise-linear curve per numeric parameter over :data:`ADDITIVE_KNOTS` (in
         steps from the mean) and an effect per discrete value, fitted to all the ``recent``
         groups (a shape needs more of them than the quadratic's local fit); every parameter
         goes to the knot where its curve is lowest. Unlike the quadratic model it can see a
-        far-off dip, or a second valley, in what one parameter does.
+        far-off dip, or a second valley, in what one parameter does; the nearer optimum
+        hedges against a far one the model got wrong.
         """
         columns, scores, options, indicators, values = cls._model_data(
             strategy, discrete, probabilities, recent, history, minimize)
         curves, effects = surrogate.hat_fit(columns, scores, ADDITIVE_KNOTS, indicators=indicators)
-        vector = [mean + strategy.sigma * scale * _lowest_knot(curve)
-                  for mean, scale, curve in zip(strategy.mean, strategy.scale, curves)]
-        return vector, cls._picks(probabilities, options, effects, values)
+        picks = cls._picks(probabilities, options, effects, values)
+        found = []
+        for reach in (None, ADDITIVE_NEAR):
+            vector = [mean + strategy.sigma * scale * _lowest_knot(curve, reach)
+                      for mean, scale, curve in zip(strategy.mean, strategy.scale, curves)]
+            if not found or vector != found[0][0]:
+                found.append((vector, picks))
+        return found
 
     @staticmethod
     def _start_probabilities(value):
