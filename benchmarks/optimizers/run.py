@@ -251,6 +251,11 @@ def _load(path):
         sys.exit(f"--report {path}: cannot read a saved results file ({error})")
 
 
+def _commit_of(saved):
+    commit = ((saved.get("machine") or {}).get("versions") or {}).get("gf_commit")
+    return f", gf {commit}" if commit else ""
+
+
 def merge_saved(saved):
     """One saved run from several (e.g. 10 and 100 params with every optimizer, 1,000 params with fewer).
 
@@ -278,7 +283,8 @@ def merge_saved(saved):
         labels = ", ".join(get(name).label for name in one["settings"]["optimizers"])
         merge_notes.append(f"{', '.join(f'{dim:,}' for dim in one['settings']['dims'])} parameters: seeds "
                            f"{', '.join(map(str, one['settings']['seeds']))}; {labels}; "
-                           f"`{one['command']}` ({one['wall_seconds'] / 60:.0f} min).")
+                           f"`{one['command']}` ({one['wall_seconds'] / 60:.0f} min"
+                           f"{_commit_of(one)}).")
         merge_notes += one.get("remarks", [])  # a note written into a saved file by hand, e.g. what was left out
     runs, seen, repeated = [], set(), 0
     for one in saved:
