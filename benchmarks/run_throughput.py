@@ -98,7 +98,7 @@ DIAGNOSIS_STEPS = {
     "evaluate": f"engine.evaluate, local launcher, -j {JOBS} (launch + settle, as gf run)",
 }
 DIAGNOSIS_ROUNDS = 3
-DIAGNOSIS_GROUPS, DIAGNOSIS_DATASETS = SIZES["200"]
+DIAGNOSIS_GROUPS, DIAGNOSIS_DATASETS = SIZES[STARTUP_BOUND]
 
 DIAGNOSIS = r"""
 import json, os, subprocess, sys, time
@@ -491,7 +491,7 @@ def main():
             bases[label] = base
             specs[label] = (groups * len(datasets), variant_commands(workdir, label, groups, datasets, base, done))
         times, startup = time_variants(specs, env, args.runs)
-        diagnosis = diagnose(workdir, bases["200"], env, args.diagnosis_evaluations)
+        diagnosis = diagnose(workdir, bases[STARTUP_BOUND], env, args.diagnosis_evaluations)
     report = summarize(times, startup, diagnosis, args.runs, args.diagnosis_evaluations)
     section = render(report)
 
