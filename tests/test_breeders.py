@@ -331,6 +331,29 @@ def test_default_proposes_the_optimum_of_its_model_of_the_scores():
     assert all(abs(best[n] - t) < 0.15 for n, t in target.items())
 
 
+def test_default_proposals_stop_at_a_bound_and_samples_fold_back_inside():
+    """A model's optimum beyond a bound means "as far as allowed": the proposal sits on the bound
+    (folding it back would send it as far the wrong way). Samples are folded back inside."""
+    rng = random.Random(4)
+    names = ["x1", "x2", "x3"]
+    params = {1: {n: 0.0 for n in names}}
+    batches = [[1]]
+    for generation in range(1, 4):
+        batches.append([])
+        for child in range(12):
+            group = generation * 100 + child
+            params[group] = {n: rng.uniform(0.0, 1.0) for n in names}
+            batches[-1].append(group)
+    scores = {g: -sum(v.values()) for g, v in params.items()}  # lower is better: every x as high as it goes
+    request = request_for(params, population=16, history=lambda: [(g, params[g], scores[g])
+                                                                  for g in sorted(params, key=scores.get)],
+                          batches=lambda: batches, bounds={n: (-1.0, 1.0) for n in names})
+    children = EvolutionBreeder().breed(request)
+    assert all(children[0].params[n] == 1.0 for n in names)  # the quadratic model's optimum, on the bound
+    samples = [c.params[n] for c in children[4:] for n in names]
+    assert all(-1.0 <= x <= 1.0 for x in samples) and 1.0 not in samples
+
+
 def scored_generations(names, generations=3, per_generation=12, seed=3):
     """``(params, batches, scores)``: a loaded group and ``generations`` batches of random groups
     (numbers far apart, a bool, a choice), scored by a separable quadratic."""
