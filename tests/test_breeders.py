@@ -334,21 +334,10 @@ def test_default_proposes_the_optimum_of_its_model_of_the_scores():
 def test_default_proposals_stop_at_a_bound_and_samples_fold_back_inside():
     """A model's optimum beyond a bound means "as far as allowed": the proposal sits on the bound
     (folding it back would send it as far the wrong way). Samples are folded back inside."""
-    rng = random.Random(4)
     names = ["x1", "x2", "x3"]
-    params = {1: {n: 0.0 for n in names}}
-    batches = [[1]]
-    for generation in range(1, 4):
-        batches.append([])
-        for child in range(12):
-            group = generation * 100 + child
-            params[group] = {n: rng.uniform(0.0, 1.0) for n in names}
-            batches[-1].append(group)
+    params, batches = uniform_generations(names, random.Random(4), 3, 12, 0.0, 1.0)
     scores = {g: -sum(v.values()) for g, v in params.items()}  # lower is better: every x as high as it goes
-    request = request_for(params, population=16, history=lambda: [(g, params[g], scores[g])
-                                                                  for g in sorted(params, key=scores.get)],
-                          batches=lambda: batches, bounds={n: (-1.0, 1.0) for n in names})
-    children = EvolutionBreeder().breed(request)
+    children = default_children(params, batches, scores, population=16, bounds={n: (-1.0, 1.0) for n in names})
     assert all(children[0].params[n] == 1.0 for n in names)  # the quadratic model's optimum, on the bound
     samples = [c.params[n] for c in children[4:] for n in names]
     assert all(-1.0 <= x <= 1.0 for x in samples) and 1.0 not in samples
@@ -373,9 +362,22 @@ def scored_generations(names, generations=3, per_generation=12, seed=3):
     return params, batches, scores
 
 
-def default_children(params, batches, scores, population):
+def uniform_generations(names, rng, generations, per_generation, low, high):
+    """``(params, batches)``: a loaded group at 0 and ``generations`` batches of groups uniform in [low, high]."""
+    params = {1: {n: 0.0 for n in names}}
+    batches = [[1]]
+    for generation in range(1, generations + 1):
+        batches.append([])
+        for child in range(per_generation):
+            group = generation * 100 + child
+            params[group] = {n: rng.uniform(low, high) for n in names}
+            batches[-1].append(group)
+    return params, batches
+
+
+def default_children(params, batches, scores, population, **extra):
     request = request_for(params, population=population, history=lambda: [
-        (g, params[g], scores[g]) for g in sorted(params, key=scores.get)], batches=lambda: batches)
+        (g, params[g], scores[g]) for g in sorted(params, key=scores.get)], batches=lambda: batches, **extra)
     return EvolutionBreeder().breed(request)
 
 
@@ -428,15 +430,7 @@ def test_default_proposes_the_optimum_of_an_additive_model_that_sees_a_far_dip()
 
     found = {"quadratic": 0, "additive": 0, "additive beats all": 0}
     for seed in range(10):
-        rng = random.Random(seed)
-        params = {1: {n: 0.0 for n in names}}
-        batches = [[1]]
-        for generation in range(1, 5):
-            batches.append([])
-            for child in range(16):
-                group = generation * 100 + child
-                params[group] = {n: rng.uniform(-3.0, 3.0) for n in names}
-                batches[-1].append(group)
+        params, batches = uniform_generations(names, random.Random(seed), 4, 16, -3.0, 3.0)
         scores = {g: score(v) for g, v in params.items()}
         children = default_children(params, batches, scores, population=8)
         found["quadratic"] += in_dip(children[0].params)
