@@ -61,6 +61,8 @@ ADDITIVE_NEAR = 1.5
 #: 10 / params``, rounded down: none from 80 parameters on, where the samples around the
 #: mean are worth more). Drawn once at least two generations' worth of groups are scored.
 CROSSOVER_SHARE, CROSSOVER_FULL_UP_TO, CROSSOVER_POOL, CROSSOVER_NUDGE = 0.25, 10, 16, 0.1
+#: A model's optimum beyond a bound stops this many steps (sigma * scale) inside it.
+CLIP_MARGIN = 0.1
 #: Types sampled in their own units; other numeric types (plugins') move through their
 #: ``gf_mutate`` implementation around the strategy's mean (a log-scale type in log space).
 OWN_UNITS = {"float", "int", "real_0", "real_1"}
@@ -147,12 +149,15 @@ def _lowest_knot(curve, reach=None):
     return min(known)[2] if known else 0.0
 
 
-def _clip(value, low, high):
-    """``value`` moved to the nearer bound if it lies beyond one."""
+def _clip(value, low, high, margin):
+    """``value`` if it lies within [low, high], else ``margin`` inside the bound it passed (at
+    most half way across): a model's optimum beyond a bound means "as far as allowed", and
+    just inside, since a bound may be strict (``risk > 0``) and a value at its very edge is
+    seldom meant."""
     if low is not None and value < low:
-        return low
+        return low + (min(margin, (high - low) / 2) if high is not None else margin)
     if high is not None and value > high:
-        return high
+        return high - (min(margin, (high - low) / 2) if low is not None else margin)
     return value
 
 
@@ -231,8 +236,12 @@ class EvolutionBreeder(Breeder):
                     continue
                 low, high = request.bounds.get(name, (None, None))
                 # a sample is folded back into the bounds (its spread stays symmetric); a model's
-                # optimum beyond a bound means "as far as allowed": it stops at the bound
-                value = _reflect(value, low, high) if picks is None else _clip(value, low, high)
+                # optimum beyond a bound stops just inside it (folding it back would send it as far
+                # the wrong way)
+                if picks is None:
+                    value = _reflect(value, low, high)
+                else:
+                    value = _clip(value, low, high, CLIP_MARGIN * strategy.sigma * strategy.scale[index])
                 params[name] = int(round(value)) if kind == "int" else value
             for name in discrete:
                 if picks is not None:
@@ -320,7 +329,7 @@ class EvolutionBreeder(Breeder):
         and a squared term per numeric parameter, one squared-distance term shared by all
         (not penalized, so curvature is learnt even from few groups), and an indicator for
         every value of a discrete parameter other than its most likely one. Its optimum may lie
-        beyond a bound: the child then stops at the bound (see :meth:`breed`).
+        beyond a bound: the child then stops just inside it (see :data:`CLIP_MARGIN`).
         """
         window = 3 * (len(strategy.names) + sum(len(table) for table in probabilities.values()))
         columns, scores, options, indicators, values = cls._model_data(
