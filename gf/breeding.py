@@ -50,6 +50,8 @@ class BreedRequest:
         groups of one generation of one loop together, each run of loaded groups together.
     :ivar bounds: ``{name: (low, high)}`` from the parents' constraints against numbers
         and the types' bounds (``None`` where open).
+    :ivar strict_bounds: ``{name: (low is strict, high is strict)}``: whether a bound in
+        :attr:`bounds` comes from a strict constraint (``x > 0``), which its own value breaks.
     """
 
     ranking: dict
@@ -68,6 +70,7 @@ class BreedRequest:
     minimize: bool = False
     batches: object = None
     bounds: dict = field(default_factory=dict)
+    strict_bounds: dict = field(default_factory=dict)
     _mutators: object = field(default=None, repr=False, compare=False)
 
     def mutate(self, name, value, sigma, rate):
@@ -114,21 +117,33 @@ def constraints_of(conn, parents, cache=None):
     return list(found)
 
 
-def bounds_of(names, constraints, types):
-    """``{name: (low, high)}``: the tightest numeric bounds the constraints and types give."""
+def _tightest(names, constraints, types):
+    """``{name: [(low, strict), (high, strict)]}``: the tightest bound on each side, and whether
+    it excludes its own value (a ``>`` or ``<`` constraint; the stricter of equal bounds)."""
     found = {}
     for name in names:
         param_type = types.for_param(name)
-        found[name] = [param_type.low, param_type.high]
+        found[name] = [(param_type.low, False), (param_type.high, False)]
     for constraint in constraints:
         if isinstance(constraint.rhs, str) or constraint.lhs not in found:
             continue
-        low, high = found[constraint.lhs]
-        if constraint.op in (">", ">="):
-            found[constraint.lhs][0] = constraint.rhs if low is None else max(low, constraint.rhs)
-        else:
-            found[constraint.lhs][1] = constraint.rhs if high is None else min(high, constraint.rhs)
-    return {name: tuple(pair) for name, pair in found.items()}
+        side = 0 if constraint.op in (">", ">=") else 1
+        bound, strict = found[constraint.lhs][side]
+        new = (constraint.rhs, constraint.op in (">", "<"))
+        if bound is None or (constraint.rhs > bound if side == 0 else constraint.rhs < bound) or (
+                constraint.rhs == bound and new[1]):
+            found[constraint.lhs][side] = new
+    return found
+
+
+def bounds_of(names, constraints, types):
+    """``{name: (low, high)}``: the tightest numeric bounds the constraints and types give."""
+    return {name: (low, high) for name, ((low, _), (high, _)) in _tightest(names, constraints, types).items()}
+
+
+def strict_bounds_of(names, constraints, types):
+    """``{name: (low is strict, high is strict)}`` for :func:`bounds_of`'s bounds: ``x > 0`` is."""
+    return {name: (low, high) for name, ((_, low), (_, high)) in _tightest(names, constraints, types).items()}
 
 
 def batches(conn):

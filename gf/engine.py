@@ -212,6 +212,7 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
     tagged, algo_ranking, strength = per_algo(conn, metric, datasets, names, minimize)
     more = {group for algo_groups in algo_ranking.values() for group in algo_groups} - set(params)
     params.update(breeding.many_group_values(conn, sorted(more)))
+    constraints = breeding.constraints_of(conn, groups)
     request = breeding.BreedRequest(
         ranking=ranking,
         groups=groups,
@@ -229,7 +230,8 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
         history=_once(lambda: _history(conn, metric, datasets, minimize)),
         minimize=minimize,
         batches=_once(lambda: breeding.batches(conn)),
-        bounds=breeding.bounds_of(names, breeding.constraints_of(conn, groups), types),
+        bounds=breeding.bounds_of(names, constraints, types),
+        strict_bounds=breeding.strict_bounds_of(names, constraints, types),
     )
     children, discarded = breeding.breed_children(conn, breeder, request)
     ids = breeding.store_children(conn, children, types, breeder=breeder.name, generation=generation,

@@ -61,7 +61,8 @@ ADDITIVE_NEAR = 1.5
 #: 10 / params``, rounded down: none from 80 parameters on, where the samples around the
 #: mean are worth more). Drawn once at least two generations' worth of groups are scored.
 CROSSOVER_SHARE, CROSSOVER_FULL_UP_TO, CROSSOVER_POOL, CROSSOVER_NUDGE = 0.25, 10, 16, 0.1
-#: A model's optimum beyond a bound stops this many steps (sigma * scale) inside it.
+#: A model's optimum beyond a strict bound (``x > 0``) stops this many steps (sigma * scale)
+#: inside it; beyond any other bound, on it.
 CLIP_MARGIN = 0.1
 #: Types sampled in their own units; other numeric types (plugins') move through their
 #: ``gf_mutate`` implementation around the strategy's mean (a log-scale type in log space).
@@ -149,15 +150,16 @@ def _lowest_knot(curve, reach=None):
     return min(known)[2] if known else 0.0
 
 
-def _clip(value, low, high, margin):
-    """``value`` if it lies within [low, high], else ``margin`` inside the bound it passed (at
-    most half way across): a model's optimum beyond a bound means "as far as allowed", and
-    just inside, since a bound may be strict (``risk > 0``) and a value at its very edge is
-    seldom meant."""
+def _clip(value, low, high, strict, margin):
+    """``value`` if it lies within [low, high], else the bound it passed: a model's optimum
+    beyond a bound means "as far as allowed". A strict bound (``risk > 0``, see ``strict``)
+    excludes its own value: the child stops ``margin`` inside it (at most half way across),
+    not at the nearest float past it."""
+    half = (high - low) / 2 if low is not None and high is not None else margin
     if low is not None and value < low:
-        return low + (min(margin, (high - low) / 2) if high is not None else margin)
+        return low + min(margin, half) if strict[0] else low
     if high is not None and value > high:
-        return high - (min(margin, (high - low) / 2) if low is not None else margin)
+        return high - min(margin, half) if strict[1] else high
     return value
 
 
@@ -236,12 +238,13 @@ class EvolutionBreeder(Breeder):
                     continue
                 low, high = request.bounds.get(name, (None, None))
                 # a sample is folded back into the bounds (its spread stays symmetric); a model's
-                # optimum beyond a bound stops just inside it (folding it back would send it as far
-                # the wrong way)
+                # optimum beyond a bound stops at it (folding it back would send it as far the
+                # wrong way), just inside a strict one
                 if picks is None:
                     value = _reflect(value, low, high)
                 else:
-                    value = _clip(value, low, high, CLIP_MARGIN * strategy.sigma * strategy.scale[index])
+                    value = _clip(value, low, high, request.strict_bounds.get(name, (False, False)),
+                                  CLIP_MARGIN * strategy.sigma * strategy.scale[index])
                 params[name] = int(round(value)) if kind == "int" else value
             for name in discrete:
                 if picks is not None:
@@ -329,7 +332,7 @@ class EvolutionBreeder(Breeder):
         and a squared term per numeric parameter, one squared-distance term shared by all
         (not penalized, so curvature is learnt even from few groups), and an indicator for
         every value of a discrete parameter other than its most likely one. Its optimum may lie
-        beyond a bound: the child then stops just inside it (see :data:`CLIP_MARGIN`).
+        beyond a bound: the child then stops at it (just inside a strict one, see :data:`CLIP_MARGIN`).
         """
         window = 3 * (len(strategy.names) + sum(len(table) for table in probabilities.values()))
         columns, scores, options, indicators, values = cls._model_data(

@@ -331,18 +331,35 @@ def test_default_proposes_the_optimum_of_its_model_of_the_scores():
     assert all(abs(best[n] - t) < 0.15 for n, t in target.items())
 
 
+def test_bounds_of_keeps_the_tightest_bound_per_side_and_whether_it_is_strict():
+    from gf.breeding import bounds_of, strict_bounds_of
+    from gf.loader import Constraint
+
+    constraints = [Constraint("x", ">", 0, ""), Constraint("x", ">=", -1, ""), Constraint("x", "<=", 5, ""),
+                   Constraint("x", "<", 5, ""), Constraint("y", ">=", 2, ""), Constraint("y", ">", 1, ""),
+                   Constraint("y", "<", "x", "")]
+    types = plugins.get_types()
+    names = ["x", "y", "p_real_0"]
+    assert bounds_of(names, constraints, types) == {"x": (0, 5), "y": (2, None), "p_real_0": (0.0, 1.0)}
+    # x > 0 beats x >= -1; of x <= 5 and x < 5 the strict one; y >= 2 beats y > 1; a type's bounds are not strict
+    assert strict_bounds_of(names, constraints, types) == {"x": (True, True), "y": (False, False),
+                                                           "p_real_0": (False, False)}
+
+
 def test_default_proposals_stop_at_a_bound_and_samples_fold_back_inside():
-    """A model's optimum beyond a bound means "as far as allowed": the proposal stops a tenth of
-    a step inside the bound (folding it back would send it as far the wrong way; a value on the
-    bound itself may break a strict constraint). Samples are folded back inside."""
+    """A model's optimum beyond a bound means "as far as allowed": the proposal stops on the bound
+    (folding it back would send it as far the wrong way), a tenth of a step inside a strict one
+    (``x < 1``: not at the nearest float below 1). Samples are folded back inside."""
     names = ["x1", "x2", "x3"]
     params, batches = uniform_generations(names, random.Random(4), 3, 12, 0.0, 1.0)
     scores = {g: -sum(v.values()) for g, v in params.items()}  # lower is better: every x as high as it goes
     children = default_children(params, batches, scores, population=16, bounds={n: (-1.0, 1.0) for n in names})
-    # the quadratic model's optimum, just inside the bound (folded back, it was below -0.6)
-    assert all(0.85 < children[0].params[n] < 1.0 for n in names)
+    assert all(children[0].params[n] == 1.0 for n in names)  # the quadratic model's optimum (folded: < -0.6)
     samples = [c.params[n] for c in children[4:] for n in names]
     assert all(-1.0 <= x <= 1.0 for x in samples) and 1.0 not in samples
+    strict = default_children(params, batches, scores, population=16, bounds={n: (-1.0, 1.0) for n in names},
+                              strict_bounds={n: (False, True) for n in names})
+    assert all(0.85 < strict[0].params[n] < 1.0 for n in names)
 
 
 def scored_generations(names, generations=3, per_generation=12, seed=3):
