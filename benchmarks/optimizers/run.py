@@ -274,6 +274,8 @@ def merge_saved(saved):
     settings = dict(first["settings"])
     for key in ("functions", "optimizers", "seeds"):
         settings[key] = list(dict.fromkeys(item for one in saved for item in one["settings"][key]))
+    order = list(OPTIMIZERS)  # the tables' columns in the usual order, whichever file came first
+    settings["optimizers"].sort(key=lambda name: order.index(name) if name in order else len(order))
     settings["seeds"] = sorted(settings["seeds"])
     settings["dims"] = sorted({dim for one in saved for dim in one["settings"]["dims"]})
     settings["quick"] = any(one["settings"].get("quick") for one in saved)
