@@ -128,11 +128,11 @@ def _tightest(names, constraints, types):
         if isinstance(constraint.rhs, str) or constraint.lhs not in found:
             continue
         side = 0 if constraint.op in (">", ">=") else 1
-        bound, strict = found[constraint.lhs][side]
-        new = (constraint.rhs, constraint.op in (">", "<"))
+        bound = found[constraint.lhs][side][0]
+        strict = constraint.op in (">", "<")
         if bound is None or (constraint.rhs > bound if side == 0 else constraint.rhs < bound) or (
-                constraint.rhs == bound and new[1]):
-            found[constraint.lhs][side] = new
+                constraint.rhs == bound and strict):
+            found[constraint.lhs][side] = (constraint.rhs, strict)
     return found
 
 
