@@ -226,7 +226,8 @@ def main(argv=None, prog="python -m benchmarks.optimizers"):
     if args.report:
         saved = merge_saved([_load(path) for path in _names(args.report)])
         run = {key: saved[key] for key in ("command", "settings", "machine", "prefix", "wall_seconds")}
-        run["notes"] = notes(saved["runs"], run["settings"]) + saved.get("merge_notes", [])
+        run["merge_notes"] = saved.get("merge_notes", [])  # saved too, so reporting the merged file again keeps them
+        run["notes"] = notes(saved["runs"], run["settings"]) + run["merge_notes"]
         publish(run, saved["runs"], saved["timing"], args.write)
         return
     started = time.perf_counter()
