@@ -12,8 +12,9 @@ FULL_RUN = (
     "(`python -m benchmarks.optimizers --jobs 2 --write`: 9 functions x 10, 100, 1,000 params x 5 seeds x 640 "
     "evaluations) takes more than a day of CPU time on this 2-core machine, most of it Optuna at 1,000 parameters: "
     "a TPE run takes 10-70 min there (about 15 h for its 45 runs), a CMA-ES run more than 15 min (Optuna unpickles "
-    "the CMA state, a 1,000 x 1,000 covariance, for every ask; one run had not finished after 16 min beside two other jobs), while "
-    "a gf default run takes 1-2 min; `--functions`, `--dims`, `--optimizers`, `--seeds` and `--budget` narrow it.\n"
+    "the CMA state, a 1,000 x 1,000 covariance, for every ask; one run had not finished after 16 min beside two "
+    "other jobs), while a gf default run takes 1-2 min; `--functions`, `--dims`, `--optimizers`, `--seeds` and "
+    "`--budget` narrow it.\n"
 )
 
 
