@@ -168,45 +168,36 @@ def paired_regret(records, dim, optimizer, rival):
     return ours, theirs, len(shared), sum(len(mine) for mine, _theirs in shared.values())
 
 
-def target_checks(summary, dims, timing=None, records=None):
+def target_checks(summary, timing, records):
     """Each target of issue 6 this harness can measure: ``[(target, met, detail)]``.
 
     ``met`` is True, False, or None when the run did not include what the target needs
-    ("partial": met on the functions a rival ran, which are not all of them). With ``records``, gf default and each rival are compared on the (function, seed) runs
-    both have (when reports are merged, a rival may have run fewer); else on the tables' means.
+    ("partial": met on the functions a rival ran, which are not all of them). gf default and
+    each rival are compared on the (function, seed) runs both have in ``records`` (when
+    reports are merged, a rival may have run fewer).
     """
     checks = []
+    names = {"optuna_tpe": "TPE", "optuna_nsga2": "NSGA-II"}
     for dim in (100, 1000):
-        names = {"optuna_tpe": "TPE", "optuna_nsga2": "NSGA-II"}
-        met, parts = None, []
-        if records is not None and dim in dims:
-            outcomes, partial = [], False
-            ours_functions = {r["function"] for r in records
-                              if r["dim"] == dim and r["optimizer"] == "gf_default" and not r.get("error")}
-            for rival, label in names.items():
-                paired = paired_regret(records, dim, "gf_default", rival)
-                if paired is None:
-                    outcomes.append(None)
-                    parts.append(f"{label} not run")
-                    continue
-                ours, theirs, functions, runs = paired
-                outcomes.append(ours < theirs)
-                partial = partial or functions < len(ours_functions)
-                of = f" of {len(ours_functions)}" if functions < len(ours_functions) else ""
-                parts.append(f"gf default {_fmt(ours)} vs {label} {_fmt(theirs)} ({functions}{of} functions, "
-                             f"{runs} paired runs)")
-            if all(outcome is not None for outcome in outcomes):
-                met = all(outcomes)
-                if met and partial:
-                    met = "partial"
-            detail = "; ".join(parts)
-        else:
-            default = _dim_value(summary, dim, "gf_default")
-            rivals = {name: _dim_value(summary, dim, name) for name in names}
-            if dim in dims and default is not None and all(value is not None for value in rivals.values()):
-                met = all(default < value for value in rivals.values())
-            detail = (f"gf default {_fmt(default)} vs TPE {_fmt(rivals['optuna_tpe'])}, "
-                      f"NSGA-II {_fmt(rivals['optuna_nsga2'])}")
+        parts, outcomes, partial = [], [], False
+        ours_functions = {r["function"] for r in records
+                          if r["dim"] == dim and r["optimizer"] == "gf_default" and not r.get("error")}
+        for rival, label in names.items():
+            paired = paired_regret(records, dim, "gf_default", rival)
+            if paired is None:
+                outcomes.append(None)
+                parts.append(f"{label} not run")
+                continue
+            ours, theirs, functions, runs = paired
+            outcomes.append(ours < theirs)
+            partial = partial or functions < len(ours_functions)
+            of = f" of {len(ours_functions)}" if functions < len(ours_functions) else ""
+            parts.append(f"gf default {_fmt(ours)} vs {label} {_fmt(theirs)} ({functions}{of} functions, "
+                         f"{runs} paired runs)")
+        met = None
+        if all(outcome is not None for outcome in outcomes):
+            met = "partial" if all(outcomes) and partial else all(outcomes)
+        detail = "; ".join(parts)
         checks.append((f"{dim} params: gf default mean regret below both Optuna TPE and NSGA-II", met, detail))
     default_100 = _dim_value(summary, 100, "gf_default")
     checks.append(("100 params: gf default mean regret at most 0.10",
