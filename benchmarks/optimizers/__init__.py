@@ -7,7 +7,9 @@ seeds. The report (:mod:`~benchmarks.optimizers.report`) gives the mean normaliz
 regret per function (random search = 1, the optimum = 0; see
 :mod:`~benchmarks.optimizers.analysis`) and each optimizer's mean rank, one table per
 dimension; :mod:`~benchmarks.optimizers.timing` measures breeder time per generation
-at 1,000 parameters against Optuna's samplers.
+at 1,000 parameters against Optuna's samplers. Every optimizer starts from the same point,
+the centre of the box; ``--start random`` starts each seed from a random point instead,
+reported in a section (and files) of its own.
 
 Modules: ``functions`` (the suite), ``optimizers`` (the runners), ``analysis``
 (regret, ranks, targets), ``timing``, ``plots``, ``report`` and ``run`` (the command line).

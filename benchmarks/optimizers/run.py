@@ -6,9 +6,11 @@ From the repository root::
     python -m benchmarks.optimizers --jobs 2 --write   # everything (hours: TPE at 1,000 params dominates)
     python benchmarks/optimizers/run.py --functions sphere,mixed --dims 100 --seeds 5 --budget 640
 
-Writes ``benchmarks/results/optimizers.json`` (``optimizers-quick.json`` with ``--quick``)
-and one PNG per function beside it; ``--write`` replaces the optimizers section of
-BENCHMARKS.md. See ``benchmarks/optimizers/__init__.py`` for what is compared and how.
+Writes ``benchmarks/results/optimizers.json`` (``optimizers-quick.json`` with ``--quick``;
+``optimizers-random-start.json`` with ``--start random``) and one PNG per function beside
+it; ``--write`` replaces the optimizers section of BENCHMARKS.md (a run from random start
+points has a section of its own). See ``benchmarks/optimizers/__init__.py`` for what is
+compared and how.
 """
 
 import os
@@ -87,7 +89,8 @@ def parse_args(argv, prog):
     parser.add_argument("--budget", type=int, help="evaluations per run, rounded up to whole generations; default 640")
     parser.add_argument("--batch", type=int, default=32, help="evaluations per generation (default 32)")
     parser.add_argument("--start", choices=("centre", "random"), default="centre",
-                        help="the shared first point: the box centre (default) or a random point per seed")
+                        help="the shared first point: the box centre (default) or a random point per seed "
+                        "(reported in a section and files of its own)")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (default 1)")
     parser.add_argument("--timing-generations", type=int,
                         help="timed generations per optimizer (default 5; 2 with --quick)")
@@ -225,7 +228,9 @@ def main(argv=None, prog="python -m benchmarks.optimizers"):
     args = parse_args(argv, prog)
     if args.report:
         saved = merge_saved([_load(path) for path in _names(args.report)])
-        run = {key: saved[key] for key in ("command", "settings", "machine", "prefix", "wall_seconds")}
+        # named by what the runs are, whatever the file was called
+        run = {"command": saved["command"], "settings": saved["settings"], "machine": saved["machine"],
+               "prefix": _prefix(saved["settings"]), "wall_seconds": saved["wall_seconds"]}
         run["merge_notes"] = saved.get("merge_notes", [])  # saved too, so reporting the merged file again keeps them
         run["notes"] = notes(saved["runs"], run["settings"]) + run["merge_notes"]
         publish(run, saved["runs"], saved["timing"], args.write)
@@ -239,9 +244,15 @@ def main(argv=None, prog="python -m benchmarks.optimizers"):
                 "jobs": args.jobs, "quick": args.quick}
     run = {"command": " ".join([prog, *map(shlex.quote, argv)]), "settings": settings,
            "machine": {**machine, "versions": versions()},
-           "prefix": "optimizers-quick" if args.quick else "optimizers",
-           "wall_seconds": time.perf_counter() - started, "notes": notes(records, settings)}
+           "prefix": _prefix(settings), "wall_seconds": time.perf_counter() - started,
+           "notes": notes(records, settings)}
     publish(run, records, timed, args.write)
+
+
+def _prefix(settings):
+    """The results files' name: ``optimizers``, ``-quick`` for a quick run, ``-random-start`` from random starts."""
+    return ("optimizers" + ("-quick" if settings.get("quick") else "")
+            + ("-random-start" if settings.get("start") == "random" else ""))
 
 
 def _load(path):
@@ -303,7 +314,7 @@ def merge_saved(saved):
                            "and seed) were counted once, from the first file that has them.")
     timing = next((one["timing"] for one in saved if one.get("timing")), None)
     return {"command": " and ".join(one["command"] for one in saved), "settings": settings,
-            "machine": first["machine"], "prefix": "optimizers-quick" if settings["quick"] else "optimizers",
+            "machine": first["machine"], "prefix": _prefix(settings),
             "wall_seconds": sum(one["wall_seconds"] for one in saved), "timing": timing,
             "runs": runs, "merge_notes": merge_notes}
 
@@ -330,8 +341,8 @@ def publish(run, records, timed, write):
     print(report.terminal(summary, checks, timed, settings))
     print(f"results: {RESULTS / (prefix + '.json')} and {prefix}_<function>.png", file=sys.stderr)
     if write:
-        _common.write_section(report.SECTION, report.section(run, summary, checks, timed,
-                                                             _common.machine_line(run["machine"])))
+        _common.write_section(report.section_name(settings),
+                              report.section(run, summary, checks, timed, _common.machine_line(run["machine"])))
 
 
 def _finite(value):
