@@ -25,6 +25,7 @@ os.environ.setdefault("GF_LOAD_PLUGINS", "")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
+import re  # noqa: E402
 import multiprocessing  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
@@ -268,12 +269,18 @@ def _commit_of(saved):
     return f", gf {commit}" if commit else ""
 
 
+#: The merge note on runs found in several files (a later merge adds up the counts of the files it merges).
+REPEATED = ("{count} run(s) present in more than one file (same optimizer, function, dimension and seed) were counted "
+            "once, from the first file that has them.")
+
+
 def merge_saved(saved):
     """One saved run from several (e.g. 10 and 100 params with every optimizer, 1,000 params with fewer).
 
     They must share budget, batch and start; runs, functions, dimensions and optimizers are
     united, the first breeder timing found is kept, and a note says which seeds and
-    optimizers each dimension had (plus a file's own ``remarks``, if it has any).
+    optimizers each dimension had (plus a file's own ``remarks``, if it has any); a file
+    merged before keeps its notes, so a merged file can take in later runs.
     """
     if len(saved) == 1:
         return saved[0]
@@ -292,15 +299,23 @@ def merge_saved(saved):
     settings["dims"] = sorted({dim for one in saved for dim in one["settings"]["dims"]})
     settings["quick"] = any(one["settings"].get("quick") for one in saved)
     settings["merged"] = True
-    merge_notes = []
+    merge_notes, repeated = [], 0
     for one in saved:
+        if one.get("merge_notes"):  # a file merged before: its notes already list its runs one by one
+            for note in one["merge_notes"]:
+                found = re.fullmatch(r"(\d+)" + re.escape(REPEATED.split("{count}")[1]), note)
+                if found:
+                    repeated += int(found.group(1))
+                else:
+                    merge_notes.append(note)
+            continue
         labels = ", ".join(get(name).label for name in one["settings"]["optimizers"])
         merge_notes.append(f"{', '.join(f'{dim:,}' for dim in one['settings']['dims'])} parameters: seeds "
                            f"{', '.join(map(str, one['settings']['seeds']))}; {labels}; "
                            f"`{one['command']}` ({one['wall_seconds'] / 60:.0f} min"
                            f"{_commit_of(one)}).")
         merge_notes += one.get("remarks", [])  # a note written into a saved file by hand, e.g. what was left out
-    runs, seen, repeated = [], set(), 0
+    runs, seen = [], set()
     for one in saved:
         for record in one["runs"]:
             key = (record["optimizer"], record["function"], record["dim"], record["seed"])
@@ -310,8 +325,7 @@ def merge_saved(saved):
             seen.add(key)
             runs.append(record)
     if repeated:
-        merge_notes.append(f"{repeated} run(s) present in more than one file (same optimizer, function, dimension "
-                           "and seed) were counted once, from the first file that has them.")
+        merge_notes.append(REPEATED.format(count=repeated))
     timing = next((one["timing"] for one in saved if one.get("timing")), None)
     return {"command": " and ".join(one["command"] for one in saved), "settings": settings,
             "machine": first["machine"], "prefix": _prefix(settings),
