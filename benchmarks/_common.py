@@ -35,11 +35,12 @@ move from run to run. Rerun a section with the command it records, e.g.
 One command runs every benchmark, one after another, from the repository root:
 `python -m benchmarks --quick` runs each at a small size, a smoke test (18 minutes
 on this 2-core machine beside two other jobs; its results files are not kept in
-git); `python -m benchmarks --write` runs each at full size and rewrites its
-section (more than a day of CPU, nearly all of it Optuna at 1,000 parameters in
-the optimizers benchmark). `--only NAME,...` picks some, `--dry-run` prints the
-commands. Optuna, cmaes, nevergrad, numpy and matplotlib come with
-`pip install -e .[bench]`.
+git); `python -m benchmarks --full --write` runs each as its section below records
+and rewrites the sections (more than a day of CPU, nearly all of it Optuna at
+1,000 parameters in the optimizers benchmark). `--only NAME,...` picks some,
+`--dry-run` prints the commands; a benchmark whose packages are missing is skipped
+with what to install. Optuna, cmaes, nevergrad, numpy and matplotlib come with
+`pip install -e '.[bench]'`.
 """
 
 #: The 1-minute load average when the script started (this module is imported first thing):

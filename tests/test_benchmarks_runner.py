@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-NAMES = ["eval_overhead", "breeding", "ranking", "run_throughput", "overhead_optuna", "optimizers"]
+NAMES = ["eval_overhead", "breeding", "ranking", "run_throughput", "optimizers", "optimizers_random_start",
+         "overhead_optuna"]
 
 
 def bench(*args):
@@ -30,25 +31,39 @@ def test_dry_run_lists_every_benchmark_in_order_at_quick_size():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == len(NAMES)
-    for line, name in zip(lines, NAMES):
-        assert name in line, (name, line)
-        assert "--write" not in line
+    for line in lines:
+        assert line.startswith("python ") and "--write" not in line
     assert lines[0] == "python benchmarks/eval_overhead.py --runs 3"
-    assert lines[-1] == "python -m benchmarks.optimizers --quick"
+    assert lines[4] == "python -m benchmarks.optimizers --quick"
+    assert "--start random" in lines[5]
+    assert lines[6] == "python benchmarks/overhead_optuna.py --quick --cap 20"
+
+
+def test_full_runs_each_benchmark_as_its_section_records_it():
+    done = bench("--full", "--write", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    recorded = (REPO / "BENCHMARKS.md").read_text()
+    for line in done.stdout.splitlines():
+        if "benchmarks.optimizers" not in line:  # the optimizers section records the runs it merged
+            assert f"`{line}`" in recorded, line
 
 
 def test_only_write_and_jobs_reach_the_chosen_commands():
-    done = bench("--only", "optimizers,eval_overhead", "--write", "--jobs", "2", "--dry-run")
+    done = bench("--full", "--only", "optimizers,eval_overhead", "--write", "--jobs", "2", "--dry-run")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["python -m benchmarks.optimizers --jobs 2 --write",
-                                        "python benchmarks/eval_overhead.py --write"]
+    assert done.stdout.splitlines() == ["python benchmarks/eval_overhead.py --runs 21 --write",
+                                        "python -m benchmarks.optimizers --jobs 2 --write"]
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--only", "bogus,ranking"], "--only bogus,ranking: unknown benchmark(s) bogus; choose from eval_overhead"),
-    (["--only", ","], "unknown benchmark(s) (none given)"),
+    ([], "one of the arguments --quick --full is required"),
+    (["--quick", "--full"], "not allowed with argument"),
+    (["--quick", "--only", "bogus,ranking"],
+     "--only 'bogus,ranking': unknown benchmark(s) bogus; choose from eval_overhead"),
+    (["--quick", "--only", ","], "unknown benchmark(s) (none given)"),
+    (["--quick", "--only", ""], "unknown benchmark(s) (none given)"),
     (["--quick", "--write"], "--quick figures are a smoke test"),
-    (["--jobs", "0"], "--jobs 0: give 1 or more"),
+    (["--quick", "--jobs", "0"], "--jobs 0: give 1 or more"),
 ])
 def test_bad_arguments_exit_2_with_one_line_naming_the_argument(args, message):
     done = bench(*args, "--dry-run")
@@ -58,23 +73,32 @@ def test_bad_arguments_exit_2_with_one_line_naming_the_argument(args, message):
     assert message in error, error
 
 
+def test_a_benchmark_missing_its_packages_is_skipped_and_says_what_to_install(runner, monkeypatch, capfd):
+    monkeypatch.setattr(runner.BENCHMARKS["ranking"], "needs", ("no_such_package_for_gf",))
+    monkeypatch.setattr(runner.Benchmark, "command", lambda self, *_: [sys.executable, "-c", "print('ran')"])
+    assert runner.main(["--quick", "--only", "eval_overhead,ranking"]) == 1
+    out, err = capfd.readouterr()
+    assert out.splitlines() == ["ran"]  # eval_overhead only
+    assert "[2/2] ranking: skipped: needs no_such_package_for_gf (pip install -e '.[bench]')" in err
+    assert "1 of 2 benchmark(s) failed or were skipped: ranking" in err
+
+
 def test_a_failed_benchmark_is_reported_the_others_still_run_and_the_exit_status_says_so(runner, monkeypatch, capfd):
-    script = {"eval_overhead": "import sys; print('first ran'); sys.exit(3)",
-              "ranking": "print('second ran')"}
-    monkeypatch.setattr(runner, "command", lambda name, *_: [sys.executable, "-c", script[name]])
-    assert runner.main(["--only", "eval_overhead,ranking"]) == 1
+    script = {"eval_overhead.py": "import sys; print('first ran'); sys.exit(3)", "ranking.py": "print('second ran')"}
+    monkeypatch.setattr(runner.Benchmark, "command", lambda self, *_: [sys.executable, "-c", script[self.script]])
+    assert runner.main(["--quick", "--only", "eval_overhead,ranking"]) == 1
     out, err = capfd.readouterr()
     assert out.splitlines() == ["first ran", "second ran"]
     assert "[1/2] eval_overhead:" in err and "[2/2] ranking:" in err
-    summary = err.split("benchmark          seconds  result")[1].splitlines()
+    summary = err.split("benchmark                seconds  result")[1].splitlines()
     assert summary[1].startswith("eval_overhead") and summary[1].endswith("FAILED (exit 3)")
     assert summary[2].startswith("ranking") and summary[2].endswith("ok")
-    assert "1 of 2 benchmark(s) failed: eval_overhead" in err
+    assert "1 of 2 benchmark(s) failed or were skipped: eval_overhead" in err
 
 
 def test_a_real_quick_benchmark_runs_to_the_end_and_leaves_the_repository_as_it_was():
     before = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
-    done = bench("--only", "eval_overhead", "--quick")
+    done = bench("--quick", "--only", "eval_overhead")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "eval_overhead" in done.stderr and done.stderr.rstrip().endswith("ok")
     assert "gf" in done.stdout  # the benchmark's own table

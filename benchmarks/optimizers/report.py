@@ -7,6 +7,11 @@ from benchmarks.optimizers.optimizers import get
 
 SECTION = "optimizers"
 
+#: What a section made by a ``--quick`` run says first.
+QUICK_WARNING = ("**This is a `--quick` run** (few functions, dimensions, seeds and evaluations): the figures are "
+                 "indicative only; the issue asks for every function at 10, 100 and 1,000 parameters over >= 5 "
+                 "seeds.\n")
+
 #: Why a run from random start points is reported, at the top of its own section.
 RANDOM_START = (
     "Every seed starts from its own uniformly random point in the box instead of the centre; all optimizers share "
@@ -149,9 +154,7 @@ def section(run, summary, checks, timing, machine_line):
                      "dimension: the Notes list each run with its seeds and optimizers; every cell is the mean over "
                      "the seeds that cell had.\n")
     if settings.get("quick"):
-        parts.append("**This is a `--quick` run** (few functions, dimensions, seeds and evaluations): the figures "
-                     "are indicative only; the issue asks for every function at 10, 100 and 1,000 parameters over "
-                     ">= 5 seeds.\n")
+        parts.append(QUICK_WARNING)
     parts.append(FULL_RUN)
     parts += ["### Targets\n", targets_table(checks),
               "Regret is normalized: random search = 1.00, the optimum = 0 (see below). Lower is better.\n"]
@@ -207,26 +210,33 @@ def random_start_section(run, summary, machine_line):
         "optimizers and regret as in the main section.\n",
         RANDOM_START,
     ]
+    if settings.get("quick"):
+        parts.append(QUICK_WARNING)
     for dim in settings["dims"]:
         parts += [f"### {dim:,} parameters, from random starts: mean normalized regret\n",
-                  regret_table(summary, dim, functions, optimizers), _lowest_counts(summary, dim, functions)]
+                  regret_table(summary, dim, functions, optimizers),
+                  _lowest_counts(summary, dim, functions, optimizers)]
     notes = run.get("notes") or []
     if notes:
         parts += ["Notes:\n", "".join(f"- {note}\n" for note in notes)]
     return "\n".join(parts)
 
 
-def _lowest_counts(summary, dim, functions):
-    """One line: the mean regret of every optimizer at ``dim``, and on how many functions each was lowest."""
+def _lowest_counts(summary, dim, functions, optimizers):
+    """One line: each optimizer's mean regret at ``dim`` (random search's is 1 by definition) and on how many
+    functions it had the row's lowest regret (the bold cells of :func:`regret_table`: ties count for each)."""
     cells, lowest = summary["cells"], {}
     for function in functions:
-        scored = {key.split("|")[2]: cell["regret"] for key, cell in cells.items()
-                  if key.startswith(f"{function}|{dim}|") and cell["runs"] and not key.endswith("|random")}
-        if scored:
-            winner = min(scored, key=scored.get)
-            lowest[winner] = lowest.get(winner, 0) + 1
-    means = [f"{get(entry['optimizer']).label} {_number(entry['regret'])}" for key, entry in summary["dims"].items()
-             if entry["dim"] == dim and entry["optimizer"] != "random"]
+        scored = {cell["optimizer"]: cell["regret"] for cell in cells.values()
+                  if cell["function"] == function and cell["dim"] == dim and cell["runs"]}
+        for name, regret in scored.items():
+            if regret == min(scored.values()):
+                lowest[name] = lowest.get(name, 0) + 1
+    entries = [summary["dims"][f"{dim}|{name}"] for name in optimizers
+               if name != "random" and f"{dim}|{name}" in summary["dims"]]
+    if not entries:
+        return ""
+    means = [f"{get(entry['optimizer']).label} {_dim_cell(entry, 'regret', functions)}" for entry in entries]
     counts = [f"{get(name).label} on {count}" for name, count in sorted(lowest.items(), key=lambda item: -item[1])]
     return (f"Mean regret at {dim:,} parameters: {', '.join(means)}. Lowest regret of the row: "
             f"{', '.join(counts)} of {len(functions)} functions.\n")
@@ -241,5 +251,6 @@ def terminal(summary, checks, timing, settings):
     if timing:
         lines.append("breeder time per generation at 1,000 params")
         lines.append(timing_table(timing))
-    lines.append(targets_table(checks))
+    if checks:
+        lines.append(targets_table(checks))
     return "\n".join(lines)

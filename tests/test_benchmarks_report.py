@@ -1,0 +1,110 @@
+"""The optimizer benchmark's report logic (issue 6): targets, merged files, sections per start point.
+
+The harness itself runs for hours and is not part of the suite; these check the parts that
+decide what BENCHMARKS.md says, on small made-up results.
+"""
+
+import math
+
+import pytest
+
+pytest.importorskip("numpy")
+
+from benchmarks.optimizers import analysis, report, run  # noqa: E402
+
+
+def cell(function, dim, optimizer, regret, runs=5):
+    return {"function": function, "dim": dim, "optimizer": optimizer, "runs": runs, "failed": 0, "stalled": 0,
+            "regret": regret, "regret_sd": 0.0, "rank": 1.0, "seconds": 1.0}
+
+
+def summary_of(cells):
+    table = {f"{c['function']}|{c['dim']}|{c['optimizer']}": c for c in cells}
+    return {"cells": table, "dims": analysis._per_dim(table), "curves": {}}
+
+
+def test_a_missed_cell_names_the_lowest_optimizer_and_whether_any_reached_half_of_classic():
+    summary = summary_of([
+        cell("sphere", 1000, "gf_classic", 1.0), cell("sphere", 1000, "gf_default", 0.6),
+        cell("sphere", 1000, "optuna_nsga2", 0.4, runs=2),  # reached half of classic, on 2 seeds only
+        cell("ackley", 1000, "gf_classic", 1.0), cell("ackley", 1000, "gf_default", 0.9),
+        cell("ackley", 1000, "random", 0.8),  # random search is the reference, never "the lowest"
+        cell("rastrigin", 1000, "gf_classic", 1.0), cell("rastrigin", 1000, "gf_default", 0.3),
+        cell("mixed", 1000, "gf_classic", 1.0), cell("mixed", 1000, "gf_default", math.nan),  # not judged
+    ])
+    target, met, detail = analysis._classic_check(summary)
+    assert met is False
+    assert detail.startswith("1 of 3 function/dimension cells; missed: ")
+    assert "ackley@1000 (0.900 vs 1.000; the lowest of all)" in detail
+    assert "sphere@1000 (0.600 vs 1.000; lowest: Optuna NSGA-II 0.400, 2 seed(s))" in detail
+    assert detail.endswith("reached by any optimizer that ran there in 1 of these 2 cells")
+    assert "mixed" not in detail
+
+
+def test_every_cell_at_half_of_classic_meets_the_target():
+    summary = summary_of([cell("sphere", 10, "gf_classic", 1.0), cell("sphere", 10, "gf_default", 0.5)])
+    assert analysis._classic_check(summary)[1:] == (True, "1 of 1 function/dimension cells")
+
+
+def test_the_010_target_names_the_lowest_other_optimizer_starred_when_it_ran_fewer_functions():
+    summary = summary_of([
+        cell("sphere", 100, "gf_default", 0.1), cell("mixed", 100, "gf_default", 0.3),
+        cell("sphere", 100, "optuna_cmaes", 0.2),
+        cell("sphere", 100, "optuna_nsga2", 0.5), cell("mixed", 100, "optuna_nsga2", 0.6),
+        cell("sphere", 100, "random", 1.0), cell("mixed", 100, "random", 1.0),
+    ])
+    assert analysis._next_lowest(summary, 100) == " (lowest of the others: Optuna CMA-ES 0.200*)"
+    assert analysis._next_lowest(summary, 1000) == ""
+
+
+def test_the_lowest_counts_line_counts_ties_for_each_and_random_search_too():
+    functions = ["sphere", "mixed", "ackley"]
+    summary = summary_of([
+        cell("sphere", 100, "gf_default", 0.1), cell("sphere", 100, "optuna_nsga2", 0.1),
+        cell("sphere", 100, "random", 1.0),
+        cell("mixed", 100, "gf_default", 0.2), cell("mixed", 100, "optuna_nsga2", 0.4),
+        cell("mixed", 100, "random", 1.0),
+        cell("ackley", 100, "gf_default", 1.2), cell("ackley", 100, "optuna_nsga2", 1.1),
+        cell("ackley", 100, "random", 1.0),
+    ])
+    line = report._lowest_counts(summary, 100, functions, ["random", "gf_default", "optuna_nsga2"])
+    assert line == ("Mean regret at 100 parameters: gf default 0.50, Optuna NSGA-II 0.53. Lowest regret of the row: "
+                    "gf default on 2, Optuna NSGA-II on 1, random search on 1 of 3 functions.\n")
+    assert report._lowest_counts(summary, 10, functions, ["gf_default"]) == ""
+
+
+def test_results_files_and_sections_are_named_by_the_start_point_and_quickness():
+    assert run._prefix({"start": "centre", "quick": False}) == "optimizers"
+    assert run._prefix({"start": "centre", "quick": True}) == "optimizers-quick"
+    assert run._prefix({"start": "random", "quick": False}) == "optimizers-random-start"
+    assert run._prefix({"start": "random", "quick": True}) == "optimizers-quick-random-start"
+    assert report.section_name({"start": "centre"}) == "optimizers"
+    assert report.section_name({"start": "random", "quick": True}) == "optimizers-random-start"
+
+
+def saved(start="centre", seeds=(0,), runs=(), merge_notes=None, command="python -m benchmarks.optimizers"):
+    one = {"command": command, "wall_seconds": 60.0, "machine": {}, "timing": None,
+           "settings": {"functions": ["sphere"], "dims": [100], "optimizers": ["random", "gf_default"],
+                        "seeds": list(seeds), "budget": 640, "batch": 32, "start": start, "jobs": 1, "quick": False},
+           "runs": [{"optimizer": o, "function": "sphere", "dim": 100, "seed": s} for o, s in runs]}
+    if merge_notes is not None:
+        one["merge_notes"] = merge_notes
+    return one
+
+
+def test_runs_from_different_start_points_are_not_merged():
+    with pytest.raises(SystemExit) as stopped:
+        run.merge_saved([saved("centre"), saved("random")])
+    assert "the files differ in start (centre vs random)" in str(stopped.value)
+
+
+def test_a_merged_file_keeps_its_notes_and_adds_up_its_repeated_runs():
+    earlier = saved(seeds=(0,), runs=[("random", 0), ("gf_default", 0)],
+                    merge_notes=["first run's note", run.REPEATED.format(count=7)])
+    later = saved(seeds=(1,), runs=[("random", 0), ("random", 1), ("gf_default", 1)], command="later run")
+    merged = run.merge_saved([earlier, later])
+    assert merged["merge_notes"][0] == "first run's note"
+    assert merged["merge_notes"][1].startswith("100 parameters: seeds 1; random search, gf default; `later run`")
+    assert merged["merge_notes"][-1] == run.REPEATED.format(count=8)  # 7 before, and random seed 0 again
+    assert len(merged["runs"]) == 4
+    assert merged["settings"]["seeds"] == [0, 1]
