@@ -25,8 +25,8 @@ os.environ.setdefault("GF_LOAD_PLUGINS", "")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import re  # noqa: E402
 import multiprocessing  # noqa: E402
+import re  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
