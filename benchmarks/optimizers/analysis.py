@@ -152,7 +152,7 @@ def _known(value):
 
 
 def _fmt(value):
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+    return f"{value:.3f}" if _known(value) else "n/a"
 
 
 def paired_regret(records, dim, optimizer, rival):
