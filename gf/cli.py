@@ -228,8 +228,11 @@ def launch_options(function):
         click.option("--shell", is_flag=True, help="Run the command through sh -c (default: no shell)."),
         click.option("--launcher", "launcher_name", default="local", show_default=True,
                      help="Where evaluations run (see `gf launchers list`)."),
-        click.option("--scheduler", metavar="ADDRESS", envvar="GF_DASK_SCHEDULER",
-                     help="dask launcher: the scheduler (tcp://HOST:PORT); default: a local cluster."),
+        click.option("--launcher-option", "launcher_option", metavar="NAME=VALUE", multiple=True,
+                     help="A setting of the launcher (repeatable; `gf launchers list` shows what each takes)."),
+        click.option("--scheduler", metavar="ADDRESS",
+                     help="dask launcher: the scheduler (tcp://HOST:PORT; env GF_DASK_SCHEDULER); default: a local "
+                          "cluster. Short for --launcher-option scheduler=ADDRESS."),
     ]):
         function = option(function)
     return function
@@ -248,7 +251,7 @@ def metric_options(function):
     return function
 
 
-def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler=None):
+def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler=None, launcher_option=()):
     from gf import launch, plugins
 
     launcher = plugins.get_launcher(launcher_name)
@@ -258,8 +261,11 @@ def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, sched
     launch.check_template(command, shell=shell)
     if scheduler and launcher.name != "dask":
         raise InputError(f"--scheduler is for the dask launcher; add --launcher dask (not {launcher.name})")
+    options = launch.launcher_options(launcher, launcher_option)
+    if scheduler:
+        options.setdefault("scheduler", scheduler)
     context = launch.LaunchContext(db_path=os.path.abspath(db_path), command=command, jobs=jobs, timeout=timeout,
-                                   shell=shell, echo=click.echo, options={"scheduler": scheduler})
+                                   shell=shell, echo=click.echo, options=options)
     return launcher, context
 
 
@@ -280,7 +286,8 @@ def _progress_echo(line, final):
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.argument("command")
 @click.argument("datasets", nargs=-1)
-def run(db_path, jobs, timeout, shell, launcher_name, scheduler, group_ids, again, as_json, command, datasets):
+def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler, group_ids, again, as_json, command,
+        datasets):
     """Evaluate groups on DATASETS by running COMMAND (`{}` = the dataset).
 
     Every group (or --group) x every dataset (or those already recorded); pairs
@@ -289,7 +296,8 @@ def run(db_path, jobs, timeout, shell, launcher_name, scheduler, group_ids, agai
     """
     from gf import engine
 
-    launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler)
+    launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler,
+                                        launcher_option)
     conn = open_db(db_path)
     for group_id in group_ids:
         store.require_group(conn, group_id, db_path)
@@ -329,8 +337,8 @@ def run(db_path, jobs, timeout, shell, launcher_name, scheduler, group_ids, agai
 @click.option("--seed", type=int, help="Make breeding reproducible.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or the child ids) as JSON.")
 @click.argument("command", required=False)
-def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, launcher_name, scheduler, top, compare,
-          generations, breeder_name, population, datasets_allow, datasets_deny, seed, as_json, command):
+def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, launcher_name, launcher_option, scheduler,
+          top, compare, generations, breeder_name, population, datasets_allow, datasets_deny, seed, as_json, command):
     """Breed the best groups into new ones; with COMMAND, evaluate them and loop.
 
     Without COMMAND: one generation of children, their ids printed (the original
@@ -353,7 +361,8 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
             population=population, minimize=minimize, rng=engine._rng(seed, generation), generation=generation)
         click.echo(json.dumps(children) if as_json else "\n".join(map(str, children)))
         return
-    launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler)
+    launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler,
+                                        launcher_option)
     settings = engine.LoopSettings(
         metric=metric, breeder=breeder, launcher=launcher, datasets=datasets, generations=generations, top=top,
         compare=compare, population=population, minimize=minimize, seed=seed,
@@ -439,14 +448,26 @@ def lineage(db_path, as_json, depth, group):
         click.echo("\n".join(lineages.draw(tree)))
 
 
-def _listing(name, getter):
-    @click.command(name="list", help=f"List the available {name}s.")
+def _listing(name, getter, with_options=False):
+    @click.command(name="list", help=f"List the available {name}s."
+                   + (" Below the table: the settings each takes (--launcher-option NAME=VALUE)." if with_options
+                      else ""))
     @json_option
     def listing(as_json):
         from gf import plugins
 
-        rows = [{"name": item.name, "description": item.description} for item in getattr(plugins, getter)().values()]
-        emit(rows, ["name", "description"], as_json)
+        items = list(getattr(plugins, getter)().values())
+        rows = [{"name": item.name, "description": item.description} for item in items]
+        if not with_options:
+            emit(rows, ["name", "description"], as_json)
+            return
+        for row, item in zip(rows, items):  # the table names them; JSON carries their help too
+            row["options"] = dict(item.options or {}) if as_json else list(item.options or {})
+        emit(rows, ["name", "description", "options"], as_json)
+        if not as_json:
+            for item in items:
+                for option, text in (item.options or {}).items():
+                    click.echo(f"  {item.name}: --launcher-option {option}=...  {text}")
 
     group = click.Group(name=f"{name}s", help=f"The {name}s plugins provide.")
     group.add_command(listing)
@@ -455,7 +476,7 @@ def _listing(name, getter):
 
 _listing("metric", "get_metrics")
 _listing("breeder", "get_breeders")
-_listing("launcher", "get_launchers")
+_listing("launcher", "get_launchers", with_options=True)
 
 
 # -- plugins ------------------------------------------------------------------------

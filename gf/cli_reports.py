@@ -78,7 +78,7 @@ def compare(metric_spec, metric_sql, minimize, as_json, html_path, databases):
 @click.option("--print", "print_only", is_flag=True, help="Only print the command lines (the print launcher).")
 @click.argument("command")
 @click.argument("runs", nargs=-1, required=True, type=int)
-def rerun(db_path, jobs, timeout, shell, launcher_name, scheduler, print_only, command, runs):
+def rerun(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler, print_only, command, runs):
     """Run COMMAND again for RUNS, each with its run's group and dataset (`{}` = the dataset).
 
     The new runs are recorded like any other; --print only prints the lines.
@@ -86,7 +86,7 @@ def rerun(db_path, jobs, timeout, shell, launcher_name, scheduler, print_only, c
     from gf import engine
 
     launcher, context = _launch_context(db_path, command, jobs, timeout, shell,
-                                        "print" if print_only else launcher_name, scheduler)
+                                        "print" if print_only else launcher_name, scheduler, launcher_option)
     conn = open_db(db_path)
     pairs = []
     for run in runs:

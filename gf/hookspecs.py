@@ -108,5 +108,6 @@ def gf_register_launchers(register: Callable[["gf.Launcher"], None]) -> None:  #
     """Register launchers: run evaluations of (group, dataset) pairs and get them recorded.
 
     :param register: call ``register(launcher)`` with a :class:`gf.Launcher` instance;
-        ``--launcher NAME`` picks it by ``launcher.name``.
+        ``--launcher NAME`` picks it by ``launcher.name``, and ``--launcher-option NAME=VALUE``
+        sets the settings it declares in ``launcher.options`` (``context.options`` in ``launch``).
     """

@@ -98,6 +98,10 @@ class Launcher:
         breed loop then stops after breeding, and a rerun picks up the results.
     :ivar commands: whether it runs a command template (``gf run``, ``gf breed``).
     :ivar functions: whether it calls a Python function (``GeneticFuckery.evolve``).
+    :ivar options: the settings it takes, ``{name: one line of help}``: given as
+        ``--launcher-option NAME=VALUE`` (``launcher_options={...}`` to ``evolve``), checked
+        against this before anything runs, and handed over as ``context.options``
+        (strings; absent when not given).
     """
 
     name = ""
@@ -105,6 +109,7 @@ class Launcher:
     waits = True
     commands = True
     functions = False
+    options = {}
 
     def launch(self, evaluations, context):
         """Run ``evaluations``; yield a :class:`Finished` for each as it ends.
@@ -116,6 +121,33 @@ class Launcher:
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+def launcher_options(launcher, given):
+    """``given`` (``"NAME=VALUE"`` strings, or a dict) as a dict, checked against ``launcher.options``.
+
+    A name the launcher does not take, or a string without ``=``, is an :class:`InputError`
+    naming the option and what the launcher does take.
+    """
+    if isinstance(given, dict):
+        pairs = [(str(name), value) for name, value in given.items()]
+    else:
+        pairs = []
+        for text in given:
+            name, equals, value = text.partition("=")
+            if not equals or not name.strip():
+                raise InputError(f"--launcher-option {text!r}: expected NAME=VALUE, e.g. --launcher-option "
+                                 f"{next(iter(launcher.options), 'name')}=...")
+            pairs.append((name.strip(), value))
+    known = launcher.options or {}
+    options = {}
+    for name, value in pairs:
+        if name not in known:
+            takes = f"it takes {', '.join(sorted(known))}" if known else "it takes none"
+            raise InputError(f"launcher option {name!r}: the {launcher.name} launcher has no such option ({takes}; "
+                             "see `gf launchers list`)")
+        options[name] = value
+    return options
 
 
 def check_template(template, datasets_needed=True, shell=False):

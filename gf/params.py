@@ -215,7 +215,7 @@ class GeneticFuckery:
     # -- optimizing ---------------------------------------------------------------------
 
     def evolve(self, fn, *, metric, minimize=False, generations, population, datasets, breeder="default",
-               top=None, jobs=1, seed=None, launcher="inprocess", scheduler=None):
+               top=None, jobs=1, seed=None, launcher="inprocess", scheduler=None, launcher_options=None):
         """Optimize in-process: ``fn(params, dataset) -> {algo: {name: number}}``, no shell at all.
 
         The starting groups (this reader's group, or every group in the database) are
@@ -225,6 +225,8 @@ class GeneticFuckery:
         dot-access reader a program gets. A seeded run with ``jobs=1`` is reproducible.
         ``launcher="dask"`` runs ``fn`` on dask workers (``scheduler`` address, or a
         local cluster of ``jobs`` processes); ``fn`` must then be picklable.
+        ``launcher_options`` are the launcher's settings (``{name: value}``, see
+        ``gf launchers list``); ``scheduler=A`` is short for ``{"scheduler": A}``.
 
         :returns: :meth:`best` after the last generation.
         """
@@ -241,7 +243,11 @@ class GeneticFuckery:
         starting = [self.group] if self.group is not None else store.group_ids(self.conn)
         if not starting:
             raise InputError(f"{self.dbfile} has no parameter group: load one first with `gf load FILE --db {self.dbfile}`")
-        context = launch.LaunchContext(db_path=self.dbfile, function=fn, jobs=jobs, options={"scheduler": scheduler})
+        options = dict(launcher_options or {})
+        if scheduler:
+            options.setdefault("scheduler", scheduler)
+        options = launch.launcher_options(launcher_plugin, options)
+        context = launch.LaunchContext(db_path=self.dbfile, function=fn, jobs=jobs, options=options)
         pairs = engine.pending_pairs(self.conn, starting, datasets)
         if pairs:
             ok, _failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs), context)

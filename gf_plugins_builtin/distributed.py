@@ -85,6 +85,8 @@ class DaskLauncher(Launcher):
     description = "run evaluations on dask.distributed workers (--scheduler ADDRESS, or a local cluster)"
     commands = True
     functions = True
+    options = {"scheduler": "the scheduler's address, tcp://HOST:PORT (env GF_DASK_SCHEDULER); default: a local "
+                            "cluster of --jobs processes"}
 
     def launch(self, evaluations, context):
         distributed = _distributed()

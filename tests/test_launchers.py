@@ -36,7 +36,8 @@ def test_hook_gf_register_launchers():
     assert sorted(plugins.get_launchers()) == ["dask", "inprocess", "local", "print"]
 
 
-def test_run_evaluates_every_group_on_every_dataset_with_the_environment(db, run_gf):
+def test_run_evaluates_every_group_on_every_dataset_with_the_environment(db, run_gf, monkeypatch):
+    monkeypatch.setenv("GF_DASK_SCHEDULER", "tcp://127.0.0.1:1")  # a dask setting: no concern of the local launcher
     result = run_gf("run", "--db", db, COMMAND, "aa", "b b; echo", "-j", "2")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "4 evaluated: 4 ok, 0 failed, 0 skipped (already run)\n"
@@ -106,6 +107,13 @@ def test_print_launcher_writes_lines_and_runs_nothing(db, run_gf):
         (["run {}", "--launcher", "nope"], "unknown launcher 'nope'; choose one of: dask, inprocess, local, print"),
         (["run {}", "a", "--launcher", "inprocess"], "runs Python functions, not commands"),
         (["run {}", "a", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler is for the dask launcher"),
+        (["run {}", "a", "--launcher-option", "jobs=3"],
+         "launcher option 'jobs': the local launcher has no such option (it takes none; see `gf launchers list`)"),
+        (["run {}", "a", "--launcher", "dask", "--launcher-option", "address=x"],
+         "launcher option 'address': the dask launcher has no such option (it takes scheduler;"),
+        (["run {}", "a", "--launcher", "dask", "--launcher-option", "scheduler"],
+         "--launcher-option 'scheduler': expected NAME=VALUE, e.g. --launcher-option scheduler=..."),
+        (["run {}", "a", "--launcher-option", "=1"], "expected NAME=VALUE"),
         (["run {}"], "no datasets given and none recorded"),
         (["run {}", "a", "--group", "7"], "group 7 does not exist"),
         (["'unclosed {}", "a"], "cannot split COMMAND"),
@@ -119,3 +127,61 @@ def test_bad_run_arguments(db, run_gf, args, message):
 def test_launchers_list(run_gf):
     listed = json.loads(run_gf("launchers", "list", "--json").stdout)
     assert [item["name"] for item in listed] == ["local", "print", "inprocess", "dask"]
+    assert [sorted(item["options"]) for item in listed] == [[], [], [], ["scheduler"]]
+    assert "GF_DASK_SCHEDULER" in listed[3]["options"]["scheduler"]
+    text = run_gf("launchers", "list").stdout.splitlines()
+    assert text[4].split()[0] == "dask" and text[4].split()[-1] == "scheduler"
+    assert text[-1].startswith("  dask: --launcher-option scheduler=...  the scheduler's address")
+
+
+def _spy_launcher(seen):
+    """A third-party launcher taking two options; it records what it was given and runs nothing."""
+    from gf import Finished, Launcher, hookimpl
+
+    class Spy(Launcher):
+        name = "spy"
+        description = "records its options"
+        options = {"queue": "where to submit", "retries": "how often to retry"}
+
+        def launch(self, evaluations, context):
+            seen.append(dict(context.options))
+            for evaluation in evaluations:
+                yield Finished(evaluation, results={"spy": {"ok": 1}})
+
+    class Plugin:
+        @hookimpl
+        def gf_register_launchers(self, register):
+            register(Spy())
+
+    plugins.register(Plugin(), name="spy-launcher")
+
+
+def test_launcher_options_reach_a_plugin_launcher(db, run_gf):
+    seen = []
+    _spy_launcher(seen)
+    result = run_gf("run", "--db", db, COMMAND, "aa", "--launcher", "spy", "--launcher-option", "queue=short = fast",
+                    "--launcher-option", "retries=2")
+    assert result.exit_code == 0, result.stderr
+    assert seen == [{"queue": "short = fast", "retries": "2"}]  # split at the first "=", values as given
+    result = run_gf("run", "--db", db, COMMAND, "aa", "--launcher", "spy", "--again")
+    assert result.exit_code == 0 and seen[-1] == {}  # an option not given is absent
+    result = run_gf("run", "--db", db, COMMAND, "aa", "--launcher", "spy", "--launcher-option", "queue=x",
+                    "--launcher-option", "partition=y")
+    assert result.exit_code == 2 and len(seen) == 2  # refused before anything ran
+    assert "launcher option 'partition': the spy launcher has no such option (it takes queue, retries;" in result.stderr
+    listed = {item["name"]: item for item in json.loads(run_gf("launchers", "list", "--json").stdout)}
+    assert listed["spy"]["options"] == {"queue": "where to submit", "retries": "how often to retry"}
+
+
+def test_evolve_checks_launcher_options(load_text, db_path):
+    from gf import GeneticFuckery, InputError
+
+    load_text("x = 1.5\n")
+    g = GeneticFuckery(dbfile=db_path)
+    kwargs = dict(metric="v", generations=1, population=2, datasets=["d"])
+    fn = lambda params, dataset: {"a": {"v": params.x}}  # noqa: E731
+    with pytest.raises(InputError, match="launcher option 'scheduler': the inprocess launcher has no such option"):
+        g.evolve(fn, scheduler="tcp://127.0.0.1:1", **kwargs)
+    with pytest.raises(InputError, match="launcher option 'queue': the inprocess launcher has no such option"):
+        g.evolve(fn, launcher_options={"queue": "x"}, **kwargs)
+    assert store.connect(db_path).execute("SELECT count(*) FROM runs").fetchone()[0] == 0

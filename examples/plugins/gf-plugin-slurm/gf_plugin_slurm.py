@@ -17,9 +17,9 @@ For the evaluations of one ``gf run`` or one ``gf breed`` generation, the launch
    that left no results, or that Slurm killed before it could write its exit
    status (noticed through ``squeue``), becomes a failed evaluation with the reason.
 
-gf's command line has no launcher options besides ``--scheduler`` (dask), so this
-launcher is configured with environment variables (see ``SETTINGS``). Only gf's
-public API is used.
+The launcher is configured with ``--launcher-option NAME=VALUE`` (``gf launchers
+list`` shows them) or with the environment variables in ``SETTINGS``; an option wins
+over its variable. Only gf's public API is used.
 """
 
 import math
@@ -64,14 +64,27 @@ class SlurmError(GfError):
     exit_code = 1
 
 
-def setting(name):
-    """The value of one of :data:`SETTINGS` (the environment, else the default)."""
+def option_name(name):
+    """``GF_SLURM_ARRAY_LIMIT`` -> ``array-limit``: the ``--launcher-option`` that sets it."""
+    return name[len("GF_SLURM_"):].lower().replace("_", "-")
+
+
+def _source(name, given):
+    """Where a setting's value comes from, for an error message."""
+    return f"--launcher-option {option_name(name)}" if option_name(name) in (given or {}) else name
+
+
+def setting(name, given=None):
+    """The value of one of :data:`SETTINGS`: its launcher option in ``given``, else the environment, else the
+    default."""
+    if option_name(name) in (given or {}):
+        return str(given[option_name(name)]).strip()
     return os.environ.get(name, SETTINGS[name][0]).strip()
 
 
-def number_setting(name, minimum=0.0, integer=False):
+def number_setting(name, minimum=0.0, integer=False, given=None):
     """A numeric setting, ``None`` when empty; a bad value is a one-line error."""
-    text = setting(name)
+    text = setting(name, given)
     if not text:
         return None
     try:
@@ -80,15 +93,15 @@ def number_setting(name, minimum=0.0, integer=False):
         value = None
     if value is None or value < minimum or (not integer and not math.isfinite(value)):
         kind = "a whole number" if integer else "a number of seconds"
-        raise InputError(f"{name}={text!r}: expected {kind} of at least {minimum:g}")
+        raise InputError(f"{_source(name, given)}={text!r}: expected {kind} of at least {minimum:g}")
     return value
 
 
-def command_setting(name):
+def command_setting(name, given=None):
     try:
-        return shlex.split(setting(name))
+        return shlex.split(setting(name, given))
     except ValueError as error:
-        raise InputError(f"cannot split {name}={setting(name)!r} into words: {error}") from None
+        raise InputError(f"cannot split {_source(name, given)}={setting(name, given)!r} into words: {error}") from None
 
 
 # -- the job script -------------------------------------------------------------------
@@ -161,8 +174,9 @@ def task_line(evaluation, argv):
 class Job:
     """One job array: its folder, its evaluations by task index, what is still pending."""
 
-    def __init__(self, folder, evaluations, argvs):
+    def __init__(self, folder, evaluations, argvs, given=None):
         self.folder = folder
+        self.given = given or {}  # the launcher options gf was given
         self.evaluations = dict(enumerate(evaluations))
         self.argvs = dict(enumerate(argvs))
         self.pending = set(self.evaluations)
@@ -185,7 +199,7 @@ class Job:
         return script
 
     def submit(self, script, options=()):
-        argv = command_setting("GF_SLURM_SBATCH") + list(options) + [script]
+        argv = command_setting("GF_SLURM_SBATCH", self.given) + list(options) + [script]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
         except FileNotFoundError:
@@ -209,7 +223,7 @@ class Job:
 
     def running(self):
         """``True``/``False`` from squeue, or ``None`` when it cannot tell."""
-        base = command_setting("GF_SLURM_SQUEUE")
+        base = command_setting("GF_SLURM_SQUEUE", self.given)
         if not base or not self.job_id:
             return None
         try:
@@ -224,7 +238,7 @@ class Job:
         return None
 
     def cancel(self):
-        base = command_setting("GF_SLURM_SCANCEL")
+        base = command_setting("GF_SLURM_SCANCEL", self.given)
         if base and self.job_id and self.pending:
             try:
                 subprocess.run(base + [self.job_id], capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
@@ -293,26 +307,30 @@ class SlurmLauncher(Launcher):
     description = "run evaluations as a Slurm job array (sbatch); results come back through GF_RESULTS files"
     commands = True
     functions = False
+    #: ``--launcher-option NAME=VALUE`` for each of :data:`SETTINGS` (it wins over the variable)
+    options = {option_name(name): f"{text} (env {name}" + (f"; default: {default})" if default else ")")
+               for name, (default, text) in SETTINGS.items()}
 
     def launch(self, evaluations, context):
         evaluations = list(evaluations)
         if not evaluations:
             return
-        poll = number_setting("GF_SLURM_POLL", minimum=0.01) or 5.0
-        wait = number_setting("GF_SLURM_WAIT", minimum=0.0)
-        grace = number_setting("GF_SLURM_GRACE", minimum=0.0)
+        given = context.options
+        poll = number_setting("GF_SLURM_POLL", minimum=0.01, given=given) or 5.0
+        wait = number_setting("GF_SLURM_WAIT", minimum=0.0, given=given)
+        grace = number_setting("GF_SLURM_GRACE", minimum=0.0, given=given)
         grace = 60.0 if grace is None else grace
-        size = number_setting("GF_SLURM_MAX_ARRAY", minimum=1, integer=True) or 1000
-        limit = number_setting("GF_SLURM_ARRAY_LIMIT", minimum=1, integer=True)
-        options = command_setting("GF_SLURM_OPTIONS")
-        base = setting("GF_SLURM_DIR") or os.path.join(os.path.dirname(context.db_path), "gf-slurm")
+        size = number_setting("GF_SLURM_MAX_ARRAY", minimum=1, integer=True, given=given) or 1000
+        limit = number_setting("GF_SLURM_ARRAY_LIMIT", minimum=1, integer=True, given=given)
+        options = command_setting("GF_SLURM_OPTIONS", given)
+        base = setting("GF_SLURM_DIR", given) or os.path.join(os.path.dirname(context.db_path), "gf-slurm")
         base = os.path.abspath(base)
         argvs = [command_line(context.command, evaluation.dataset, context.shell) for evaluation in evaluations]
         jobs = []
         for start in range(0, len(evaluations), size):
             # the first evaluation's launch ULID names the folder: unique, and sorted by time
             folder = os.path.join(base, f"job-{evaluations[start].launch}")
-            jobs.append(Job(folder, evaluations[start:start + size], argvs[start:start + size]))
+            jobs.append(Job(folder, evaluations[start:start + size], argvs[start:start + size], given))
         try:
             for job in jobs:
                 job_id = job.submit(job.write(context.db_path, context.timeout, options, limit), options)
@@ -331,7 +349,8 @@ class SlurmLauncher(Launcher):
                         job.cancel()
                         for task in sorted(job.pending):
                             yield job.finished(task, context.timeout, gave_up=(
-                                f"not finished after GF_SLURM_WAIT={wait:g} s; Slurm job {job.job_id} was cancelled"))
+                                f"not finished after {_source('GF_SLURM_WAIT', given)}={wait:g} s; "
+                                f"Slurm job {job.job_id} was cancelled"))
                     break
                 for job in jobs:
                     if not job.pending:
@@ -348,7 +367,7 @@ class SlurmLauncher(Launcher):
             # Ctrl-C, GF_SLURM_WAIT, or a consumer that stopped early: cancel what still runs
             for job in jobs:
                 job.cancel()
-            if not setting("GF_SLURM_KEEP"):
+            if not setting("GF_SLURM_KEEP", given):
                 for job in jobs:
                     if job.job_id and not job.pending and job.all_good:
                         shutil.rmtree(job.folder, ignore_errors=True)

@@ -23,8 +23,36 @@ def sbatch_calls(state):
 def test_registered_as_a_launcher(run_gf):
     launcher = gf.plugins.get_launchers()["slurm"]
     assert isinstance(launcher, gf.Launcher) and launcher.waits and launcher.commands and not launcher.functions
-    listed = json.loads(run_gf("launchers", "list", "--json").stdout)
-    assert {"name": "slurm", "description": launcher.description} in listed
+    listed = {item["name"]: item for item in json.loads(run_gf("launchers", "list", "--json").stdout)}
+    assert listed["slurm"]["description"] == launcher.description
+    # every setting is also a launcher option
+    assert sorted(listed["slurm"]["options"]) == sorted(
+        name[len("GF_SLURM_"):].lower().replace("_", "-") for name in gf_plugin_slurm.SETTINGS)
+    assert listed["slurm"]["options"]["array-limit"].endswith("(env GF_SLURM_ARRAY_LIMIT)")
+
+
+def test_launcher_options_win_over_the_environment(run_gf, load, db, command, monkeypatch, tmp_path, query,
+                                                   slurm_plugin):
+    load("x = 3.0\n")
+    monkeypatch.setenv("GF_SLURM_DIR", str(tmp_path / "not-here"))
+    monkeypatch.setenv("GF_SLURM_OPTIONS", "--partition=short")
+    result = run_gf("run", "--db", db, command, "a", "b", "c", "--launcher", "slurm",
+                    "--launcher-option", f"dir={tmp_path / 'jobs'}", "--launcher-option", "keep=1",
+                    "--launcher-option", "options=--partition=long --mem=2G", "--launcher-option", "array-limit=1")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "not-here").exists()
+    [folder] = (tmp_path / "jobs").iterdir()  # kept, where the option said
+    assert "#SBATCH --array=0-2%1" in (folder / "job.sh").read_text().splitlines()
+    assert sbatch_calls(slurm_plugin) == [["--parsable", "--partition=long", "--mem=2G", str(folder / "job.sh")]]
+    assert query("SELECT count(*) FROM runs WHERE status = 'ok'") == [(3,)]
+    # a bad value names the option it came from; nothing is submitted
+    result = run_gf("run", "--db", db, command, "d", "--launcher", "slurm", "--launcher-option", "max-array=0")
+    assert (result.exit_code, result.stderr) == (
+        2, "error: --launcher-option max-array='0': expected a whole number of at least 1\n")
+    result = run_gf("run", "--db", db, command, "d", "--launcher", "slurm", "--launcher-option", "partition=x")
+    assert result.exit_code == 2
+    assert "the slurm launcher has no such option (it takes array-limit, dir," in result.stderr
+    assert len(sbatch_calls(slurm_plugin)) == 1
 
 
 def test_gf_run_evaluates_every_pair_as_one_job_array(run_gf, load, db, command, query, slurm_plugin):
@@ -130,6 +158,11 @@ def test_gf_slurm_wait_gives_up_and_cancels_the_job(run_gf, load, db, command, q
     [(status, error)] = query("SELECT status, error FROM runs")
     assert status == "failed" and error.startswith("not finished after GF_SLURM_WAIT=0.5 s; Slurm job 1000 was cancelled")
     assert (slurm_plugin / "scancel.log").read_text() == "1000\n"
+    # the same through the launcher option, which names itself in the error
+    result = run_gf("run", "--db", db, command, "b", "--launcher", "slurm", "--launcher-option", "wait=0.4")
+    assert result.exit_code == 1
+    [(error,)] = query("SELECT error FROM runs WHERE dataset = 'b'")
+    assert error.startswith("not finished after --launcher-option wait=0.4 s; Slurm job 1001 was cancelled")
 
 
 def test_timeout_kills_the_command_inside_the_task(run_gf, load, db, command, query):
