@@ -138,6 +138,25 @@ def groups(db_path, as_json):
 @cli.command()
 @db_option
 @json_option
+def loops(db_path, as_json):
+    """List breed loops: status, generations done, runs, and what each was run with.
+
+    A loop whose process died (a crash, a killed job) still says running until it is
+    resumed by rerunning its `gf breed` command; `last` is its latest activity.
+    """
+    from gf import engine
+
+    rows = engine.list_loops(open_db(db_path))
+    if as_json:
+        emit(rows, None, True)
+        return
+    emit(rows, ["id", "status", "started", "last", "generations", "groups", "ok", "failed", "breeder", "metric",
+                "command"], False)
+
+
+@cli.command()
+@db_option
+@json_option
 @click.argument("group", type=int)
 def show(db_path, as_json, group):
     """Show every parameter of GROUP with its type and value, and its constraints."""

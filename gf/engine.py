@@ -322,6 +322,39 @@ def _close_loop(conn, loop_id, status):
         conn.execute("UPDATE loops SET status = ?, stopped = ? WHERE id = ?", (status, store.now(), loop_id))
 
 
+def list_loops(conn):
+    """Every breed loop as a dict, oldest first: its state, progress, and what it was run with.
+
+    ``last`` is its latest activity (a group bred, a run or the loop stopped): a loop whose
+    process died says ``running`` until it is resumed, and ``last`` shows when it stopped.
+    """
+    rows = conn.execute(
+        """SELECT l.id, l.uid, l.status, l.started, l.stopped, l.target, l.args,
+                  (SELECT max(generation) FROM groups WHERE loop_id = l.id),
+                  (SELECT count(*) FROM groups WHERE loop_id = l.id),
+                  (SELECT count(*) FROM runs r JOIN groups g ON g.id = r.group_id
+                      WHERE g.loop_id = l.id AND r.status = 'ok'),
+                  (SELECT count(*) FROM runs r JOIN groups g ON g.id = r.group_id
+                      WHERE g.loop_id = l.id AND r.status = 'failed'),
+                  max(coalesce((SELECT max(created) FROM groups WHERE loop_id = l.id), ''),
+                      coalesce((SELECT max(r.stopped) FROM runs r JOIN groups g ON g.id = r.group_id
+                                WHERE g.loop_id = l.id), ''),
+                      coalesce(l.stopped, ''), l.started)
+           FROM loops l ORDER BY l.id"""
+    )
+    loops = []
+    for loop_id, uid, status, started, stopped, target, args, done, groups, ok, failed, last in rows:
+        args = json.loads(args)
+        loops.append({
+            "id": loop_id, "uid": uid, "status": status, "started": started, "stopped": stopped, "last": last,
+            "generations": f"{done or 0}/{target}", "groups": groups, "ok": ok, "failed": failed,
+            "breeder": args.get("breeder"), "metric": args.get("metric"),
+            "command": args.get("command") or (f"evolve({args['evolve']})" if args.get("evolve") else None),
+            "args": args,
+        })
+    return loops
+
+
 def generation_groups(conn, loop_id, generation):
     return [row[0] for row in conn.execute(
         "SELECT id FROM groups WHERE loop_id = ? AND generation = ? ORDER BY id", (loop_id, generation))]

@@ -44,6 +44,11 @@ def test_full_loop_over_the_example_backtest(backtest_db, run_gf):
     assert generations == [(None, 1), (1, 4), (2, 4)]
     assert count_rows(backtest_db, "runs") == 27 and pairs_evaluated_twice(backtest_db) == []
     assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)]
+    listed = run_gf("loops", "--db", backtest_db).stdout.splitlines()
+    assert listed[0].split() == ["id", "status", "started", "last", "generations", "groups", "ok", "failed", "breeder",
+                                 "metric", "command"]
+    assert listed[1].split()[:2] == ["1", "done"] and listed[1].split()[4:8] == ["2/2", "8", "24", "0"]
+    assert listed[1].endswith(f"default  max profit min trades  {BACKTEST}")
     child = store.group_ids(conn)[-1]
     tree = run_gf("lineage", "--db", backtest_db, child).stdout.splitlines()
     assert tree[0] == f"group {child} (generation 2, default)"
@@ -129,6 +134,10 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     assert conn.execute("SELECT status FROM loops").fetchall() == [("running",)]
     interrupted = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
     assert interrupted < 2 + 3 * 8
+    [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)  # what a user sees the morning after
+    assert (loop["status"], loop["generations"], loop["groups"], loop["failed"]) == ("running", "2/3", 8, 0)
+    assert 8 + 3 <= loop["ok"] < 16 and loop["command"] == PROGRAM and loop["metric"] == "value"
+    assert loop["started"] <= loop["last"] and loop["stopped"] is None
 
     result = run_gf(*args)
     assert result.exit_code == 0, result.stderr
@@ -140,6 +149,9 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     assert generations == [(None, 1), (1, 4), (2, 4), (3, 4)]
     assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 2 + 3 * 4 * 2
     assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)]
+    [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
+    assert (loop["status"], loop["generations"], loop["groups"], loop["ok"], loop["failed"]) == ("done", "3/3", 12, 24, 0)
+    assert loop["last"] == loop["stopped"] and loop["args"]["seed"] == 2
 
 
 def test_tags_and_per_algo_breeding(backtest_db, run_gf, tmp_path):
