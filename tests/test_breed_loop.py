@@ -150,7 +150,8 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 2 + 3 * 4 * 2
     assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)]
     [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
-    assert (loop["status"], loop["generations"], loop["groups"], loop["ok"], loop["failed"]) == ("done", "3/3", 12, 24, 0)
+    assert (loop["status"], loop["generations"], loop["groups"], loop["ok"], loop["failed"]) == (
+        "done", "3/3", 12, 24, 0)
     assert loop["last"] == loop["stopped"] and loop["args"]["seed"] == 2
 
 
