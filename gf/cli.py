@@ -139,19 +139,19 @@ def groups(db_path, as_json):
 @db_option
 @json_option
 def loops(db_path, as_json):
-    """List breed loops: status, generations done, runs, and what each was run with.
+    """List breed loops: status, latest generation bred, runs, what each was run with.
 
     A loop whose process died (a crash, a killed job) still says running until it is
-    resumed by rerunning its `gf breed` command; `last` is its latest activity.
+    resumed by rerunning its `gf breed` command; `last` is its latest activity. An
+    interrupted loop's latest generation may be only partly evaluated.
     """
     from gf import engine
 
     rows = engine.list_loops(open_db(db_path))
-    if as_json:
-        emit(rows, None, True)
-        return
-    emit(rows, ["id", "status", "started", "last", "generations", "groups", "ok", "failed", "breeder", "metric",
-                "command"], False)
+    if not as_json:
+        rows = [{**row, "generation": f"{row['generation']}/{row['target']}"} for row in rows]
+    emit(rows, ["id", "status", "started", "last", "generation", "groups", "ok", "failed", "breeder", "metric",
+                "command"], as_json)
 
 
 @cli.command()
@@ -278,11 +278,9 @@ def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, sched
         raise InputError(f"the {launcher.name} launcher runs Python functions, not commands: "
                          "use GeneticFuckery.evolve()")
     launch.check_template(command, shell=shell)
-    if scheduler and launcher.name != "dask":
+    if scheduler and "scheduler" not in (launcher.options or {}):
         raise InputError(f"--scheduler is for the dask launcher; add --launcher dask (not {launcher.name})")
-    options = launch.launcher_options(launcher, launcher_option)
-    if scheduler:
-        options.setdefault("scheduler", scheduler)
+    options = launch.launcher_options(launcher, launcher_option, scheduler)
     context = launch.LaunchContext(db_path=os.path.abspath(db_path), command=command, jobs=jobs, timeout=timeout,
                                    shell=shell, echo=click.echo, options=options)
     return launcher, context

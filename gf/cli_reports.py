@@ -85,6 +85,9 @@ def rerun(db_path, jobs, timeout, shell, launcher_name, launcher_option, schedul
     """
     from gf import engine
 
+    if print_only and (launcher_name != "local" or launcher_option or scheduler):
+        raise InputError("--print prints the command lines (the print launcher): leave out --launcher, "
+                         "--launcher-option and --scheduler")
     launcher, context = _launch_context(db_path, command, jobs, timeout, shell,
                                         "print" if print_only else launcher_name, scheduler, launcher_option)
     conn = open_db(db_path)

@@ -304,7 +304,7 @@ def _open_loop(conn, settings):
     if row:
         loop_id = row[0]
         with store.transaction(conn):
-            conn.execute("UPDATE loops SET status = 'running' WHERE id = ?", (loop_id,))
+            conn.execute("UPDATE loops SET status = 'running', stopped = NULL WHERE id = ?", (loop_id,))
         (generation,) = conn.execute(
             "SELECT coalesce(max(generation), 0) FROM groups WHERE loop_id = ?", (loop_id,)
         ).fetchone()
@@ -325,8 +325,10 @@ def _close_loop(conn, loop_id, status):
 def list_loops(conn):
     """Every breed loop as a dict, oldest first: its state, progress, and what it was run with.
 
-    ``last`` is its latest activity (a group bred, a run or the loop stopped): a loop whose
-    process died says ``running`` until it is resumed, and ``last`` shows when it stopped.
+    ``generation`` is the latest generation bred, of ``target`` (an interrupted loop's may be
+    partly evaluated: its runs are in ``ok`` and ``failed``). ``last`` is the latest activity (a
+    group bred, a run or the loop stopped): a loop whose process died says ``running``
+    until it is resumed, and ``last`` shows when it stopped.
     """
     rows = conn.execute(
         """SELECT l.id, l.uid, l.status, l.started, l.stopped, l.target, l.args,
@@ -340,14 +342,14 @@ def list_loops(conn):
                       coalesce((SELECT max(r.stopped) FROM runs r JOIN groups g ON g.id = r.group_id
                                 WHERE g.loop_id = l.id), ''),
                       coalesce(l.stopped, ''), l.started)
-           FROM loops l ORDER BY l.id"""
+           FROM loops l ORDER BY l.started, l.id"""
     )
     loops = []
     for loop_id, uid, status, started, stopped, target, args, done, groups, ok, failed, last in rows:
         args = json.loads(args)
         loops.append({
             "id": loop_id, "uid": uid, "status": status, "started": started, "stopped": stopped, "last": last,
-            "generations": f"{done or 0}/{target}", "groups": groups, "ok": ok, "failed": failed,
+            "generation": done or 0, "target": target, "groups": groups, "ok": ok, "failed": failed,
             "breeder": args.get("breeder"), "metric": args.get("metric"),
             "command": args.get("command") or (f"evolve({args['evolve']})" if args.get("evolve") else None),
             "args": args,

@@ -100,8 +100,8 @@ class Launcher:
     :ivar functions: whether it calls a Python function (``GeneticFuckery.evolve``).
     :ivar options: the settings it takes, ``{name: one line of help}``: given as
         ``--launcher-option NAME=VALUE`` (``launcher_options={...}`` to ``evolve``), checked
-        against this before anything runs, and handed over as ``context.options``
-        (strings; absent when not given).
+        against this and by :meth:`check_options` before anything runs, and handed over
+        as ``context.options`` (strings; absent when not given).
     """
 
     name = ""
@@ -110,6 +110,12 @@ class Launcher:
     commands = True
     functions = False
     options = {}
+
+    def check_options(self, options):
+        """Refuse a bad value among ``options`` (the given ones, by name) with an :class:`InputError`.
+
+        Called before anything is bred or run; the default accepts every value.
+        """
 
     def launch(self, evaluations, context):
         """Run ``evaluations``; yield a :class:`Finished` for each as it ends.
@@ -123,30 +129,40 @@ class Launcher:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-def launcher_options(launcher, given):
-    """``given`` (``"NAME=VALUE"`` strings, or a dict) as a dict, checked against ``launcher.options``.
+def launcher_options(launcher, given, scheduler=None):
+    """``given`` (``"NAME=VALUE"`` strings, or a dict) as a dict of strings, checked by the launcher.
 
-    A name the launcher does not take, or a string without ``=``, is an :class:`InputError`
-    naming the option and what the launcher does take.
+    ``scheduler`` (``--scheduler``) is one more, ``scheduler``. A name the launcher does not
+    take, a string without ``=`` or a name given twice is an :class:`InputError` naming the
+    option; then the launcher's :meth:`Launcher.check_options` sees the values, so a bad one
+    is refused before anything is bred or run. A ``None`` value in a dict is left out.
     """
+    known = launcher.options or {}
     if isinstance(given, dict):
-        pairs = [(str(name), value) for name, value in given.items()]
+        pairs = [(str(name), str(value)) for name, value in given.items() if value is not None]
     else:
         pairs = []
         for text in given:
             name, equals, value = text.partition("=")
             if not equals or not name.strip():
+                example = next(iter(known), "name")
                 raise InputError(f"--launcher-option {text!r}: expected NAME=VALUE, e.g. --launcher-option "
-                                 f"{next(iter(launcher.options), 'name')}=...")
+                                 f"{example}=value")
             pairs.append((name.strip(), value))
-    known = launcher.options or {}
+    if scheduler:
+        pairs.append(("scheduler", str(scheduler)))
     options = {}
     for name, value in pairs:
         if name not in known:
             takes = f"it takes {', '.join(sorted(known))}" if known else "it takes none"
             raise InputError(f"launcher option {name!r}: the {launcher.name} launcher has no such option ({takes}; "
                              "see `gf launchers list`)")
+        if name in options:
+            also = " (--scheduler A is short for --launcher-option scheduler=A)" if name == "scheduler" else ""
+            raise InputError(f"launcher option {name!r} is given twice ({options[name]!r} and {value!r}): "
+                             f"give it once{also}")
         options[name] = value
+    launcher.check_options(options)
     return options
 
 

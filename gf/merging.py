@@ -102,6 +102,9 @@ def _copy_loops(out, source):
     ):
         if uid in known:
             mapping[old_id] = known[uid]
+            if status == "done":  # a later copy of a loop merged before: it has finished since
+                out.execute("UPDATE loops SET status = 'done', stopped = ? WHERE id = ? AND status != 'done'",
+                            (stopped, known[uid]))
             continue
         mapping[old_id] = out.execute(
             "INSERT INTO loops (uid, key, args, started, stopped, target, status) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -243,10 +243,9 @@ class GeneticFuckery:
         starting = [self.group] if self.group is not None else store.group_ids(self.conn)
         if not starting:
             raise InputError(f"{self.dbfile} has no parameter group: load one first with `gf load FILE --db {self.dbfile}`")
-        options = dict(launcher_options or {})
-        if scheduler:
-            options.setdefault("scheduler", scheduler)
-        options = launch.launcher_options(launcher_plugin, options)
+        if scheduler and "scheduler" not in (launcher_plugin.options or {}):
+            raise InputError(f"scheduler= is for the dask launcher: add launcher='dask' (not {launcher!r})")
+        options = launch.launcher_options(launcher_plugin, dict(launcher_options or {}), scheduler)
         context = launch.LaunchContext(db_path=self.dbfile, function=fn, jobs=jobs, options=options)
         pairs = engine.pending_pairs(self.conn, starting, datasets)
         if pairs:

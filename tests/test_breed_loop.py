@@ -45,7 +45,7 @@ def test_full_loop_over_the_example_backtest(backtest_db, run_gf):
     assert count_rows(backtest_db, "runs") == 27 and pairs_evaluated_twice(backtest_db) == []
     assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)]
     listed = run_gf("loops", "--db", backtest_db).stdout.splitlines()
-    assert listed[0].split() == ["id", "status", "started", "last", "generations", "groups", "ok", "failed", "breeder",
+    assert listed[0].split() == ["id", "status", "started", "last", "generation", "groups", "ok", "failed", "breeder",
                                  "metric", "command"]
     assert listed[1].split()[:2] == ["1", "done"] and listed[1].split()[4:8] == ["2/2", "8", "24", "0"]
     assert listed[1].endswith(f"default  max profit min trades  {BACKTEST}")
@@ -135,7 +135,8 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     interrupted = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
     assert interrupted < 2 + 3 * 8
     [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)  # what a user sees the morning after
-    assert (loop["status"], loop["generations"], loop["groups"], loop["failed"]) == ("running", "2/3", 8, 0)
+    assert (loop["status"], loop["generation"], loop["target"], loop["groups"], loop["failed"]) == (
+        "running", 2, 3, 8, 0)
     assert 8 + 3 <= loop["ok"] < 16 and loop["command"] == PROGRAM and loop["metric"] == "value"
     assert loop["started"] <= loop["last"] and loop["stopped"] is None
 
@@ -150,8 +151,8 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 2 + 3 * 4 * 2
     assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)]
     [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
-    assert (loop["status"], loop["generations"], loop["groups"], loop["ok"], loop["failed"]) == (
-        "done", "3/3", 12, 24, 0)
+    assert (loop["status"], loop["generation"], loop["target"], loop["groups"], loop["ok"], loop["failed"]) == (
+        "done", 3, 3, 12, 24, 0)
     assert loop["last"] == loop["stopped"] and loop["args"]["seed"] == 2
 
 

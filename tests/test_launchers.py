@@ -112,8 +112,11 @@ def test_print_launcher_writes_lines_and_runs_nothing(db, run_gf):
         (["run {}", "a", "--launcher", "dask", "--launcher-option", "address=x"],
          "launcher option 'address': the dask launcher has no such option (it takes scheduler;"),
         (["run {}", "a", "--launcher", "dask", "--launcher-option", "scheduler"],
-         "--launcher-option 'scheduler': expected NAME=VALUE, e.g. --launcher-option scheduler=..."),
-        (["run {}", "a", "--launcher-option", "=1"], "expected NAME=VALUE"),
+         "--launcher-option 'scheduler': expected NAME=VALUE, e.g. --launcher-option scheduler=value"),
+        (["run {}", "a", "--launcher-option", "=1"], "expected NAME=VALUE, e.g. --launcher-option name=value"),
+        (["run {}", "a", "--launcher", "dask", "--launcher-option", "scheduler=tcp://a:1", "--scheduler", "tcp://b:1"],
+         "launcher option 'scheduler' is given twice ('tcp://a:1' and 'tcp://b:1'): give it once (--scheduler A is "
+         "short for --launcher-option scheduler=A)"),
         (["run {}"], "no datasets given and none recorded"),
         (["run {}", "a", "--group", "7"], "group 7 does not exist"),
         (["'unclosed {}", "a"], "cannot split COMMAND"),
@@ -130,7 +133,7 @@ def test_launchers_list(run_gf):
     assert [sorted(item["options"]) for item in listed] == [[], [], [], ["scheduler"]]
     assert "GF_DASK_SCHEDULER" in listed[3]["options"]["scheduler"]
     text = run_gf("launchers", "list").stdout.splitlines()
-    assert text[4].split()[0] == "dask" and text[4].split()[-1] == "scheduler"
+    assert [line.split()[-1] for line in text if line.startswith("dask ")] == ["scheduler"]
     assert text[-1].startswith("  dask: --launcher-option scheduler=...  the scheduler's address")
 
 
@@ -169,8 +172,52 @@ def test_launcher_options_reach_a_plugin_launcher(db, run_gf):
                     "--launcher-option", "partition=y")
     assert result.exit_code == 2 and len(seen) == 2  # refused before anything ran
     assert "launcher option 'partition': the spy launcher has no such option (it takes queue, retries;" in result.stderr
+    result = run_gf("run", "--db", db, COMMAND, "aa", "--launcher", "spy", "--launcher-option", "queue=a",
+                    "--launcher-option", "queue=b")
+    assert result.exit_code == 2
+    assert "launcher option 'queue' is given twice ('a' and 'b'): give it once" in result.stderr
     listed = {item["name"]: item for item in json.loads(run_gf("launchers", "list", "--json").stdout)}
     assert listed["spy"]["options"] == {"queue": "where to submit", "retries": "how often to retry"}
+    # gf breed and gf rerun hand them over too
+    result = run_gf("breed", "--db", db, "--metric", "ok", "--loop", "1", "--population", "2", "--launcher", "spy",
+                    "--launcher-option", "retries=5", COMMAND)
+    assert result.exit_code == 0, result.stderr
+    assert seen[-1] == {"retries": "5"}
+    [run_id] = store.connect(db).execute("SELECT min(id) FROM runs").fetchone()
+    result = run_gf("rerun", "--db", db, "--launcher", "spy", "--launcher-option", "queue=q", COMMAND, run_id)
+    assert result.exit_code == 0, result.stderr
+    assert seen[-1] == {"queue": "q"} and len(seen) == 4
+    result = run_gf("rerun", "--db", db, "--print", "--launcher-option", "queue=q", COMMAND, run_id)
+    assert result.exit_code == 2 and "--print prints the command lines (the print launcher): leave out" in result.stderr
+
+
+def test_launcher_check_options_refuses_a_bad_value_before_anything_runs(db, run_gf):
+    from gf import InputError, Launcher, hookimpl
+
+    class Picky(Launcher):
+        name = "picky"
+        options = {"retries": "a whole number"}
+
+        def check_options(self, options):
+            if not options.get("retries", "0").isdigit():
+                raise InputError(f"--launcher-option retries={options['retries']!r}: expected a whole number")
+
+        def launch(self, evaluations, context):
+            raise AssertionError("never reached")
+
+    class Plugin:
+        @hookimpl
+        def gf_register_launchers(self, register):
+            register(Picky())
+
+    plugins.register(Plugin(), name="picky-launcher")
+    assert run_gf("run", "--db", db, COMMAND, "aa").exit_code == 0
+    result = run_gf("breed", "--db", db, "--metric", "ok", "--loop", "1", "--launcher", "picky",
+                    "--launcher-option", "retries=many", COMMAND)
+    assert (result.exit_code, result.stderr) == (
+        2, "error: --launcher-option retries='many': expected a whole number\n")
+    conn = store.connect(db)
+    assert conn.execute("SELECT (SELECT count(*) FROM groups), (SELECT count(*) FROM loops)").fetchone() == (2, 0)
 
 
 def test_evolve_checks_launcher_options(load_text, db_path):
@@ -180,8 +227,36 @@ def test_evolve_checks_launcher_options(load_text, db_path):
     g = GeneticFuckery(dbfile=db_path)
     kwargs = dict(metric="v", generations=1, population=2, datasets=["d"])
     fn = lambda params, dataset: {"a": {"v": params.x}}  # noqa: E731
-    with pytest.raises(InputError, match="launcher option 'scheduler': the inprocess launcher has no such option"):
+    with pytest.raises(InputError, match="scheduler= is for the dask launcher: add launcher='dask' .not 'inprocess'."):
         g.evolve(fn, scheduler="tcp://127.0.0.1:1", **kwargs)
     with pytest.raises(InputError, match="launcher option 'queue': the inprocess launcher has no such option"):
         g.evolve(fn, launcher_options={"queue": "x"}, **kwargs)
     assert store.connect(db_path).execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def test_evolve_hands_launcher_options_over_as_strings(load_text, db_path):
+    from gf import GeneticFuckery, hookimpl
+    from gf_plugins_builtin.launchers import InProcessLauncher
+
+    seen = []
+
+    class Tuned(InProcessLauncher):
+        name = "tuned"
+        options = {"threads": "how many", "label": "a name"}
+
+        def launch(self, evaluations, context):
+            seen.append(dict(context.options))
+            yield from super().launch(evaluations, context)
+
+    class Plugin:
+        @hookimpl
+        def gf_register_launchers(self, register):
+            register(Tuned())
+
+    plugins.register(Plugin(), name="tuned-launcher")
+    load_text("x = 1.5\n")
+    best = GeneticFuckery(dbfile=db_path).evolve(
+        lambda params, dataset: {"a": {"v": params.x}}, metric="v", generations=1, population=2, datasets=["d"],
+        launcher="tuned", launcher_options={"threads": 2, "label": None}, seed=1)
+    assert best["group"] >= 1
+    assert seen and all(options == {"threads": "2"} for options in seen)  # str(2); None left out

@@ -56,6 +56,10 @@ def test_merge_round_trip_top_agrees_with_the_union(tmp_path, run_gf):
     assert again == [{"database": one, "groups": 0, "groups_skipped": 19, "runs": 0, "runs_skipped": 38}]
     conn = store.connect(merged)
     assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 38
+    loops = json.loads(run_gf("loops", "--db", merged, "--json").stdout)
+    assert [(loop["status"], loop["generation"], loop["target"], loop["groups"], loop["ok"]) for loop in loops] == [
+        ("done", 3, 3, 18, 36)] * 2
+    assert [loop["command"] for loop in loops] == ["evolve(objective)"] * 2
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     # lineage survives the id remapping: every bred group's parents are groups of its own database
     uid_db = {uid: "one" for (uid,) in sqlite3.connect(one).execute("SELECT uid FROM groups")}
@@ -66,6 +70,33 @@ def test_merge_round_trip_top_agrees_with_the_union(tmp_path, run_gf):
         assert uid_db[child_uid] == uid_db[parent_uid]
     assert conn.execute("SELECT count(*) FROM group_parents").fetchone()[0] == sum(
         sqlite3.connect(p).execute("SELECT count(*) FROM group_parents").fetchone()[0] for p in (one, two))
+
+
+def test_merging_a_later_copy_of_a_loop_marks_it_done(tmp_path, run_gf):
+    one = bred_database(tmp_path, run_gf, "one.db", seed=1)
+    snapshot = str(tmp_path / "snapshot.db")
+    conn = store.connect(one)
+    conn.execute(f"VACUUM INTO '{snapshot}'")
+    # the snapshot as it was while the loop ran: still running, generation 3 not yet bred
+    raw = sqlite3.connect(snapshot)
+    with raw:
+        raw.execute("UPDATE loops SET status = 'running', stopped = NULL")
+        raw.execute("DELETE FROM results WHERE run IN (SELECT r.id FROM runs r JOIN groups g ON g.id = r.group_id "
+                    "WHERE g.generation = 3)")
+        raw.execute("DELETE FROM runs WHERE group_id IN (SELECT id FROM groups WHERE generation = 3)")
+        raw.execute("DELETE FROM launches WHERE group_id IN (SELECT id FROM groups WHERE generation = 3)")
+        raw.execute("DELETE FROM group_parents WHERE group_id IN (SELECT id FROM groups WHERE generation = 3)")
+        raw.execute("DELETE FROM params WHERE group_id IN (SELECT id FROM groups WHERE generation = 3)")
+        raw.execute("DELETE FROM groups WHERE generation = 3")
+    raw.close()
+    merged = str(tmp_path / "merged.db")
+    assert run_gf("merge", merged, snapshot).exit_code == 0
+    [loop] = json.loads(run_gf("loops", "--db", merged, "--json").stdout)
+    assert (loop["status"], loop["generation"], loop["stopped"]) == ("running", 2, None)
+    assert run_gf("merge", merged, one).exit_code == 0
+    [loop] = json.loads(run_gf("loops", "--db", merged, "--json").stdout)
+    [(stopped,)] = conn.execute("SELECT stopped FROM loops").fetchall()
+    assert (loop["status"], loop["generation"], loop["stopped"], loop["groups"]) == ("done", 3, stopped, 18)
 
 
 def test_merge_refuses_itself_and_missing_inputs(tmp_path, run_gf, load_text, db_path):

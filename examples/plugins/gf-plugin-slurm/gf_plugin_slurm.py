@@ -48,7 +48,7 @@ SETTINGS = {
     "GF_SLURM_POLL": ("5", "seconds between looks at the job folder"),
     "GF_SLURM_WAIT": ("", "seconds to wait for the whole array before giving up on what has not finished"),
     "GF_SLURM_GRACE": ("60", "seconds to wait for a task's files after squeue stops listing the job"),
-    "GF_SLURM_KEEP": ("", "1: keep job folders (by default a folder whose tasks all succeeded is removed)"),
+    "GF_SLURM_KEEP": ("", "1: keep job folders (by default a folder whose tasks all succeeded is removed; 0: remove)"),
 }
 
 #: How much of a task's stderr is kept with a failed run.
@@ -66,6 +66,8 @@ class SlurmError(GfError):
 
 def option_name(name):
     """``GF_SLURM_ARRAY_LIMIT`` -> ``array-limit``: the ``--launcher-option`` that sets it."""
+    if name == "GF_SLURM_OPTIONS":
+        return "sbatch-options"
     return name[len("GF_SLURM_"):].lower().replace("_", "-")
 
 
@@ -95,6 +97,28 @@ def number_setting(name, minimum=0.0, integer=False, given=None):
         kind = "a whole number" if integer else "a number of seconds"
         raise InputError(f"{_source(name, given)}={text!r}: expected {kind} of at least {minimum:g}")
     return value
+
+
+def flag_setting(name, given=None):
+    """A yes/no setting: empty, ``0``, ``no`` or ``false`` is no."""
+    return setting(name, given).lower() not in ("", "0", "no", "false")
+
+
+def settings(given=None):
+    """Every setting the launcher reads once per launch, parsed; a bad value is a one-line error."""
+    grace = number_setting("GF_SLURM_GRACE", minimum=0.0, given=given)
+    for name in ("GF_SLURM_SBATCH", "GF_SLURM_SQUEUE", "GF_SLURM_SCANCEL"):  # read later, checked now
+        command_setting(name, given)
+    return {
+        "poll": number_setting("GF_SLURM_POLL", minimum=0.01, given=given) or 5.0,
+        "wait": number_setting("GF_SLURM_WAIT", minimum=0.0, given=given),
+        "grace": 60.0 if grace is None else grace,
+        "size": number_setting("GF_SLURM_MAX_ARRAY", minimum=1, integer=True, given=given) or 1000,
+        "limit": number_setting("GF_SLURM_ARRAY_LIMIT", minimum=1, integer=True, given=given),
+        "options": command_setting("GF_SLURM_OPTIONS", given),
+        "dir": setting("GF_SLURM_DIR", given),
+        "keep": flag_setting("GF_SLURM_KEEP", given),
+    }
 
 
 def command_setting(name, given=None):
@@ -204,7 +228,7 @@ class Job:
             done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
         except FileNotFoundError:
             raise SlurmError(f"cannot run {argv[0]!r} (not found): run gf where Slurm's sbatch is, "
-                             "or point GF_SLURM_SBATCH at it") from None
+                             f"or point {_source('GF_SLURM_SBATCH', self.given)} at it") from None
         except (OSError, subprocess.TimeoutExpired) as error:
             raise SlurmError(f"{shlex.join(argv)} failed: {error}") from None
         if done.returncode != 0:
@@ -311,19 +335,18 @@ class SlurmLauncher(Launcher):
     options = {option_name(name): f"{text} (env {name}" + (f"; default: {default})" if default else ")")
                for name, (default, text) in SETTINGS.items()}
 
+    def check_options(self, options):
+        settings(options)  # a bad value (poll=soon) is refused before gf breeds or runs anything
+
     def launch(self, evaluations, context):
         evaluations = list(evaluations)
         if not evaluations:
             return
         given = context.options
-        poll = number_setting("GF_SLURM_POLL", minimum=0.01, given=given) or 5.0
-        wait = number_setting("GF_SLURM_WAIT", minimum=0.0, given=given)
-        grace = number_setting("GF_SLURM_GRACE", minimum=0.0, given=given)
-        grace = 60.0 if grace is None else grace
-        size = number_setting("GF_SLURM_MAX_ARRAY", minimum=1, integer=True, given=given) or 1000
-        limit = number_setting("GF_SLURM_ARRAY_LIMIT", minimum=1, integer=True, given=given)
-        options = command_setting("GF_SLURM_OPTIONS", given)
-        base = setting("GF_SLURM_DIR", given) or os.path.join(os.path.dirname(context.db_path), "gf-slurm")
+        parsed = settings(given)
+        poll, wait, grace, size, limit = (parsed[key] for key in ("poll", "wait", "grace", "size", "limit"))
+        options = parsed["options"]
+        base = parsed["dir"] or os.path.join(os.path.dirname(context.db_path), "gf-slurm")
         base = os.path.abspath(base)
         argvs = [command_line(context.command, evaluation.dataset, context.shell) for evaluation in evaluations]
         jobs = []
@@ -367,7 +390,7 @@ class SlurmLauncher(Launcher):
             # Ctrl-C, GF_SLURM_WAIT, or a consumer that stopped early: cancel what still runs
             for job in jobs:
                 job.cancel()
-            if not setting("GF_SLURM_KEEP", given):
+            if not parsed["keep"]:
                 for job in jobs:
                     if job.job_id and not job.pending and job.all_good:
                         shutil.rmtree(job.folder, ignore_errors=True)

@@ -26,8 +26,8 @@ def test_registered_as_a_launcher(run_gf):
     listed = {item["name"]: item for item in json.loads(run_gf("launchers", "list", "--json").stdout)}
     assert listed["slurm"]["description"] == launcher.description
     # every setting is also a launcher option
-    assert sorted(listed["slurm"]["options"]) == sorted(
-        name[len("GF_SLURM_"):].lower().replace("_", "-") for name in gf_plugin_slurm.SETTINGS)
+    assert sorted(listed["slurm"]["options"]) == ["array-limit", "dir", "grace", "keep", "max-array", "poll",
+                                                  "sbatch", "sbatch-options", "scancel", "squeue", "wait"]
     assert listed["slurm"]["options"]["array-limit"].endswith("(env GF_SLURM_ARRAY_LIMIT)")
 
 
@@ -38,21 +38,34 @@ def test_launcher_options_win_over_the_environment(run_gf, load, db, command, mo
     monkeypatch.setenv("GF_SLURM_OPTIONS", "--partition=short")
     result = run_gf("run", "--db", db, command, "a", "b", "c", "--launcher", "slurm",
                     "--launcher-option", f"dir={tmp_path / 'jobs'}", "--launcher-option", "keep=1",
-                    "--launcher-option", "options=--partition=long --mem=2G", "--launcher-option", "array-limit=1")
+                    "--launcher-option", "sbatch-options=--partition=long --mem=2G",
+                    "--launcher-option", "array-limit=1")
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "not-here").exists()
     [folder] = (tmp_path / "jobs").iterdir()  # kept, where the option said
     assert "#SBATCH --array=0-2%1" in (folder / "job.sh").read_text().splitlines()
     assert sbatch_calls(slurm_plugin) == [["--parsable", "--partition=long", "--mem=2G", str(folder / "job.sh")]]
     assert query("SELECT count(*) FROM runs WHERE status = 'ok'") == [(3,)]
-    # a bad value names the option it came from; nothing is submitted
+    # a bad value names the option it came from, and is refused before anything is bred or submitted
     result = run_gf("run", "--db", db, command, "d", "--launcher", "slurm", "--launcher-option", "max-array=0")
     assert (result.exit_code, result.stderr) == (
         2, "error: --launcher-option max-array='0': expected a whole number of at least 1\n")
+    result = run_gf("breed", "--db", db, "--metric", "value", "--minimize", "--loop", "2", "--population", "2",
+                    "--launcher", "slurm", "--launcher-option", "poll=soon", command)
+    assert (result.exit_code, result.stderr) == (
+        2, "error: --launcher-option poll='soon': expected a number of seconds of at least 0.01\n")
+    assert query("SELECT count(*) FROM groups") == [(1,)] and query("SELECT count(*) FROM loops") == [(0,)]
+    result = run_gf("run", "--db", db, command, "d", "--launcher", "slurm", "--launcher-option", "sbatch=no-such")
+    assert result.stderr == ("error: cannot run 'no-such' (not found): run gf where Slurm's sbatch is, "
+                             "or point --launcher-option sbatch at it\n")
+    # keep=0 is no
+    result = run_gf("run", "--db", db, command, "e", "--launcher", "slurm", "--launcher-option", "keep=0",
+                    "--launcher-option", f"dir={tmp_path / 'jobs0'}")
+    assert result.exit_code == 0 and not (tmp_path / "jobs0").exists()
     result = run_gf("run", "--db", db, command, "d", "--launcher", "slurm", "--launcher-option", "partition=x")
     assert result.exit_code == 2
     assert "the slurm launcher has no such option (it takes array-limit, dir," in result.stderr
-    assert len(sbatch_calls(slurm_plugin)) == 1
+    assert len(sbatch_calls(slurm_plugin)) == 2  # the first run and keep=0's
 
 
 def test_gf_run_evaluates_every_pair_as_one_job_array(run_gf, load, db, command, query, slurm_plugin):
