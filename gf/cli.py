@@ -19,6 +19,30 @@ from gf.errors import GfError, InputError, LoadError
 # reports, which it never uses.
 
 
+class Duration(click.ParamType):
+    """Seconds, from ``90``, ``90s``, ``30m``, ``8h`` or ``1d``."""
+
+    name = "duration"
+    UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip().lower()
+        number, unit = text.rstrip("smhd"), text[len(text.rstrip("smhd")):]
+        try:
+            seconds = float(number) * self.UNITS[unit]
+        except (ValueError, KeyError):
+            seconds = None
+        if seconds is None or not seconds > 0 or seconds == float("inf"):
+            self.fail(f"{value!r}: expected a duration such as 90s, 30m, 8h or 1d (plain numbers are seconds)",
+                      param, ctx)
+        return seconds
+
+
+DURATION = Duration()
+
+
 class GfGroup(click.Group):
     """A click group that turns gf's errors, and click's usage errors, into one line and an exit status."""
 
@@ -345,6 +369,10 @@ def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler
               help="classic: how many results of each parent are paired.")
 @click.option("--loop", "generations", type=click.IntRange(min=1), default=1, show_default=True,
               help="Generations to breed and evaluate (with COMMAND).")
+@click.option("--max-time", type=DURATION, metavar="DURATION",
+              help="Breed no new generation after this long (90s, 30m, 8h, 1d); rerun the same command to go on.")
+@click.option("--patience", type=click.IntRange(min=1), metavar="G",
+              help="End the loop after G generations in a row without a better best score.")
 @click.option("--breeder", "breeder_name", default="default", show_default=True,
               help="How children are bred (see `gf breeders list`).")
 @click.option("--population", type=click.IntRange(min=1),
@@ -355,7 +383,8 @@ def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or the child ids) as JSON.")
 @click.argument("command", required=False)
 def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, launcher_name, launcher_option, scheduler,
-          top, compare, generations, breeder_name, population, datasets_allow, datasets_deny, seed, as_json, command):
+          top, compare, generations, max_time, patience, breeder_name, population, datasets_allow, datasets_deny,
+          seed, as_json, command):
     """Breed the best groups into new ones; with COMMAND, evaluate them and loop.
 
     Without COMMAND: one generation of children, their ids printed (the original
@@ -369,6 +398,8 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
     breeder = plugins.pick("breeder", breeder_name, plugins.get_breeders())
     conn = open_db(db_path)
     datasets = engine.select_datasets(conn, datasets_allow, datasets_deny, db_path)
+    if command is None and (max_time or patience):
+        raise InputError("--max-time and --patience end a breed loop: give the COMMAND that evaluates the children")
     if command is None:
         # each hand-run breed is a generation of its own, so the default breeder learns from each
         (generation,) = conn.execute("SELECT coalesce(max(generation), 0) + 1 FROM groups "
@@ -382,7 +413,7 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
                                         launcher_option)
     settings = engine.LoopSettings(
         metric=metric, breeder=breeder, launcher=launcher, datasets=datasets, generations=generations, top=top,
-        compare=compare, population=population, minimize=minimize, seed=seed,
+        compare=compare, population=population, minimize=minimize, seed=seed, max_time=max_time, patience=patience,
         key_args={"command": command, "metric": metric.name, "metric_sql": getattr(metric, "sql", None),
                   "minimize": minimize, "top": top, "compare": compare, "breeder": breeder.name,
                   "population": population, "datasets": datasets, "loop": generations, "seed": seed,
@@ -394,6 +425,8 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
         emit(summary, ["generation", "children", "ok", "failed", "best"], False)
     else:
         click.echo(f"# run the lines above, then rerun this gf breed to rank them and go on", err=True)
+    if summary.reason:
+        click.echo(summary.reason, err=True)
 
 
 @cli.command()

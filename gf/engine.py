@@ -286,6 +286,10 @@ class LoopSettings:
     minimize: bool = False
     seed: object = None
     key_args: dict = field(default_factory=dict)
+    #: seconds after which no new generation is bred (the loop stays resumable), or ``None``
+    max_time: object = None
+    #: generations without a better best score after which the loop ends, or ``None``
+    patience: object = None
 
     def key(self):
         """A fingerprint of the arguments that define this loop."""
@@ -369,17 +373,37 @@ def _rng(seed, generation):
     return random.Random(f"{seed}:{generation}")
 
 
+class Generations(list):
+    """The per-generation summaries of :func:`run_loop`, and why it ended early.
+
+    :ivar reason: ``None`` when every generation asked for was bred, else one line: the
+        ``max_time`` ran out (the loop stays resumable) or ``patience`` ended it.
+    """
+
+    reason = None
+
+
 def run_loop(conn, settings, context, progress=None):
     """Breed and evaluate ``settings.generations`` generations, resuming an interrupted loop.
 
-    :returns: a list of per-generation summaries ``{generation, children, ok, failed, best}``.
+    With ``settings.max_time``, no generation is bred once that many seconds have passed
+    (the one under way finishes; the loop is left resumable). With ``settings.patience``,
+    the loop ends (done) after that many generations in a row without a better best score.
+
+    :returns: :class:`Generations`, a list of per-generation summaries
+        ``{generation, children, ok, failed, best}``.
     :raises AllFailed: a generation in which every evaluation failed.
     :raises Interrupted: Ctrl-C; rerunning with the same settings resumes.
     """
+    import time
+
     progress = progress or Progress()
+    started = time.monotonic()
     loop_id, generation, resumed = _open_loop(conn, settings)
-    summary = []
+    summary = Generations()
     status = "stopped"
+    best = best_score(conn, settings.metric, settings.datasets, settings.minimize) if settings.patience else None
+    stale = 0
     try:
         if resumed and generation:
             missing = pending_pairs(conn, generation_groups(conn, loop_id, generation), settings.datasets)
@@ -395,6 +419,10 @@ def run_loop(conn, settings, context, progress=None):
                     raise AllFailed(all_failed_message(conn, generation_groups(conn, loop_id, generation),
                                                        f"of generation {generation}"))
         while generation < settings.generations:
+            if settings.max_time is not None and time.monotonic() - started >= settings.max_time:
+                summary.reason = (f"stopped after generation {generation} of {settings.generations}: the time limit "
+                                  f"({settings.max_time:g} s) ran out; rerun with the same arguments to go on")
+                return summary
             generation += 1
             children, _discarded = breed_generation(
                 conn,
@@ -421,10 +449,29 @@ def run_loop(conn, settings, context, progress=None):
             progress.best = summary[-1]["best"]
             if pairs and not ok:
                 raise AllFailed(all_failed_message(conn, children, f"of generation {generation}"))
+            if settings.patience:
+                if _better(summary[-1]["best"], best, settings.minimize):
+                    best, stale = summary[-1]["best"], 0
+                else:
+                    stale += 1
+                if stale >= settings.patience and generation < settings.generations:
+                    summary.reason = (f"ended after generation {generation} of {settings.generations}: no better "
+                                      f"best score in the last {stale} generations (patience {settings.patience})")
+                    status = "done"
+                    return summary
         status = "done"
         return summary
     finally:
         _close_loop(conn, loop_id, status)
+
+
+def _better(score, than, minimize):
+    """Whether ``score`` beats ``than`` (``None``: no score yet)."""
+    if score is None:
+        return False
+    if than is None:
+        return True
+    return score < than if minimize else score > than
 
 
 def _summary(conn, settings, generation, children, ok, failed):

@@ -215,7 +215,8 @@ class GeneticFuckery:
     # -- optimizing ---------------------------------------------------------------------
 
     def evolve(self, fn, *, metric, minimize=False, generations, population, datasets, breeder="default",
-               top=None, jobs=1, seed=None, launcher="inprocess", scheduler=None, launcher_options=None):
+               top=None, jobs=1, seed=None, launcher="inprocess", scheduler=None, launcher_options=None,
+               max_time=None, patience=None):
         """Optimize in-process: ``fn(params, dataset) -> {algo: {name: number}}``, no shell at all.
 
         The starting groups (this reader's group, or every group in the database) are
@@ -227,6 +228,9 @@ class GeneticFuckery:
         local cluster of ``jobs`` processes); ``fn`` must then be picklable.
         ``launcher_options`` are the launcher's settings (``{name: value}``, see
         ``gf launchers list``); ``scheduler=A`` is short for ``{"scheduler": A}``.
+        ``max_time`` (seconds): breed no generation after that long (calling ``evolve``
+        again with the same arguments goes on); ``patience``: end after that many
+        generations in a row without a better best score. Why it ended early is logged.
 
         :returns: :meth:`best` after the last generation.
         """
@@ -255,11 +259,16 @@ class GeneticFuckery:
         settings = engine.LoopSettings(
             metric=chosen, breeder=breeder_plugin, launcher=launcher_plugin, datasets=datasets, generations=generations,
             top=top or max(2, population // 4), population=population, minimize=minimize, seed=seed,
+            max_time=max_time, patience=patience,
             key_args={"evolve": getattr(fn, "__qualname__", repr(fn)), "metric": chosen.name, "minimize": minimize,
                       "generations": generations, "population": population, "datasets": datasets,
                       "breeder": breeder_plugin.name, "top": top, "seed": seed, "start": starting},
         )
-        engine.run_loop(self.conn, settings, context)
+        summary = engine.run_loop(self.conn, settings, context)
+        if summary.reason:
+            from loguru import logger
+
+            logger.info("evolve {}", summary.reason)
         return self.best(metric, minimize=minimize)
 
     def top(self, metric, n=10, minimize=False, dataset=None):

@@ -156,6 +156,50 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     assert loop["last"] == loop["stopped"] and loop["args"]["seed"] == 2
 
 
+def test_max_time_stops_breeding_and_a_rerun_goes_on(load_text, db_path, run_gf):
+    load_text("x = 1.5\n")
+    assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0
+    args = ["breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "6", "--population", "2",
+            "--seed", "4", "-j", "2", PROGRAM]
+    result = run_gf(*args, "--max-time", "1s")  # a generation takes over 0.3 s (slow-a sleeps)
+    assert result.exit_code == 0, result.stderr
+    [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
+    assert loop["status"] == "stopped" and 1 <= loop["generation"] < 6
+    assert result.stderr.endswith(f"stopped after generation {loop['generation']} of 6: the time limit (1 s) ran out; "
+                                  "rerun with the same arguments to go on\n")
+    assert len(result.stdout.splitlines()) == 1 + loop["generation"]  # the table: a header, a row per generation
+    result = run_gf(*args)  # the same loop goes on without a limit
+    assert result.exit_code == 0, result.stderr
+    [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
+    assert (loop["status"], loop["generation"], loop["groups"]) == ("done", 6, 12)
+    assert pairs_evaluated_twice(db_path) == []
+
+
+def test_patience_ends_a_loop_that_stopped_improving(load_text, db_path, run_gf):
+    load_text("x = 1\n")
+    assert run_gf("run", "--db", db_path, PROGRAM, "a").exit_code == 0
+    # argc is 2 for every run: no generation can beat the start
+    result = run_gf("breed", "--db", db_path, "--metric", "argc", "--minimize", "--loop", "10", "--population", "2",
+                    "--seed", "1", "--patience", "2", PROGRAM, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [row["generation"] for row in json.loads(result.stdout)] == [1, 2]
+    assert result.stderr.endswith("ended after generation 2 of 10: no better best score in the last 2 generations "
+                                  "(patience 2)\n")
+    [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
+    assert (loop["status"], loop["generation"], loop["target"]) == ("done", 2, 10)
+    # an improving loop is not ended: x moves towards 3 on "value"
+    result = run_gf("breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "3", "--population", "4",
+                    "--seed", "1", "--patience", "3", PROGRAM, "--json")
+    assert result.exit_code == 0 and len(json.loads(result.stdout)) == 3 and "ended after" not in result.stderr
+    for bad, message in [(["--max-time", "8x"], "'8x': expected a duration such as 90s, 30m, 8h or 1d"),
+                         (["--max-time", "0"], "'0': expected a duration"),
+                         (["--patience", "0"], "0 is not in the range x>=1")]:
+        result = run_gf("breed", "--db", db_path, "--metric", "value", *bad, PROGRAM)
+        assert result.exit_code == 2 and message in result.stderr, result.stderr
+    result = run_gf("breed", "--db", db_path, "--metric", "value", "--patience", "3")
+    assert result.exit_code == 2 and "--max-time and --patience end a breed loop: give the COMMAND" in result.stderr
+
+
 def test_tags_and_per_algo_breeding(backtest_db, run_gf, tmp_path):
     mapping = tmp_path / "map.json"
     mapping.write_text(json.dumps({"crossover": ["crossover__*"], "meanrev": ["meanrev__*", "nothing__here"]}))

@@ -82,3 +82,22 @@ def test_evolve_needs_a_starting_group(tmp_path):
 def test_best_with_nothing_scored(load_text, db_path):
     load_text(START)
     assert GeneticFuckery(dbfile=db_path).best("value") is None
+
+
+def test_evolve_patience_and_max_time(load_text, db_path, log_messages):
+    load_text(START)
+    g = GeneticFuckery(dbfile=db_path)
+    flat = lambda params, dataset: {"score": {"value": 1.0}}  # noqa: E731  (nothing can improve)
+    g.evolve(flat, metric="value", minimize=True, generations=8, population=4, datasets=["a"], seed=1, patience=3)
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT status, (SELECT max(generation) FROM groups) FROM loops").fetchall() == [("done", 3)]
+    assert any("evolve ended after generation 3 of 8: no better best score in the last 3 generations" in message
+               for message in log_messages)
+    g.evolve(objective, metric="value", minimize=True, generations=8, population=4, datasets=["a"], seed=1,
+             max_time=1e-9)  # runs out before the first generation: nothing bred, the loop left to resume
+    assert conn.execute("SELECT status FROM loops ORDER BY id").fetchall() == [("done",), ("stopped",)]
+    assert conn.execute("SELECT count(*) FROM groups WHERE loop_id = 2").fetchone() == (0,)
+    assert any("evolve stopped after generation 0 of 8: the time limit" in message for message in log_messages)
+    g.evolve(objective, metric="value", minimize=True, generations=8, population=4, datasets=["a"], seed=1)
+    assert conn.execute("SELECT status, (SELECT max(generation) FROM groups WHERE loop_id = 2) FROM loops "
+                        "WHERE id = 2").fetchall() == [("done", 8)]  # the same loop went on
