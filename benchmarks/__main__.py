@@ -54,7 +54,8 @@ BENCHMARKS = {
                           "breeding 1,000-parameter children, and where the time goes"),
     "ranking": Benchmark("ranking.py", [], ["--runs", "1", "--other-runs", "1"],
                          "top-N ranking over 1,000,000 results"),
-    "run_throughput": Benchmark("run_throughput.py", ["--runs", "5"], ["--runs", "1", "--diagnosis-evaluations", "50"],
+    "run_throughput": Benchmark("run_throughput.py", ["--runs", "5"],
+                                ["--quick", "--runs", "1", "--diagnosis-evaluations", "50"],
                                 "gf run vs xargs -P"),
     "optimizers": Benchmark("-m benchmarks.optimizers", [], ["--quick"],
                             "optimization quality and breeder time: gf vs Optuna, nevergrad, random search",
@@ -64,7 +65,7 @@ BENCHMARKS = {
         ["--dims", "100", "--optimizers", "random,gf_default,optuna_nsga2", "--start", "random", "--skip-timing"],
         ["--quick", "--start", "random", "--optimizers", "random,gf_default,optuna_nsga2", "--skip-timing"],
         "the same from random start points, at 100 parameters", needs=("numpy", "matplotlib")),
-    "overhead_optuna": Benchmark("overhead_optuna.py", [], ["--quick", "--cap", "20"],
+    "overhead_optuna": Benchmark("overhead_optuna.py", [], ["--quick", "--runs", "3", "--cap", "10"],
                                  "recording runs: gf vs Optuna's CLI and storages", needs=("optuna",)),
 }
 

@@ -46,7 +46,7 @@ throughput is a rate, so it is judged at the steady-state sizes; at 200 evaluati
 the whole xargs run is about as long as Python's own start-up, and that ratio is
 shown as what it is: the cost of starting gf, not of running evaluations.
 
-Usage: ``python benchmarks/run_throughput.py [--runs N] [--json] [--write]``;
+Usage: ``python benchmarks/run_throughput.py [--runs N] [--quick] [--json] [--write]``;
 ``--write`` replaces the run_throughput section of BENCHMARKS.md.
 """
 
@@ -318,7 +318,7 @@ def summarize(times, startup, diagnosis, runs, diagnosis_count):
             "judged": label != STARTUP_BOUND,
             "target_met": ratio >= TARGET_RATIO if runs >= TARGET_MIN_RUNS else None,
         }
-    small, large = sizes[STARTUP_BOUND], sizes[list(SIZES)[-1]]
+    small, large = sizes[STARTUP_BOUND], sizes[list(sizes)[-1]]
     extra = large["evaluations"] - small["evaluations"]
     marginal = {name: 1000 * (large["median_s"][name] - small["median_s"][name]) / extra for name in ("xargs", "gf")}
     return {
@@ -472,9 +472,13 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="interleaved timed rounds (default 5)")
     parser.add_argument("--diagnosis-evaluations", type=int, default=200,
                         help="evaluations per diagnosis step (default 200)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a smoke test: leave out the {list(SIZES)[-1]}-evaluation size (not for --write)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--write", action="store_true", help=f"update the section in {_common.BENCHMARKS_MD.name}")
     args = parser.parse_args()
+    if args.quick and args.write:
+        parser.error("--quick figures are a smoke test: leave out --write")
     if args.runs < 1 or args.diagnosis_evaluations < 1:
         parser.error("--runs and --diagnosis-evaluations must be at least 1")
     if args.diagnosis_evaluations > DIAGNOSIS_GROUPS * len(DIAGNOSIS_DATASETS):
@@ -486,7 +490,9 @@ def main():
     with tempfile.TemporaryDirectory(prefix="gf-bench-") as workdir:
         env = _common.child_env(workdir)
         specs, bases = {}, {}
-        for label, (groups, datasets) in SIZES.items():
+        measured = list(SIZES)[:-1] if args.quick else list(SIZES)
+        for label in measured:
+            groups, datasets = SIZES[label]
             base, done = make_dbs(workdir, env, label, groups, datasets)
             bases[label] = base
             specs[label] = (groups * len(datasets), variant_commands(workdir, label, groups, datasets, base, done))

@@ -37,7 +37,8 @@ def test_dry_run_lists_every_benchmark_in_order_at_quick_size():
     assert lines[0] == "python benchmarks/eval_overhead.py --runs 3"
     assert lines[4] == "python -m benchmarks.optimizers --quick"
     assert "--start random" in lines[5]
-    assert lines[6] == "python benchmarks/overhead_optuna.py --quick --cap 20"
+    assert lines[3] == "python benchmarks/run_throughput.py --quick --runs 1 --diagnosis-evaluations 50"
+    assert lines[6] == "python benchmarks/overhead_optuna.py --quick --runs 3 --cap 10"
 
 
 def test_full_runs_each_benchmark_as_its_section_records_it():

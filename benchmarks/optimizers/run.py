@@ -45,8 +45,11 @@ from benchmarks.optimizers.optimizers import OPTIMIZERS, available, get, run_one
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 DEFAULTS = {"functions": list(SUITE), "dims": [10, 100, 1000], "seeds": 5, "budget": 640, "timing_generations": 5}
-QUICK = {"functions": ["sphere", "rastrigin", "mixed"], "dims": [10, 100], "seeds": 2, "budget": 256,
-         "timing_generations": 2}
+#: A smoke test of a few minutes: every optimizer and both kinds of report, on little.
+QUICK = {"functions": ["sphere", "rastrigin", "mixed"], "dims": [10, 100], "seeds": 1, "budget": 128,
+         "timing_generations": 1}
+#: Generations of history before the breeder time is measured (``--quick``: fewer).
+TIMING_HISTORY, QUICK_TIMING_HISTORY = 6, 2
 
 #: Rough relative cost of a run per parameter, to start the slowest runs first.
 COST = {"optuna_tpe": 40, "optuna_cmaes": 30, "nevergrad_ngopt": 8, "optuna_nsga2": 4, "gf_default": 3,
@@ -79,7 +82,8 @@ def _seeds(text):
 def parse_args(argv, prog):
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="3 functions x 10, 100 params x 2 seeds x 256 evaluations, 2 timed generations")
+                        help="a smoke test: 3 functions x 10, 100 params x 1 seed x 128 evaluations; breeder time "
+                        "after 2 generations, 1 timed")
     parser.add_argument("--functions", type=_names, help=f"comma-separated; default all: {','.join(SUITE)}")
     parser.add_argument("--dims", type=lambda text: [int(x) for x in _names(text)], help="default 10,100,1000")
     parser.add_argument("--optimizers", type=_names, help=f"comma-separated; default all available: "
@@ -94,7 +98,7 @@ def parse_args(argv, prog):
                         "(reported in a section and files of its own)")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (default 1)")
     parser.add_argument("--timing-generations", type=int,
-                        help="timed generations per optimizer (default 5; 2 with --quick)")
+                        help="timed generations per optimizer (default 5; 1 with --quick)")
     parser.add_argument("--skip-timing", action="store_true", help="skip the breeder-time measurement")
     parser.add_argument("--write", action="store_true", help="replace the optimizers section of BENCHMARKS.md")
     parser.add_argument("--report", metavar="JSON[,JSON...]", help="run nothing: redo the tables, plots (and, with "
@@ -337,6 +341,7 @@ def measure_timing(args):
     """The breeder-time measurement, or ``{"error": ...}`` when it fails (the quality results still stand)."""
     try:
         return timing.measure(batch=args.batch, measured=args.timing_generations,
+                              history=QUICK_TIMING_HISTORY if args.quick else TIMING_HISTORY,
                               progress=lambda line: print(line, file=sys.stderr, flush=True))
     except Exception as error:
         return {"error": f"{type(error).__name__}: {error}"}
