@@ -23,21 +23,14 @@ class Duration(click.ParamType):
     """Seconds, from ``90``, ``90s``, ``30m``, ``8h`` or ``1d``."""
 
     name = "duration"
-    UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
     def convert(self, value, param, ctx):
-        if isinstance(value, (int, float)):
-            return float(value)
-        text = str(value).strip().lower()
-        number, unit = text.rstrip("smhd"), text[len(text.rstrip("smhd")):]
+        from gf.engine import parse_duration
+
         try:
-            seconds = float(number) * self.UNITS[unit]
-        except (ValueError, KeyError):
-            seconds = None
-        if seconds is None or not seconds > 0 or seconds == float("inf"):
-            self.fail(f"{value!r}: expected a duration such as 90s, 30m, 8h or 1d (plain numbers are seconds)",
-                      param, ctx)
-        return seconds
+            return parse_duration(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
 DURATION = Duration()
@@ -163,19 +156,20 @@ def groups(db_path, as_json):
 @db_option
 @json_option
 def loops(db_path, as_json):
-    """List breed loops: status, latest generation bred, runs, what each was run with.
+    """List breed loops: status, latest generation bred, runs, best score, and why each ended early.
 
     A loop whose process died (a crash, a killed job) still says running until it is
     resumed by rerunning its `gf breed` command; `last` is its latest activity. An
-    interrupted loop's latest generation may be only partly evaluated.
+    interrupted loop's latest generation may be only partly evaluated. `reason` says why a
+    loop stopped early (--max-time, --patience, Ctrl-C, every evaluation failed).
     """
     from gf import engine
 
     rows = engine.list_loops(open_db(db_path))
     if not as_json:
         rows = [{**row, "generation": f"{row['generation']}/{row['target']}"} for row in rows]
-    emit(rows, ["id", "status", "started", "last", "generation", "groups", "ok", "failed", "breeder", "metric",
-                "command"], as_json)
+    emit(rows, ["id", "status", "started", "last", "generation", "groups", "ok", "failed", "best", "breeder", "metric",
+                "command", "reason"], as_json)
 
 
 @cli.command()
@@ -423,7 +417,7 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
         click.echo(json.dumps(summary))
     elif launcher.waits:
         emit(summary, ["generation", "children", "ok", "failed", "best"], False)
-    else:
+    elif summary:
         click.echo(f"# run the lines above, then rerun this gf breed to rank them and go on", err=True)
     if summary.reason:
         click.echo(summary.reason, err=True)

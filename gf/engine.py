@@ -290,6 +290,8 @@ class LoopSettings:
     max_time: object = None
     #: generations without a better best score after which the loop ends, or ``None``
     patience: object = None
+    #: when ``max_time`` began (``time.monotonic()``); ``None``: when :func:`run_loop` is called
+    started: object = None
 
     def key(self):
         """A fingerprint of the arguments that define this loop."""
@@ -308,7 +310,7 @@ def _open_loop(conn, settings):
     if row:
         loop_id = row[0]
         with store.transaction(conn):
-            conn.execute("UPDATE loops SET status = 'running', stopped = NULL WHERE id = ?", (loop_id,))
+            conn.execute("UPDATE loops SET status = 'running', stopped = NULL, reason = NULL WHERE id = ?", (loop_id,))
         (generation,) = conn.execute(
             "SELECT coalesce(max(generation), 0) FROM groups WHERE loop_id = ?", (loop_id,)
         ).fetchone()
@@ -321,21 +323,24 @@ def _open_loop(conn, settings):
     return loop_id, 0, False
 
 
-def _close_loop(conn, loop_id, status):
+def _close_loop(conn, loop_id, status, reason=None):
     with store.transaction(conn):
-        conn.execute("UPDATE loops SET status = ?, stopped = ? WHERE id = ?", (status, store.now(), loop_id))
+        conn.execute("UPDATE loops SET status = ?, stopped = ?, reason = ? WHERE id = ?",
+                     (status, store.now(), reason, loop_id))
 
 
 def list_loops(conn):
     """Every breed loop as a dict, oldest first: its state, progress, and what it was run with.
 
     ``generation`` is the latest generation bred, of ``target`` (an interrupted loop's may be
-    partly evaluated: its runs are in ``ok`` and ``failed``). ``last`` is the latest activity (a
+    partly evaluated: its runs are in ``ok`` and ``failed``). ``best`` is the best score the
+    loop has seen, ``stale`` how many generations in a row have not beaten it, ``reason`` why
+    it ended early or failed (``None`` when it ran through or is under way). ``last`` is the latest activity (a
     group bred, a run or the loop stopped): a loop whose process died says ``running``
     until it is resumed, and ``last`` shows when it stopped.
     """
     rows = conn.execute(
-        """SELECT l.id, l.uid, l.status, l.started, l.stopped, l.target, l.args,
+        """SELECT l.id, l.uid, l.status, l.started, l.stopped, l.target, l.args, l.best, l.stale, l.reason,
                   (SELECT max(generation) FROM groups WHERE loop_id = l.id),
                   (SELECT count(*) FROM groups WHERE loop_id = l.id),
                   (SELECT count(*) FROM runs r JOIN groups g ON g.id = r.group_id
@@ -349,11 +354,13 @@ def list_loops(conn):
            FROM loops l ORDER BY l.started, l.id"""
     )
     loops = []
-    for loop_id, uid, status, started, stopped, target, args, done, groups, ok, failed, last in rows:
+    for (loop_id, uid, status, started, stopped, target, args, best, stale, reason,
+         done, groups, ok, failed, last) in rows:
         args = json.loads(args)
         loops.append({
             "id": loop_id, "uid": uid, "status": status, "started": started, "stopped": stopped, "last": last,
             "generation": done or 0, "target": target, "groups": groups, "ok": ok, "failed": failed,
+            "best": best, "stale": stale, "reason": reason,
             "breeder": args.get("breeder"), "metric": args.get("metric"),
             "command": args.get("command") or (f"evolve({args['evolve']})" if args.get("evolve") else None),
             "args": args,
@@ -383,12 +390,60 @@ class Generations(list):
     reason = None
 
 
+def parse_duration(text):
+    """Seconds from ``90``, ``90s``, ``30m``, ``8h``, ``1d`` (or a number); a :class:`ValueError` otherwise."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        value = str(text).strip().lower()
+        number = value.rstrip("smhd")
+        unit = value[len(number):]
+        try:
+            if not number or number != number.strip() or "_" in number:
+                raise ValueError
+            seconds = float(number) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+        except ValueError:
+            seconds = None
+    if seconds is None or not 0 < seconds < float("inf"):
+        raise ValueError(f"{text!r}: expected a duration such as 90s, 30m, 8h or 1d (plain numbers are seconds)")
+    return seconds
+
+
+def duration_text(seconds):
+    """``28800`` -> ``8h``, ``90`` -> ``90s``: a duration as a person would write it."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def _count(conn, loop_id, generation, best_now, minimize):
+    """Record generation ``generation``'s best score against the loop's best so far; the stale count.
+
+    Kept in the loop's row, so the count goes on across the commands that resume the loop;
+    a generation already counted is not counted again.
+    """
+    best, stale, counted = conn.execute("SELECT best, stale, counted FROM loops WHERE id = ?", (loop_id,)).fetchone()
+    if generation <= counted:
+        return stale
+    if _better(best_now, best, minimize):
+        best, stale = best_now, 0
+    else:
+        stale += 1
+    with store.transaction(conn):
+        conn.execute("UPDATE loops SET best = ?, stale = ?, counted = ? WHERE id = ?",
+                     (best, stale, generation, loop_id))
+    return stale
+
+
 def run_loop(conn, settings, context, progress=None):
     """Breed and evaluate ``settings.generations`` generations, resuming an interrupted loop.
 
     With ``settings.max_time``, no generation is bred once that many seconds have passed
-    (the one under way finishes; the loop is left resumable). With ``settings.patience``,
-    the loop ends (done) after that many generations in a row without a better best score.
+    since this call began (the one under way finishes; each call does at least one; the
+    loop is left resumable). With ``settings.patience``, the loop ends (done) after that
+    many generations in a row without a better best score, counted across the calls that
+    resume it. Why a loop ended early, or failed, is kept in its row (``gf loops``).
 
     :returns: :class:`Generations`, a list of per-generation summaries
         ``{generation, children, ok, failed, best}``.
@@ -398,13 +453,26 @@ def run_loop(conn, settings, context, progress=None):
     import time
 
     progress = progress or Progress()
-    started = time.monotonic()
+    started = time.monotonic() if settings.started is None else settings.started
     loop_id, generation, resumed = _open_loop(conn, settings)
     summary = Generations()
     status = "stopped"
-    best = best_score(conn, settings.metric, settings.datasets, settings.minimize) if settings.patience else None
-    stale = 0
+    failure = None
+    worked = False  # a generation bred or finished by this call
+
+    def patience_ends(best_now):
+        stale = _count(conn, loop_id, generation, best_now, settings.minimize)
+        if settings.patience and stale >= settings.patience and generation < settings.generations:
+            summary.reason = (f"ended after generation {generation} of {settings.generations}: no better best score "
+                              f"in the last {stale} generations (patience {settings.patience})")
+            return True
+        return False
+
     try:
+        if not resumed:  # the score to beat: the best before the loop bred anything
+            with store.transaction(conn):
+                conn.execute("UPDATE loops SET best = ? WHERE id = ?",
+                             (best_score(conn, settings.metric, settings.datasets, settings.minimize), loop_id))
         if resumed and generation:
             missing = pending_pairs(conn, generation_groups(conn, loop_id, generation), settings.datasets)
             if missing:
@@ -415,13 +483,18 @@ def run_loop(conn, settings, context, progress=None):
                     status = "running"
                     return summary
                 summary.append(_summary(conn, settings, generation, [], ok, failed))
+                worked = True
                 if failed and not ok:
                     raise AllFailed(all_failed_message(conn, generation_groups(conn, loop_id, generation),
                                                        f"of generation {generation}"))
+            if patience_ends(best_score(conn, settings.metric, settings.datasets, settings.minimize)):
+                status = "done"
+                return summary
         while generation < settings.generations:
-            if settings.max_time is not None and time.monotonic() - started >= settings.max_time:
+            if worked and settings.max_time is not None and time.monotonic() - started >= settings.max_time:
                 summary.reason = (f"stopped after generation {generation} of {settings.generations}: the time limit "
-                                  f"({settings.max_time:g} s) ran out; rerun with the same arguments to go on")
+                                  f"({duration_text(settings.max_time)}) ran out; rerun with the same arguments to "
+                                  "go on")
                 return summary
             generation += 1
             children, _discarded = breed_generation(
@@ -437,6 +510,7 @@ def run_loop(conn, settings, context, progress=None):
                 generation=generation,
                 loop_id=loop_id,
             )
+            worked = True
             pairs = pending_pairs(conn, children, settings.datasets)
             ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, pairs), context, progress,
                                   f"generation {generation}/{settings.generations}")
@@ -449,20 +523,16 @@ def run_loop(conn, settings, context, progress=None):
             progress.best = summary[-1]["best"]
             if pairs and not ok:
                 raise AllFailed(all_failed_message(conn, children, f"of generation {generation}"))
-            if settings.patience:
-                if _better(summary[-1]["best"], best, settings.minimize):
-                    best, stale = summary[-1]["best"], 0
-                else:
-                    stale += 1
-                if stale >= settings.patience and generation < settings.generations:
-                    summary.reason = (f"ended after generation {generation} of {settings.generations}: no better "
-                                      f"best score in the last {stale} generations (patience {settings.patience})")
-                    status = "done"
-                    return summary
+            if patience_ends(summary[-1]["best"]):
+                status = "done"
+                return summary
         status = "done"
         return summary
+    except BaseException as error:
+        failure = (str(error).strip().splitlines() or [type(error).__name__])[0][:500]
+        raise
     finally:
-        _close_loop(conn, loop_id, status)
+        _close_loop(conn, loop_id, status, summary.reason or failure)
 
 
 def _better(score, than, minimize):

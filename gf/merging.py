@@ -97,19 +97,17 @@ def _merge_one(out, source):
 def _copy_loops(out, source):
     known = _ids_by_uid(out, "loops")
     mapping = {}
-    for old_id, uid, key, args, started, stopped, target, status in source.execute(
-        "SELECT id, uid, key, args, started, stopped, target, status FROM loops"
-    ):
+    columns = "uid, key, args, started, stopped, target, status, best, stale, counted, reason"
+    for old_id, *row in source.execute(f"SELECT id, {columns} FROM loops"):
+        uid, status = row[0], row[6]
         if uid in known:
             mapping[old_id] = known[uid]
             if status == "done":  # a later copy of a loop merged before: it has finished since
-                out.execute("UPDATE loops SET status = 'done', stopped = ? WHERE id = ? AND status != 'done'",
-                            (stopped, known[uid]))
+                out.execute("UPDATE loops SET status = 'done', stopped = ?, best = ?, stale = ?, counted = ?, "
+                            "reason = ? WHERE id = ? AND status != 'done'", (row[4], *row[7:], known[uid]))
             continue
-        mapping[old_id] = out.execute(
-            "INSERT INTO loops (uid, key, args, started, stopped, target, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (uid, key, args, started, stopped, target, status),
-        ).lastrowid
+        mapping[old_id] = out.execute(f"INSERT INTO loops ({columns}) VALUES ({', '.join('?' * len(row))})",
+                                      row).lastrowid
     return mapping
 
 

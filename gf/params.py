@@ -228,14 +228,25 @@ class GeneticFuckery:
         local cluster of ``jobs`` processes); ``fn`` must then be picklable.
         ``launcher_options`` are the launcher's settings (``{name: value}``, see
         ``gf launchers list``); ``scheduler=A`` is short for ``{"scheduler": A}``.
-        ``max_time`` (seconds): breed no generation after that long (calling ``evolve``
-        again with the same arguments goes on); ``patience``: end after that many
-        generations in a row without a better best score. Why it ended early is logged.
+        ``max_time`` (seconds, or ``"30m"``, ``"8h"``): breed no new generation once that
+        long has passed since the call (calling ``evolve`` again with the same arguments
+        goes on); ``patience``: end after that many generations in a row without a better
+        best score. Why it ended early is logged, and shown by ``gf loops``.
 
         :returns: :meth:`best` after the last generation.
         """
+        import time
+
         from gf import engine, launch, metrics, plugins
 
+        began = time.monotonic()
+        if max_time is not None:
+            try:
+                max_time = engine.parse_duration(max_time)
+            except ValueError as error:
+                raise InputError(f"max_time={error}") from None
+        if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
+            raise InputError(f"patience={patience!r}: expected a whole number of generations, at least 1")
         chosen = metrics.resolve(metric)
         breeder_plugin = plugins.pick("breeder", breeder, plugins.get_breeders())
         launcher_plugin = plugins.pick("launcher", launcher, plugins.get_launchers())
@@ -244,7 +255,10 @@ class GeneticFuckery:
         datasets = [str(dataset) for dataset in datasets]
         if not datasets:
             raise InputError("evolve needs at least one dataset, e.g. datasets=['train']")
-        starting = [self.group] if self.group is not None else store.group_ids(self.conn)
+        # the groups it starts from: this reader's, or every group no breed loop made (so an
+        # interrupted call, rerun with the same arguments, finds its loop and goes on)
+        starting = [self.group] if self.group is not None else [row[0] for row in self.conn.execute(
+            "SELECT id FROM groups WHERE loop_id IS NULL ORDER BY id")] or store.group_ids(self.conn)
         if not starting:
             raise InputError(f"{self.dbfile} has no parameter group: load one first with `gf load FILE --db {self.dbfile}`")
         if scheduler and "scheduler" not in (launcher_plugin.options or {}):
@@ -264,6 +278,7 @@ class GeneticFuckery:
                       "generations": generations, "population": population, "datasets": datasets,
                       "breeder": breeder_plugin.name, "top": top, "seed": seed, "start": starting},
         )
+        settings.started = began  # the starting groups' evaluation counts against max_time too
         summary = engine.run_loop(self.conn, settings, context)
         if summary.reason:
             from loguru import logger

@@ -25,7 +25,7 @@ import time
 from gf.errors import GroupNotFound, StoreError
 
 #: Bump with every migration; a database with a higher version is refused.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Seconds a connection waits for another writer before giving up.
 BUSY_TIMEOUT = 60.0
@@ -99,6 +99,16 @@ def _migrations():
         # and some got 10-30x slower. (Not a partial index WHERE value IS NOT NULL either:
         # SQLite then scans it instead of the table for queries that exclude NULLs.)
         db.execute(f"CREATE INDEX {BEST_FIRST_INDEX} ON results (+name, +algo, +value)")
+
+    @migrations()
+    def m005_loop_progress(db):
+        # What a breed loop has seen, kept across the commands that resume it: the best score
+        # after generation `counted`, how many generations in a row did not beat it (for
+        # --patience), and why the loop ended early, if it did (for `gf loops`).
+        db.execute("ALTER TABLE loops ADD COLUMN best REAL")
+        db.execute("ALTER TABLE loops ADD COLUMN stale INTEGER NOT NULL DEFAULT 0")
+        db.execute("ALTER TABLE loops ADD COLUMN counted INTEGER NOT NULL DEFAULT 0")
+        db.execute("ALTER TABLE loops ADD COLUMN reason TEXT")
 
     return migrations
 

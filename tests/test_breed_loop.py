@@ -45,8 +45,8 @@ def test_full_loop_over_the_example_backtest(backtest_db, run_gf):
     assert count_rows(backtest_db, "runs") == 27 and pairs_evaluated_twice(backtest_db) == []
     assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)]
     listed = run_gf("loops", "--db", backtest_db).stdout.splitlines()
-    assert listed[0].split() == ["id", "status", "started", "last", "generation", "groups", "ok", "failed", "breeder",
-                                 "metric", "command"]
+    assert listed[0].split() == ["id", "status", "started", "last", "generation", "groups", "ok", "failed", "best",
+                                 "breeder", "metric", "command", "reason"]
     assert listed[1].split()[:2] == ["1", "done"] and listed[1].split()[4:8] == ["2/2", "8", "24", "0"]
     assert listed[1].endswith(f"default  max profit min trades  {BACKTEST}")
     child = store.group_ids(conn)[-1]
@@ -165,32 +165,40 @@ def test_max_time_stops_breeding_and_a_rerun_goes_on(load_text, db_path, run_gf)
     assert result.exit_code == 0, result.stderr
     [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
     assert loop["status"] == "stopped" and 1 <= loop["generation"] < 6
-    assert result.stderr.endswith(f"stopped after generation {loop['generation']} of 6: the time limit (1 s) ran out; "
-                                  "rerun with the same arguments to go on\n")
+    reason = (f"stopped after generation {loop['generation']} of 6: the time limit (1s) ran out; "
+              "rerun with the same arguments to go on")
+    assert result.stderr.endswith(reason + "\n") and loop["reason"] == reason
     assert len(result.stdout.splitlines()) == 1 + loop["generation"]  # the table: a header, a row per generation
+    # a limit that has run out before the command starts breeding still lets it do one generation
+    before = loop["generation"]
+    result = run_gf(*args, "--max-time", "0.001")
+    [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
+    assert result.exit_code == 0 and loop["generation"] == before + 1 and loop["status"] == "stopped"
     result = run_gf(*args)  # the same loop goes on without a limit
     assert result.exit_code == 0, result.stderr
     [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
-    assert (loop["status"], loop["generation"], loop["groups"]) == ("done", 6, 12)
+    assert (loop["status"], loop["generation"], loop["groups"], loop["reason"]) == ("done", 6, 12, None)
     assert pairs_evaluated_twice(db_path) == []
 
 
-def test_patience_ends_a_loop_that_stopped_improving(load_text, db_path, run_gf):
-    load_text("x = 1\n")
+def test_patience_counts_generations_without_a_better_best(load_text, db_path, run_gf):
+    load_text("x = 1.5\n")
     assert run_gf("run", "--db", db_path, PROGRAM, "a").exit_code == 0
-    # argc is 2 for every run: no generation can beat the start
-    result = run_gf("breed", "--db", db_path, "--metric", "argc", "--minimize", "--loop", "10", "--population", "2",
-                    "--seed", "1", "--patience", "2", PROGRAM, "--json")
+    breed = ["breed", "--db", db_path, "--population", "2", "--seed", "1", "--patience", "2", PROGRAM, "--json"]
+    # group_seen is the group's id: every generation's children beat the groups before them when it is
+    # maximized, and never when it is minimized
+    result = run_gf(*breed, "--metric", "group_seen", "--loop", "5")
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 5 and "ended after" not in result.stderr
+    result = run_gf(*breed, "--metric", "group_seen", "--minimize", "--loop", "5")
     assert result.exit_code == 0, result.stderr
     assert [row["generation"] for row in json.loads(result.stdout)] == [1, 2]
-    assert result.stderr.endswith("ended after generation 2 of 10: no better best score in the last 2 generations "
-                                  "(patience 2)\n")
-    [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
-    assert (loop["status"], loop["generation"], loop["target"]) == ("done", 2, 10)
-    # an improving loop is not ended: x moves towards 3 on "value"
-    result = run_gf("breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "3", "--population", "4",
-                    "--seed", "1", "--patience", "3", PROGRAM, "--json")
-    assert result.exit_code == 0 and len(json.loads(result.stdout)) == 3 and "ended after" not in result.stderr
+    reason = "ended after generation 2 of 5: no better best score in the last 2 generations (patience 2)"
+    assert result.stderr.endswith(reason + "\n")
+    loops = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
+    assert [(loop["status"], loop["generation"], loop["stale"], loop["reason"]) for loop in loops] == [
+        ("done", 5, 0, None), ("done", 2, 2, reason)]
+    assert loops[1]["best"] == 1  # the start group's id: nothing bred beat it
     for bad, message in [(["--max-time", "8x"], "'8x': expected a duration such as 90s, 30m, 8h or 1d"),
                          (["--max-time", "0"], "'0': expected a duration"),
                          (["--patience", "0"], "0 is not in the range x>=1")]:
@@ -198,6 +206,41 @@ def test_patience_ends_a_loop_that_stopped_improving(load_text, db_path, run_gf)
         assert result.exit_code == 2 and message in result.stderr, result.stderr
     result = run_gf("breed", "--db", db_path, "--metric", "value", "--patience", "3")
     assert result.exit_code == 2 and "--max-time and --patience end a breed loop: give the COMMAND" in result.stderr
+
+
+def test_patience_counts_across_the_commands_that_resume_a_loop(load_text, db_path, run_gf, tmp_path):
+    (tmp_path / "x.js").write_text("x = 1.5\n")
+    assert run_gf("load", "--db", db_path, tmp_path / "x.js").exit_code == 0
+    assert run_gf("run", "--db", db_path, PROGRAM, "a").exit_code == 0
+    breed = ["breed", "--db", db_path, "--metric", "argc", "--loop", "10", "--population", "2", "--seed", "1",
+             "--patience", "3", PROGRAM]
+    # argc is 2 for every run: no generation beats the start. One generation per command (the limit is
+    # up at once), and the third command's generation is the third without a better best.
+    for expected in (1, 2):
+        result = run_gf(*breed, "--max-time", "0.001")
+        [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
+        assert (loop["status"], loop["generation"], loop["stale"]) == ("stopped", expected, expected)
+    result = run_gf(*breed, "--max-time", "0.001")
+    assert result.stderr.endswith("ended after generation 3 of 10: no better best score in the last 3 generations "
+                                  "(patience 3)\n")
+    [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
+    assert (loop["status"], loop["generation"], loop["stale"]) == ("done", 3, 3)
+    # with --launcher print each command prints a generation; the next counts it once its runs are in
+    other = str(tmp_path / "printed.db")
+    assert run_gf("load", "--db", other, tmp_path / "x.js").exit_code == 0
+    assert run_gf("run", "--db", other, PROGRAM, "a").exit_code == 0
+    printed = ["breed", "--db", other, "--metric", "argc", "--loop", "10", "--population", "2", "--seed", "2",
+               "--patience", "2", "--launcher", "print", PROGRAM]
+    for _ in range(2):
+        lines = run_gf(*printed).stdout.splitlines()
+        for line in lines:  # run what was printed, as GNU parallel would
+            assert subprocess.run(line, shell=True, cwd=tmp_path).returncode == 0
+    result = run_gf(*printed)
+    assert result.exit_code == 0 and result.stdout == "", result.stderr
+    assert result.stderr.endswith("ended after generation 2 of 10: no better best score in the last 2 generations "
+                                  "(patience 2)\n")
+    [loop] = json.loads(run_gf("loops", "--db", other, "--json").stdout)
+    assert (loop["status"], loop["generation"], loop["stale"], loop["ok"]) == ("done", 2, 2, 4)
 
 
 def test_tags_and_per_algo_breeding(backtest_db, run_gf, tmp_path):

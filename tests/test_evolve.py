@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from gf import GeneticFuckery, store
+from gf import GeneticFuckery, InputError, store
 from gf.engine import AllFailed
 
 START = "x = -4\ny = 6\nn_int = 0\nflag_bool = false\nmode_choice = [\"slow\", \"fast\"]\nx < y\n"
@@ -94,10 +94,18 @@ def test_evolve_patience_and_max_time(load_text, db_path, log_messages):
     assert any("evolve ended after generation 3 of 8: no better best score in the last 3 generations" in message
                for message in log_messages)
     g.evolve(objective, metric="value", minimize=True, generations=8, population=4, datasets=["a"], seed=1,
-             max_time=1e-9)  # runs out before the first generation: nothing bred, the loop left to resume
+             max_time="0.000001")  # up at once: one generation, the loop left to resume
     assert conn.execute("SELECT status FROM loops ORDER BY id").fetchall() == [("done",), ("stopped",)]
-    assert conn.execute("SELECT count(*) FROM groups WHERE loop_id = 2").fetchone() == (0,)
-    assert any("evolve stopped after generation 0 of 8: the time limit" in message for message in log_messages)
+    assert conn.execute("SELECT max(generation) FROM groups WHERE loop_id = 2").fetchone() == (1,)
+    assert any("evolve stopped after generation 1 of 8: the time limit (1e-06s) ran out" in message
+               for message in log_messages)
     g.evolve(objective, metric="value", minimize=True, generations=8, population=4, datasets=["a"], seed=1)
     assert conn.execute("SELECT status, (SELECT max(generation) FROM groups WHERE loop_id = 2) FROM loops "
                         "WHERE id = 2").fetchall() == [("done", 8)]  # the same loop went on
+    for bad, message in [({"max_time": "8 hours"}, "max_time='8 hours': expected a duration such as 90s"),
+                         ({"max_time": -5}, "max_time=-5: expected a duration"),
+                         ({"patience": 0}, "patience=0: expected a whole number of generations, at least 1"),
+                         ({"patience": 2.5}, "patience=2.5: expected a whole number")]:
+        with pytest.raises(InputError, match=message.replace("(", r"\(")):
+            g.evolve(flat, metric="value", generations=2, population=4, datasets=["b"], **bad)
+    assert conn.execute("SELECT count(*) FROM loops").fetchone() == (2,)  # refused before any loop was opened
