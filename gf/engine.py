@@ -402,7 +402,7 @@ def parse_duration(text):
             if not number or number != number.strip() or "_" in number:
                 raise ValueError
             seconds = float(number) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-        except ValueError:
+        except (ValueError, KeyError):  # not a number, or not a unit ("1ms", "8hs")
             seconds = None
     if seconds is None or not 0 < seconds < float("inf"):
         raise ValueError(f"{text!r}: expected a duration such as 90s, 30m, 8h or 1d (plain numbers are seconds)")

@@ -102,9 +102,12 @@ def _copy_loops(out, source):
         uid, status = row[0], row[6]
         if uid in known:
             mapping[old_id] = known[uid]
-            if status == "done":  # a later copy of a loop merged before: it has finished since
-                out.execute("UPDATE loops SET status = 'done', stopped = ?, best = ?, stale = ?, counted = ?, "
-                            "reason = ? WHERE id = ? AND status != 'done'", (row[4], *row[7:], known[uid]))
+            # a copy of a loop merged before: keep the state of whichever copy got further
+            # (counted more generations, or finished), whatever the order of the merges
+            out.execute(
+                "UPDATE loops SET stopped = ?, status = ?, best = ?, stale = ?, counted = ?, reason = ? "
+                "WHERE id = ? AND (counted < ? OR (counted = ? AND ? = 'done' AND status != 'done'))",
+                (row[4], status, *row[7:], known[uid], row[9], row[9], status))
             continue
         mapping[old_id] = out.execute(f"INSERT INTO loops ({columns}) VALUES ({', '.join('?' * len(row))})",
                                       row).lastrowid

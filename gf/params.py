@@ -255,10 +255,11 @@ class GeneticFuckery:
         datasets = [str(dataset) for dataset in datasets]
         if not datasets:
             raise InputError("evolve needs at least one dataset, e.g. datasets=['train']")
-        # the groups it starts from: this reader's, or every group no breed loop made (so an
-        # interrupted call, rerun with the same arguments, finds its loop and goes on)
-        starting = [self.group] if self.group is not None else [row[0] for row in self.conn.execute(
-            "SELECT id FROM groups WHERE loop_id IS NULL ORDER BY id")] or store.group_ids(self.conn)
+        starting = [self.group] if self.group is not None else store.group_ids(self.conn)
+        # what identifies the loop: this reader's group, or the groups no breed loop made (every
+        # group would change as the loop breeds, and an interrupted call could not find its loop)
+        seeds = [self.group] if self.group is not None else [row[0] for row in self.conn.execute(
+            "SELECT id FROM groups WHERE loop_id IS NULL ORDER BY id")] or starting
         if not starting:
             raise InputError(f"{self.dbfile} has no parameter group: load one first with `gf load FILE --db {self.dbfile}`")
         if scheduler and "scheduler" not in (launcher_plugin.options or {}):
@@ -276,7 +277,7 @@ class GeneticFuckery:
             max_time=max_time, patience=patience,
             key_args={"evolve": getattr(fn, "__qualname__", repr(fn)), "metric": chosen.name, "minimize": minimize,
                       "generations": generations, "population": population, "datasets": datasets,
-                      "breeder": breeder_plugin.name, "top": top, "seed": seed, "start": starting},
+                      "breeder": breeder_plugin.name, "top": top, "seed": seed, "start": seeds},
         )
         settings.started = began  # the starting groups' evaluation counts against max_time too
         summary = engine.run_loop(self.conn, settings, context)

@@ -200,6 +200,7 @@ def test_patience_counts_generations_without_a_better_best(load_text, db_path, r
         ("done", 5, 0, None), ("done", 2, 2, reason)]
     assert loops[1]["best"] == 1  # the start group's id: nothing bred beat it
     for bad, message in [(["--max-time", "8x"], "'8x': expected a duration such as 90s, 30m, 8h or 1d"),
+                         (["--max-time", "1ms"], "'1ms': expected a duration such as 90s, 30m, 8h or 1d"),
                          (["--max-time", "0"], "'0': expected a duration"),
                          (["--patience", "0"], "0 is not in the range x>=1")]:
         result = run_gf("breed", "--db", db_path, "--metric", "value", *bad, PROGRAM)

@@ -109,3 +109,15 @@ def test_evolve_patience_and_max_time(load_text, db_path, log_messages):
         with pytest.raises(InputError, match=message.replace("(", r"\(")):
             g.evolve(flat, metric="value", generations=2, population=4, datasets=["b"], **bad)
     assert conn.execute("SELECT count(*) FROM loops").fetchone() == (2,)  # refused before any loop was opened
+
+
+def test_a_second_evolve_scores_every_group_on_its_datasets_first(load_text, db_path):
+    load_text(START)
+    g = GeneticFuckery(dbfile=db_path)
+    g.evolve(objective, metric="value", minimize=True, generations=2, population=4, datasets=["a"], seed=1)
+    conn = store.connect(db_path)
+    (groups,) = conn.execute("SELECT count(*) FROM groups").fetchone()
+    g.evolve(objective, metric="value", minimize=True, generations=1, population=4, datasets=["b"], seed=1)
+    # every group the first call bred was scored on b before the second call bred from them
+    assert conn.execute("SELECT count(DISTINCT group_id) FROM runs WHERE dataset = 'b' AND group_id <= ?",
+                        (groups,)).fetchone() == (groups,)

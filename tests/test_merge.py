@@ -80,7 +80,7 @@ def test_merging_a_later_copy_of_a_loop_marks_it_done(tmp_path, run_gf):
     # the snapshot as it was while the loop ran: still running, generation 3 not yet bred
     raw = sqlite3.connect(snapshot)
     with raw:
-        raw.execute("UPDATE loops SET status = 'running', stopped = NULL")
+        raw.execute("UPDATE loops SET status = 'running', stopped = NULL, counted = 2, stale = 0, best = NULL")
         raw.execute("DELETE FROM results WHERE run IN (SELECT r.id FROM runs r JOIN groups g ON g.id = r.group_id "
                     "WHERE g.generation = 3)")
         raw.execute("DELETE FROM runs WHERE group_id IN (SELECT id FROM groups WHERE generation = 3)")
@@ -97,6 +97,15 @@ def test_merging_a_later_copy_of_a_loop_marks_it_done(tmp_path, run_gf):
     [loop] = json.loads(run_gf("loops", "--db", merged, "--json").stdout)
     [(stopped,)] = conn.execute("SELECT stopped FROM loops").fetchall()
     assert (loop["status"], loop["generation"], loop["stopped"], loop["groups"]) == ("done", 3, stopped, 18)
+    progress = "SELECT status, stopped, best, stale, counted, reason FROM loops"
+    assert store.connect(merged).execute(progress).fetchall() == conn.execute(progress).fetchall()
+    # the earlier copy merged again (or first, into another file) does not take the loop back
+    assert run_gf("merge", merged, snapshot).exit_code == 0
+    other = str(tmp_path / "other.db")
+    assert run_gf("merge", other, one).exit_code == 0 and run_gf("merge", other, snapshot).exit_code == 0
+    for path in (merged, other):
+        assert store.connect(path).execute(progress).fetchall() == conn.execute(progress).fetchall()
+    assert conn.execute("SELECT counted, best IS NOT NULL FROM loops").fetchone() == (3, 1)
 
 
 def test_merge_refuses_itself_and_missing_inputs(tmp_path, run_gf, load_text, db_path):
