@@ -108,3 +108,12 @@ def test_a_merged_file_keeps_its_notes_and_adds_up_its_repeated_runs():
     assert merged["merge_notes"][-1] == run.REPEATED.format(count=8)  # 7 before, and random seed 0 again
     assert len(merged["runs"]) == 4
     assert merged["settings"]["seeds"] == [0, 1]
+
+
+def test_a_cell_with_fewer_runs_than_the_seeds_says_how_many():
+    summary = summary_of([cell("sphere", 1000, "gf_default", 0.5), cell("sphere", 1000, "optuna_tpe", 0.9, runs=3),
+                          cell("sphere", 1000, "random", 1.0)])
+    table = report.regret_table(summary, 1000, ["sphere"], ["random", "gf_default", "optuna_tpe"], seeds=5)
+    assert "| sphere | 1.00 | **0.50** | 0.90 (3 of 5 seeds) |" in table.splitlines()
+    plain = report.regret_table(summary, 1000, ["sphere"], ["random", "gf_default", "optuna_tpe"])
+    assert "| sphere | 1.00 | **0.50** | 0.90 |" in plain.splitlines()  # without seeds (the terminal): no marker

@@ -50,8 +50,11 @@ def _status(met):
             "partial": "**met where measured**, not assessed on the rest (see measured)"}[met]
 
 
-def regret_table(summary, dim, functions, optimizers):
-    """One Markdown table: mean regret per function (best in bold), then mean regret, mean rank and seconds."""
+def regret_table(summary, dim, functions, optimizers, seeds=None):
+    """One Markdown table: mean regret per function (best in bold), then mean regret, mean rank and seconds.
+
+    With ``seeds`` (how many the run had), a cell from fewer runs says how many.
+    """
     cells = summary["cells"]
     header = "| function | " + " | ".join(get(name).label for name in optimizers) + " |"
     lines = [header, "|---|" + "---:|" * len(optimizers)]
@@ -59,7 +62,7 @@ def regret_table(summary, dim, functions, optimizers):
         values = {name: cells.get(f"{function}|{dim}|{name}") for name in optimizers}
         scored = [cell["regret"] for cell in values.values() if cell and cell["runs"]]
         best = min(scored) if scored else None
-        row = [_cell(cell, best) for cell in values.values()]
+        row = [_cell(cell, best, seeds) for cell in values.values()]
         lines.append(f"| {function} | " + " | ".join(row) + " |")
     per_dim = {name: summary["dims"].get(f"{dim}|{name}") for name in optimizers}
     for title, what, digits in (("**mean regret**", "regret", 2), ("**mean rank**", "rank", 2),
@@ -69,7 +72,7 @@ def regret_table(summary, dim, functions, optimizers):
     return "\n".join(lines) + "\n"
 
 
-def _cell(cell, best):
+def _cell(cell, best, seeds=None):
     if cell is None:
         return "—"
     if not cell["runs"]:
@@ -77,6 +80,8 @@ def _cell(cell, best):
     text = _number(cell["regret"])
     if best is not None and cell["regret"] == best:
         text = f"**{text}**"
+    if seeds and cell["runs"] + cell["failed"] < seeds:
+        text += f" ({cell['runs'] + cell['failed']} of {seeds} seeds)"
     if cell["failed"]:
         text += f" ({cell['failed']} failed)"
     if cell["stalled"]:
@@ -161,9 +166,10 @@ def section(run, summary, checks, timing, machine_line):
               "Regret is normalized: random search = 1.00, the optimum = 0 (see below). Lower is better.\n"]
     for dim in dims:
         parts += [f"### {dim:,} parameters: mean normalized regret after {settings['budget']} evaluations\n",
-                  regret_table(summary, dim, functions, optimizers)]
+                  regret_table(summary, dim, functions, optimizers, len(settings["seeds"]))]
     parts += [
         "`*` covers fewer functions (CMA-ES runs only where every parameter is numeric). `—`: not run. "
+        f"\"(k of {len(settings['seeds'])} seeds)\": a cell with fewer runs than the run's seeds. "
         "Bold: the lowest regret of the row.\n",
         "### Breeder time per generation at 1,000 parameters\n",
         timing_table(timing),
@@ -215,7 +221,7 @@ def random_start_section(run, summary, machine_line):
         parts.append(QUICK_WARNING)
     for dim in settings["dims"]:
         parts += [f"### {dim:,} parameters, from random starts: mean normalized regret\n",
-                  regret_table(summary, dim, functions, optimizers),
+                  regret_table(summary, dim, functions, optimizers, len(settings["seeds"])),
                   _lowest_counts(summary, dim, functions, optimizers)]
     notes = run.get("notes") or []
     if notes:
