@@ -158,16 +158,18 @@ def groups(db_path, as_json):
 def loops(db_path, as_json):
     """List breed loops: status, latest generation bred, runs, best score, and why each ended early.
 
-    A loop whose process died (a crash, a killed job) still says running until it is
-    resumed by rerunning its `gf breed` command; `last` is its latest activity. An
-    interrupted loop's latest generation may be only partly evaluated. `reason` says why a
-    loop stopped early (--max-time, --patience, Ctrl-C, every evaluation failed).
+    A loop whose gf died (a crash, a killed job) shows as interrupted when it ran on this
+    machine (in --json: status running, alive false); rerun its `gf breed` command to go on.
+    `last` is its latest activity; an interrupted loop's latest generation may be only
+    partly evaluated. `reason` says why a loop stopped early (--max-time, --patience,
+    Ctrl-C, every evaluation failed).
     """
     from gf import engine
 
     rows = engine.list_loops(open_db(db_path))
-    if not as_json:
-        rows = [{**row, "generation": f"{row['generation']}/{row['target']}"} for row in rows]
+    if not as_json:  # a loop whose gf died on this machine: interrupted, whatever its row says
+        rows = [{**row, "generation": f"{row['generation']}/{row['target']}",
+                 "status": "interrupted" if row["alive"] is False else row["status"]} for row in rows]
     emit(rows, ["id", "status", "started", "last", "generation", "groups", "ok", "failed", "best", "breeder", "metric",
                 "command", "reason"], as_json)
 
@@ -364,7 +366,8 @@ def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler
 @click.option("--loop", "generations", type=click.IntRange(min=1), default=1, show_default=True,
               help="Generations to breed and evaluate (with COMMAND).")
 @click.option("--max-time", type=DURATION, metavar="DURATION",
-              help="Breed no new generation after this long (90s, 30m, 8h, 1d); rerun the same command to go on.")
+              help="Breed no new generation after this long (90s, 30m, 8h, 1d; with a large --loop); rerun the same "
+                   "command to go on.")
 @click.option("--patience", type=click.IntRange(min=1), metavar="G",
               help="End the loop after G generations in a row without a better best score.")
 @click.option("--breeder", "breeder_name", default="default", show_default=True,
@@ -549,6 +552,13 @@ def plugins_list(as_json, include_builtins):
 from gf import cli_reports  # noqa: E402,F401  (registers report, compare, rerun, merge...)
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (timeout, systemd, a batch scheduler) stops gf as Ctrl-C does
+
+
 def main():
     """Console-script entry point."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="gf")

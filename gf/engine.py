@@ -301,26 +301,60 @@ class LoopSettings:
         return hashlib.sha1(canonical.encode()).hexdigest()
 
 
+def _alive(host, process_id):
+    """Whether the process that last ran a loop still runs: ``None`` when that cannot be told here."""
+    import os
+    import socket
+
+    if not host or not process_id or host != socket.gethostname():
+        return None
+    if process_id == os.getpid():
+        return True
+    try:
+        os.kill(process_id, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def _open_loop(conn, settings):
-    """The unfinished loop with these settings, or a new one: ``(loop_id, generation_done)``."""
+    """The unfinished loop with these settings, or a new one: ``(loop_id, generation_done, resumed)``.
+
+    A loop another gf on this machine is running now is refused: two would breed the same
+    generation twice.
+    """
+    import os
+    import socket
+
     key = settings.key()
-    row = conn.execute(
-        "SELECT id FROM loops WHERE key = ? AND status != 'done' ORDER BY id DESC LIMIT 1", (key,)
-    ).fetchone()
-    if row:
-        loop_id = row[0]
-        with store.transaction(conn):
-            conn.execute("UPDATE loops SET status = 'running', stopped = NULL, reason = NULL WHERE id = ?", (loop_id,))
-        (generation,) = conn.execute(
-            "SELECT coalesce(max(generation), 0) FROM groups WHERE loop_id = ?", (loop_id,)
+    me = (socket.gethostname(), os.getpid())
+    with store.transaction(conn):  # find and claim it in one write, so two gfs cannot both claim it
+        row = conn.execute(
+            "SELECT id, status, host, process_id, started FROM loops WHERE key = ? AND status != 'done' "
+            "ORDER BY id DESC LIMIT 1", (key,)
         ).fetchone()
-        return loop_id, generation, True
-    with store.transaction(conn):
-        loop_id = conn.execute(
-            "INSERT INTO loops (uid, key, args, started, target, status) VALUES (?, ?, ?, ?, ?, 'running')",
-            (store.new_ulid(), key, json.dumps(settings.key_args, default=str), store.now(), settings.generations),
-        ).lastrowid
-    return loop_id, 0, False
+        if row:
+            loop_id, status, host, process_id, _started = row
+            if status == "running" and _alive(host, process_id) and (host, process_id) != me:
+                raise InputError(f"breed loop {loop_id} with these arguments is running now (process {process_id} "
+                                 "on this machine): wait for it, or stop it and rerun this command to go on")
+            conn.execute("UPDATE loops SET status = 'running', stopped = NULL, reason = NULL, host = ?, "
+                         "process_id = ? WHERE id = ?", (*me, loop_id))
+        else:
+            loop_id = conn.execute(
+                "INSERT INTO loops (uid, key, args, started, target, status, host, process_id) "
+                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                (store.new_ulid(), key, json.dumps(settings.key_args, default=str), store.now(), settings.generations,
+                 *me),
+            ).lastrowid
+    if not row:
+        return loop_id, 0, False
+    (generation,) = conn.execute(
+        "SELECT coalesce(max(generation), 0) FROM groups WHERE loop_id = ?", (loop_id,)
+    ).fetchone()
+    return loop_id, generation, True
 
 
 def _close_loop(conn, loop_id, status, reason=None):
@@ -335,12 +369,14 @@ def list_loops(conn):
     ``generation`` is the latest generation bred, of ``target`` (an interrupted loop's may be
     partly evaluated: its runs are in ``ok`` and ``failed``). ``best`` is the best score the
     loop has seen, ``stale`` how many generations in a row have not beaten it, ``reason`` why
-    it ended early or failed (``None`` when it ran through or is under way). ``last`` is the latest activity (a
-    group bred, a run or the loop stopped): a loop whose process died says ``running``
-    until it is resumed, and ``last`` shows when it stopped.
+    it ended early or failed (``None`` when it ran through or is under way). ``last`` is the
+    latest activity (a group bred, a run or the loop stopped). A loop whose process died
+    says ``running`` until it is resumed; ``alive`` (for a ``running`` loop) tells whether its
+    gf still runs, ``None`` when it ran on another machine.
     """
     rows = conn.execute(
         """SELECT l.id, l.uid, l.status, l.started, l.stopped, l.target, l.args, l.best, l.stale, l.reason,
+                  l.host, l.process_id,
                   (SELECT max(generation) FROM groups WHERE loop_id = l.id),
                   (SELECT count(*) FROM groups WHERE loop_id = l.id),
                   (SELECT count(*) FROM runs r JOIN groups g ON g.id = r.group_id
@@ -354,13 +390,14 @@ def list_loops(conn):
            FROM loops l ORDER BY l.started, l.id"""
     )
     loops = []
-    for (loop_id, uid, status, started, stopped, target, args, best, stale, reason,
+    for (loop_id, uid, status, started, stopped, target, args, best, stale, reason, host, process_id,
          done, groups, ok, failed, last) in rows:
         args = json.loads(args)
         loops.append({
             "id": loop_id, "uid": uid, "status": status, "started": started, "stopped": stopped, "last": last,
             "generation": done or 0, "target": target, "groups": groups, "ok": ok, "failed": failed,
-            "best": best, "stale": stale, "reason": reason,
+            "best": best, "stale": stale, "reason": reason, "host": host, "process_id": process_id,
+            "alive": _alive(host, process_id) if status == "running" else None,
             "breeder": args.get("breeder"), "metric": args.get("metric"),
             "command": args.get("command") or (f"evolve({args['evolve']})" if args.get("evolve") else None),
             "args": args,
@@ -455,6 +492,11 @@ def run_loop(conn, settings, context, progress=None):
     progress = progress or Progress()
     started = time.monotonic() if settings.started is None else settings.started
     loop_id, generation, resumed = _open_loop(conn, settings)
+    if not resumed and progress.echo:
+        done = conn.execute("SELECT max(id) FROM loops WHERE key = ? AND status = 'done' AND id != ?",
+                            (settings.key(), loop_id)).fetchone()[0]
+        if done:
+            progress.echo(f"breed loop {done} with these arguments is done: this is a new one, loop {loop_id}", True)
     summary = Generations()
     status = "stopped"
     failure = None

@@ -97,7 +97,7 @@ def _merge_one(out, source):
 def _copy_loops(out, source):
     known = _ids_by_uid(out, "loops")
     mapping = {}
-    columns = "uid, key, args, started, stopped, target, status, best, stale, counted, reason"
+    columns = "uid, key, args, started, stopped, target, status, best, stale, counted, reason, host, process_id"
     for old_id, *row in source.execute(f"SELECT id, {columns} FROM loops"):
         uid, status = row[0], row[6]
         if uid in known:
@@ -105,8 +105,8 @@ def _copy_loops(out, source):
             # a copy of a loop merged before: keep the state of whichever copy got further
             # (counted more generations, or finished), whatever the order of the merges
             out.execute(
-                "UPDATE loops SET stopped = ?, status = ?, best = ?, stale = ?, counted = ?, reason = ? "
-                "WHERE id = ? AND (counted < ? OR (counted = ? AND ? = 'done' AND status != 'done'))",
+                "UPDATE loops SET stopped = ?, status = ?, best = ?, stale = ?, counted = ?, reason = ?, host = ?, "
+                "process_id = ? WHERE id = ? AND (counted < ? OR (counted = ? AND ? = 'done' AND status != 'done'))",
                 (row[4], status, *row[7:], known[uid], row[9], row[9], status))
             continue
         mapping[old_id] = out.execute(f"INSERT INTO loops ({columns}) VALUES ({', '.join('?' * len(row))})",
@@ -142,8 +142,8 @@ def merge_performers(conn, mapping, metric, *, top=3, datasets=None, minimize=Fa
     """
     if not isinstance(metric, metrics.ResultMetric) or metric.algo is not None:
         raise InputError(
-            "merge-performers ranks each algo by a result name: pass --metric NAME (e.g. --metric profit), "
-            "not a named, per-algo or SQL metric"
+            f"merge-performers ranks each algo by a result name, and the metric here is {metric.name!r}: pass "
+            "--metric NAME (e.g. --metric profit), not a named, per-algo or SQL metric"
         )
     datasets = list(datasets or store.datasets(conn))
     overall = metrics.overall(conn, metric, datasets, minimize)

@@ -104,11 +104,15 @@ def _migrations():
     def m005_loop_progress(db):
         # What a breed loop has seen, kept across the commands that resume it: the best score
         # after generation `counted`, how many generations in a row did not beat it (for
-        # --patience), and why the loop ended early, if it did (for `gf loops`).
+        # --patience), and why the loop ended early, if it did (for `gf loops`); and the
+        # process running it, so a second gf does not run the same loop at once and a loop
+        # whose gf died shows as interrupted.
         db.execute("ALTER TABLE loops ADD COLUMN best REAL")
         db.execute("ALTER TABLE loops ADD COLUMN stale INTEGER NOT NULL DEFAULT 0")
         db.execute("ALTER TABLE loops ADD COLUMN counted INTEGER NOT NULL DEFAULT 0")
         db.execute("ALTER TABLE loops ADD COLUMN reason TEXT")
+        db.execute("ALTER TABLE loops ADD COLUMN host TEXT")
+        db.execute("ALTER TABLE loops ADD COLUMN process_id INTEGER")
 
     return migrations
 

@@ -135,8 +135,10 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     interrupted = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
     assert interrupted < 2 + 3 * 8
     [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)  # what a user sees the morning after
-    assert (loop["status"], loop["generation"], loop["target"], loop["groups"], loop["failed"]) == (
-        "running", 2, 3, 8, 0)
+    assert (loop["status"], loop["alive"], loop["generation"], loop["target"], loop["groups"], loop["failed"]) == (
+        "running", False, 2, 3, 8, 0)
+    assert loop["process_id"] == process.pid
+    assert run_gf("loops", "--db", db_path).stdout.splitlines()[1].split()[1] == "interrupted"
     assert 8 + 3 <= loop["ok"] < 16 and loop["command"] == PROGRAM and loop["metric"] == "value"
     assert loop["started"] <= loop["last"] and loop["stopped"] is None
 
@@ -192,6 +194,7 @@ def test_patience_counts_generations_without_a_better_best(load_text, db_path, r
     assert len(json.loads(result.stdout)) == 5 and "ended after" not in result.stderr
     result = run_gf(*breed, "--metric", "group_seen", "--minimize", "--loop", "5")
     assert result.exit_code == 0, result.stderr
+    assert "breed loop" not in result.stderr  # a loop of its own: nothing done before with these arguments
     assert [row["generation"] for row in json.loads(result.stdout)] == [1, 2]
     reason = "ended after generation 2 of 5: no better best score in the last 2 generations (patience 2)"
     assert result.stderr.endswith(reason + "\n")
@@ -226,6 +229,8 @@ def test_patience_counts_across_the_commands_that_resume_a_loop(load_text, db_pa
                                   "(patience 3)\n")
     [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
     assert (loop["status"], loop["generation"], loop["stale"]) == ("done", 3, 3)
+    result = run_gf(*breed, "--max-time", "0.001")  # the same again: a new loop, and gf says so
+    assert result.stderr.startswith("breed loop 1 with these arguments is done: this is a new one, loop 2\n")
     # with --launcher print each command prints a generation; the next counts it once its runs are in
     other = str(tmp_path / "printed.db")
     assert run_gf("load", "--db", other, tmp_path / "x.js").exit_code == 0
@@ -264,7 +269,31 @@ def test_tags_and_per_algo_breeding(backtest_db, run_gf, tmp_path):
     assert result.exit_code == 2 and 'expected {"algo": ["param__name", ...]}' in result.stderr
 
 
-def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path, run_gf):
+def test_a_loop_running_now_is_not_run_twice(load_text, db_path, run_gf):
+    load_text("x = 1.5\n")
+    assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0
+    args = ["breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "3", "--population", "4",
+            "--seed", "2", "-j", "1", PROGRAM]
+    first = subprocess.Popen(["gf", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "GF_LOAD_PLUGINS": ""})
+    conn = store.connect(db_path)
+    deadline = time.time() + 60
+    while conn.execute("SELECT count(*) FROM groups WHERE loop_id IS NOT NULL").fetchone()[0] < 1:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    second = subprocess.run(["gf", *args], capture_output=True, text=True, env={**os.environ, "GF_LOAD_PLUGINS": ""})
+    assert second.returncode == 2
+    assert second.stderr == (f"error: breed loop 1 with these arguments is running now (process {first.pid} on this "
+                             "machine): wait for it, or stop it and rerun this command to go on\n")
+    [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
+    assert (loop["status"], loop["alive"]) == ("running", True)
+    assert first.wait(timeout=120) == 0
+    assert conn.execute("SELECT generation, count(*) FROM groups WHERE loop_id = 1 GROUP BY generation").fetchall() == [
+        (1, 4), (2, 4), (3, 4)]  # bred once each
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path, run_gf, stop):
     load_text("x = 1\n")
     assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0
     args = ["breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "2", "--population", "6",
@@ -275,12 +304,13 @@ def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path
     deadline = time.time() + 60
     while conn.execute("SELECT count(*) FROM runs").fetchone()[0] < 3 and time.time() < deadline:
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)  # SIGTERM (timeout, systemd, a batch scheduler) stops gf as Ctrl-C does
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert stderr.splitlines()[-1].startswith("error: interrupted after ")
     assert stderr.splitlines()[-1].endswith("rerun the same command to resume")
-    assert conn.execute("SELECT status FROM loops").fetchall() == [("stopped",)]
+    [(status, reason)] = conn.execute("SELECT status, reason FROM loops").fetchall()
+    assert status == "stopped" and reason.startswith("interrupted after ")
     assert conn.execute("SELECT count(*) FROM runs WHERE status = 'failed'").fetchone() == (0,)
 
     result = run_gf(*args)
