@@ -47,7 +47,10 @@ class GfGroup(click.Group):
         except click.ClickException as error:  # usage errors: one line, not click's usage block
             where = getattr(getattr(error, "ctx", None), "command_path", None)
             hint = f"; see `{where} --help`" if where else ""
-            click.echo(f"error: {error.format_message().rstrip('.')}{hint}", err=True)
+            message = error.format_message().rstrip(".")
+            if message.rstrip(")").endswith("?") and hint:  # "(Did you mean ...?)" reads badly before "; see"
+                hint = f" (see `{where} --help`)"
+            click.echo(f"error: {message}{hint}", err=True)
             sys.exit(error.exit_code)
         except click.Abort:
             click.echo("error: aborted", err=True)
@@ -446,6 +449,33 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
         for rank, row in enumerate(metric.rank(conn, dataset=dataset, limit=count, minimize=minimize), start=1)
     ]
     emit(rows, ["dataset", "rank", "group", "score", "algo", "run"], as_json)
+
+
+@cli.command()
+@db_option
+@metric_options
+@json_option
+@click.option("-n", "count", type=click.IntRange(min=1), default=10, show_default=True, help="How many groups.")
+def best(db_path, metric_spec, metric_sql, minimize, as_json, count):
+    """The best groups over every dataset: mean score, among the groups scored on the most datasets.
+
+    What GeneticFuckery.best() and top() (without a dataset) return; `gf top` ranks per dataset.
+    """
+    from gf import metrics
+
+    metric = metrics.resolve(metric_spec, sql_file=metric_sql)
+    conn = open_db(db_path)
+    datasets = store.datasets(conn)
+    ranked = metrics.overall(conn, metric, datasets, minimize)[:count]
+    if not ranked:
+        recorded = metrics.result_names(conn)
+        raise InputError(f"no run in {db_path} is scored by metric {metric.name!r}; results recorded: "
+                         f"{', '.join(recorded[:12]) or 'none (run gf run first)'}")
+    rows = [{"rank": rank, "group": group, "score": score, "datasets": len(by_dataset), "by_dataset": by_dataset}
+            for rank, (group, score, by_dataset) in enumerate(ranked, start=1)]
+    if not as_json:
+        rows = [{**row, "datasets": f"{row['datasets']} of {len(datasets)}"} for row in rows]
+    emit(rows, ["rank", "group", "score", "datasets"], as_json)
 
 
 @cli.command()

@@ -171,7 +171,8 @@ def ingest(db_path, as_json, files):
     if as_json:
         click.echo(json.dumps(found))
     else:
-        click.echo(f"{found['runs']} runs recorded ({found['results']} results), {found['skipped']} already there")
+        runs = f"{found['runs']} run{'' if found['runs'] == 1 else 's'}"
+        click.echo(f"{runs} recorded ({found['results']} results), {found['skipped']} already there")
 
 
 @cli.command("import-legacy")

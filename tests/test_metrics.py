@@ -123,6 +123,18 @@ def test_gf_top_per_dataset(scored, db_path, run_gf):
     assert text[0].split() == ["dataset", "rank", "group", "score", "algo", "run"]
 
 
+def test_gf_best_over_every_dataset_agrees_with_python(scored, db_path, run_gf):
+    listed = json.loads(run_gf("best", "--db", db_path, "--metric", "profit", "--json").stdout)
+    # only group 1 was scored on both datasets (2 failed on TSLA, 3's SPY profit is NaN)
+    assert listed == [{"rank": 1, "group": 1, "score": 18.5, "datasets": 2, "by_dataset": {"SPY": 30, "TSLA": 7}}]
+    assert GeneticFuckery(dbfile=db_path).best("profit")["group"] == 1
+    text = run_gf("best", "--db", db_path, "--metric", "trades", "--minimize").stdout.splitlines()
+    assert text[0].split() == ["rank", "group", "score", "datasets"]
+    assert text[1].split() == ["1", "3", "1.5", "2", "of", "2"]  # group 3: trades 0 on SPY, 3 on TSLA
+    result = run_gf("best", "--db", db_path, "--metric", "proft")
+    assert result.exit_code == 2 and "is scored by metric 'proft'; results recorded: crossover.profit" in result.stderr
+
+
 def test_gf_metrics_list(run_gf):
     listed = json.loads(run_gf("metrics", "list", "--json").stdout)
     assert [m["name"] for m in listed] == ["max profit min trades"]
