@@ -76,9 +76,11 @@ def compare(metric_spec, metric_sql, minimize, as_json, html_path, databases):
 @db_option
 @launch_options
 @click.option("--print", "print_only", is_flag=True, help="Only print the command lines (the print launcher).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.argument("command")
 @click.argument("runs", nargs=-1, required=True, type=int)
-def rerun(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler, print_only, command, runs):
+def rerun(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler, print_only, as_json, command,
+          runs):
     """Run COMMAND again for RUNS, each with its run's group and dataset (`{}` = the dataset).
 
     The new runs are recorded like any other; --print only prints the lines.
@@ -102,7 +104,10 @@ def rerun(db_path, jobs, timeout, shell, launcher_name, launcher_option, schedul
     ok, failed = engine.evaluate(conn, launcher, engine.evaluations_for(conn, pairs), context,
                                  engine.Progress(echo=_progress_echo), "rerunning", again=True)
     if launcher.waits:
-        click.echo(f"{ok + failed} rerun: {ok} ok, {failed} failed")
+        if as_json:
+            click.echo(json.dumps({"rerun": ok + failed, "ok": ok, "failed": failed}))
+        else:
+            click.echo(f"{ok + failed} rerun: {ok} ok, {failed} failed")
 
 
 @cli.command("merge-performers")

@@ -121,6 +121,9 @@ def test_gf_top_per_dataset(scored, db_path, run_gf):
     assert [(r["group"], r["score"], r["algo"]) for r in one] == [(1, 10, "crossover")]
     text = run_gf("top", "--db", db_path, "--metric", "max profit min trades").stdout.splitlines()
     assert text[0].split() == ["dataset", "rank", "group", "score", "algo", "run"]
+    result = run_gf("top", "--db", db_path, "--metric", "profit", "--dataset", "SYP")  # a typo is not "(none)"
+    assert result.exit_code == 2
+    assert result.stderr == f"error: --dataset 'SYP': no run in {db_path} is on it; datasets: SPY, TSLA\n"
 
 
 def test_gf_best_over_every_dataset_agrees_with_python(scored, db_path, run_gf):

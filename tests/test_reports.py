@@ -77,5 +77,7 @@ def test_rerun_runs_again_with_each_runs_group_and_dataset(load_text, db_path, r
     assert result.exit_code == 0 and result.stdout == "2 rerun: 2 ok, 0 failed\n"
     assert conn.execute("SELECT group_id, dataset FROM runs WHERE id > 4 ORDER BY group_id").fetchall() == [
         (1, "bbb"), (2, "aa")]
+    result = run_gf("rerun", "--db", db_path, PROGRAM, wanted[0], "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout) == {"rerun": 1, "ok": 1, "failed": 0}
     result = run_gf("rerun", "--db", db_path, PROGRAM, "99")
     assert result.exit_code == 2 and "run 99 does not exist" in result.stderr
