@@ -423,7 +423,7 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
         click.echo(json.dumps(summary))
     elif launcher.waits:
         emit(summary, ["generation", "children", "ok", "failed", "best"], False)
-    elif not summary.reason:  # lines were printed (or printed again)
+    elif summary.waiting:  # lines were printed (or printed again)
         click.echo(f"# run the lines above, then rerun this gf breed to rank them and go on", err=True)
     if summary.reason:
         click.echo(summary.reason, err=True)

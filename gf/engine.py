@@ -422,9 +422,11 @@ class Generations(list):
 
     :ivar reason: ``None`` when every generation asked for was bred, else one line: the
         ``max_time`` ran out (the loop stays resumable) or ``patience`` ended it.
+    :ivar waiting: with a launcher that does not wait (``print``): what the loop waits for.
     """
 
     reason = None
+    waiting = None
 
 
 def parse_duration(text):
@@ -522,7 +524,7 @@ def run_loop(conn, settings, context, progress=None):
                 ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, missing), context, progress,
                                       f"generation {generation}/{settings.generations} (resumed)")
                 if not settings.launcher.waits:  # printed again: breed on once they have run
-                    status = "running"
+                    summary.waiting = _waiting(generation, len(missing))
                     return summary
                 summary.append(_summary(conn, settings, generation, [], ok, failed))
                 worked = True
@@ -556,8 +558,8 @@ def run_loop(conn, settings, context, progress=None):
             pairs = pending_pairs(conn, children, settings.datasets)
             ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, pairs), context, progress,
                                   f"generation {generation}/{settings.generations}")
-            if not settings.launcher.waits:
-                status = "running"  # resumed once the printed commands have run
+            if not settings.launcher.waits:  # resumed once the printed commands have run
+                summary.waiting = _waiting(generation, len(pairs))
                 summary.append({"generation": generation, "children": len(children), "ok": 0, "failed": 0,
                                 "best": None, "printed": len(pairs)})
                 return summary
@@ -574,7 +576,12 @@ def run_loop(conn, settings, context, progress=None):
         failure = (str(error).strip().splitlines() or [type(error).__name__])[0][:500]
         raise
     finally:
-        _close_loop(conn, loop_id, status, summary.reason or failure)
+        _close_loop(conn, loop_id, status, summary.reason or summary.waiting or failure)
+
+
+def _waiting(generation, count):
+    return (f"waiting for generation {generation}'s {count} printed evaluations: run them, then rerun this "
+            "command to go on")
 
 
 def _better(score, than, minimize):

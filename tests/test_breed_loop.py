@@ -237,8 +237,11 @@ def test_patience_counts_across_the_commands_that_resume_a_loop(load_text, db_pa
     assert run_gf("run", "--db", other, PROGRAM, "a").exit_code == 0
     printed = ["breed", "--db", other, "--metric", "argc", "--loop", "10", "--population", "2", "--seed", "2",
                "--patience", "2", "--launcher", "print", PROGRAM]
-    for _ in range(2):
+    for generation in (1, 2):
         lines = run_gf(*printed).stdout.splitlines()
+        [loop] = json.loads(run_gf("loops", "--db", other, "--json").stdout)
+        assert (loop["status"], loop["reason"]) == ("stopped", f"waiting for generation {generation}'s 2 printed "
+                                                    "evaluations: run them, then rerun this command to go on")
         for line in lines:  # run what was printed, as GNU parallel would
             assert subprocess.run(line, shell=True, cwd=tmp_path).returncode == 0
     result = run_gf(*printed)
