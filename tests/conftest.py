@@ -17,6 +17,18 @@ def clean_environment(monkeypatch):
 
 
 @pytest.fixture
+def sigint_raises():
+    """SIGINT raises KeyboardInterrupt in this process and the children it starts, even when the
+    suite itself was started with SIGINT ignored (``pytest &`` in a script, nohup): yields a
+    ``preexec_fn`` for ``subprocess.Popen`` that gives a child the default SIGINT action."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
 def log_messages():
     """What gf logs through loguru during the test, as text lines."""
     from loguru import logger

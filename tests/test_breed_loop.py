@@ -296,13 +296,13 @@ def test_a_loop_running_now_is_not_run_twice(load_text, db_path, run_gf):
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path, run_gf, stop):
+def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path, run_gf, stop, sigint_raises):
     load_text("x = 1\n")
     assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0
     args = ["breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "2", "--population", "6",
             "--seed", "2", "-j", "1", PROGRAM]
     process = subprocess.Popen(["gf", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "GF_LOAD_PLUGINS": ""})
+                               env={**os.environ, "GF_LOAD_PLUGINS": ""}, preexec_fn=sigint_raises)
     conn = store.connect(db_path)
     deadline = time.time() + 60
     while conn.execute("SELECT count(*) FROM runs").fetchone()[0] < 3 and time.time() < deadline:

@@ -123,7 +123,7 @@ def test_other_children_of_the_process_keep_their_exit_status():
     assert other.wait(timeout=10) == 7
 
 
-def test_ctrl_c_kills_running_children_and_hands_over_what_ended_before(monkeypatch):
+def test_ctrl_c_kills_running_children_and_hands_over_what_ended_before(monkeypatch, sigint_raises):
     monkeypatch.setattr(processes, "REPORT_EVERY", 30.0)  # nothing is handed over until Ctrl-C
     evaluations = [Evaluation(1, "quick"), Evaluation(1, "slow"), Evaluation(1, "slower")]
     command = "case {} in quick) exit 3;; *) echo $$ >&2; sleep 30;; esac"
