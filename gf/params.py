@@ -274,12 +274,11 @@ class GeneticFuckery:
         settings = engine.LoopSettings(
             metric=chosen, breeder=breeder_plugin, launcher=launcher_plugin, datasets=datasets, generations=generations,
             top=top or max(2, population // 4), population=population, minimize=minimize, seed=seed,
-            max_time=max_time, patience=patience,
+            max_time=max_time, patience=patience, started=began,  # the starting groups' evaluation counts too
             key_args={"evolve": getattr(fn, "__qualname__", repr(fn)), "metric": chosen.name, "minimize": minimize,
                       "generations": generations, "population": population, "datasets": datasets,
                       "breeder": breeder_plugin.name, "top": top, "seed": seed, "start": seeds},
         )
-        settings.started = began  # the starting groups' evaluation counts against max_time too
         summary = engine.run_loop(self.conn, settings, context)
         if summary.reason:
             from loguru import logger
