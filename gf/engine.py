@@ -301,8 +301,31 @@ class LoopSettings:
         return hashlib.sha1(canonical.encode()).hexdigest()
 
 
-def _alive(host, process_id):
-    """Whether the process that last ran a loop still runs: ``None`` when that cannot be told here."""
+def _process(process_id):
+    """``(state, start time)`` of a process from ``/proc`` (Linux), or ``None`` when it cannot be read."""
+    try:
+        with open(f"/proc/{process_id}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rpartition(")")[2].split()
+        return fields[0], int(fields[19])  # fields 3 and 22 of proc(5): state, start time in clock ticks
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _me():
+    """This process as a loop records it: ``(host, process id, start time)``."""
+    import os
+    import socket
+
+    found = _process(os.getpid())
+    return socket.gethostname(), os.getpid(), found[1] if found else None
+
+
+def _alive(host, process_id, process_start=None):
+    """Whether the gf that last ran a loop still runs: ``None`` when that cannot be told here.
+
+    A zombie is dead, and so is a process id since given to another process (its start
+    time differs), where ``/proc`` tells.
+    """
     import os
     import socket
 
@@ -310,6 +333,10 @@ def _alive(host, process_id):
         return None
     if process_id == os.getpid():
         return True
+    found = _process(process_id)
+    if found is not None:
+        state, started = found
+        return state != "Z" and (process_start is None or started == process_start)
     try:
         os.kill(process_id, 0)
     except ProcessLookupError:
@@ -319,33 +346,38 @@ def _alive(host, process_id):
     return True
 
 
+def refuse_if_running(conn, settings):
+    """An :class:`InputError` when another gf on this machine runs the loop with these settings now."""
+    row = conn.execute(
+        "SELECT id, host, process_id, process_start FROM loops WHERE key = ? AND status = 'running' "
+        "ORDER BY id DESC LIMIT 1", (settings.key(),)
+    ).fetchone()
+    if row and _alive(*row[1:]) and tuple(row[1:]) != _me():
+        raise InputError(f"breed loop {row[0]} with these arguments is running now (process {row[2]} on this "
+                         "machine): wait for it, or stop it and rerun this command to go on")
+
+
 def _open_loop(conn, settings):
     """The unfinished loop with these settings, or a new one: ``(loop_id, generation_done, resumed)``.
 
     A loop another gf on this machine is running now is refused: two would breed the same
     generation twice.
     """
-    import os
-    import socket
-
     key = settings.key()
-    me = (socket.gethostname(), os.getpid())
+    me = _me()
     with store.transaction(conn):  # find and claim it in one write, so two gfs cannot both claim it
+        refuse_if_running(conn, settings)
         row = conn.execute(
-            "SELECT id, status, host, process_id, started FROM loops WHERE key = ? AND status != 'done' "
-            "ORDER BY id DESC LIMIT 1", (key,)
+            "SELECT id FROM loops WHERE key = ? AND status != 'done' ORDER BY id DESC LIMIT 1", (key,)
         ).fetchone()
         if row:
-            loop_id, status, host, process_id, _started = row
-            if status == "running" and _alive(host, process_id) and (host, process_id) != me:
-                raise InputError(f"breed loop {loop_id} with these arguments is running now (process {process_id} "
-                                 "on this machine): wait for it, or stop it and rerun this command to go on")
+            loop_id = row[0]
             conn.execute("UPDATE loops SET status = 'running', stopped = NULL, reason = NULL, host = ?, "
-                         "process_id = ? WHERE id = ?", (*me, loop_id))
+                         "process_id = ?, process_start = ? WHERE id = ?", (*me, loop_id))
         else:
             loop_id = conn.execute(
-                "INSERT INTO loops (uid, key, args, started, target, status, host, process_id) "
-                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                "INSERT INTO loops (uid, key, args, started, target, status, host, process_id, process_start) "
+                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
                 (store.new_ulid(), key, json.dumps(settings.key_args, default=str), store.now(), settings.generations,
                  *me),
             ).lastrowid
@@ -376,7 +408,7 @@ def list_loops(conn):
     """
     rows = conn.execute(
         """SELECT l.id, l.uid, l.status, l.started, l.stopped, l.target, l.args, l.best, l.stale, l.reason,
-                  l.host, l.process_id,
+                  l.host, l.process_id, l.process_start,
                   (SELECT max(generation) FROM groups WHERE loop_id = l.id),
                   (SELECT count(*) FROM groups WHERE loop_id = l.id),
                   (SELECT count(*) FROM runs r JOIN groups g ON g.id = r.group_id
@@ -390,14 +422,14 @@ def list_loops(conn):
            FROM loops l ORDER BY l.started, l.id"""
     )
     loops = []
-    for (loop_id, uid, status, started, stopped, target, args, best, stale, reason, host, process_id,
+    for (loop_id, uid, status, started, stopped, target, args, best, stale, reason, host, process_id, process_start,
          done, groups, ok, failed, last) in rows:
         args = json.loads(args)
         loops.append({
             "id": loop_id, "uid": uid, "status": status, "started": started, "stopped": stopped, "last": last,
             "generation": done or 0, "target": target, "groups": groups, "ok": ok, "failed": failed,
             "best": best, "stale": stale, "reason": reason, "host": host, "process_id": process_id,
-            "alive": _alive(host, process_id) if status == "running" else None,
+            "alive": _alive(host, process_id, process_start) if status == "running" else None,
             "breeder": args.get("breeder"), "metric": args.get("metric"),
             "command": args.get("command") or (f"evolve({args['evolve']})" if args.get("evolve") else None),
             "args": args,

@@ -97,7 +97,8 @@ def _merge_one(out, source):
 def _copy_loops(out, source):
     known = _ids_by_uid(out, "loops")
     mapping = {}
-    columns = "uid, key, args, started, stopped, target, status, best, stale, counted, reason, host, process_id"
+    # not host and process_id: the gf running a loop runs it on the input database, not on the merged one
+    columns = "uid, key, args, started, stopped, target, status, best, stale, counted, reason"
     for old_id, *row in source.execute(f"SELECT id, {columns} FROM loops"):
         uid, status = row[0], row[6]
         if uid in known:
@@ -105,8 +106,8 @@ def _copy_loops(out, source):
             # a copy of a loop merged before: keep the state of whichever copy got further
             # (counted more generations, or finished), whatever the order of the merges
             out.execute(
-                "UPDATE loops SET stopped = ?, status = ?, best = ?, stale = ?, counted = ?, reason = ?, host = ?, "
-                "process_id = ? WHERE id = ? AND (counted < ? OR (counted = ? AND ? = 'done' AND status != 'done'))",
+                "UPDATE loops SET stopped = ?, status = ?, best = ?, stale = ?, counted = ?, reason = ? "
+                "WHERE id = ? AND (counted < ? OR (counted = ? AND ? = 'done' AND status != 'done'))",
                 (row[4], status, *row[7:], known[uid], row[9], row[9], status))
             continue
         mapping[old_id] = out.execute(f"INSERT INTO loops ({columns}) VALUES ({', '.join('?' * len(row))})",

@@ -266,11 +266,6 @@ class GeneticFuckery:
             raise InputError(f"scheduler= is for the dask launcher: add launcher='dask' (not {launcher!r})")
         options = launch.launcher_options(launcher_plugin, dict(launcher_options or {}), scheduler)
         context = launch.LaunchContext(db_path=self.dbfile, function=fn, jobs=jobs, options=options)
-        pairs = engine.pending_pairs(self.conn, starting, datasets)
-        if pairs:
-            ok, _failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs), context)
-            if not ok:
-                raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups"))
         settings = engine.LoopSettings(
             metric=chosen, breeder=breeder_plugin, launcher=launcher_plugin, datasets=datasets, generations=generations,
             top=top or max(2, population // 4), population=population, minimize=minimize, seed=seed,
@@ -279,6 +274,12 @@ class GeneticFuckery:
                       "generations": generations, "population": population, "datasets": datasets,
                       "breeder": breeder_plugin.name, "top": top, "seed": seed, "start": seeds},
         )
+        engine.refuse_if_running(self.conn, settings)  # before evaluating: the running loop's children are pending
+        pairs = engine.pending_pairs(self.conn, starting, datasets)
+        if pairs:
+            ok, _failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs), context)
+            if not ok:
+                raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups"))
         summary = engine.run_loop(self.conn, settings, context)
         if summary.reason:
             from loguru import logger

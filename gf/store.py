@@ -113,6 +113,7 @@ def _migrations():
         db.execute("ALTER TABLE loops ADD COLUMN reason TEXT")
         db.execute("ALTER TABLE loops ADD COLUMN host TEXT")
         db.execute("ALTER TABLE loops ADD COLUMN process_id INTEGER")
+        db.execute("ALTER TABLE loops ADD COLUMN process_start INTEGER")
 
     return migrations
 

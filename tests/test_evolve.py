@@ -121,3 +121,47 @@ def test_a_second_evolve_scores_every_group_on_its_datasets_first(load_text, db_
     # every group the first call bred was scored on b before the second call bred from them
     assert conn.execute("SELECT count(DISTINCT group_id) FROM runs WHERE dataset = 'b' AND group_id <= ?",
                         (groups,)).fetchone() == (groups,)
+
+
+def test_evolve_refuses_a_loop_another_live_process_runs_before_evaluating_anything(load_text, db_path):
+    import socket
+    import subprocess
+    import sys
+
+    from gf import engine
+
+    load_text(START)
+    g = GeneticFuckery(dbfile=db_path)
+    args = dict(metric="value", minimize=True, generations=2, population=4, datasets=["a"], seed=1)
+    g.evolve(objective, max_time="0.000001", **args)  # one generation; the loop left to resume
+    conn = store.connect(db_path)
+    (runs,) = conn.execute("SELECT count(*) FROM runs").fetchone()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = engine._process(other.pid)[1]
+        claim = "UPDATE loops SET status = 'running', host = ?, process_id = ?, process_start = ?"
+        with store.transaction(conn):
+            conn.execute(claim, (socket.gethostname(), other.pid, started))
+        with pytest.raises(InputError, match=f"breed loop 1 with these arguments is running now .process {other.pid} "
+                                             "on this machine.: wait for it, or stop it"):
+            g.evolve(objective, **args)
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (runs,)  # nothing evaluated
+        # the same process id with another start time is another process: the gf that ran the loop is gone
+        with store.transaction(conn):
+            conn.execute(claim, (socket.gethostname(), other.pid, started + 1))
+        assert engine.list_loops(conn)[0]["alive"] is False
+    finally:
+        other.kill()
+    # a process that ended but was not yet waited for (a zombie) is gone too
+    import time
+
+    deadline = time.monotonic() + 30
+    while engine._process(other.pid)[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    with store.transaction(conn):
+        conn.execute(claim, (socket.gethostname(), other.pid, started))
+    assert engine.list_loops(conn)[0]["alive"] is False
+    other.wait()
+    g.evolve(objective, **args)  # goes on
+    assert conn.execute("SELECT status, counted FROM loops").fetchall() == [("done", 2)]

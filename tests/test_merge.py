@@ -105,6 +105,9 @@ def test_merging_a_later_copy_of_a_loop_marks_it_done(tmp_path, run_gf):
     assert run_gf("merge", other, one).exit_code == 0 and run_gf("merge", other, snapshot).exit_code == 0
     for path in (merged, other):
         assert store.connect(path).execute(progress).fetchall() == conn.execute(progress).fetchall()
+        # which gf ran the loop is not merged: it ran on the input, and nothing runs it on the output
+        assert store.connect(path).execute("SELECT host, process_id FROM loops").fetchall() == [(None, None)]
+    assert conn.execute("SELECT host IS NOT NULL, process_id IS NOT NULL FROM loops").fetchall() == [(1, 1)]
     assert conn.execute("SELECT counted, best IS NOT NULL FROM loops").fetchone() == (3, 1)
 
 

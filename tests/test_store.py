@@ -204,8 +204,8 @@ def test_a_version_3_database_is_migrated_to_the_current_schema_and_keeps_its_da
     assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 5
     assert [name for (name,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")][-2:] == [
         "m004_results_best_first", "m005_loop_progress"]
-    assert [row[1] for row in conn.execute("PRAGMA table_info(loops)")][-6:] == [
-        "best", "stale", "counted", "reason", "host", "process_id"]
+    assert [row[1] for row in conn.execute("PRAGMA table_info(loops)")][-7:] == [
+        "best", "stale", "counted", "reason", "host", "process_id", "process_start"]
     assert conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (store.BEST_FIRST_INDEX,)).fetchone() == (
         f"CREATE INDEX {store.BEST_FIRST_INDEX} ON results (+name, +algo, +value)",)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
