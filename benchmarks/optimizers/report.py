@@ -26,11 +26,9 @@ FULL_RUN = (
     "Needs optuna, cmaes and nevergrad (the `bench` extra), numpy and matplotlib. The full run "
     "(`python -m benchmarks.optimizers --jobs 2 --write`: 9 functions x 10, 100, 1,000 params x 5 seeds x 640 "
     "evaluations) takes more than a day of CPU time on this 2-core machine, most of it Optuna at 1,000 parameters: "
-    "a TPE run takes 10-70 min there (about 15 h for its 45 runs), a CMA-ES run about an hour (about 40 h for its "
-    "40; profiled: 128 evaluations took 894 s, 74 % of it in the cmaes package's sampling, where at 1,000 "
-    "parameters a draw almost always lands outside the box and is redrawn, 72 draws per ask on average, each "
-    "multiplying two 1,000 x 1,000 matrices), while a gf default run takes 1-2 min; `--functions`, `--dims`, "
-    "`--optimizers`, `--seeds` and `--budget` narrow it.\n"
+    "a TPE run takes 10-85 min there (about 15 h for its 45 runs), a CMA-ES run over an hour (about two days of CPU "
+    "for its 40; see the Notes), while a gf default run takes 1-2 min; `--functions`, `--dims`, `--optimizers`, "
+    "`--seeds` and `--budget` narrow it.\n"
 )
 
 
