@@ -346,12 +346,19 @@ def _alive(host, process_id, process_start=None):
     return True
 
 
+#: ``(database file, loop id)`` of the loops this process runs now, so two threads of it cannot run one
+_RUNNING = set()
+_RUNNING_LOCK = threading.Lock()
+
+
 def refuse_if_running(conn, settings):
     """An :class:`InputError` when another gf on this machine runs the loop with these settings now."""
     row = conn.execute(
         "SELECT id, host, process_id, process_start FROM loops WHERE key = ? AND status = 'running' "
         "ORDER BY id DESC LIMIT 1", (settings.key(),)
     ).fetchone()
+    if row and (_database_file(conn), row[0]) in _RUNNING:
+        raise InputError(f"breed loop {row[0]} with these arguments is running now in this process: wait for it")
     if row and _alive(*row[1:]) and tuple(row[1:]) != _me():
         raise InputError(f"breed loop {row[0]} with these arguments is running now (process {row[2]} on this "
                          "machine): wait for it, or stop it and rerun this command to go on")
@@ -381,6 +388,11 @@ def _open_loop(conn, settings):
                 (store.new_ulid(), key, json.dumps(settings.key_args, default=str), store.now(), settings.generations,
                  *me),
             ).lastrowid
+    mine = (_database_file(conn), loop_id)
+    with _RUNNING_LOCK:
+        if mine in _RUNNING:
+            raise InputError(f"breed loop {loop_id} with these arguments is running now in this process: wait for it")
+        _RUNNING.add(mine)
     if not row:
         return loop_id, 0, False
     (generation,) = conn.execute(
@@ -389,10 +401,18 @@ def _open_loop(conn, settings):
     return loop_id, generation, True
 
 
+def _database_file(conn):
+    return conn.execute("PRAGMA database_list").fetchone()[2]
+
+
 def _close_loop(conn, loop_id, status, reason=None):
-    with store.transaction(conn):
-        conn.execute("UPDATE loops SET status = ?, stopped = ?, reason = ? WHERE id = ?",
-                     (status, store.now(), reason, loop_id))
+    try:
+        with store.transaction(conn):
+            conn.execute("UPDATE loops SET status = ?, stopped = ?, reason = ? WHERE id = ?",
+                         (status, store.now(), reason, loop_id))
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard((_database_file(conn), loop_id))
 
 
 def list_loops(conn):
@@ -526,11 +546,6 @@ def run_loop(conn, settings, context, progress=None):
     progress = progress or Progress()
     started = time.monotonic() if settings.started is None else settings.started
     loop_id, generation, resumed = _open_loop(conn, settings)
-    if not resumed and progress.echo:
-        done = conn.execute("SELECT max(id) FROM loops WHERE key = ? AND status = 'done' AND id != ?",
-                            (settings.key(), loop_id)).fetchone()[0]
-        if done:
-            progress.echo(f"breed loop {done} with these arguments is done: this is a new one, loop {loop_id}", True)
     summary = Generations()
     status = "stopped"
     failure = None
@@ -545,6 +560,12 @@ def run_loop(conn, settings, context, progress=None):
         return False
 
     try:
+        if not resumed and progress.echo:
+            done = conn.execute("SELECT max(id) FROM loops WHERE key = ? AND status = 'done' AND id != ?",
+                                (settings.key(), loop_id)).fetchone()[0]
+            if done:
+                progress.echo(f"breed loop {done} with these arguments is done: this is a new one, loop {loop_id}",
+                              True)
         if not resumed:  # the score to beat: the best before the loop bred anything
             with store.transaction(conn):
                 conn.execute("UPDATE loops SET best = ? WHERE id = ?",

@@ -165,3 +165,34 @@ def test_evolve_refuses_a_loop_another_live_process_runs_before_evaluating_anyth
     other.wait()
     g.evolve(objective, **args)  # goes on
     assert conn.execute("SELECT status, counted FROM loops").fetchall() == [("done", 2)]
+
+
+def test_two_threads_cannot_run_one_loop(load_text, db_path):
+    import threading
+
+    load_text(START)
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(params, dataset):
+        entered.set()
+        release.wait(30)
+        return objective(params, dataset)
+
+    slow.__qualname__ = "objective"  # the same loop as the call below
+    args = dict(metric="value", minimize=True, generations=2, population=4, datasets=["a"], seed=1)
+    GeneticFuckery(dbfile=db_path).evolve(objective, generations=1, population=4, datasets=["a"], metric="value",
+                                          minimize=True, seed=1)  # the starting group is scored: nothing pending
+    errors = []
+    first = threading.Thread(target=lambda: GeneticFuckery(dbfile=db_path).evolve(slow, **args))
+    first.start()
+    assert entered.wait(30)  # the first thread is inside its loop
+    try:
+        GeneticFuckery(dbfile=db_path).evolve(objective, **args)
+    except InputError as error:
+        errors.append(str(error))
+    release.set()
+    first.join(60)
+    assert errors == ["breed loop 2 with these arguments is running now in this process: wait for it"]
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT id, status FROM loops ORDER BY id").fetchall() == [(1, "done"), (2, "done")]
+    GeneticFuckery(dbfile=db_path).evolve(objective, **args)  # released: the next call runs (a new loop)
