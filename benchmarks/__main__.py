@@ -1,6 +1,6 @@
 """Run every benchmark, one after another: ``python -m benchmarks`` from the repository root.
 
-    python -m benchmarks --quick            # every benchmark, small: a smoke test (~10 min on 2 busy cores)
+    python -m benchmarks --quick            # every benchmark, small: a smoke test (~5 min on 2 idle cores)
     python -m benchmarks --full --write     # every benchmark as its BENCHMARKS.md section records, sections rewritten
     python -m benchmarks --quick --only optimizers,overhead_optuna --dry-run
 
@@ -85,7 +85,7 @@ def parse_args(argv):
         epilog="benchmarks: " + "; ".join(f"{name} ({bench.what})" for name, bench in BENCHMARKS.items()))
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--quick", action="store_true",
-                      help="each benchmark at a small size: a smoke test, not figures (about 10 min on 2 busy cores)")
+                      help="each benchmark at a small size: a smoke test, not figures (about 5 min on 2 idle cores)")
     size.add_argument("--full", action="store_true",
                       help="each benchmark as its section records it (more than a day of CPU)")
     parser.add_argument("--write", action="store_true", help="rewrite each benchmark's section of BENCHMARKS.md "

@@ -33,9 +33,9 @@ move from run to run. Rerun a section with the command it records, e.g.
 `python benchmarks/eval_overhead.py --runs 21 --write`.
 
 One command runs every benchmark, one after another, from the repository root:
-`python -m benchmarks --quick` runs each at a small size, a smoke test (10 minutes
-on this 2-core machine beside two other benchmark jobs, 5 minutes of CPU; its
-results files are not kept in git); `python -m benchmarks --full --write` runs each as its section below records
+`python -m benchmarks --quick` runs each at a small size, a smoke test (5 minutes
+on this 2-core machine when idle, 10 beside two other benchmark jobs; its results
+files are not kept in git); `python -m benchmarks --full --write` runs each as its section below records
 and rewrites the sections (more than a day of CPU, nearly all of it Optuna at
 1,000 parameters in the optimizers benchmark). `--only NAME,...` picks some,
 `--dry-run` prints the commands; a benchmark whose packages are missing is skipped
