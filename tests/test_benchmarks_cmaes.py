@@ -20,6 +20,7 @@ def unpatched(monkeypatch):
     """The package's own sampling now, and again after the test (the patch is global)."""
     original = cma_module.CMA._sample_solution
     monkeypatch.setattr(cma_module.CMA, "_sample_solution", original)
+    monkeypatch.setattr(cma_module.CMA, "_eigen_decomposition", cma_module.CMA._eigen_decomposition)
     assert not getattr(original, "gf_fast", False)
     return original
 
@@ -56,8 +57,14 @@ def test_the_faster_sampling_draws_exactly_the_same_points(unpatched):
 
 def recorded_run(monkeypatch):
     """One short Optuna CMA-ES run of the harness: its record and every point it evaluated."""
-    points = []
-    evaluate = optimizers.Tracker.evaluate
+    points, decompositions = [], []
+    evaluate, eigh = optimizers.Tracker.evaluate, np.linalg.eigh
+
+    def counted_eigh(matrix):
+        decompositions.append(1)
+        return eigh(matrix)
+
+    monkeypatch.setattr(np.linalg, "eigh", counted_eigh)
 
     def recording(tracker, point):
         points.append(point.floats.copy())
@@ -66,20 +73,23 @@ def recorded_run(monkeypatch):
     monkeypatch.setattr(optimizers.Tracker, "evaluate", recording)
     record = optimizers.run_one("rosenbrock", 100, "optuna_cmaes", 3, 96, 32)
     monkeypatch.setattr(optimizers.Tracker, "evaluate", evaluate)
-    return record, np.array(points)
+    monkeypatch.setattr(np.linalg, "eigh", eigh)
+    return record, np.array(points), len(decompositions)
 
 
 def test_a_whole_optuna_cmaes_run_is_unchanged_by_it(unpatched, monkeypatch):
     with monkeypatch.context() as inner:
         inner.setattr(optimizers, "fast_cmaes_sampling", lambda: False)  # the harness without the patch
-        plain, plain_points = recorded_run(inner)
+        plain, plain_points, plain_decompositions = recorded_run(inner)
     assert cma_module.CMA._sample_solution is unpatched
-    fast, fast_points = recorded_run(monkeypatch)
+    fast, fast_points, fast_decompositions = recorded_run(monkeypatch)
     assert getattr(cma_module.CMA._sample_solution, "gf_fast", False)
     assert plain["error"] is None and fast["error"] is None
     assert len(plain_points) == len(fast_points) == 96
     assert np.array_equal(plain_points, fast_points)
     assert plain["curve"] == fast["curve"]
+    # one eigendecomposition per generation, not one per trial
+    assert plain_decompositions >= 60 and fast_decompositions <= 4
     # the last generation came from CMA-ES's own distribution, away from the start and from each other
     last = plain_points[-32:]
     assert len({tuple(x) for x in last}) == 32 and not np.any(np.all(last == plain_points[0], axis=1))
@@ -89,6 +99,7 @@ def test_an_unknown_cmaes_sampling_is_left_alone(unpatched, monkeypatch):
     def other(self):  # a later cmaes that draws some other way
         return self._mean
 
+    eigen = cma_module.CMA._eigen_decomposition
     monkeypatch.setattr(cma_module.CMA, "_sample_solution", other)
     assert optimizers.fast_cmaes_sampling() is False
-    assert cma_module.CMA._sample_solution is other
+    assert cma_module.CMA._sample_solution is other and cma_module.CMA._eigen_decomposition is eigen

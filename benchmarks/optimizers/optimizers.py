@@ -217,45 +217,71 @@ def optuna_point(problem, params):
 
 
 def fast_cmaes_sampling():
-    """Make the cmaes package's draws cost O(n^2) instead of O(n^3), with the same numbers.
+    """Make the cmaes package's sampling cost O(n^2) per draw instead of O(n^3), with the same numbers.
 
-    cmaes (0.10-0.13) draws a sample as ``B.dot(np.diag(D)).dot(z)`` (cast aside): a full matrix
-    product with a diagonal matrix, about 2 n^3 multiplications, for every draw. In a
-    box, a draw outside it is redrawn, and at 1,000 parameters most draws are (72 per
-    ask on average, profiled): one run took over an hour, nearly all of it there. This
-    replaces the product by ``B * D`` (each column of ``B`` times its entry of ``D``),
-    which is the same matrix, value for value (a product with a diagonal matrix only adds
-    zeros), kept while ``B`` and ``D`` stay the same objects (one ask's draws), so every draw, and so every
-    trial, is exactly what the unpatched package gives (``tests/test_benchmarks_cmaes.py``
-    checks that). Returns whether the patch applies: not when the installed cmaes draws
-    some other way (the package is then left as it is).
+    cmaes (0.10-0.13) draws a sample as ``B.dot(np.diag(D)).dot(z)`` (cast aside): a
+    full matrix product with a diagonal matrix, about 2 n^3 multiplications, for every
+    draw. In a box, a draw outside it is redrawn, and at 1,000 parameters most draws are
+    (72 per ask on average, profiled): one run took over an hour, nearly all of it there.
+    And Optuna restores the CMA object from a pickle for every trial it asks for, so the
+    eigendecomposition of the covariance matrix (another n^3) is made again for every
+    trial, on the same matrix, until the generation's ``tell``.
+
+    This replaces the draw's product by ``B * D`` (each column of ``B`` times its entry
+    of ``D``), the same matrix value for value (a product with a diagonal matrix only
+    adds zeros), and remembers the latest eigendecomposition by the bytes of the matrix
+    it was made of, so a trial whose covariance matrix is the one before gets the very
+    arrays made then (the latest two are kept: with a whole generation asked before any
+    of it is told, Optuna restores the object as it was before the last ``tell`` and
+    makes that ``tell`` again for every trial). Every draw, and so every trial, is exactly what the unpatched
+    package gives (``tests/test_benchmarks_cmaes.py`` checks, point by point). Returns
+    whether the patch applies: not when the installed cmaes samples some other way (it
+    is then left as it is).
     """
+    import hashlib
     import inspect
 
     from cmaes import _cma
 
-    method = _cma.CMA._sample_solution
-    if getattr(method, "gf_fast", False):
+    cma = _cma.CMA
+    if getattr(cma._sample_solution, "gf_fast", False):
         return True
     try:
-        source = inspect.getsource(method)
+        sources = inspect.getsource(cma._sample_solution), inspect.getsource(cma._eigen_decomposition)
     except (OSError, TypeError):
         return False
-    if "B.dot(np.diag(D))" not in source:
+    expected = ("B.dot(np.diag(D))", "D2, B = np.linalg.eigh(self._C)",
+                "self._C = np.dot(np.dot(B, np.diag(D**2)), B.T)")
+    if not all(any(line in source for source in sources) for line in expected):
         return False
+    eigen = cma._eigen_decomposition
+    # the latest results only, kept out of the CMA object (Optuna pickles it)
+    decomposed = []  # [(digest of C, B, D, C as the decomposition leaves it)], the latest two
+    scaled = []  # [(B, D, B * D)]
 
-    cache = []  # [(B, D, B * D)] for the latest B and D: kept out of the object, which Optuna pickles
+    def _eigen_decomposition(self):
+        if self._B is not None and self._D is not None:
+            return self._B, self._D
+        digest = hashlib.blake2b(self._C.tobytes(), digest_size=32).digest() + repr(self._C.shape).encode()
+        for found, B, D, C in decomposed:
+            if found == digest:
+                self._C = C.copy()
+                self._B, self._D = B, D
+                return B, D
+        B, D = eigen(self)
+        decomposed[:] = [(digest, B, D, self._C.copy())] + decomposed[:1]
+        return B, D
 
     def _sample_solution(self):
         B, D = self._eigen_decomposition()
-        if not cache or cache[0][0] is not B or cache[0][1] is not D:
-            cache[:] = [(B, D, B * D)]
-        cached = cache[0]
+        if not scaled or scaled[0][0] is not B or scaled[0][1] is not D:
+            scaled[:] = [(B, D, B * D)]
         z = self._rng.randn(self._n_dim)  # ~ N(0, I), drawn as the package draws it
-        return self._mean + self._sigma * cached[2].dot(z)
+        return self._mean + self._sigma * scaled[0][2].dot(z)
 
     _sample_solution.gf_fast = True
-    _cma.CMA._sample_solution = _sample_solution
+    cma._eigen_decomposition = _eigen_decomposition
+    cma._sample_solution = _sample_solution
     return True
 
 
