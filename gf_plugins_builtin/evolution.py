@@ -347,7 +347,8 @@ class EvolutionBreeder(Breeder):
             shared = [a + b for a, b in zip(shared, squares)]
             design += [u, squares]
         free = len(design)
-        _intercept, coefficients = surrogate.ridge_fit(design + [shared] + indicators, scores, free=(free,))
+        _intercept, coefficients, _power = surrogate.transformed_ridge_fit(design + [shared] + indicators, scores,
+                                                                            free=(free,))
         curvature = coefficients[free]
         steps = [strategy.sigma * s for s in strategy.scale]
         vector = [

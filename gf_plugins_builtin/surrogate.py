@@ -19,6 +19,13 @@ RIDGE = 1e-3
 ITERATIONS = 10
 #: The additive model's ridge penalty per data point and its conjugate-gradient iterations.
 ADDITIVE_RIDGE, ADDITIVE_ITERATIONS = 1e-2, 10
+#: The Box-Cox powers the score may be fitted through (see :func:`transformed_ridge_fit`):
+#: 1 is the score itself; 2 to 4 straighten a score that levels off away from the optimum,
+#: 0 (the log) and 0.5 one that climbs faster than a square (a quartic, Rosenbrock's valley).
+POWERS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0)
+#: Before the power, the scores are shifted so the lowest lies this fraction of its distance
+#: to the median above 0, and divided by that distance.
+SHIFT = 0.1
 
 
 def _dot(a, b):
@@ -71,6 +78,45 @@ def ridge_fit(columns, ys, *, free=(), ridge=RIDGE, iterations=ITERATIONS):
         coefficients[index] = y_sd * value / sd
         intercept -= coefficients[index] * mean
     return intercept, coefficients
+
+
+def transformed_ridge_fit(columns, ys, *, free=(), powers=POWERS, shift=SHIFT):
+    """``(intercept, coefficients, power)``: :func:`ridge_fit` of ``ys`` through the power that fits best.
+
+    ``ys`` (lower is better) are shifted to start just above 0 (see :data:`SHIFT`), then
+    transformed by each of ``powers`` (Box-Cox: ``(y**p - 1) / p``, ``log y`` for 0) and
+    fitted; the fit with the highest profile log-likelihood, ``-n/2 log(RSS/n) + (p - 1)
+    sum(log y)``, wins. A score that levels off away from the optimum (a saturating
+    reward, a distance behind an exponential) is no quadratic, but a power of it can be.
+    Only with more rows than columns: otherwise the residuals say nothing of the fit,
+    and ``ys`` themselves are fitted (power 1). Coefficients are in the transformed
+    units (for power 1, the units of ``ys``): compare them with one another.
+    """
+    if len(ys) <= len(columns) + 1 or len(powers) < 2:
+        return (*ridge_fit(columns, ys, free=free), 1.0)
+    low = min(ys)
+    spread = sorted(ys)[len(ys) // 2] - low
+    if spread <= 0:
+        return (*ridge_fit(columns, ys, free=free), 1.0)
+    shifted = [(y - low) / spread + shift for y in ys]
+    logs = math.fsum(map(math.log, shifted))
+    best = None
+    for power in powers:
+        if power == 1:  # the scores themselves, their residuals measured in the shifted units
+            target, units = ys, spread
+        else:
+            target = [math.log(y) for y in shifted] if power == 0 else [(y ** power - 1) / power for y in shifted]
+            units = 1.0
+        intercept, coefficients = ridge_fit(columns, target, free=free)
+        predicted = [intercept] * len(target)
+        for column, coefficient in zip(columns, coefficients):
+            if coefficient:
+                predicted = [p + coefficient * x for p, x in zip(predicted, column)]
+        rss = math.fsum(((t - p) / units) ** 2 for t, p in zip(target, predicted))
+        likelihood = -0.5 * len(target) * math.log(max(rss / len(target), 1e-300)) + (power - 1) * logs
+        if best is None or likelihood > best[0]:
+            best = (likelihood, intercept, coefficients, power)
+    return best[1:]
 
 
 def _conjugate_gradients(normal, right, iterations):

@@ -1,6 +1,7 @@
 """Breeders: classic reproduces the seed's rules exactly; default fixes its weaknesses."""
 
 import itertools
+import math
 import random
 import statistics
 
@@ -243,6 +244,33 @@ def test_surrogate_ridge_fit_recovers_a_linear_model_and_ignores_constant_column
     _, (shrunk, free, _) = surrogate.ridge_fit([a, b, constant], ys, ridge=10.0, free=(1,))
     assert abs(shrunk) < 1.0 and free == pytest.approx(-0.5, rel=0.05)
     assert surrogate.ridge_fit([a], [1.0] * 200) == (1.0, [0.0])  # nothing to explain
+
+
+def test_surrogate_fits_a_power_of_a_score_that_levels_off_and_the_score_itself_when_quadratic():
+    from gf_plugins_builtin import surrogate
+
+    rng = random.Random(7)
+    optimum = [1.0, -0.5, 2.0]
+    points = [[rng.uniform(-3.0, 3.0) for _ in optimum] for _ in range(200)]
+    columns = []
+    for i in range(len(optimum)):
+        columns += [[x[i] for x in points], [x[i] ** 2 for x in points]]
+    squared = [sum((a - b) ** 2 for a, b in zip(x, optimum)) for x in points]
+
+    def error(coefficients):  # how far the fitted quadratic's optimum lies from the true one
+        return max(abs(-coefficients[2 * i] / (2 * coefficients[2 * i + 1]) - o) for i, o in enumerate(optimum))
+
+    # a distance behind an exponential (Ackley's shape): no quadratic, but its square nearly is
+    levels_off = [20.0 - 20.0 * math.exp(-0.2 * math.sqrt(s / 3)) for s in squared]
+    _, plain = surrogate.ridge_fit(columns, levels_off)
+    _, powered, power = surrogate.transformed_ridge_fit(columns, levels_off)
+    assert power > 1.0
+    assert error(plain) > 1.0 and error(powered) < error(plain) / 4
+    # a quadratic score is fitted as it is
+    assert surrogate.transformed_ridge_fit(columns, squared) == (*surrogate.ridge_fit(columns, squared), 1.0)
+    # with no more rows than columns the residuals say nothing: the score itself
+    assert surrogate.transformed_ridge_fit(columns, levels_off[:7])[2] == 1.0
+    assert surrogate.transformed_ridge_fit(columns, [3.0] * 200) == (3.0, [0.0] * 6, 1.0)
 
 
 def test_surrogate_hat_fit_recovers_an_additive_model_and_clips_values_beyond_the_knots():
