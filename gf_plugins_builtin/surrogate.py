@@ -26,6 +26,13 @@ POWERS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0)
 #: Before the power, the scores are shifted so the lowest lies this fraction of its distance
 #: to the median above 0, and divided by that distance.
 SHIFT = 0.1
+#: A power is only chosen with at least this many rows per column: with fewer, the residuals
+#: say too little of how well each fits (so from about 250 numeric parameters on, where the
+#: model fits at most 640 groups, the scores are fitted as they are).
+ROWS_PER_COLUMN = 1.25
+#: A power above 1 that would take the largest shifted score beyond e**LARGEST is not tried
+#: (Python's floats raise OverflowError rather than reach infinity, and the fit squares them).
+LARGEST = 300.0
 
 
 def _dot(a, b):
@@ -88,11 +95,11 @@ def transformed_ridge_fit(columns, ys, *, free=(), powers=POWERS, shift=SHIFT):
     fitted; the fit with the highest profile log-likelihood, ``-n/2 log(RSS/n) + (p - 1)
     sum(log y)``, wins. A score that levels off away from the optimum (a saturating
     reward, a distance behind an exponential) is no quadratic, but a power of it can be.
-    Only with more rows than columns: otherwise the residuals say nothing of the fit,
-    and ``ys`` themselves are fitted (power 1). Coefficients are in the transformed
+    Only with :data:`ROWS_PER_COLUMN` rows per column or more: otherwise the residuals say
+    too little of the fit, and ``ys`` themselves are fitted (power 1). Coefficients are in the transformed
     units (for power 1, the units of ``ys``): compare them with one another.
     """
-    if len(ys) <= len(columns) + 1 or len(powers) < 2:
+    if len(ys) < ROWS_PER_COLUMN * (len(columns) + 1) or len(powers) < 2:
         return (*ridge_fit(columns, ys, free=free), 1.0)
     low = min(ys)
     spread = sorted(ys)[len(ys) // 2] - low
@@ -100,8 +107,11 @@ def transformed_ridge_fit(columns, ys, *, free=(), powers=POWERS, shift=SHIFT):
         return (*ridge_fit(columns, ys, free=free), 1.0)
     shifted = [(y - low) / spread + shift for y in ys]
     logs = math.fsum(map(math.log, shifted))
+    top = math.log(max(shifted))
     best = None
     for power in powers:
+        if power > 1 and power * top > LARGEST:
+            continue
         if power == 1:  # the scores themselves, their residuals measured in the shifted units
             target, units = ys, spread
         else:

@@ -266,11 +266,20 @@ def test_surrogate_fits_a_power_of_a_score_that_levels_off_and_the_score_itself_
     _, powered, power = surrogate.transformed_ridge_fit(columns, levels_off)
     assert power > 1.0
     assert error(plain) > 1.0 and error(powered) < error(plain) / 4
-    # a quadratic score is fitted as it is
+    # a quadratic score is fitted as it is; a square of one through its square root; an
+    # exponential of one through its log (the likelihood's Jacobian term decides these)
     assert surrogate.transformed_ridge_fit(columns, squared) == (*surrogate.ridge_fit(columns, squared), 1.0)
-    # with no more rows than columns the residuals say nothing: the score itself
-    assert surrogate.transformed_ridge_fit(columns, levels_off[:7])[2] == 1.0
+    assert surrogate.transformed_ridge_fit(columns, [s * s for s in squared])[2] == 0.5
+    assert surrogate.transformed_ridge_fit(columns, [math.exp(s / 4) for s in squared])[2] == 0.0
+    noise = random.Random(3)
+    assert surrogate.transformed_ridge_fit(columns, [s + noise.gauss(0, 2) for s in squared])[2] == 1.0
+    assert surrogate.transformed_ridge_fit(columns, [math.exp(noise.gauss(0, 1)) for _ in squared])[2] == 0.0
+    # with too few rows per column the residuals say too little: the score itself
+    assert surrogate.transformed_ridge_fit(columns, levels_off[:8])[2] == 1.0
     assert surrogate.transformed_ridge_fit(columns, [3.0] * 200) == (3.0, [0.0] * 6, 1.0)
+    # a huge score does not overflow a power (Python floats raise rather than reach infinity)
+    huge = levels_off[:-1] + [1e60]
+    assert surrogate.transformed_ridge_fit(columns, huge)[2] in (0.0, 0.5, 1.0)
 
 
 def test_surrogate_hat_fit_recovers_an_additive_model_and_clips_values_beyond_the_knots():

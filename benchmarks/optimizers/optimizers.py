@@ -250,8 +250,12 @@ def fast_cmaes_sampling():
         sources = inspect.getsource(cma._sample_solution), inspect.getsource(cma._eigen_decomposition)
     except (OSError, TypeError):
         return False
-    expected = ("B.dot(np.diag(D))", "D2, B = np.linalg.eigh(self._C)",
-                "self._C = np.dot(np.dot(B, np.diag(D**2)), B.T)")
+    # what the replacements assume: the draw's product and its one random draw; a decomposition
+    # that reads and writes only _C, _B and _D
+    expected = ("B.dot(np.diag(D))", "z = self._rng.randn(self._n_dim)", "x = self._mean + self._sigma * y",
+                "self._C = (self._C + self._C.T) / 2", "D2, B = np.linalg.eigh(self._C)",
+                "D = np.sqrt(np.where(D2 < 0, _EPS, D2))", "self._C = np.dot(np.dot(B, np.diag(D**2)), B.T)",
+                "self._B, self._D = B, D")
     if not all(any(line in source for source in sources) for line in expected):
         return False
     eigen = cma._eigen_decomposition
