@@ -37,8 +37,24 @@ def test_a_missed_cell_names_the_lowest_optimizer_and_whether_any_reached_half_o
     assert detail.startswith("1 of 3 function/dimension cells; missed: ")
     assert "ackley@1000 (0.900 vs 1.000; the lowest of all)" in detail
     assert "sphere@1000 (0.600 vs 1.000; lowest: Optuna NSGA-II 0.400, 2 seed(s))" in detail
-    assert detail.endswith("reached by any optimizer that ran there in 1 of these 2 cells")
+    assert detail.endswith(". In 1 of these 2 cells some optimizer that ran there reached half of classic's regret")
     assert "mixed" not in detail
+
+
+def test_a_missed_cell_names_every_optimizer_tied_at_the_lowest_and_stalled_classic_cells_are_counted():
+    stalled_classic = dict(cell("ellipsoid", 1000, "gf_classic", 1.0), stalled=5)
+    summary = summary_of([
+        cell("noisy_sphere", 1000, "gf_classic", 1.001), cell("noisy_sphere", 1000, "gf_default", 1.02),
+        cell("noisy_sphere", 1000, "optuna_tpe", 1.0, runs=4), cell("noisy_sphere", 1000, "optuna_nsga2", 1.0),
+        cell("noisy_sphere", 1000, "random", 1.0),
+        stalled_classic, cell("ellipsoid", 1000, "gf_default", 0.3),
+    ])
+    target, met, detail = analysis._classic_check(summary)
+    assert met is False
+    assert detail == ("1 of 2 function/dimension cells (1 of them where every classic run stalled); missed: "
+                      "noisy_sphere@1000 (1.020 vs 1.001; lowest, a tie at 1.000: Optuna TPE, 4 seed(s) and "
+                      "Optuna NSGA-II). In none of these cells did any optimizer that ran there reach half of "
+                      "classic's regret")
 
 
 def test_every_cell_at_half_of_classic_meets_the_target():
@@ -117,3 +133,13 @@ def test_a_cell_with_fewer_runs_than_the_seeds_says_how_many():
     assert "| sphere | 1.00 | **0.50** | 0.90 (3 of 5 seeds) |" in table.splitlines()
     plain = report.regret_table(summary, 1000, ["sphere"], ["random", "gf_default", "optuna_tpe"])
     assert "| sphere | 1.00 | **0.50** | 0.90 |" in plain.splitlines()  # without seeds (the terminal): no marker
+
+
+def test_a_mean_over_fewer_functions_is_starred_and_says_how_many_functions_and_runs():
+    summary = summary_of([cell("sphere", 1000, "gf_default", 0.5), cell("ackley", 1000, "gf_default", 0.7),
+                          cell("sphere", 1000, "optuna_cmaes", 1.0, runs=1),
+                          cell("sphere", 1000, "random", 1.0), cell("ackley", 1000, "random", 1.0)])
+    rows = report.regret_table(summary, 1000, ["sphere", "ackley"], ["random", "gf_default", "optuna_cmaes"],
+                               seeds=5).splitlines()
+    assert "| **mean regret** | 1.00 | 0.60 | 1.00* (1 of 2 functions, 1 run) |" in rows
+    assert "| **mean rank** | 1.00 | 1.00 | 1.00* |" in rows

@@ -134,6 +134,7 @@ def _per_dim(cells):
             "rank": _mean([cell["rank"] for cell in group]),
             "seconds": _mean([cell["seconds"] for cell in group]),
             "failed": sum(cell["failed"] for cell in group),
+            "runs": sum(cell["runs"] for cell in group),
         }
         for (dim, optimizer), group in sorted(grouped.items())
     }
@@ -240,7 +241,7 @@ def _classic_check(summary):
     any optimizer that ran there reached half of classic's regret.
     """
     cells = summary["cells"]
-    pairs, missed, reached = 0, [], 0
+    pairs, missed, reached, stalled = 0, [], 0, 0
     for key, cell in cells.items():
         if cell["optimizer"] != "gf_default" or not cell["runs"] or not _known(cell["regret"]):
             continue
@@ -249,23 +250,37 @@ def _classic_check(summary):
             continue
         pairs += 1
         if not cell["regret"] <= classic["regret"] / 2.0:
-            lowest = min((other for other in cells.values()
-                          if other["function"] == cell["function"] and other["dim"] == cell["dim"] and other["runs"]
-                          and other["optimizer"] != "random" and _known(other["regret"])),
-                         key=lambda other: other["regret"])
-            reached += lowest["regret"] <= classic["regret"] / 2.0
-            seeds = f", {lowest['runs']} seed(s)" if lowest["runs"] < cell["runs"] else ""
-            best = ("the lowest of all" if lowest is cell
-                    else f"lowest: {get(lowest['optimizer']).label} {_fmt(lowest['regret'])}{seeds}")
+            others = [other for other in cells.values()
+                      if other["function"] == cell["function"] and other["dim"] == cell["dim"] and other["runs"]
+                      and other["optimizer"] != "random" and _known(other["regret"])]
+            low = min(other["regret"] for other in others)
+            tied = [other for other in others if _fmt(other["regret"]) == _fmt(low)]
+            reached += low <= classic["regret"] / 2.0
+            def seeds(other):
+                return f", {other['runs']} seed(s)" if other["runs"] < cell["runs"] else ""
+
+            if tied == [cell]:
+                best = "the lowest of all"
+            elif len(tied) == 1:
+                best = f"lowest: {get(tied[0]['optimizer']).label} {_fmt(low)}{seeds(tied[0])}"
+            else:
+                best = f"lowest, a tie at {_fmt(low)}: " + " and ".join(
+                    get(other["optimizer"]).label + seeds(other) for other in tied)
             missed.append(f"{cell['function']}@{cell['dim']} ({_fmt(cell['regret'])} vs {_fmt(classic['regret'])}; "
                           f"{best})")
+        elif classic.get("stalled", 0) >= classic["runs"]:
+            stalled += 1
     if not pairs:
         return ("gf default at least 2x less regret than classic everywhere", None, "classic or default not run")
     detail = f"{pairs - len(missed)} of {pairs} function/dimension cells"
+    if stalled:
+        detail += f" ({stalled} of them where every classic run stalled)"
     if missed:
         detail += "; missed: " + ", ".join(missed)
-        detail += (f". Half of classic's regret was reached by any optimizer that ran there in {reached} of these "
-                   f"{len(missed)} cells")
+        detail += (". In none of these cells did any optimizer that ran there reach half of classic's regret"
+                   if not reached else
+                   f". In {reached} of these {len(missed)} cells some optimizer that ran there reached half of "
+                   f"classic's regret")
     return ("gf default at least 2x less regret than classic everywhere", not missed, detail)
 
 

@@ -26,9 +26,9 @@ FULL_RUN = (
     "Needs optuna, cmaes and nevergrad (the `bench` extra), numpy and matplotlib. The full run "
     "(`python -m benchmarks.optimizers --jobs 2 --write`: 9 functions x 10, 100, 1,000 params x 5 seeds x 640 "
     "evaluations) takes more than a day of CPU time on this 2-core machine, most of it Optuna at 1,000 parameters: "
-    "a TPE run takes 10-85 min there (about 15 h for its 45 runs), a CMA-ES run about half an hour and 13 GB of "
-    "memory (about 20 h of CPU for its 40; see the Notes), while a gf default run takes 1-2 min; `--functions`, "
-    "`--dims`, `--optimizers`, "
+    "a TPE run takes 7-85 min there (about 15 h for its 45 runs); one CMA-ES run (sphere) took 31 min beside "
+    "another benchmark job and 13 GB of memory (its 40 runs, roughly 20 h; see the Notes), while a gf default run "
+    "takes 1-2 min; `--functions`, `--dims`, `--optimizers`, "
     "`--seeds` and `--budget` narrow it.\n"
 )
 
@@ -92,7 +92,12 @@ def _dim_cell(entry, what, functions, digits=2):
     if entry is None:
         return "—"
     text = _number(entry[what], digits)
-    return text + ("*" if entry["functions"] < len(functions) and what != "seconds" else "")
+    if entry["functions"] >= len(functions) or what == "seconds":
+        return text
+    if what == "regret" and "runs" in entry:  # how little the starred mean rests on
+        runs = entry["runs"]
+        return f"{text}* ({entry['functions']} of {len(functions)} functions, {runs} run{'s' if runs != 1 else ''})"
+    return text + "*"
 
 
 def targets_table(checks):
@@ -138,6 +143,12 @@ def _versions(found):
     return f"Packages: {packages}.  \n"  # gf's commit is on the machine line
 
 
+def _jobs(settings):
+    """``", N job(s)"`` for one run; for runs reported together, what their wall times add up to
+    (each command, with its ``--jobs``, is in the Notes)."""
+    return " in all, the runs listed in the Notes" if settings.get("merged") else f", {settings['jobs']} job(s)"
+
+
 def section(run, summary, checks, timing, machine_line):
     """The whole BENCHMARKS.md section (between the optimizers markers)."""
     settings = run["settings"]
@@ -147,7 +158,7 @@ def section(run, summary, checks, timing, machine_line):
     parts = [
         "## Optimizers: gf against Optuna, nevergrad and random search\n",
         f"{machine_line}  \n{_versions(run['machine'].get('versions'))}Command: `{run['command']}` "
-        f"({run['wall_seconds'] / 60:.1f} min, {settings['jobs']} job(s)).\n",
+        f"({run['wall_seconds'] / 60:.1f} min{_jobs(settings)}).\n",
         f"Every optimizer gets {settings['budget']} evaluations, asked for in generations of {settings['batch']}, "
         f"on {len(functions)} functions x {', '.join(map(str, dims))} parameters x {len(settings['seeds'])} seeds "
         f"(seeds {', '.join(map(str, settings['seeds']))}). The first evaluation of every optimizer is the same "
@@ -167,7 +178,8 @@ def section(run, summary, checks, timing, machine_line):
         parts += [f"### {dim:,} parameters: mean normalized regret after {settings['budget']} evaluations\n",
                   regret_table(summary, dim, functions, optimizers, len(settings["seeds"]))]
     parts += [
-        "`*` covers fewer functions (CMA-ES runs only where every parameter is numeric). `—`: not run. "
+        "`*` covers fewer functions (CMA-ES runs only where every parameter is numeric; the mean regret says on "
+        "how many, over how many runs). `—`: not run. "
         f"\"(k of {len(settings['seeds'])} seeds)\": a cell with fewer runs than the run's seeds. "
         "Bold: the lowest regret of the row.\n",
         "### Breeder time per generation at 1,000 parameters\n",
@@ -211,7 +223,7 @@ def random_start_section(run, summary, machine_line):
     parts = [
         "## Optimizers from random start points\n",
         f"{machine_line}  \n{_versions(run['machine'].get('versions'))}Command: `{run['command']}` "
-        f"({run['wall_seconds'] / 60:.1f} min, {settings['jobs']} job(s)). {settings['budget']} evaluations in "
+        f"({run['wall_seconds'] / 60:.1f} min{_jobs(settings)}). {settings['budget']} evaluations in "
         f"generations of {settings['batch']}, seeds {', '.join(map(str, settings['seeds']))}; the suite, the "
         "optimizers and regret as in the main section.\n",
         RANDOM_START,
