@@ -49,42 +49,56 @@ def ridge_fit(columns, ys, *, free=(), ridge=RIDGE, iterations=ITERATIONS):
     :param columns: lists of floats, each as long as ``ys``.
     :param ys: the values to explain.
     """
-    count = len(ys)
-    if count == 0:
-        return 0.0, [0.0] * len(columns)
-    y_mean = math.fsum(ys) / count
-    y_sd = math.sqrt(math.fsum((y - y_mean) ** 2 for y in ys) / count)
-    if y_sd <= 0 or not columns:
-        return y_mean, [0.0] * len(columns)
-    target = [(y - y_mean) / y_sd for y in ys]
-    kept, means, sds, scaled = [], [], [], []
-    for index, column in enumerate(columns):
-        mean = sum(column) / count
-        centred = [v - mean for v in column]
-        sd = math.sqrt(_dot(centred, centred) / count)
-        if sd > 1e-12 * (1.0 + abs(mean)):
-            kept.append(index)
-            means.append(mean)
-            sds.append(sd)
-            scaled.append([v / sd for v in centred])
-    coefficients = [0.0] * len(columns)
-    if not kept:
-        return y_mean, coefficients
-    penalty = [0.0 if index in free else ridge * count for index in kept]
-    # Row-major copies with their own float objects: a dot product over floats that lie
-    # together in memory runs about twice as fast as over the columns' floats.
-    rows = [[x * 1.0 for x in row] for row in zip(*scaled)]
+    return _Ridge(columns, len(ys), free, ridge).fit(ys, iterations, residuals=False)[:2]
 
-    def normal(direction):  # (Z.T Z + penalty) @ direction
-        image = [_dot(row, direction) for row in rows]
-        return [_dot(column, image) + p * d for column, p, d in zip(scaled, penalty, direction)]
 
-    solution = _conjugate_gradients(normal, [_dot(column, target) for column in scaled], iterations)
-    intercept = y_mean
-    for index, value, mean, sd in zip(kept, solution, means, sds):
-        coefficients[index] = y_sd * value / sd
-        intercept -= coefficients[index] * mean
-    return intercept, coefficients
+class _Ridge:
+    """The standardized design of :func:`ridge_fit`, made once for fits of several targets."""
+
+    def __init__(self, columns, count, free, ridge):
+        self.width, self.count = len(columns), count
+        self.kept, self.means, self.sds, self.scaled, self.penalty, self.rows = [], [], [], [], [], []
+        if count == 0:
+            return
+        for index, column in enumerate(columns):
+            mean = sum(column) / count
+            centred = [v - mean for v in column]
+            sd = math.sqrt(_dot(centred, centred) / count)
+            if sd > 1e-12 * (1.0 + abs(mean)):
+                self.kept.append(index)
+                self.means.append(mean)
+                self.sds.append(sd)
+                self.scaled.append([v / sd for v in centred])
+        self.penalty = [0.0 if index in free else ridge * count for index in self.kept]
+        # Row-major copies with their own float objects: a dot product over floats that lie
+        # together in memory runs about twice as fast as over the columns' floats.
+        self.rows = [[x * 1.0 for x in row] for row in zip(*self.scaled)]
+
+    def _normal(self, direction):  # (Z.T Z + penalty) @ direction
+        image = [_dot(row, direction) for row in self.rows]
+        return [_dot(column, image) + p * d for column, p, d in zip(self.scaled, self.penalty, direction)]
+
+    def fit(self, ys, iterations, residuals=True):
+        """``(intercept, coefficients, residual sum of squares)`` of the target ``ys`` (the sum
+        ``None`` unless ``residuals``)."""
+        count = self.count
+        if count == 0:
+            return 0.0, [0.0] * self.width, 0.0
+        y_mean = math.fsum(ys) / count
+        y_sd = math.sqrt(math.fsum((y - y_mean) ** 2 for y in ys) / count)
+        if y_sd <= 0 or not self.width or not self.kept:
+            return y_mean, [0.0] * self.width, y_sd * y_sd * count
+        target = [(y - y_mean) / y_sd for y in ys]
+        solution = _conjugate_gradients(self._normal, [_dot(column, target) for column in self.scaled], iterations)
+        coefficients = [0.0] * self.width
+        intercept = y_mean
+        for index, value, mean, sd in zip(self.kept, solution, self.means, self.sds):
+            coefficients[index] = y_sd * value / sd
+            intercept -= coefficients[index] * mean
+        if not residuals:
+            return intercept, coefficients, None
+        misses = [t - _dot(row, solution) for t, row in zip(target, self.rows)]
+        return intercept, coefficients, y_sd * y_sd * _dot(misses, misses)
 
 
 def transformed_ridge_fit(columns, ys, *, free=(), powers=POWERS, shift=SHIFT):
@@ -108,6 +122,7 @@ def transformed_ridge_fit(columns, ys, *, free=(), powers=POWERS, shift=SHIFT):
     shifted = [(y - low) / spread + shift for y in ys]
     logs = math.fsum(map(math.log, shifted))
     top = math.log(max(shifted))
+    design = _Ridge(columns, len(ys), free, RIDGE)  # standardized once for every power
     best = None
     for power in powers:
         if power > 1 and power * top > LARGEST:
@@ -117,13 +132,9 @@ def transformed_ridge_fit(columns, ys, *, free=(), powers=POWERS, shift=SHIFT):
         else:
             target = [math.log(y) for y in shifted] if power == 0 else [(y ** power - 1) / power for y in shifted]
             units = 1.0
-        intercept, coefficients = ridge_fit(columns, target, free=free)
-        predicted = [intercept] * len(target)
-        for column, coefficient in zip(columns, coefficients):
-            if coefficient:
-                predicted = [p + coefficient * x for p, x in zip(predicted, column)]
-        rss = math.fsum(((t - p) / units) ** 2 for t, p in zip(target, predicted))
-        likelihood = -0.5 * len(target) * math.log(max(rss / len(target), 1e-300)) + (power - 1) * logs
+        intercept, coefficients, rss = design.fit(target, ITERATIONS)
+        likelihood = (-0.5 * len(target) * math.log(max(rss / (units * units) / len(target), 1e-300))
+                      + (power - 1) * logs)
         if best is None or likelihood > best[0]:
             best = (likelihood, intercept, coefficients, power)
     return best[1:]

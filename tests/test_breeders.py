@@ -244,6 +244,12 @@ def test_surrogate_ridge_fit_recovers_a_linear_model_and_ignores_constant_column
     _, (shrunk, free, _) = surrogate.ridge_fit([a, b, constant], ys, ridge=10.0, free=(1,))
     assert abs(shrunk) < 1.0 and free == pytest.approx(-0.5, rel=0.05)
     assert surrogate.ridge_fit([a], [1.0] * 200) == (1.0, [0.0])  # nothing to explain
+    # the residual sum of squares the power choice compares, from the standardized solve
+    noisy = [y + rng.gauss(0, 0.5) for y in ys]
+    intercept, coefficients, rss = surrogate._Ridge([a, b, constant], 200, (), 1e-3).fit(noisy, 10)
+    explicit = sum((y - intercept - sum(c * col[r] for c, col in zip(coefficients, [a, b, constant]))) ** 2
+                   for r, y in enumerate(noisy))
+    assert rss == pytest.approx(explicit, rel=1e-9) and 0.5 * 200 * 0.25 < rss < 2 * 200 * 0.25
 
 
 def test_surrogate_fits_a_power_of_a_score_that_levels_off_and_the_score_itself_when_quadratic():
