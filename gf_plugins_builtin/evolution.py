@@ -342,8 +342,9 @@ class EvolutionBreeder(Breeder):
         (not penalized, so curvature is learnt even from few groups), and an indicator for
         every value of a discrete parameter other than its most likely one. Once there are 1.25
         groups per term (:data:`surrogate.ROWS_PER_COLUMN`), it is fitted to the Box-Cox power of
-        the scores that fits them best (:func:`surrogate.transformed_ridge_fit`). Its optimum may lie beyond a bound: the child
-        then stops at it (just inside a strict one, see :data:`CLIP_MARGIN`).
+        the scores that fits them best (:func:`surrogate.transformed_ridge_fit`). Its optimum may
+        lie beyond a bound: the child then stops at it (just inside a strict one, see
+        :data:`CLIP_MARGIN`).
         """
         window = 3 * (len(strategy.names) + sum(len(table) for table in probabilities.values()))
         columns, scores, options, indicators, values = cls._model_data(

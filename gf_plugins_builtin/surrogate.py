@@ -110,8 +110,8 @@ def transformed_ridge_fit(columns, ys, *, free=(), powers=POWERS, shift=SHIFT):
     sum(log y)``, wins. A score that levels off away from the optimum (a saturating
     reward, a distance behind an exponential) is no quadratic, but a power of it can be.
     Only with :data:`ROWS_PER_COLUMN` rows per column or more: otherwise the residuals say
-    too little of the fit, and ``ys`` themselves are fitted (power 1). Coefficients are in the transformed
-    units (for power 1, the units of ``ys``): compare them with one another.
+    too little of the fit, and ``ys`` themselves are fitted (power 1). Coefficients are in
+    the transformed units (for power 1, the units of ``ys``): compare them with one another.
     """
     if len(ys) < ROWS_PER_COLUMN * (len(columns) + 1) or len(powers) < 2:
         return (*ridge_fit(columns, ys, free=free), 1.0)

@@ -256,16 +256,13 @@ def _classic_check(summary):
             low = min(other["regret"] for other in others)
             tied = [other for other in others if _fmt(other["regret"]) == _fmt(low)]
             reached += low <= classic["regret"] / 2.0
-            def seeds(other):
-                return f", {other['runs']} seed(s)" if other["runs"] < cell["runs"] else ""
-
             if tied == [cell]:
                 best = "the lowest of all"
             elif len(tied) == 1:
-                best = f"lowest: {get(tied[0]['optimizer']).label} {_fmt(low)}{seeds(tied[0])}"
+                best = f"lowest: {get(tied[0]['optimizer']).label} {_fmt(low)}{_fewer_seeds(tied[0], cell)}"
             else:
                 best = f"lowest, a tie at {_fmt(low)}: " + " and ".join(
-                    get(other["optimizer"]).label + seeds(other) for other in tied)
+                    get(other["optimizer"]).label + _fewer_seeds(other, cell) for other in tied)
             missed.append(f"{cell['function']}@{cell['dim']} ({_fmt(cell['regret'])} vs {_fmt(classic['regret'])}; "
                           f"{best})")
         elif classic.get("stalled", 0) >= classic["runs"]:
@@ -282,6 +279,11 @@ def _classic_check(summary):
                    f". In {reached} of these {len(missed)} cells some optimizer that ran there reached half of "
                    f"classic's regret")
     return ("gf default at least 2x less regret than classic everywhere", not missed, detail)
+
+
+def _fewer_seeds(other, cell):
+    """``", k seed(s)"`` when ``other`` ran fewer seeds than ``cell``, else ``""``."""
+    return f", {other['runs']} seed(s)" if other["runs"] < cell["runs"] else ""
 
 
 def _timing_check(timing):

@@ -233,10 +233,10 @@ def fast_cmaes_sampling():
     it was made of, so a trial whose covariance matrix is the one before gets the very
     arrays made then (the latest two are kept: with a whole generation asked before any
     of it is told, Optuna restores the object as it was before the last ``tell`` and
-    makes that ``tell`` again for every trial). Every draw, and so every trial, is exactly what the unpatched
-    package gives (``tests/test_benchmarks_cmaes.py`` checks, point by point). Returns
-    whether the patch applies: not when the installed cmaes samples some other way (it
-    is then left as it is).
+    makes that ``tell`` again for every trial). Every draw, and so every trial, is exactly
+    what the unpatched package gives (``tests/test_benchmarks_cmaes.py`` checks, point by
+    point). Returns whether the patch applies: not when the installed cmaes samples some
+    other way (it is then left as it is).
     """
     import hashlib
     import inspect
