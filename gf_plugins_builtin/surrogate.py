@@ -86,7 +86,7 @@ class _Ridge:
             return 0.0, [0.0] * self.width, 0.0
         y_mean = math.fsum(ys) / count
         y_sd = math.sqrt(math.fsum((y - y_mean) ** 2 for y in ys) / count)
-        if y_sd <= 0 or not self.width or not self.kept:
+        if y_sd <= 0 or not self.kept:  # nothing to explain, or nothing to explain it with
             return y_mean, [0.0] * self.width, y_sd * y_sd * count
         target = [(y - y_mean) / y_sd for y in ys]
         solution = _conjugate_gradients(self._normal, [_dot(column, target) for column in self.scaled], iterations)
