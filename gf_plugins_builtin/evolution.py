@@ -52,6 +52,13 @@ FLOOR = 0.02
 DISCRETE_RATE = 0.3
 #: The model's optimum is searched within this many steps (sigma * scale) of the mean.
 TRUST = 2.0
+#: While the quadratic model has as many terms as scored groups or more, each numeric
+#: parameter's own squared term is penalized this many times as much as the other terms:
+#: the parameters share one curvature (in the strategy's coordinates, already scaled to each
+#: parameter), which the groups can pin down, rather than spread what the groups say over
+#: curvatures they cannot (at 1,000 parameters, on the suite: mean regret 0.53 -> 0.47 on six
+#: functions, the sphere's 0.60 -> 0.44). With more groups than terms, every term counts alike.
+CURVATURE_PENALTY = 1000.0
 #: Scored groups needed before the model is fitted, and at most this many are used
 #: (the most recent), or three per numeric parameter and discrete value if that is fewer
 #: (a local fit: on the suite this beat six per parameter, mostly on Ackley's function).
@@ -355,8 +362,12 @@ class EvolutionBreeder(Breeder):
             shared = [a + b for a, b in zip(shared, squares)]
             design += [u, squares]
         free = len(design)
+        # with no more groups than terms, each parameter's own curvature is held near 0 (see
+        # CURVATURE_PENALTY); with more, it is fitted like any other term
+        own = CURVATURE_PENALTY if len(scores) <= free + 1 + len(indicators) else 1.0
+        factors = [own if k % 2 else 1.0 for k in range(free)] + [1.0] * (1 + len(indicators))
         _intercept, coefficients, _power = surrogate.transformed_ridge_fit(design + [shared] + indicators, scores,
-                                                                            free=(free,))
+                                                                            free=(free,), factors=factors)
         curvature = coefficients[free]
         steps = [strategy.sigma * s for s in strategy.scale]
         vector = [
