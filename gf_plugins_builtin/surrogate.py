@@ -6,7 +6,8 @@ discrete value) to the most recent groups, and proposes the model's optimum as o
 child of every generation. With a few hundred parameters the model has more terms
 than there are scored groups, so it is a ridge regression; it is solved matrix-free
 by conjugate gradients on standardized columns, which converge in a dozen iterations
-and need no numpy: a 1,000-parameter fit over 640 groups takes 1-2 s here.
+and need no numpy: a 1,000-parameter fit over 640 groups takes 1-2 s here. Terms left
+unpenalized (the shared curvature) are projected out first and solved for exactly.
 """
 
 import math
@@ -17,6 +18,9 @@ from operator import add, itemgetter, mul
 RIDGE = 1e-3
 #: Conjugate-gradient iterations (standardized columns converge in about ten).
 ITERATIONS = 10
+#: :func:`checked_ridge_fit` takes the most steps whose held-out error is within this
+#: fraction of the lowest.
+SLACK = 0.3
 #: The additive model's ridge penalty per data point and its conjugate-gradient iterations.
 ADDITIVE_RIDGE, ADDITIVE_ITERATIONS = 1e-2, 10
 #: The Box-Cox powers the score may be fitted through (see :func:`transformed_ridge_fit`):
@@ -39,7 +43,7 @@ def _dot(a, b):
     return sum(map(mul, a, b))
 
 
-def ridge_fit(columns, ys, *, free=(), ridge=RIDGE, iterations=ITERATIONS, factors=None):
+def ridge_fit(columns, ys, *, free=(), ridge=RIDGE, iterations=ITERATIONS):
     """``(intercept, [coefficient per column])`` of the ridge regression of ``ys`` on ``columns``.
 
     Every column is standardized (mean 0, standard deviation 1) for the solve, so the
@@ -49,18 +53,17 @@ def ridge_fit(columns, ys, *, free=(), ridge=RIDGE, iterations=ITERATIONS, facto
 
     :param columns: lists of floats, each as long as ``ys``.
     :param ys: the values to explain.
-    :param factors: ``None``, or one factor per column that multiplies its penalty (a term
-        that should only count where the data insist gets a large one).
     """
-    return _Ridge(columns, len(ys), free, ridge, factors).fit(ys, iterations, residuals=False)[:2]
+    return _Ridge(columns, len(ys), free, ridge).fit(ys, iterations, residuals=False)[:2]
 
 
 class _Ridge:
     """The standardized design of :func:`ridge_fit`, made once for fits of several targets."""
 
-    def __init__(self, columns, count, free, ridge, factors=None):
+    def __init__(self, columns, count, free, ridge):
         self.width, self.count = len(columns), count
-        self.kept, self.means, self.sds, self.scaled, self.penalty, self.rows = [], [], [], [], [], []
+        self.kept, self.means, self.sds, self.scaled, self.rows = [], [], [], [], []
+        self.penalty = ridge * count
         if count == 0:
             return
         for index, column in enumerate(columns):
@@ -72,10 +75,9 @@ class _Ridge:
                 self.means.append(mean)
                 self.sds.append(sd)
                 self.scaled.append([v / sd for v in centred])
-        self.penalty = [ridge * count * (factors[index] if factors else 1.0) for index in self.kept]
         # Unpenalized columns are solved for exactly, not by conjugate gradients: with a column
         # the penalty does not hold in, ten steps left its coefficient far from converged (the
-        # default breeder's shared curvature at 1% of its value at 1,000 params). The other
+        # default breeder's shared curvature below 1% of its value at 1,000 params). The other
         # columns and the target are fitted with the free columns projected out (by the
         # Frisch-Waugh-Lovell theorem, the same coefficients), then the free columns'
         # coefficients are solved from what the others leave.
@@ -94,7 +96,7 @@ class _Ridge:
 
     def _normal(self, direction):  # (Z.T Z + penalty) @ direction, Z the penalized columns, projected
         image = [_dot(row, direction) for row in self.rows]
-        return [_dot(column, image) + self.penalty[k] * d for column, k, d in zip(self.projected, self.solved, direction)]
+        return [_dot(column, image) + self.penalty * d for column, d in zip(self.projected, direction)]
 
     def fit(self, ys, iterations, residuals=True):
         """``(intercept, coefficients, residual sum of squares)`` of the target ``ys`` (the sum
@@ -110,13 +112,7 @@ class _Ridge:
         target = _project_out(standard, self.basis)
         found = _conjugate_gradients(self._normal, [_dot(column, target) for column in self.projected], iterations)
         misses = [t - _dot(row, found) for t, row in zip(target, self.rows)] if self.rows else target
-        solution = [0.0] * len(self.kept)
-        for k, value in zip(self.solved, found):
-            solution[k] = value
-        # what the penalized columns leave is fitted by the free columns alone: S'S c = S'(t - Z b)
-        right = [_dot(self.scaled[k], standard) - _dot(cross, found) for k, cross in zip(self.free, self.cross)]
-        for k, value in zip(self.free, _solve_small(self.gram, right)):
-            solution[k] = value
+        solution = self._solution(standard, found)
         coefficients = [0.0] * self.width
         intercept = y_mean
         for index, value, mean, sd in zip(self.kept, solution, self.means, self.sds):
@@ -125,6 +121,60 @@ class _Ridge:
         if not residuals:
             return intercept, coefficients, None
         return intercept, coefficients, y_sd * y_sd * _dot(misses, misses)
+
+
+    def _solution(self, standard, found):
+        """Every kept column's standardized coefficient, from ``found`` (the penalized columns'):
+        what those leave of the target ``standard`` is fitted by the free columns alone,
+        ``S'S c = S'(t - Z b)``."""
+        solution = [0.0] * len(self.kept)
+        for k, value in zip(self.solved, found):
+            solution[k] = value
+        right = [_dot(self.scaled[k], standard) - _dot(cross, found) for k, cross in zip(self.free, self.cross)]
+        for k, value in zip(self.free, _solve_small(self.gram, right)):
+            solution[k] = value
+        return solution
+
+    def held_out_errors(self, ys, columns, held_ys, iterations):
+        """The mean squared error on held-out rows (``columns``' values, targets ``held_ys``) of
+        the fit to ``ys`` after each of ``iterations`` conjugate-gradient steps, in units of the
+        standard deviation of ``ys`` (a step that found nothing new repeats the error before it)."""
+        count = self.count
+        y_mean = math.fsum(ys) / count
+        y_sd = math.sqrt(math.fsum((y - y_mean) ** 2 for y in ys) / count)
+        if y_sd <= 0 or not self.kept:
+            return [0.0] * iterations
+        standard = [(y - y_mean) / y_sd for y in ys]
+        target = _project_out(standard, self.basis)
+        held = [[(x - mean) / sd for x in columns[index]] for index, mean, sd in zip(self.kept, self.means, self.sds)]
+        held = [list(row) for row in zip(*held)]  # one row per held-out group
+        truth = [(y - y_mean) / y_sd for y in held_ys]
+        errors = []
+
+        def measure(found):
+            solution = self._solution(standard, found)
+            errors.append(sum((_dot(row, solution) - t) ** 2 for row, t in zip(held, truth)) / len(truth))
+
+        _conjugate_gradients(self._normal, [_dot(column, target) for column in self.projected], iterations,
+                             each=measure)
+        if not errors:
+            measure([0.0] * len(self.solved))
+        return errors + [errors[-1]] * (iterations - len(errors))
+
+
+def checked_ridge_fit(columns, ys, *, held_out, free=(), slack=SLACK, iterations=ITERATIONS):
+    """:func:`ridge_fit` stopped after as many conjugate-gradient steps as the last ``held_out``
+    rows say: the other rows are fitted, and the most steps whose error on those rows is within
+    ``slack`` of the lowest win (each step fits more of what the rows say, and more of their
+    noise: with noisy scores one step can beat ten). ``(intercept, coefficients, steps)``."""
+    train = len(ys) - held_out
+    if held_out < 1 or train < 2:
+        return (*ridge_fit(columns, ys, free=free, iterations=iterations), iterations)
+    design = _Ridge([column[:train] for column in columns], train, free, RIDGE)
+    errors = design.held_out_errors(ys[:train], [column[train:] for column in columns], ys[train:], iterations)
+    lowest = min(errors)
+    steps = max(step for step, error in enumerate(errors, 1) if error <= (1 + slack) * lowest)
+    return (*ridge_fit(columns, ys, free=free, iterations=steps), steps)
 
 
 def _orthonormal(column, basis, count):
@@ -166,7 +216,7 @@ def _solve_small(matrix, right):
     return solution
 
 
-def transformed_ridge_fit(columns, ys, *, free=(), powers=POWERS, shift=SHIFT, factors=None):
+def transformed_ridge_fit(columns, ys, *, free=(), powers=POWERS, shift=SHIFT):
     """``(intercept, coefficients, power)``: :func:`ridge_fit` of ``ys`` through the power that fits best.
 
     ``ys`` (lower is better) are shifted to start just above 0 (see :data:`SHIFT`), then
@@ -179,15 +229,15 @@ def transformed_ridge_fit(columns, ys, *, free=(), powers=POWERS, shift=SHIFT, f
     the transformed units (for power 1, the units of ``ys``): compare them with one another.
     """
     if len(ys) < ROWS_PER_COLUMN * (len(columns) + 1) or len(powers) < 2:
-        return (*ridge_fit(columns, ys, free=free, factors=factors), 1.0)
+        return (*ridge_fit(columns, ys, free=free), 1.0)
     low = min(ys)
     spread = sorted(ys)[len(ys) // 2] - low
     if spread <= 0:
-        return (*ridge_fit(columns, ys, free=free, factors=factors), 1.0)
+        return (*ridge_fit(columns, ys, free=free), 1.0)
     shifted = [(y - low) / spread + shift for y in ys]
     logs = math.fsum(map(math.log, shifted))
     top = math.log(max(shifted))
-    design = _Ridge(columns, len(ys), free, RIDGE, factors)  # standardized once for every power
+    design = _Ridge(columns, len(ys), free, RIDGE)  # standardized once for every power
     best = None
     for power in powers:
         if power > 1 and power * top > LARGEST:
@@ -205,9 +255,10 @@ def transformed_ridge_fit(columns, ys, *, free=(), powers=POWERS, shift=SHIFT, f
     return best[1:]
 
 
-def _conjugate_gradients(normal, right, iterations):
+def _conjugate_gradients(normal, right, iterations, each=None):
     """Solve ``normal(x) = right`` (``normal`` a symmetric positive definite product) from 0,
-    in at most ``iterations`` conjugate-gradient steps."""
+    in at most ``iterations`` conjugate-gradient steps (``each``, if given, is called with the
+    solution after every step)."""
     solution = [0.0] * len(right)
     residual = list(right)
     direction = list(residual)
@@ -225,6 +276,8 @@ def _conjugate_gradients(normal, right, iterations):
         new_size = _dot(residual, residual)
         direction = [r + (new_size / size) * d for r, d in zip(residual, direction)]
         size = new_size
+        if each is not None:
+            each(solution)
     return solution
 
 

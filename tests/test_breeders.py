@@ -252,6 +252,68 @@ def test_surrogate_ridge_fit_recovers_a_linear_model_and_ignores_constant_column
     assert rss == pytest.approx(explicit, rel=1e-9) and 0.5 * 200 * 0.25 < rss < 2 * 200 * 0.25
 
 
+def test_surrogate_ridge_fit_solves_free_columns_exactly():
+    """Free columns are projected out of the conjugate gradients and solved for exactly: the
+    solution is the penalized least squares one (checked against a dense solve), its residual
+    sum is right, and a shared-curvature term is learnt in ten steps even with three times more
+    terms than rows (solved by conjugate gradients together with the rest, it came out at a tenth)."""
+    np = pytest.importorskip("numpy")
+    from gf_plugins_builtin import surrogate
+
+    rng = random.Random(8)
+    rows, count = 60, 24
+    columns = [[rng.gauss(0, 1) for _ in range(rows)] for _ in range(count)]
+    columns.append([sum(c[r] ** 2 for c in columns[:6]) for r in range(rows)])  # free, far from standardized
+    columns.append([rng.uniform(0, 3) for _ in range(rows)])  # free
+    ys = [rng.gauss(0, 1) + 3 * columns[0][r] + 0.5 * columns[-2][r] - columns[-1][r] for r in range(rows)]
+    free = (count, count + 1)
+    intercept, found = surrogate.ridge_fit(columns, ys, free=free, ridge=1e-1, iterations=100)
+    design = np.array(columns).T
+    means, sds = design.mean(0), design.std(0)
+    scaled, target = (design - means) / sds, np.array(ys) - np.mean(ys)
+    penalty = np.full(count + 2, 1e-1 * rows)
+    penalty[list(free)] = 0.0
+    exact = np.linalg.solve(scaled.T @ scaled + np.diag(penalty), scaled.T @ target) / sds
+    assert np.allclose(found, exact, rtol=1e-9, atol=1e-12)
+    assert intercept == pytest.approx(np.mean(ys) - means @ exact, abs=1e-9)
+    _, coefficients, rss = surrogate._Ridge(columns, rows, free, 1e-1).fit(ys, 100)
+    explicit = sum((y - intercept - sum(c * col[r] for c, col in zip(coefficients, columns))) ** 2
+                   for r, y in enumerate(ys))
+    assert rss == pytest.approx(explicit, rel=1e-9)
+
+    # the default breeder's design with 300 parameters and 100 groups: u per parameter, sum of u**2 free
+    us = [[rng.gauss(0, 1) for _ in range(100)] for _ in range(300)]
+    slopes = [rng.gauss(0, 1) for _ in us]
+    shared = [sum(u[r] ** 2 for u in us) for r in range(100)]
+    ys = [sum(b * u[r] for b, u in zip(slopes, us)) + 0.8 * shared[r] for r in range(100)]
+    _, coefficients = surrogate.ridge_fit(us + [shared], ys, free=(300,))
+    assert coefficients[300] == pytest.approx(0.8, rel=0.2)
+
+
+def test_surrogate_checked_ridge_fit_stops_early_on_noise_and_not_on_a_clean_fit():
+    """The last rows decide how many conjugate-gradient steps the fit takes: all of them on
+    scores without noise, one or two where noise swamps what each row says (and the slopes
+    then come out closer to the truth than after every step)."""
+    from gf_plugins_builtin import surrogate
+
+    rng = random.Random(3)
+    columns = [[rng.gauss(0, 1) for _ in range(160)] for _ in range(200)]
+    slopes = [rng.gauss(0, 1) for _ in columns]
+    clean = [sum(b * c[r] for b, c in zip(slopes, columns)) for r in range(160)]
+    noisy = [y + rng.gauss(0, 40) for y in clean]
+    assert surrogate.checked_ridge_fit(columns, clean, held_out=32)[2] == surrogate.ITERATIONS
+    _, found, steps = surrogate.checked_ridge_fit(columns, noisy, held_out=32)
+    _, full = surrogate.ridge_fit(columns, noisy)
+    assert steps <= 2
+
+    def error(coefficients):
+        return sum((c - b) ** 2 for c, b in zip(coefficients, slopes))
+
+    assert error(found) < error(full)
+    # with nothing held out it is ridge_fit
+    assert surrogate.checked_ridge_fit(columns, noisy, held_out=0)[:2] == surrogate.ridge_fit(columns, noisy)
+
+
 def test_surrogate_fits_a_power_of_a_score_that_levels_off_and_the_score_itself_when_quadratic():
     from gf_plugins_builtin import surrogate
 
@@ -466,6 +528,32 @@ def test_default_crosses_the_best_groups_when_parameters_are_few(monkeypatch):
         assert all(child.params[n] in (first[n], second[n]) for n in ["f_bool", "c_choice", *names])
     # the two parents really are mixed: some child takes params from both
     assert any(len({child.params[n] == params[child.parents[0]][n] for n in names}) == 2 for child in crossed)
+
+
+@pytest.mark.parametrize("noise", [0.0, 4.0])
+def test_default_model_shares_one_curvature_while_it_has_fewer_groups_than_terms(noise):
+    """400 params, 97 groups bred by the default breeder on a sphere (and on the sphere seen
+    through noise): the model has 801 terms, so it keeps only the shared curvature and stops its
+    fit where the latest generation says. Its child is then better than the strategy's mean by
+    more than 8.5 % of the mean's squared distance to the optimum (with a curvature per param,
+    fitted to the end, it was 6.8 % without noise and 4.8 % with it)."""
+    rng = random.Random(5)
+    target = {f"x{i}": rng.choice([-1, 1]) * rng.uniform(0.3, 0.8) for i in range(400)}
+    draws = random.Random(9)
+
+    def distance(values):
+        return sum((values[n] - t) ** 2 for n, t in target.items())
+
+    params, batches = {1: {n: 0.0 for n in target}}, [[1]]
+    scores = {1: distance(params[1]) + draws.gauss(0, noise)}
+    for generation in range(1, 4):
+        batches.append([])
+        for number, child in enumerate(default_children(params, batches, scores, population=32, seed=generation)):
+            group = generation * 1000 + number
+            params[group], scores[group] = child.params, distance(child.params) + draws.gauss(0, noise)
+            batches[-1].append(group)
+    model, mean = [child.params for child in default_children(params, batches, scores, population=32)][:2]
+    assert distance(mean) - distance(model) > 0.085 * distance(mean)
 
 
 def test_default_does_not_cross_groups_with_many_parameters():
