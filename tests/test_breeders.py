@@ -280,6 +280,10 @@ def test_surrogate_ridge_fit_solves_free_columns_exactly():
     explicit = sum((y - intercept - sum(c * col[r] for c, col in zip(coefficients, columns))) ** 2
                    for r, y in enumerate(ys))
     assert rss == pytest.approx(explicit, rel=1e-9)
+    # a free column the other free ones already explain gets 0 (the fit is the same without it)
+    twice = [[2.0 * x for x in columns[count]]]
+    again, with_twice = surrogate.ridge_fit(columns + twice, ys, free=free + (count + 2,), ridge=1e-1, iterations=100)
+    assert again == pytest.approx(intercept) and with_twice == pytest.approx(found + [0.0], abs=1e-12)
 
     # the default breeder's design with 300 parameters and 100 groups: u per parameter, sum of u**2 free
     us = [[rng.gauss(0, 1) for _ in range(100)] for _ in range(300)]
