@@ -81,15 +81,21 @@ class _Ridge:
         # columns and the target are fitted with the free columns projected out (by the
         # Frisch-Waugh-Lovell theorem, the same coefficients), then the free columns'
         # coefficients are solved from what the others leave.
-        self.free = [k for k, index in enumerate(self.kept) if index in free]
-        self.basis = []
-        for k in self.free:
-            self.basis += _orthonormal(self.scaled[k], self.basis, count)
-        self.solved = [k for k in range(len(self.kept)) if k not in self.free]
+        # The free columns as Q R (Gram-Schmidt): Q the orthonormal basis projected out, R
+        # (``triangle``, by column) what takes their coefficients from Q's. A free column the
+        # ones before it already explain adds nothing: it gets 0.
+        self.free, self.basis, self.triangle = [], [], []
+        for k, index in enumerate(self.kept):
+            if index in free:
+                rest, shares = _project_out(self.scaled[k], self.basis, shares=True)
+                size = math.sqrt(_dot(rest, rest))
+                if size > 1e-9 * math.sqrt(count):
+                    self.free.append(k)
+                    self.basis.append([x / size for x in rest])
+                    self.triangle.append(shares + [size])
+        self.solved = [k for k, index in enumerate(self.kept) if index not in free]
         self.projected = [_project_out(self.scaled[k], self.basis) for k in self.solved]
-        free_columns = [self.scaled[k] for k in self.free]
-        self.gram = [[_dot(a, b) for b in free_columns] for a in free_columns]
-        self.cross = [[_dot(a, self.scaled[k]) for k in self.solved] for a in free_columns]
+        self.cross = [[_dot(q, self.scaled[k]) for k in self.solved] for q in self.basis]
         # Row-major copies with their own float objects: a dot product over floats that lie
         # together in memory runs about twice as fast as over the columns' floats.
         self.rows = [[x * 1.0 for x in row] for row in zip(*self.projected)] if self.projected else []
@@ -125,20 +131,24 @@ class _Ridge:
 
     def _solution(self, standard, found):
         """Every kept column's standardized coefficient, from ``found`` (the penalized columns'):
-        what those leave of the target ``standard`` is fitted by the free columns alone,
-        ``S'S c = S'(t - Z b)``."""
+        what those leave of the target ``standard`` is fitted by the free columns alone."""
         solution = [0.0] * len(self.kept)
         for k, value in zip(self.solved, found):
             solution[k] = value
-        right = [_dot(self.scaled[k], standard) - _dot(cross, found) for k, cross in zip(self.free, self.cross)]
-        for k, value in zip(self.free, _solve_small(self.gram, right)):
+        # S c = Q Q'(t - Z b), S = Q R: solve R c = Q'(t - Z b) from the last column back
+        right = [_dot(q, standard) - _dot(cross, found) for q, cross in zip(self.basis, self.cross)]
+        free = [0.0] * len(self.free)
+        for j in reversed(range(len(self.free))):
+            later = sum(self.triangle[l][j] * free[l] for l in range(j + 1, len(self.free)))
+            free[j] = (right[j] - later) / self.triangle[j][j]
+        for k, value in zip(self.free, free):
             solution[k] = value
         return solution
 
     def held_out_errors(self, ys, columns, held_ys, iterations):
         """The mean squared error on held-out rows (``columns``' values, targets ``held_ys``) of
         the fit to ``ys`` after each of ``iterations`` conjugate-gradient steps, in units of the
-        standard deviation of ``ys`` (a step that found nothing new repeats the error before it)."""
+        variance of ``ys`` (a step that found nothing new repeats the error before it)."""
         count = self.count
         y_mean = math.fsum(ys) / count
         y_sd = math.sqrt(math.fsum((y - y_mean) ** 2 for y in ys) / count)
@@ -168,7 +178,7 @@ def checked_ridge_fit(columns, ys, *, held_out, free=(), slack=SLACK, iterations
     ``slack`` of the lowest win (each step fits more of what the rows say, and more of their
     noise: with noisy scores one step can beat ten). ``(intercept, coefficients, steps)``."""
     train = len(ys) - held_out
-    if held_out < 1 or train < 2:
+    if held_out < 1 or train < 2 or iterations < 1:
         return (*ridge_fit(columns, ys, free=free, iterations=iterations), iterations)
     design = _Ridge([column[:train] for column in columns], train, free, RIDGE)
     errors = design.held_out_errors(ys[:train], [column[train:] for column in columns], ys[train:], iterations)
@@ -177,43 +187,15 @@ def checked_ridge_fit(columns, ys, *, held_out, free=(), slack=SLACK, iterations
     return (*ridge_fit(columns, ys, free=free, iterations=steps), steps)
 
 
-def _orthonormal(column, basis, count):
-    """``[column]`` made orthogonal to the orthonormal ``basis`` and of length 1, or ``[]`` if
-    nothing of it is left (it lies in the basis' span)."""
-    rest = _project_out(column, basis)
-    size = math.sqrt(_dot(rest, rest))
-    return [[x / size for x in rest]] if size > 1e-9 * math.sqrt(count) else []
-
-
-def _project_out(column, basis):
-    """``column`` less its projection on the orthonormal ``basis``."""
+def _project_out(column, basis, shares=False):
+    """``column`` less its projection on the orthonormal ``basis`` (one vector at a time, as
+    modified Gram-Schmidt does); with ``shares``, also what it had along each vector."""
+    found = []
     for vector in basis:
         share = _dot(vector, column)
         column = [a - share * b for a, b in zip(column, vector)]
-    return column
-
-
-def _solve_small(matrix, right):
-    """``x`` with ``matrix @ x = right`` (a few unknowns, ``matrix`` symmetric positive
-    semi-definite), by Gauss-Jordan elimination; 0 for an unknown the others already cover."""
-    size = len(right)
-    rows = [list(row) + [value] for row, value in zip(matrix, right)]
-    pivots = []
-    for col in range(size):
-        here = len(pivots)
-        row = max(range(here, size), key=lambda r: abs(rows[r][col]))
-        if abs(rows[row][col]) <= 1e-9 * (1.0 + max(abs(matrix[k][k]) for k in range(size))):
-            continue
-        rows[here], rows[row] = rows[row], rows[here]
-        for other in range(size):
-            if other != here and rows[other][col]:
-                factor = rows[other][col] / rows[here][col]
-                rows[other] = [a - factor * b for a, b in zip(rows[other], rows[here])]
-        pivots.append(col)
-    solution = [0.0] * size
-    for here, col in enumerate(pivots):
-        solution[col] = rows[here][size] / rows[here][col]
-    return solution
+        found.append(share)
+    return (column, found) if shares else column
 
 
 def transformed_ridge_fit(columns, ys, *, free=(), powers=POWERS, shift=SHIFT):
