@@ -300,10 +300,15 @@ def load(conn, paths, types, *, parent=None, db_path="", parsed=None):
 def load_into(db_path, paths, types, *, parent=None):
     """``gf load``: the files are checked before the database is opened, so a bad file
     never creates (or touches) a database; returns ``(group_id, parsed)``."""
-    if parent is None:
-        parsed = parse_files([str(path) for path in paths], types)
-        return load(store.connect(db_path, create=True), paths, types, db_path=db_path, parsed=parsed)
-    return load(store.connect(db_path, create=False), paths, types, parent=parent, db_path=db_path)
+    parsed = parse_files([str(path) for path in paths], types) if parent is None else None
+    conn = store.connect(db_path, create=parent is None)
+    try:
+        return load(conn, paths, types, parent=parent, db_path=db_path, parsed=parsed)
+    finally:
+        # closed here, not whenever the garbage collector gets to it: the last connection to
+        # close folds the write-ahead log into the file, which must happen before gf exits
+        # (or before a test compares the file's bytes)
+        conn.close()
 
 
 def export(conn, group_id, db_path=""):
