@@ -80,10 +80,10 @@ class _Ridge:
         # default breeder's shared curvature below 1% of its value at 1,000 params). The other
         # columns and the target are fitted with the free columns projected out (by the
         # Frisch-Waugh-Lovell theorem, the same coefficients), then the free columns'
-        # coefficients are solved from what the others leave.
-        # The free columns as Q R (Gram-Schmidt): Q the orthonormal basis projected out, R
-        # (``triangle``, by column) what takes their coefficients from Q's. A free column the
-        # ones before it already explain adds nothing: it gets 0.
+        # coefficients are solved from what the others leave. The free columns are kept as
+        # Q R (Gram-Schmidt): Q the orthonormal basis projected out, R (``triangle``, by
+        # column) what takes their coefficients from Q's. A free column the ones before it
+        # already explain adds nothing: it gets 0.
         self.free, self.basis, self.triangle = [], [], []
         for k, index in enumerate(self.kept):
             if index in free:
@@ -110,13 +110,10 @@ class _Ridge:
         count = self.count
         if count == 0:
             return 0.0, [0.0] * self.width, 0.0
-        y_mean = math.fsum(ys) / count
-        y_sd = math.sqrt(math.fsum((y - y_mean) ** 2 for y in ys) / count)
-        if y_sd <= 0 or not self.kept:  # nothing to explain, or nothing to explain it with
+        y_mean, y_sd, standard, target, steps = self._steps(ys, iterations)
+        if standard is None:  # nothing to explain, or nothing to explain it with
             return y_mean, [0.0] * self.width, y_sd * y_sd * count
-        standard = [(y - y_mean) / y_sd for y in ys]
-        target = _project_out(standard, self.basis)
-        found = _conjugate_gradients(self._normal, [_dot(column, target) for column in self.projected], iterations)
+        found = steps[-1] if steps else [0.0] * len(self.solved)
         misses = [t - _dot(row, found) for t, row in zip(target, self.rows)] if self.rows else target
         solution = self._solution(standard, found)
         coefficients = [0.0] * self.width
@@ -128,6 +125,23 @@ class _Ridge:
             return intercept, coefficients, None
         return intercept, coefficients, y_sd * y_sd * _dot(misses, misses)
 
+
+    def _steps(self, ys, iterations):
+        """``(mean, sd, standard, target, steps)`` of ``ys``: ``standard`` is ``ys`` standardized,
+        ``target`` that with the free columns projected out, ``steps`` the penalized columns'
+        coefficients after each conjugate-gradient step (fewer if they converge); the last
+        three ``None`` when there is nothing to explain (constant ``ys``) or nothing to explain
+        it with (no column that varies)."""
+        y_mean = math.fsum(ys) / self.count
+        y_sd = math.sqrt(math.fsum((y - y_mean) ** 2 for y in ys) / self.count)
+        if y_sd <= 0 or not self.kept:
+            return y_mean, y_sd, None, None, None
+        standard = [(y - y_mean) / y_sd for y in ys]
+        target = _project_out(standard, self.basis)
+        steps = []
+        _conjugate_gradients(self._normal, [_dot(column, target) for column in self.projected], iterations,
+                             each=steps.append)
+        return y_mean, y_sd, standard, target, steps
 
     def _solution(self, standard, found):
         """Every kept column's standardized coefficient, from ``found`` (the penalized columns'):
@@ -149,26 +163,16 @@ class _Ridge:
         """The mean squared error on held-out rows (``columns``' values, targets ``held_ys``) of
         the fit to ``ys`` after each of ``iterations`` conjugate-gradient steps, in units of the
         variance of ``ys`` (a step that found nothing new repeats the error before it)."""
-        count = self.count
-        y_mean = math.fsum(ys) / count
-        y_sd = math.sqrt(math.fsum((y - y_mean) ** 2 for y in ys) / count)
-        if y_sd <= 0 or not self.kept:
+        y_mean, y_sd, standard, _target, steps = self._steps(ys, iterations)
+        if standard is None:
             return [0.0] * iterations
-        standard = [(y - y_mean) / y_sd for y in ys]
-        target = _project_out(standard, self.basis)
         held = [[(x - mean) / sd for x in columns[index]] for index, mean, sd in zip(self.kept, self.means, self.sds)]
         held = [list(row) for row in zip(*held)]  # one row per held-out group
         truth = [(y - y_mean) / y_sd for y in held_ys]
         errors = []
-
-        def measure(found):
+        for found in steps or [[0.0] * len(self.solved)]:
             solution = self._solution(standard, found)
             errors.append(sum((_dot(row, solution) - t) ** 2 for row, t in zip(held, truth)) / len(truth))
-
-        _conjugate_gradients(self._normal, [_dot(column, target) for column in self.projected], iterations,
-                             each=measure)
-        if not errors:
-            measure([0.0] * len(self.solved))
         return errors + [errors[-1]] * (iterations - len(errors))
 
 
