@@ -361,9 +361,10 @@ class EvolutionBreeder(Breeder):
         columns, scores, options, indicators, values = cls._model_data(
             strategy, discrete, probabilities, recent[-window:], history, minimize)
         count = len(columns)
-        shared = [sum(row) for row in zip(*[[x * x for x in u] for u in columns])] or [0.0] * len(scores)
+        squares = [[x * x for x in u] for u in columns]
+        shared = [sum(row) for row in zip(*squares)] or [0.0] * len(scores)
         if len(scores) > 2 * count + 1 + len(indicators):
-            design = [column for u in columns for column in (u, [x * x for x in u])]
+            design = [column for pair in zip(columns, squares) for column in pair]
             _intercept, coefficients, _power = surrogate.transformed_ridge_fit(design + [shared] + indicators, scores,
                                                                                 free=(2 * count,))
             linear, own = coefficients[0:2 * count:2], coefficients[1:2 * count:2]

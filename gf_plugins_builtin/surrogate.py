@@ -125,7 +125,6 @@ class _Ridge:
             return intercept, coefficients, None
         return intercept, coefficients, y_sd * y_sd * _dot(misses, misses)
 
-
     def _steps(self, ys, iterations):
         """``(mean, sd, standard, target, steps)`` of ``ys``: ``standard`` is ``ys`` standardized,
         ``target`` that with the free columns projected out, ``steps`` the penalized columns'
