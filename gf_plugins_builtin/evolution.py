@@ -79,6 +79,13 @@ ADDITIVE_NEAR = 1.5
 #: 10 / params``, rounded down: none from 80 parameters on, where the samples around the
 #: mean are worth more). Drawn once at least two generations' worth of groups are scored.
 CROSSOVER_SHARE, CROSSOVER_FULL_UP_TO, CROSSOVER_POOL, CROSSOVER_NUDGE = 0.25, 10, 16, 0.1
+#: The sample-success rule: while the model can have more scored groups than a separable
+#: quadratic has terms (``2 * params + 1 < MODEL_MAX``: up to 319 numeric params), a
+#: generation in which fewer than :data:`SUCCESS_TARGET` of the children beat the strategy's
+#: mean (the child bred at it) shrinks the step by ``exp((share - SUCCESS_TARGET) /
+#: SUCCESS_DAMPING)``. The model, not the samples, then finds the optimum, and samples nearer
+#: the mean make its fit more local. It never grows the step (that is left to the path length).
+SUCCESS_TARGET, SUCCESS_DAMPING = 0.1, 1.0
 #: A model's optimum beyond a strict bound (``x > 0``) stops this many steps (sigma * scale)
 #: inside it; beyond any other bound, on it.
 CLIP_MARGIN = 0.1
@@ -216,12 +223,16 @@ class EvolutionBreeder(Breeder):
                             [self._scale(start_values[n], request.bounds.get(n)) for n in numeric], population)
         probabilities = {n: self._start_probabilities(start_values[n]) for n in discrete}
         best = None
+        local = 0 < len(numeric) and 2 * len(numeric) + 1 < MODEL_MAX
         for batch in batches[1:]:
             ranked = sorted(batch, key=lambda g: history[g][1], reverse=not request.minimize)
+            success = self._success(strategy, batch, history, request.minimize) if local else None
             if best is not None and self._better(history[best][1], history[ranked[0]][1], request.minimize):
                 ranked = [best] + ranked  # elitism: the best so far always takes part in selection
             strategy.update([[float(history[g][0].get(n, strategy.mean[i])) for i, n in enumerate(numeric)]
                              for g in ranked])
+            if success is not None and success < SUCCESS_TARGET:
+                strategy.sigma *= math.exp((success - SUCCESS_TARGET) / SUCCESS_DAMPING)
             self._learn(probabilities, [history[g][0] for g in ranked[: strategy.mu]])
             best = ranked[0]
         self._follow_algos(request, strategy, probabilities, history)
@@ -271,6 +282,29 @@ class EvolutionBreeder(Breeder):
                     params[name] = self._pick(rng, probabilities[name], self._strength(request, name))
             children.append(Child(params, [best_group]))
         return children
+
+    @classmethod
+    def _success(cls, strategy, batch, history, minimize):
+        """The share of ``batch`` (groups bred from ``strategy`` as it is now) scoring better than
+        the child bred at its mean: the group nearest the mean, in steps, if it lies within a
+        tenth of a sample's typical squared distance; ``None`` if there is no such group."""
+        if len(batch) < 3:
+            return None
+
+        def distance(group):
+            values = history[group][0]
+            total = 0.0
+            for name, mean, scale in zip(strategy.names, strategy.mean, strategy.scale):
+                value = values.get(name)
+                if _is_number(value):
+                    total += ((value - mean) / (strategy.sigma * scale)) ** 2
+            return total
+
+        centre = min(batch, key=distance)
+        if distance(centre) >= 0.1 * len(strategy.names):
+            return None
+        score = history[centre][1]
+        return sum(cls._better(history[g][1], score, minimize) for g in batch if g != centre) / (len(batch) - 1)
 
     @staticmethod
     def _crossover_count(population, params, scored):
