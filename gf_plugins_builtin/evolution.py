@@ -80,11 +80,13 @@ ADDITIVE_NEAR = 1.5
 #: mean are worth more). Drawn once at least two generations' worth of groups are scored.
 CROSSOVER_SHARE, CROSSOVER_FULL_UP_TO, CROSSOVER_POOL, CROSSOVER_NUDGE = 0.25, 10, 16, 0.1
 #: The sample-success rule: while the model can have more scored groups than a separable
-#: quadratic has terms (``2 * params + 1 < MODEL_MAX``: up to 319 numeric params), a
-#: generation in which fewer than :data:`SUCCESS_TARGET` of the children beat the strategy's
-#: mean (the child bred at it) shrinks the step by ``exp((share - SUCCESS_TARGET) /
+#: quadratic in the numeric params has terms (``2 * params + 1 < MODEL_MAX``: up to 319 numeric
+#: params), a generation in which fewer than :data:`SUCCESS_TARGET` of the children beat the
+#: child bred at the strategy's mean shrinks the step by ``exp((share - SUCCESS_TARGET) /
 #: SUCCESS_DAMPING)``. The model, not the samples, then finds the optimum, and samples nearer
 #: the mean make its fit more local. It never grows the step (that is left to the path length).
+#: The child at the mean is recognized by its floats and ints (see :meth:`EvolutionBreeder._success`);
+#: where it was bred elsewhere (tagged params lean towards their algo's best) the rule stays off.
 SUCCESS_TARGET, SUCCESS_DAMPING = 0.1, 1.0
 #: A model's optimum beyond a strict bound (``x > 0``) stops this many steps (sigma * scale)
 #: inside it; beyond any other bound, on it.
@@ -223,10 +225,13 @@ class EvolutionBreeder(Breeder):
                             [self._scale(start_values[n], request.bounds.get(n)) for n in numeric], population)
         probabilities = {n: self._start_probabilities(start_values[n]) for n in discrete}
         best = None
-        local = 0 < len(numeric) and 2 * len(numeric) + 1 < MODEL_MAX
+        # the params the child at the mean takes exactly (ints rounded), for the sample-success rule
+        own = [i for i, n in enumerate(numeric) if request.types.for_param(n).name in OWN_UNITS]
+        rounded = {i for i in own if request.types.for_param(numeric[i]).name == "int"}
+        local = bool(own) and 2 * len(numeric) + 1 < MODEL_MAX
         for batch in batches[1:]:
             ranked = sorted(batch, key=lambda g: history[g][1], reverse=not request.minimize)
-            success = self._success(strategy, batch, history, request.minimize) if local else None
+            success = self._success(strategy, own, rounded, batch, history, request.minimize) if local else None
             if best is not None and self._better(history[best][1], history[ranked[0]][1], request.minimize):
                 ranked = [best] + ranked  # elitism: the best so far always takes part in selection
             strategy.update([[float(history[g][0].get(n, strategy.mean[i])) for i, n in enumerate(numeric)]
@@ -284,24 +289,34 @@ class EvolutionBreeder(Breeder):
         return children
 
     @classmethod
-    def _success(cls, strategy, batch, history, minimize):
+    def _success(cls, strategy, own, rounded, batch, history, minimize):
         """The share of ``batch`` (groups bred from ``strategy`` as it is now) scoring better than
-        the child bred at its mean: the group nearest the mean, in steps, if it lies within a
-        tenth of a sample's typical squared distance; ``None`` if there is no such group."""
+        the child bred at its mean, or ``None`` if no such child is found (or ``batch`` has fewer
+        than three groups).
+
+        That child is the group nearest the mean over the params ``own`` (indices into
+        ``strategy.names``: those it takes exactly; those in ``rounded`` are ints, measured from
+        the rounded mean), in steps, if it has a finite number for every one of them and lies
+        within a tenth of a sample's typical squared distance (``0.1 * len(own)``)."""
         if len(batch) < 3:
             return None
-
-        def distance(group):
-            values = history[group][0]
-            total = 0.0
-            for name, mean, scale in zip(strategy.names, strategy.mean, strategy.scale):
+        units = [(strategy.names[i], round(strategy.mean[i]) if i in rounded else strategy.mean[i],
+                  strategy.sigma * strategy.scale[i]) for i in own]
+        limit = 0.1 * len(units)
+        centre, nearest = None, limit
+        for group in batch:
+            values, total = history[group][0], 0.0
+            for name, mean, step in units:
                 value = values.get(name)
-                if _is_number(value):
-                    total += ((value - mean) / (strategy.sigma * scale)) ** 2
-            return total
-
-        centre = min(batch, key=distance)
-        if distance(centre) >= 0.1 * len(strategy.names):
+                if not _is_number(value) or not math.isfinite(value) or step <= 0:
+                    break
+                distance = (value - mean) / step
+                total += distance * distance
+                if total >= nearest:
+                    break
+            else:
+                centre, nearest = group, total
+        if centre is None:
             return None
         score = history[centre][1]
         return sum(cls._better(history[g][1], score, minimize) for g in batch if g != centre) / (len(batch) - 1)

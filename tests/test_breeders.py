@@ -621,15 +621,26 @@ def test_default_proposes_the_optimum_of_an_additive_model_that_sees_a_far_dip()
 
 
 def test_default_success_share_counts_children_better_than_the_one_bred_at_the_mean():
+    """The child at the mean is the group nearest it in steps (sigma * scale per param; an int
+    from the rounded mean) with a number for every param; ties in score do not count as better."""
     from gf_plugins_builtin.evolution import Strategy
 
-    strategy = Strategy(["x", "y"], [1.0, 2.0], [1.0, 1.0], population=8)
-    history = {10: ({"x": 1.0, "y": 2.0}, 5.0), 11: ({"x": 3.0, "y": 0.0}, 4.0),
-               12: ({"x": -1.0, "y": 2.5}, 6.0), 13: ({"x": 1.5, "y": 4.0}, 7.0), 14: ({"x": 0.0, "y": 0.0}, 1.0)}
-    assert EvolutionBreeder._success(strategy, [10, 11, 12, 13, 14], history, True) == 0.5  # 11 and 14 beat 10
-    assert EvolutionBreeder._success(strategy, [10, 11, 12, 13, 14], history, False) == 0.5  # 12 and 13
-    assert EvolutionBreeder._success(strategy, [11, 12, 13, 14], history, True) is None  # no child at the mean
-    assert EvolutionBreeder._success(strategy, [10, 11], history, True) is None  # too few to say
+    strategy = Strategy(["x", "k_int"], [1.0, 2.4], [4.0, 0.5], population=8)
+    strategy.sigma = 0.5  # steps: x 2.0, k_int 0.25 (k_int 3 is 2.4 steps from 2.4, 4 from 2, its rounded mean)
+    own, rounded = [0, 1], {1}
+    history = {10: ({"x": 3.0, "k_int": 3}, 4.0),  # 1 + 2.4 ** 2 = 6.76 squared steps from the mean
+               11: ({"x": 1.2, "k_int": 2}, 5.0),  # 0.01: the child at the mean
+               12: ({"x": 1.0}, 1.0),  # no k_int: never the child at the mean, yet it counts as better
+               13: ({"x": 0.0, "k_int": 2}, 5.0),  # a tie: not better
+               14: ({"x": 9.0, "k_int": 9}, 7.0)}
+    share = lambda batch, minimize=True: EvolutionBreeder._success(strategy, own, rounded, batch, history, minimize)
+    assert share([10, 12, 11, 13, 14]) == 0.5  # 10 and 12 beat 11
+    assert share([10, 12, 11, 13, 14], minimize=False) == 0.25  # 14
+    assert share([10, 12, 13, 14]) is None  # 13 is 0.25 squared steps away, more than 0.1 * 2
+    history[13] = ({"x": 1.0, "k_int": 2}, 5.0)
+    assert share([10, 12, 13, 14]) == 2 / 3  # now 13 is at the mean
+    assert share([11, 12]) is None  # too few to say
+    assert EvolutionBreeder._success(strategy, own, set(), [10, 11, 12, 13, 14], history, True) is None  # 2 vs 2.4
 
 
 def sample_spread(count, generations, monkeypatch, rule):
@@ -655,10 +666,10 @@ def sample_spread(count, generations, monkeypatch, rule):
 
 
 def test_default_shrinks_its_step_when_children_never_beat_the_mean(monkeypatch):
-    """On a sphere centred on the start, hardly any child beats the one bred at the mean: each
-    generation shrinks the step by up to exp(-0.1), on top of the path length's own adaptation
-    (which makes up for part of it). After 6 generations of 16 at 20 params the samples lie
-    about a fifth nearer the mean than without the rule. From 320 numeric params (where the
+    """On a sphere centred on the start, hardly any child beats the one bred at the mean (none,
+    or only the model's): every generation shrinks the step by exp(-0.1) to exp(-0.033), on top
+    of the path length's own adaptation (which makes up for part of it). After 6 generations of
+    16 at 20 params the samples lie about a fifth nearer the optimum (the start) than without the rule. From 320 numeric params (where the
     model never has more groups than terms) the rule is off: the very same children."""
     shrunk, kept = (sample_spread(20, 6, monkeypatch, rule) for rule in (True, False))
     assert 0.7 < shrunk / kept < 0.9
