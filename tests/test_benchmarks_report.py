@@ -108,6 +108,16 @@ def saved(start="centre", seeds=(0,), runs=(), merge_notes=None, command="python
     return one
 
 
+def test_merged_functions_and_optimizers_keep_the_suite_order_whichever_file_comes_first():
+    later = saved(seeds=(1,))
+    later["settings"].update(functions=["schwefel"], optimizers=["random", "optuna_tpe"])
+    earlier = saved(seeds=(0,))
+    earlier["settings"]["functions"] = ["sphere", "ackley", "mixed"]
+    merged = run.merge_saved([later, earlier])
+    assert merged["settings"]["functions"] == ["sphere", "ackley", "schwefel", "mixed"]
+    assert merged["settings"]["optimizers"] == ["random", "gf_default", "optuna_tpe"]
+
+
 def test_runs_from_different_start_points_are_not_merged():
     with pytest.raises(SystemExit) as stopped:
         run.merge_saved([saved("centre"), saved("random")])

@@ -282,9 +282,10 @@ def merge_saved(saved):
     """One saved run from several (e.g. 10 and 100 params with every optimizer, 1,000 params with fewer).
 
     They must share budget, batch and start; runs, functions, dimensions and optimizers are
-    united, the first breeder timing found is kept, and a note says which seeds and
-    optimizers each dimension had (plus a file's own ``remarks``, if it has any); a file
-    merged before keeps its notes, so a merged file can take in later runs.
+    united (functions in the suite's order, optimizers in the registry's), the first breeder
+    timing found is kept, and a note says which seeds and optimizers each dimension had (plus
+    a file's own ``remarks``, if it has any); a file merged before keeps its notes, so a merged
+    file can take in later runs.
     """
     if len(saved) == 1:
         return saved[0]
@@ -297,8 +298,9 @@ def merge_saved(saved):
     settings = dict(first["settings"])
     for key in ("functions", "optimizers", "seeds"):
         settings[key] = list(dict.fromkeys(item for one in saved for item in one["settings"][key]))
-    order = list(OPTIMIZERS)  # the tables' columns in the usual order, whichever file came first
-    settings["optimizers"].sort(key=lambda name: order.index(name) if name in order else len(order))
+    # the tables' columns and rows in the usual order, whichever file came first
+    for key, order in (("optimizers", list(OPTIMIZERS)), ("functions", list(SUITE))):
+        settings[key].sort(key=lambda name, order=order: order.index(name) if name in order else len(order))
     settings["seeds"] = sorted(settings["seeds"])
     settings["dims"] = sorted({dim for one in saved for dim in one["settings"]["dims"]})
     settings["quick"] = any(one["settings"].get("quick") for one in saved)
