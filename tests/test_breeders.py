@@ -628,7 +628,7 @@ def test_default_success_share_counts_children_better_than_the_one_bred_at_the_m
     strategy = Strategy(["x", "k_int"], [1.0, 2.4], [4.0, 0.5], population=8)
     strategy.sigma = 0.5  # steps: x 2.0, k_int 0.25 (k_int 3 is 2.4 steps from 2.4, 4 from 2, its rounded mean)
     own, rounded = [0, 1], {1}
-    history = {10: ({"x": 3.0, "k_int": 3}, 4.0),  # 1 + 2.4 ** 2 = 6.76 squared steps from the mean
+    history = {10: ({"x": 3.0, "k_int": 3}, 4.0),  # 1 + 4 ** 2 = 17 squared steps from the mean
                11: ({"x": 1.2, "k_int": 2}, 5.0),  # 0.01: the child at the mean
                12: ({"x": 1.0}, 1.0),  # no k_int: never the child at the mean, yet it counts as better
                13: ({"x": 0.0, "k_int": 2}, 5.0),  # a tie: not better
@@ -636,7 +636,9 @@ def test_default_success_share_counts_children_better_than_the_one_bred_at_the_m
     share = lambda batch, minimize=True: EvolutionBreeder._success(strategy, own, rounded, batch, history, minimize)
     assert share([10, 12, 11, 13, 14]) == 0.5  # 10 and 12 beat 11
     assert share([10, 12, 11, 13, 14], minimize=False) == 0.25  # 14
-    assert share([10, 12, 13, 14]) is None  # 13 is 0.25 squared steps away, more than 0.1 * 2
+    assert share([10, 12, 13, 14]) is None  # 13 is 0.25 squared steps away: over the 0.04 allowed at 2 params
+    history[13] = ({"x": 1.5, "k_int": 2}, 5.0)
+    assert share([10, 12, 13, 14]) is None  # 0.0625: still over (0.1 * 2 = 0.2 from 10 params on)
     history[13] = ({"x": 1.0, "k_int": 2}, 5.0)
     assert share([10, 12, 13, 14]) == 2 / 3  # now 13 is at the mean
     assert share([11, 12]) is None  # too few to say
