@@ -671,8 +671,9 @@ def test_default_shrinks_its_step_when_children_never_beat_the_mean(monkeypatch)
     """On a sphere centred on the start, hardly any child beats the one bred at the mean (none,
     or only the model's): every generation shrinks the step by exp(-0.1) to exp(-0.033), on top
     of the path length's own adaptation (which makes up for part of it). After 6 generations of
-    16 at 20 params the samples lie about a fifth nearer the optimum (the start) than without the rule. From 320 numeric params (where the
-    model never has more groups than terms) the rule is off: the very same children."""
+    16 at 20 params the samples lie about a fifth nearer the optimum (the start) than without
+    the rule. From 320 numeric params (where the model never has more groups than terms) the
+    rule is off: the very same children."""
     shrunk, kept = (sample_spread(20, 6, monkeypatch, rule) for rule in (True, False))
     assert 0.7 < shrunk / kept < 0.9
     wide, same = (sample_spread(320, 2, monkeypatch, rule) for rule in (True, False))
