@@ -214,16 +214,18 @@ class GeneticFuckery:
 
     # -- optimizing ---------------------------------------------------------------------
 
-    def evolve(self, fn, *, metric, minimize=False, generations, population, datasets, breeder="default",
+    def evolve(self, fn, *, metric, minimize=False, generations, datasets, population=None, breeder="default",
                top=None, jobs=1, seed=None, launcher="inprocess", scheduler=None, launcher_options=None,
                max_time=None, patience=None):
         """Optimize in-process: ``fn(params, dataset) -> {algo: {name: number}}``, no shell at all.
 
         The starting groups (this reader's group, or every group in the database) are
         evaluated on ``datasets`` first; then ``generations`` generations of
-        ``population`` children are bred from the best ``top`` groups of every dataset
-        (default: a quarter of the population) and evaluated. ``params`` is the same
-        dot-access reader a program gets. A seeded run with ``jobs=1`` is reproducible.
+        ``population`` children (default: the breeder's choice, as ``gf breed`` without
+        ``--population``) are bred from the best ``top`` groups of every dataset (default:
+        a quarter of the population, at least 2; without a population, 3) and evaluated.
+        ``params`` is the same dot-access reader a program gets. A seeded run with
+        ``jobs=1`` is reproducible.
         ``launcher="dask"`` runs ``fn`` on dask workers (``scheduler`` address, or a
         local cluster of ``jobs`` processes); ``fn`` must then be picklable.
         ``launcher_options`` are the launcher's settings (``{name: value}``, see
@@ -245,8 +247,13 @@ class GeneticFuckery:
                 max_time = engine.parse_duration(max_time)
             except ValueError as error:
                 raise InputError(f"max_time={error}") from None
-        if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
-            raise InputError(f"patience={patience!r}: expected a whole number of generations, at least 1")
+        for name, value, what, optional in (("generations", generations, "generations", False),
+                                            ("population", population, "children per generation", True),
+                                            ("patience", patience, "generations", True)):
+            if (value is not None or not optional) and (isinstance(value, bool) or not isinstance(value, int)
+                                                        or value < 1):
+                raise InputError(f"{name}={value!r}: expected a whole number of {what}, at least 1"
+                                 + (" (or None)" if optional else ""))
         chosen = metrics.resolve(metric)
         breeder_plugin = plugins.pick("breeder", breeder, plugins.get_breeders())
         launcher_plugin = plugins.pick("launcher", launcher, plugins.get_launchers())
@@ -268,8 +275,8 @@ class GeneticFuckery:
         context = launch.LaunchContext(db_path=self.dbfile, function=fn, jobs=jobs, options=options)
         settings = engine.LoopSettings(
             metric=chosen, breeder=breeder_plugin, launcher=launcher_plugin, datasets=datasets, generations=generations,
-            top=top or max(2, population // 4), population=population, minimize=minimize, seed=seed,
-            max_time=max_time, patience=patience, started=began,  # the starting groups' evaluation counts too
+            top=top or (max(2, population // 4) if population else 3), population=population, minimize=minimize,
+            seed=seed, max_time=max_time, patience=patience, started=began,  # the starting groups' evaluation counts too
             key_args={"evolve": getattr(fn, "__qualname__", repr(fn)), "metric": chosen.name, "minimize": minimize,
                       "generations": generations, "population": population, "datasets": datasets,
                       "breeder": breeder_plugin.name, "top": top, "seed": seed, "start": seeds},

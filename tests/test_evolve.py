@@ -105,9 +105,12 @@ def test_evolve_patience_and_max_time(load_text, db_path, log_messages):
     for bad, message in [({"max_time": "8 hours"}, "max_time='8 hours': expected a duration such as 90s"),
                          ({"max_time": -5}, "max_time=-5: expected a duration"),
                          ({"patience": 0}, "patience=0: expected a whole number of generations, at least 1"),
-                         ({"patience": 2.5}, "patience=2.5: expected a whole number")]:
+                         ({"patience": 2.5}, "patience=2.5: expected a whole number"),
+                         ({"population": 0}, "population=0: expected a whole number of children per generation"),
+                         ({"population": "8"}, "population='8': expected a whole number"),
+                         ({"generations": 2.5}, "generations=2.5: expected a whole number of generations, at least 1$")]:
         with pytest.raises(InputError, match=message.replace("(", r"\(")):
-            g.evolve(flat, metric="value", generations=2, population=4, datasets=["b"], **bad)
+            g.evolve(flat, metric="value", datasets=["b"], **{"generations": 2, "population": 4, **bad})
     assert conn.execute("SELECT count(*) FROM loops").fetchone() == (2,)  # refused before any loop was opened
 
 
@@ -196,3 +199,15 @@ def test_two_threads_cannot_run_one_loop(load_text, db_path):
     conn = store.connect(db_path)
     assert conn.execute("SELECT id, status FROM loops ORDER BY id").fetchall() == [(1, "done"), (2, "done")]
     GeneticFuckery(dbfile=db_path).evolve(objective, **args)  # released: the next call runs (a new loop)
+
+
+def test_evolve_without_a_population_breeds_as_many_children_as_the_breeder_chooses(load_text, db_path):
+    """As ``gf breed`` without ``--population``: the default breeder breeds twice as many children
+    as it has parents, at least 8 (here 8: one parent, then the best 3 of the one dataset)."""
+    load_text(START)
+    g = GeneticFuckery(dbfile=db_path)
+    best = g.evolve(objective, metric="value", minimize=True, generations=2, datasets=["a"], seed=1)
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT generation, count(*) FROM groups GROUP BY 1 ORDER BY 1").fetchall() == [
+        (None, 1), (1, 8), (2, 8)]
+    assert best["group"] > 1
