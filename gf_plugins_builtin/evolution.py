@@ -61,8 +61,8 @@ from 0.070 to 0.067. At 1,000 parameters it shrank the sphere's step too far (0.
 one seed), so there it is off.
 
 While the quadratic model has 640 terms or more (at 1,000 parameters, always), the samples take
-every value of each untagged discrete parameter equally often within a generation (to one;
-see :data:`EVEN_DISCRETE`), rather than as the learnt probabilities say: those barely moved there,
+every value of each discrete parameter equally often within a generation (see
+:data:`EVEN_DISCRETE`), rather than as the learnt probabilities say: those barely moved there,
 and kept half the samples on the starting value. The model, which picks the values of its own
 child, can then tell the values apart: on the suite's mixed function at 1,000 parameters the
 regret went from 0.411 to 0.393 (it is the one function there with discrete parameters).
@@ -108,12 +108,12 @@ CROSSOVER_SHARE, CROSSOVER_FULL_UP_TO, CROSSOVER_POOL, CROSSOVER_NUDGE = 0.25, 1
 SUCCESS_TARGET, SUCCESS_DAMPING = 0.1, 1.0
 #: Even discrete samples: while the quadratic model has at least :data:`MODEL_MAX` terms (a linear
 #: and a squared one per numeric param, one per discrete value other than the likeliest: at
-#: 1,000 params, always), it never has more groups than terms, and every param's share of the
+#: 1,000 params, always), it never has as many groups as terms, and every param's share of the
 #: score is too small for the top half of a generation to vote for its best value. The learnt
 #: probabilities then barely move (on the suite's mixed function at 1,000 params, the likeliest
 #: value was the best one for a fifth of the choices after 20 generations), and they keep
 #: half the samples on the starting value. So the samples take every value of an untagged discrete
-#: param equally often within a generation (to one), in a shuffled order: what lets the model tell the
+#: param equally often within a generation, in a shuffled order: what lets the model tell the
 #: values apart, and the model's child takes the values it rates best.
 EVEN_DISCRETE = True
 #: A model's optimum beyond a strict bound (``x > 0``) stops this many steps (sigma * scale)
@@ -280,8 +280,7 @@ class EvolutionBreeder(Breeder):
             proposals[:0] = found
         crossovers = self._crossover_count(population, len(names), len(history))
         pool = list(history)[:CROSSOVER_POOL]  # the best groups so far (history is best first)
-        first_sample = min(population, len(proposals) + (crossovers if len(pool) >= 2 else 0))
-        even = self._even_columns(request, numeric, probabilities, population - first_sample)
+        even = self._even_columns(request, numeric, probabilities, population)
         children = []
         for number in range(population):
             if number < len(proposals):
@@ -314,18 +313,17 @@ class EvolutionBreeder(Breeder):
                 if picks is not None:
                     params[name] = picks[name]
                 elif name in even:
-                    params[name] = even[name][number - first_sample]
+                    params[name] = even[name][number]
                 else:
                     params[name] = self._pick(rng, probabilities[name], self._strength(request, name))
             children.append(Child(params, [best_group]))
         return children
 
     @staticmethod
-    def _even_columns(request, numeric, probabilities, samples):
-        """``{param: a value for each of the samples}``: each untagged discrete param's known values,
-        every one ``samples // len(values)`` times and the remainder drawn without repeats, in a
-        shuffled order, while the model has :data:`MODEL_MAX` terms or more (see
-        :data:`EVEN_DISCRETE`); ``{}`` otherwise."""
+    def _even_columns(request, numeric, probabilities, population):
+        """``{param: a value for every child}``: each untagged discrete param's known values,
+        repeated to fill ``population`` and shuffled, while the model has :data:`MODEL_MAX` terms or
+        more (see :data:`EVEN_DISCRETE`); ``{}`` otherwise."""
         terms = 2 * len(numeric) + 1 + sum(len(table) - 1 for table in probabilities.values())
         if not EVEN_DISCRETE or terms < MODEL_MAX:
             return {}
@@ -335,7 +333,7 @@ class EvolutionBreeder(Breeder):
             if name in tagged:
                 continue
             values = [value for value, _probability in table.values()]
-            column = values * (samples // len(values)) + request.rng.sample(values, samples % len(values))
+            column = [values[number % len(values)] for number in range(population)]
             request.rng.shuffle(column)
             columns[name] = column
         return columns
