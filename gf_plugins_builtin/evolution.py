@@ -59,13 +59,6 @@ ellipsoid's 0.11 -> 0.08; up went the noisy sphere's, 0.06 -> 0.09, as under noi
 step leaves the scores less to tell apart, and the mixed function's, 0.014 -> 0.018), at 10
 from 0.070 to 0.067. At 1,000 parameters it shrank the sphere's step too far (0.38 -> 0.50 on
 one seed), so there it is off.
-
-While the quadratic model has 640 terms or more (at 1,000 parameters, always), the samples take
-every value of each discrete parameter equally often within a generation (see
-:data:`EVEN_DISCRETE`), rather than as the learnt probabilities say: those barely moved there,
-and kept half the samples on the starting value. The model, which picks the values of its own
-child, can then tell the values apart: on the suite's mixed function at 1,000 parameters the
-regret went from 0.411 to 0.393 (it is the one function there with discrete parameters).
 """
 
 import math
