@@ -99,16 +99,6 @@ CROSSOVER_SHARE, CROSSOVER_FULL_UP_TO, CROSSOVER_POOL, CROSSOVER_NUDGE = 0.25, 1
 #: The child at the mean is recognized by its floats and ints (see :meth:`EvolutionBreeder._success`);
 #: where it was bred elsewhere (tagged params lean towards their algo's best) the rule stays off.
 SUCCESS_TARGET, SUCCESS_DAMPING = 0.1, 1.0
-#: Even discrete samples: while the quadratic model has at least :data:`MODEL_MAX` terms (a linear
-#: and a squared one per numeric param, one per discrete value other than the likeliest: at
-#: 1,000 params, always), it never has as many groups as terms, and every param's share of the
-#: score is too small for the top half of a generation to vote for its best value. The learnt
-#: probabilities then barely move (on the suite's mixed function at 1,000 params, the likeliest
-#: value was the best one for a fifth of the choices after 20 generations), and they keep
-#: half the samples on the starting value. So the samples take every value of an untagged discrete
-#: param equally often within a generation, in a shuffled order: what lets the model tell the
-#: values apart, and the model's child takes the values it rates best.
-EVEN_DISCRETE = True
 #: A model's optimum beyond a strict bound (``x > 0``) stops this many steps (sigma * scale)
 #: inside it; beyond any other bound, on it.
 CLIP_MARGIN = 0.1
@@ -273,7 +263,6 @@ class EvolutionBreeder(Breeder):
             proposals[:0] = found
         crossovers = self._crossover_count(population, len(names), len(history))
         pool = list(history)[:CROSSOVER_POOL]  # the best groups so far (history is best first)
-        even = self._even_columns(request, numeric, probabilities, population)
         children = []
         for number in range(population):
             if number < len(proposals):
@@ -305,31 +294,10 @@ class EvolutionBreeder(Breeder):
             for name in discrete:
                 if picks is not None:
                     params[name] = picks[name]
-                elif name in even:
-                    params[name] = even[name][number]
                 else:
                     params[name] = self._pick(rng, probabilities[name], self._strength(request, name))
             children.append(Child(params, [best_group]))
         return children
-
-    @staticmethod
-    def _even_columns(request, numeric, probabilities, population):
-        """``{param: a value for every child}``: each untagged discrete param's known values,
-        repeated to fill ``population`` and shuffled, while the model has :data:`MODEL_MAX` terms or
-        more (see :data:`EVEN_DISCRETE`); ``{}`` otherwise."""
-        terms = 2 * len(numeric) + 1 + sum(len(table) - 1 for table in probabilities.values())
-        if not EVEN_DISCRETE or terms < MODEL_MAX:
-            return {}
-        tagged = set().union(*request.tags.values()) if request.tags else set()
-        columns = {}
-        for name, table in probabilities.items():
-            if name in tagged:
-                continue
-            values = [value for value, _probability in table.values()]
-            column = [values[number % len(values)] for number in range(population)]
-            request.rng.shuffle(column)
-            columns[name] = column
-        return columns
 
     @classmethod
     def _success(cls, strategy, own, rounded, batch, history, minimize):

@@ -678,37 +678,3 @@ def test_default_shrinks_its_step_when_children_never_beat_the_mean(monkeypatch)
     assert 0.7 < shrunk / kept < 0.9
     wide, same = (sample_spread(320, 2, monkeypatch, rule) for rule in (True, False))
     assert wide == same
-
-
-def test_default_samples_every_discrete_value_evenly_while_its_model_has_too_many_terms(monkeypatch):
-    """With 320 floats the quadratic model has 641 terms (at least ``MODEL_MAX``): the samples take
-    each value of the bool and of the 3-way choice equally often in a generation (the 30 slots
-    are shared out 15/15 and 10/10/10, then the first two go to the proposals), in no fixed order.
-    A tagged param keeps its learnt probabilities; with 100 floats (204 terms) every param does."""
-    from gf_plugins_builtin import evolution
-
-    names = [f"x{i}" for i in range(320)]
-    params, batches, scores = scored_generations(names)
-    children = default_children(params, batches, scores, population=30)
-    samples = [child.params for child in children[2:]]
-    assert len(samples) == 28 and all(len(child.parents) == 1 for child in children)
-    heads = [values["c_choice"][0] for values in samples]
-    assert sorted(set(heads)) == ["a", "b", "c"] and all(8 <= heads.count(h) <= 10 for h in "abc")
-    flags = [values["f_bool"] for values in samples]
-    assert 13 <= flags.count(True) <= 15 and 13 <= flags.count(False) <= 15
-    assert heads[:10] != sorted(heads[:10])  # shuffled, not in runs
-
-    def columns(count, tags=None):
-        params, batches, scores = scored_generations([f"x{i}" for i in range(count)], generations=1)
-        request = request_for(params, population=30, tags=tags or {})
-        tables = {"f_bool": EvolutionBreeder._start_probabilities(False),
-                  "c_choice": EvolutionBreeder._start_probabilities(["a", "b", "c"])}
-        return EvolutionBreeder._even_columns(request, [f"x{i}" for i in range(count)], tables, 30)
-
-    assert set(columns(320)) == {"f_bool", "c_choice"}
-    assert set(columns(320, tags={"algo": {"c_choice"}})) == {"f_bool"}
-    assert columns(100) == {}
-    monkeypatch.setattr(evolution, "EVEN_DISCRETE", False)
-    assert columns(320) == {}
-    unchosen = [c.params["c_choice"][0] for c in default_children(params, batches, scores, population=30)[2:]]
-    assert max(unchosen.count(h) for h in "abc") > 10  # learnt probabilities: uneven
