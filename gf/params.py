@@ -220,7 +220,7 @@ class GeneticFuckery:
         """Optimize in-process: ``fn(params, dataset) -> {algo: {name: number}}``, no shell at all.
 
         The starting groups (this reader's group, or every group in the database) are
-        evaluated on ``datasets`` first; then ``generations`` generations of
+        evaluated on ``datasets`` first; then ``generations`` generations (0: none) of
         ``population`` children (default: the breeder's choice, as ``gf breed`` without
         ``--population``) are bred from the best ``top`` groups of every dataset (default:
         a quarter of the population, at least 2; without a population, 3) and evaluated.
@@ -247,13 +247,14 @@ class GeneticFuckery:
                 max_time = engine.parse_duration(max_time)
             except ValueError as error:
                 raise InputError(f"max_time={error}") from None
-        for name, value, what, optional in (("generations", generations, "generations", False),
-                                            ("population", population, "children per generation", True),
-                                            ("patience", patience, "generations", True)):
-            if (value is not None or not optional) and (isinstance(value, bool) or not isinstance(value, int)
-                                                        or value < 1):
-                raise InputError(f"{name}={value!r}: expected a whole number of {what}, at least 1"
-                                 + (" (or None)" if optional else ""))
+        # generations=0 only scores the starting groups
+        for name, value, what, least in (("generations", generations, "generations", 0),
+                                         ("population", population, "children per generation", 1),
+                                         ("patience", patience, "generations", 1)):
+            if (value is not None or name == "generations") and (
+                    isinstance(value, bool) or not isinstance(value, int) or value < least):
+                raise InputError(f"{name}={value!r}: expected a whole number of {what}, at least {least}"
+                                 + ("" if name == "generations" else " (or None)"))
         chosen = metrics.resolve(metric)
         breeder_plugin = plugins.pick("breeder", breeder, plugins.get_breeders())
         launcher_plugin = plugins.pick("launcher", launcher, plugins.get_launchers())

@@ -108,7 +108,8 @@ def test_evolve_patience_and_max_time(load_text, db_path, log_messages):
                          ({"patience": 2.5}, "patience=2.5: expected a whole number"),
                          ({"population": 0}, "population=0: expected a whole number of children per generation"),
                          ({"population": "8"}, "population='8': expected a whole number"),
-                         ({"generations": 2.5}, "generations=2.5: expected a whole number of generations, at least 1$")]:
+                         ({"generations": 2.5}, "generations=2.5: expected a whole number of generations, at least 0$"),
+                         ({"generations": -1}, "generations=-1: expected a whole number")]:
         with pytest.raises(InputError, match=message.replace("(", r"\(")):
             g.evolve(flat, metric="value", datasets=["b"], **{"generations": 2, "population": 4, **bad})
     assert conn.execute("SELECT count(*) FROM loops").fetchone() == (2,)  # refused before any loop was opened
