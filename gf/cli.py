@@ -155,21 +155,31 @@ def groups(db_path, as_json):
     emit(rows, ["id", "created", "origin", "parents", "generation", "breeder"], as_json)
 
 
+#: What ``gf loops`` shows as a loop's status (``interrupted``: its gf died on this machine).
+LOOP_STATUSES = ("running", "interrupted", "stopped", "done")
+
+
 @cli.command()
 @db_option
 @json_option
-def loops(db_path, as_json):
+@click.option("--status", "statuses", multiple=True, type=click.Choice(LOOP_STATUSES),
+              help="Only loops in this state (repeat for several).")
+@click.option("--last", type=click.IntRange(min=1), metavar="N", help="Only the N loops started last.")
+def loops(db_path, as_json, statuses, last):
     """List breed loops: status, latest generation bred, runs, best score, and why each ended early.
 
     A loop whose gf died (a crash, a killed job) shows as interrupted when it ran on this
     machine (in --json: status running, alive false); rerun its `gf breed` command to go on.
     `last` is its latest activity; an interrupted loop's latest generation may be only
     partly evaluated. `reason` says why a loop stopped early (--max-time, --patience,
-    Ctrl-C, every evaluation failed).
+    Ctrl-C, every evaluation failed). Loops are listed oldest first.
     """
     from gf import engine
 
     rows = engine.list_loops(open_db(db_path))
+    if statuses:
+        rows = [row for row in rows if ("interrupted" if row["alive"] is False else row["status"]) in statuses]
+    rows = rows[-last:] if last else rows
     if not as_json:  # a loop whose gf died on this machine: interrupted, whatever its row says
         rows = [{**row, "generation": f"{row['generation']}/{row['target']}",
                  "status": "interrupted" if row["alive"] is False else row["status"]} for row in rows]

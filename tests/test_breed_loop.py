@@ -139,6 +139,9 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
         "running", False, 2, 3, 8, 0)
     assert loop["process_id"] == process.pid
     assert run_gf("loops", "--db", db_path).stdout.splitlines()[1].split()[1] == "interrupted"
+    listed = {status: json.loads(run_gf("loops", "--db", db_path, "--status", status, "--json").stdout)
+              for status in ("interrupted", "running", "done")}
+    assert [loop["id"] for loop in listed["interrupted"]] == [loop["id"]] and listed["running"] == listed["done"] == []
     assert 8 + 3 <= loop["ok"] < 16 and loop["command"] == PROGRAM and loop["metric"] == "value"
     assert loop["started"] <= loop["last"] and loop["stopped"] is None
 
@@ -202,6 +205,11 @@ def test_patience_counts_generations_without_a_better_best(load_text, db_path, r
     assert [(loop["status"], loop["generation"], loop["stale"], loop["reason"]) for loop in loops] == [
         ("done", 5, 0, None), ("done", 2, 2, reason)]
     assert loops[1]["best"] == 1  # the start group's id: nothing bred beat it
+    assert json.loads(run_gf("loops", "--db", db_path, "--last", "1", "--json").stdout) == loops[1:]
+    both = run_gf("loops", "--db", db_path, "--status", "done", "--status", "stopped", "--last", "5")
+    assert [line.split()[0] for line in both.stdout.splitlines()[1:]] == [str(loops[0]["id"]), str(loops[1]["id"])]
+    bad = run_gf("loops", "--db", db_path, "--status", "finished")
+    assert bad.exit_code == 2 and "'finished' is not one of 'running', 'interrupted', 'stopped', 'done'" in bad.stderr
     for bad, message in [(["--max-time", "8x"], "'8x': expected a duration such as 90s, 30m, 8h or 1d"),
                          (["--max-time", "1ms"], "'1ms': expected a duration such as 90s, 30m, 8h or 1d"),
                          (["--max-time", "0"], "'0': expected a duration"),
