@@ -8,6 +8,7 @@ library and reads a group with a single query.
 import contextlib
 import json
 import math
+import operator
 import os
 import sys
 
@@ -125,6 +126,21 @@ def _env_group():
         return int(value)
     except ValueError:
         raise InputError(f"GF_PARAM_GROUP={value!r} is not a group id; set it to a number such as 1") from None
+
+
+def _whole(name, value, what, least, optional=False):
+    """``value`` as an int (any integer type, numpy's too; not a bool), or ``None`` if it is
+    ``None`` and ``optional``; else an :class:`InputError` naming the argument ``name``."""
+    if value is None and optional:
+        return None
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < least:
+        raise InputError(f"{name}={value!r}: expected a whole number of {what}, at least {least}"
+                         + (" (or None)" if optional else ""))
+    return number
 
 
 class GeneticFuckery:
@@ -247,14 +263,10 @@ class GeneticFuckery:
                 max_time = engine.parse_duration(max_time)
             except ValueError as error:
                 raise InputError(f"max_time={error}") from None
-        # generations=0 only scores the starting groups
-        for name, value, what, least in (("generations", generations, "generations", 0),
-                                         ("population", population, "children per generation", 1),
-                                         ("patience", patience, "generations", 1)):
-            if (value is not None or name == "generations") and (
-                    isinstance(value, bool) or not isinstance(value, int) or value < least):
-                raise InputError(f"{name}={value!r}: expected a whole number of {what}, at least {least}"
-                                 + ("" if name == "generations" else " (or None)"))
+        generations = _whole("generations", generations, "generations", 0)  # 0: only score the starting groups
+        population = _whole("population", population, "children per generation", 1, optional=True)
+        patience = _whole("patience", patience, "generations", 1, optional=True)
+        top = _whole("top", top, "parents per dataset", 1, optional=True)
         chosen = metrics.resolve(metric)
         breeder_plugin = plugins.pick("breeder", breeder, plugins.get_breeders())
         launcher_plugin = plugins.pick("launcher", launcher, plugins.get_launchers())

@@ -206,6 +206,7 @@ def test_patience_counts_generations_without_a_better_best(load_text, db_path, r
         ("done", 5, 0, None), ("done", 2, 2, reason)]
     assert loops[1]["best"] == 1  # the start group's id: nothing bred beat it
     assert json.loads(run_gf("loops", "--db", db_path, "--last", "1", "--json").stdout) == loops[1:]
+    assert json.loads(run_gf("loops", "--db", db_path, "--status", "done", "--last", "1", "--json").stdout) == loops[1:]
     both = run_gf("loops", "--db", db_path, "--status", "done", "--status", "stopped", "--last", "5")
     assert [line.split()[0] for line in both.stdout.splitlines()[1:]] == [str(loops[0]["id"]), str(loops[1]["id"])]
     bad = run_gf("loops", "--db", db_path, "--status", "finished")
