@@ -141,7 +141,7 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     assert run_gf("loops", "--db", db_path).stdout.splitlines()[1].split()[1] == "interrupted"
     listed = {status: json.loads(run_gf("loops", "--db", db_path, "--status", status, "--json").stdout)
               for status in ("interrupted", "running", "done")}
-    assert [loop["id"] for loop in listed["interrupted"]] == [loop["id"]] and listed["running"] == listed["done"] == []
+    assert [row["id"] for row in listed["interrupted"]] == [loop["id"]] and listed["running"] == listed["done"] == []
     assert 8 + 3 <= loop["ok"] < 16 and loop["command"] == PROGRAM and loop["metric"] == "value"
     assert loop["started"] <= loop["last"] and loop["stopped"] is None
 
