@@ -176,13 +176,15 @@ def loops(db_path, as_json, statuses, last):
     """
     from gf import engine
 
+    def shown(row):  # a loop whose gf died on this machine: interrupted, whatever its row says
+        return "interrupted" if row["alive"] is False else row["status"]
+
     rows = engine.list_loops(open_db(db_path))
     if statuses:
-        rows = [row for row in rows if ("interrupted" if row["alive"] is False else row["status"]) in statuses]
+        rows = [row for row in rows if shown(row) in statuses]
     rows = rows[-last:] if last else rows
-    if not as_json:  # a loop whose gf died on this machine: interrupted, whatever its row says
-        rows = [{**row, "generation": f"{row['generation']}/{row['target']}",
-                 "status": "interrupted" if row["alive"] is False else row["status"]} for row in rows]
+    if not as_json:
+        rows = [{**row, "generation": f"{row['generation']}/{row['target']}", "status": shown(row)} for row in rows]
     emit(rows, ["id", "status", "started", "last", "generation", "groups", "ok", "failed", "best", "breeder", "metric",
                 "command", "reason"], as_json)
 
