@@ -52,6 +52,10 @@ class BreedRequest:
         and the types' bounds (``None`` where open).
     :ivar strict_bounds: ``{name: (low is strict, high is strict)}``: whether a bound in
         :attr:`bounds` comes from a strict constraint (``x > 0``), which its own value breaks.
+    :ivar attempt: 0 on the first call for a generation; 1, 2... when the breeder is asked
+        again because children it proposed were duplicates of stored groups or broke
+        constraints. A breeder whose proposals are deterministic (a model's optimum) should
+        vary them then, or it would propose the same duplicates every time.
     """
 
     ranking: dict
@@ -71,6 +75,7 @@ class BreedRequest:
     batches: object = None
     bounds: dict = field(default_factory=dict)
     strict_bounds: dict = field(default_factory=dict)
+    attempt: int = 0
     _mutators: object = field(default=None, repr=False, compare=False)
 
     def mutate(self, name, value, sigma, rate):
@@ -191,7 +196,8 @@ def breed_children(conn, breeder, request):
     seen, cache = set(), {}
     wanted = request.population
     children, discarded = [], 0
-    for _attempt in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
+        request.attempt = attempt
         proposed = breeder.breed(request)
         if wanted is None:
             wanted = len(proposed)

@@ -169,7 +169,7 @@ def loops(db_path, as_json, statuses, last):
     """List breed loops: status, latest generation bred, runs, best score, and why each ended early.
 
     A loop whose gf died (a crash, a killed job) shows as interrupted when it ran on this
-    machine (in --json: status running, alive false); rerun its `gf breed` command to go on.
+    machine (--json adds alive: false); rerun its `gf breed` command to go on.
     `last` is its latest activity; an interrupted loop's latest generation may be only
     partly evaluated. `reason` says why a loop stopped early (--max-time, --patience,
     Ctrl-C, every evaluation failed). Loops are listed oldest first.
@@ -179,12 +179,12 @@ def loops(db_path, as_json, statuses, last):
     def shown(row):  # a loop whose gf died on this machine: interrupted, whatever its row says
         return "interrupted" if row["alive"] is False else row["status"]
 
-    rows = engine.list_loops(open_db(db_path))
+    rows = [{**row, "status": shown(row)} for row in engine.list_loops(open_db(db_path))]
     if statuses:
-        rows = [row for row in rows if shown(row) in statuses]
+        rows = [row for row in rows if row["status"] in statuses]
     rows = rows[-last:] if last else rows
     if not as_json:
-        rows = [{**row, "generation": f"{row['generation']}/{row['target']}", "status": shown(row)} for row in rows]
+        rows = [{**row, "generation": f"{row['generation']}/{row['target']}"} for row in rows]
     emit(rows, ["id", "status", "started", "last", "generation", "groups", "ok", "failed", "best", "breeder", "metric",
                 "command", "reason"], as_json)
 
@@ -335,15 +335,18 @@ def _progress_echo(line, final):
 @launch_options
 @click.option("--group", "group_ids", type=int, multiple=True, help="Only these groups (repeatable).")
 @click.option("--again", is_flag=True, help="Also evaluate pairs that already have a run.")
+@click.option("--failed", "retry_failed", is_flag=True,
+              help="Also evaluate pairs whose every run failed (after fixing the program).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.argument("command")
 @click.argument("datasets", nargs=-1)
-def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler, group_ids, again, as_json, command,
-        datasets):
+def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler, group_ids, again, retry_failed,
+        as_json, command, datasets):
     """Evaluate groups on DATASETS by running COMMAND (`{}` = the dataset).
 
     Every group (or --group) x every dataset (or those already recorded); pairs
-    that already have a run are skipped unless --again. Each command runs with
+    that already have a run, failed or not, are skipped unless --again (every pair)
+    or --failed (also those whose every run failed). Each command runs with
     GF_DB, GF_PARAM_GROUP, GF_DATA and GF_FAMILY set, without a shell.
     """
     from gf import engine
@@ -357,15 +360,21 @@ def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler
     if not datasets:
         raise InputError(f"no datasets given and none recorded in {db_path}: name them after COMMAND")
     groups = list(group_ids) or store.group_ids(conn)
-    pairs = engine.pending_pairs(conn, groups, datasets, again)
+    pairs = engine.pending_pairs(conn, groups, datasets, again, failed=retry_failed)
+    # skipped pairs whose every run failed: the summary says how to run them again
+    failed_before = 0 if again or retry_failed else (
+        len(engine.pending_pairs(conn, groups, datasets, failed=True)) - len(pairs))
     progress = engine.Progress(echo=_progress_echo)
     ok, failed = engine.evaluate(conn, launcher, engine.evaluations_for(conn, pairs), context, progress,
-                                 again=again)
-    outcome = {"evaluated": ok + failed, "ok": ok, "failed": failed, "skipped": len(groups) * len(datasets) - len(pairs)}
+                                 again=again, failed=retry_failed)
+    outcome = {"evaluated": ok + failed, "ok": ok, "failed": failed, "skipped": len(groups) * len(datasets) - len(pairs),
+               "skipped_failed": failed_before}
     if as_json:
         click.echo(json.dumps(outcome))
     elif launcher.waits:
-        click.echo(f"{ok + failed} evaluated: {ok} ok, {failed} failed, {outcome['skipped']} skipped (already run)")
+        hint = (f"; {failed_before} of them only failed before: add --failed to run those again"
+                if failed_before else "")
+        click.echo(f"{ok + failed} evaluated: {ok} ok, {failed} failed, {outcome['skipped']} skipped (already run{hint})")
     if pairs and launcher.waits and not ok:
         raise engine.AllFailed(engine.all_failed_message(conn, sorted({g for g, _ in pairs}), "of this run"))
 

@@ -199,7 +199,7 @@ def import_legacy(as_json, new_db, old_db):
 
 @cli.group()
 def plot():
-    """Pictures of a database (needs the [plot] extra: pip install 'geneticfuckery[plot]')."""
+    """Pictures of a database (needs the [plot] extra: pip install matplotlib)."""
 
 
 @plot.command("progress")

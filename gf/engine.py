@@ -57,16 +57,18 @@ def select_datasets(conn, allow=(), deny=(), db_path=""):
     return chosen
 
 
-def pending_pairs(conn, groups, datasets, again=False):
-    """(group, dataset) pairs still to evaluate: every pair, or only those with no run yet."""
+def pending_pairs(conn, groups, datasets, again=False, failed=False):
+    """(group, dataset) pairs still to evaluate: every pair (``again``), or those with no run
+    yet, and with ``failed`` also those whose every run failed."""
     pairs = [(group, dataset) for group in groups for dataset in datasets]
     if again:
         return pairs
     done = set()
+    which = " AND status != 'failed'" if failed else ""
     for start in range(0, len(groups), 500):
         chunk = groups[start:start + 500]
         marks = ",".join("?" * len(chunk))
-        done.update(conn.execute(f"SELECT group_id, dataset FROM runs WHERE group_id IN ({marks})", chunk))
+        done.update(conn.execute(f"SELECT group_id, dataset FROM runs WHERE group_id IN ({marks}){which}", chunk))
     return [pair for pair in pairs if pair not in done]
 
 
@@ -114,17 +116,20 @@ class Progress:
             self.echo(line, self.done == self.total)
 
 
-def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluating", again=False):
+def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluating", again=False, failed=False):
     """Launch ``evaluations`` and settle them as they finish; return ``(ok, failed)`` counts.
+
+    A pair that has a run by the time it is launched is left out, unless ``again`` (or,
+    with ``failed``, if every run it has failed).
 
     Ctrl-C stops starting evaluations, kills running ones (they stay pending and
     are evaluated on resume) and raises :class:`Interrupted`.
     """
     progress = progress or Progress()
-    ok = failed = 0
+    retry_failed, ok, failed = failed, 0, 0
     context.stopping = context.stopping or threading.Event()
     if launcher.waits and evaluations:
-        evaluations = store.hand_out_launches(conn, evaluations, again)
+        evaluations = store.hand_out_launches(conn, evaluations, again, failed=retry_failed)
     progress.start(label, len(evaluations))
     finished_stream = launcher.launch(evaluations, context)
     try:
@@ -405,11 +410,15 @@ def _database_file(conn):
     return conn.execute("PRAGMA database_list").fetchone()[2]
 
 
-def _close_loop(conn, loop_id, status, reason=None):
+def _close_loop(conn, loop_id, status, reason=None, drop=False):
+    """Record how the loop ended (or, with ``drop``, delete its row: a new loop refused before it bred)."""
     try:
         with store.transaction(conn):
-            conn.execute("UPDATE loops SET status = ?, stopped = ?, reason = ? WHERE id = ?",
-                         (status, store.now(), reason, loop_id))
+            if drop:
+                conn.execute("DELETE FROM loops WHERE id = ?", (loop_id,))
+            else:
+                conn.execute("UPDATE loops SET status = ?, stopped = ?, reason = ? WHERE id = ?",
+                             (status, store.now(), reason, loop_id))
     finally:
         with _RUNNING_LOCK:
             _RUNNING.discard((_database_file(conn), loop_id))
@@ -549,6 +558,7 @@ def run_loop(conn, settings, context, progress=None):
     summary = Generations()
     status = "stopped"
     failure = None
+    refused = False
     worked = False  # a generation bred or finished by this call
 
     def patience_ends(best_now):
@@ -627,9 +637,12 @@ def run_loop(conn, settings, context, progress=None):
         return summary
     except BaseException as error:
         failure = (str(error).strip().splitlines() or [type(error).__name__])[0][:500]
+        # refused before it bred anything (a metric nothing is scored by...): a new loop leaves no row
+        refused = isinstance(error, InputError) and not resumed and not conn.execute(
+            "SELECT 1 FROM groups WHERE loop_id = ? LIMIT 1", (loop_id,)).fetchone()
         raise
     finally:
-        _close_loop(conn, loop_id, status, summary.reason or summary.waiting or failure)
+        _close_loop(conn, loop_id, status, summary.reason or summary.waiting or failure, drop=refused)
 
 
 def _waiting(generation, count):

@@ -4,7 +4,7 @@
 colour per dataset; ``gf plot params`` draws the numeric parameters of the top
 groups as parallel coordinates, coloured by score. Both write a PNG.
 
-matplotlib is an optional extra (``pip install 'geneticfuckery[plot]'``) and is
+matplotlib is an optional extra (the ``[plot]`` extra: ``pip install matplotlib``) and is
 imported only inside these functions: ``import gf`` never loads it. Figures are
 built with the object-oriented API (``matplotlib.figure.Figure``) and rendered
 by the Agg canvas, so no display, no pyplot backend and no global figure state is
@@ -37,7 +37,7 @@ def _matplotlib():
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise MissingExtra("plots need matplotlib: pip install 'geneticfuckery[plot]'") from None
+        raise MissingExtra("plots need matplotlib (the [plot] extra): pip install matplotlib") from None
     return Figure, FigureCanvasAgg, matplotlib
 
 

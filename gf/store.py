@@ -328,7 +328,7 @@ def _upgrade(conn, path, version):
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path}: written by a newer gf (schema {version}, this gf knows {SCHEMA_VERSION}); "
-            "upgrade gf with `pip install -U geneticfuckery`"
+            "upgrade gf (a newer checkout, then `pip install -e .` in it)"
         )
     if version == 0:
         _refuse_foreign(conn, path)  # before anything is written: another program's file stays as it is
@@ -586,19 +586,19 @@ def insert_run(conn, run, results=()):
     return run_id
 
 
-def hand_out_launches(conn, evaluations, again=False):
+def hand_out_launches(conn, evaluations, again=False, failed=False):
     """Record ``evaluations`` as pending launches in one transaction; return those to launch.
 
     Any launch still pending for the same (group, dataset) is abandoned: its coordinator
     is gone or superseded, and its program will not record. Unless ``again``, a pair that
-    got a run meanwhile (an orphan that finished just before) is dropped, under the same
-    write lock, so no pair is evaluated twice.
+    got a run meanwhile (an orphan that finished just before; with ``failed``, a run that
+    did not fail) is dropped, under the same write lock, so no pair is evaluated twice.
     """
     kept = []
+    already = "SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ?" + (" AND status != 'failed'" if failed else "")
     with transaction(conn):
         for evaluation in evaluations:
-            if not again and conn.execute("SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? LIMIT 1",
-                                          (evaluation.group, evaluation.dataset)).fetchone():
+            if not again and conn.execute(already + " LIMIT 1", (evaluation.group, evaluation.dataset)).fetchone():
                 continue
             conn.execute("UPDATE launches SET status = 'abandoned' "
                          "WHERE status = 'pending' AND group_id = ? AND dataset IS ?",

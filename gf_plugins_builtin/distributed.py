@@ -34,7 +34,7 @@ def _distributed():
     try:
         import distributed
     except ImportError:
-        raise MissingDask("the dask launcher needs dask.distributed: pip install 'geneticfuckery[dask]'") from None
+        raise MissingDask("the dask launcher needs dask.distributed (the [dask] extra): pip install 'dask[distributed]'") from None
     return distributed
 
 

@@ -256,7 +256,11 @@ class EvolutionBreeder(Breeder):
         strength = [self._strength(request, n) for n in numeric]
         proposals = [(strategy.mean, {n: max(t.values(), key=lambda e: e[1])[0] for n, t in probabilities.items()})]
         recent = [g for batch in batches for g in batch][-MODEL_MAX:]
-        if len(recent) >= MODEL_MIN:
+        if request.attempt:
+            # asked again: the proposals (the same on every call) were refused, so only samples now;
+            # e.g. they were bred before, in a generation that was never scored
+            proposals = []
+        elif len(recent) >= MODEL_MIN:
             found = [self._model_optimum(strategy, discrete, probabilities, recent, history, request.minimize)]
             if len(numeric) <= ADDITIVE_UP_TO:
                 found += self._additive_optima(strategy, discrete, probabilities, recent, history, request.minimize)

@@ -67,10 +67,33 @@ def test_breed_without_command_prints_child_ids(backtest_db, run_gf):
     assert store.group_parents(conn, children[0]) == [1] or store.group_parents(conn, children[0]) == [1, 1]
 
 
+def test_a_generation_bred_but_never_scored_does_not_block_the_default_breeder(backtest_db, run_gf):
+    # a loop gives the default breeder a history; at population 2 its first children are all proposals
+    # (a model's optimum, the strategy's mean), the same on every call for the same scores
+    result = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--loop", "3", "--population", "4",
+                    "--seed", "1", BACKTEST)
+    assert result.exit_code == 0, result.stderr
+    bred = []
+    for seed in ("2", "3"):  # bred without a command: stored, never scored, so the history is the same
+        result = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--population", "2", "--seed", seed,
+                        "--json")
+        assert result.exit_code == 0, result.stderr  # the second used to end in "no valid new child"
+        bred.append(json.loads(result.stdout))
+    assert [len(ids) for ids in bred] == [2, 2] and not set(bred[0]) & set(bred[1])
+    conn = store.connect(backtest_db)
+    digests = [row[0] for row in conn.execute("SELECT digest FROM groups")]
+    assert len(digests) == len(set(digests)) == 1 + 3 * 4 + 4
+
+
 def test_breed_errors(backtest_db, run_gf, db_path):
     result = run_gf("breed", "--db", backtest_db, "--metric", "proft")
     assert result.exit_code == 2
     assert "no run is scored by metric 'proft'" in result.stderr and "crossover.profit" in result.stderr
+    for loop in ("1", "3"):  # refused before it bred: no loop row is left behind
+        result = run_gf("breed", "--db", backtest_db, "--metric", "proft", "--loop", loop, BACKTEST)
+        assert result.exit_code == 2 and "no run is scored by metric 'proft'" in result.stderr
+        assert count_rows(backtest_db, "loops") == 0 and count_rows(backtest_db, "groups") == 1
+    assert json.loads(run_gf("loops", "--db", backtest_db, "--json").stdout) == []
     result = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--breeder", "genius")
     assert result.exit_code == 2 and "unknown breeder 'genius'; choose one of: classic, default" in result.stderr
     result = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--datasets-deny", "2022")
@@ -136,7 +159,7 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     assert interrupted < 2 + 3 * 8
     [loop] = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)  # what a user sees the morning after
     assert (loop["status"], loop["alive"], loop["generation"], loop["target"], loop["groups"], loop["failed"]) == (
-        "running", False, 2, 3, 8, 0)
+        "interrupted", False, 2, 3, 8, 0)
     assert loop["process_id"] == process.pid
     assert run_gf("loops", "--db", db_path).stdout.splitlines()[1].split()[1] == "interrupted"
     listed = {status: json.loads(run_gf("loops", "--db", db_path, "--status", status, "--json").stdout)

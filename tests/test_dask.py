@@ -67,7 +67,7 @@ def test_breed_loop_through_dask_workers(cluster, workdir, run_gf):
     result = run_gf("run", "--db", "bt.db", PROGRAM, "aa", "bbb", "fail-x", "--launcher", "dask",
                     "--scheduler", address, "--json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"evaluated": 3, "ok": 2, "failed": 1, "skipped": 0}
+    assert json.loads(result.stdout) == {"evaluated": 3, "ok": 2, "failed": 1, "skipped": 0, "skipped_failed": 0}
     result = run_gf("breed", "--db", "bt.db", "--metric", "value", "--minimize", "--loop", "2", "--population", "4",
                     "--seed", "1", "--datasets-deny", "fail", "--launcher", "dask", "--scheduler", address, PROGRAM)
     assert result.exit_code == 0, result.stderr
@@ -95,7 +95,7 @@ def test_a_timeout_and_a_dying_worker_come_back_as_failed_runs(cluster, workdir,
     result = run_gf("run", "--db", "w.db", PROGRAM, "sleep-x", "ok", "--launcher", "dask",
                     "--scheduler", address, "--timeout", "2", "--json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"evaluated": 2, "ok": 1, "failed": 1, "skipped": 0}
+    assert json.loads(result.stdout) == {"evaluated": 2, "ok": 1, "failed": 1, "skipped": 0, "skipped_failed": 0}
     # alone, so that no other task shares the worker it kills
     result = run_gf("run", "--db", "w.db", PROGRAM, "killparent-x", "--launcher", "dask", "--scheduler", address)
     assert result.exit_code == 1 and "every evaluation of this run failed" in result.stderr

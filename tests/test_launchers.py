@@ -53,10 +53,28 @@ def test_run_evaluates_every_group_on_every_dataset_with_the_environment(db, run
 def test_run_skips_evaluated_pairs_unless_again_and_takes_groups(db, run_gf):
     run_gf("run", "--db", db, COMMAND, "aa")
     result = run_gf("run", "--db", db, COMMAND, "--json")  # datasets default to the recorded ones
-    assert json.loads(result.stdout) == {"evaluated": 0, "ok": 0, "failed": 0, "skipped": 2}
+    assert json.loads(result.stdout) == {"evaluated": 0, "ok": 0, "failed": 0, "skipped": 2, "skipped_failed": 0}
     result = run_gf("run", "--db", db, COMMAND, "--group", "2", "--again", "--json")
-    assert json.loads(result.stdout) == {"evaluated": 1, "ok": 1, "failed": 0, "skipped": 0}
+    assert json.loads(result.stdout) == {"evaluated": 1, "ok": 1, "failed": 0, "skipped": 0, "skipped_failed": 0}
     assert count_rows(db, "runs") == 3
+
+
+def test_run_failed_evaluates_again_the_pairs_whose_every_run_failed(db, run_gf, tmp_path):
+    program = tmp_path / "program.py"
+    program.write_text("import sys\nsys.exit(3)  # a bug\n")
+    command = f"{sys.executable} {program} {{}}"
+    assert run_gf("run", "--db", db, command, "aa", "bb", "--group", "1").exit_code == 1  # every evaluation failed
+    assert run_gf("run", "--db", db, COMMAND, "aa", "bb", "--group", "2").exit_code == 0
+    program.write_text(PROGRAM.read_text())  # the bug fixed
+    result = run_gf("run", "--db", db, command, "aa", "bb")
+    assert result.stdout == ("0 evaluated: 0 ok, 0 failed, 4 skipped (already run; 2 of them only failed before: "
+                             "add --failed to run those again)\n")
+    result = run_gf("run", "--db", db, command, "aa", "bb", "--failed", "--json")
+    assert json.loads(result.stdout) == {"evaluated": 2, "ok": 2, "failed": 0, "skipped": 2, "skipped_failed": 0}
+    assert [(g, d, s) for g, d, s, _, _ in runs(db)] == [
+        (1, "aa", "failed"), (1, "aa", "ok"), (1, "bb", "failed"), (1, "bb", "ok"), (2, "aa", "ok"), (2, "bb", "ok")]
+    result = run_gf("run", "--db", db, command, "aa", "bb", "--failed")
+    assert result.stdout == "0 evaluated: 0 ok, 0 failed, 4 skipped (already run)\n" and count_rows(db, "runs") == 6
 
 
 def test_shell_runs_through_sh_only_when_asked(db, run_gf, tmp_path):
@@ -68,7 +86,7 @@ def test_shell_runs_through_sh_only_when_asked(db, run_gf, tmp_path):
 def test_failures_are_recorded_with_exit_code_and_stderr_tail_and_the_run_goes_on(db, run_gf):
     result = run_gf("run", "--db", db, "--group", "1", COMMAND, "fail", "raise", "silent", "die", "ok", "--json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"evaluated": 5, "ok": 1, "failed": 4, "skipped": 0}
+    assert json.loads(result.stdout) == {"evaluated": 5, "ok": 1, "failed": 4, "skipped": 0, "skipped_failed": 0}
     found = {dataset: (status, code, error) for _, dataset, status, code, error in runs(db)}
     assert found["fail"] == ("failed", 3, "exited with status 3\nsomething broke\nvery badly")
     assert found["raise"][:2] == ("failed", 1)

@@ -183,7 +183,7 @@ def test_without_matplotlib(conn, tmp_path, monkeypatch):
     for plot in (plots.progress, plots.params):
         with pytest.raises(plots.MissingExtra) as caught:
             plot(conn, metrics.resolve("value"), tmp_path / "never.png")
-        assert str(caught.value) == "plots need matplotlib: pip install 'geneticfuckery[plot]'"
+        assert str(caught.value) == "plots need matplotlib (the [plot] extra): pip install matplotlib"
         assert isinstance(caught.value, GfError) and caught.value.exit_code == 1
     assert not (tmp_path / "never.png").exists()
 

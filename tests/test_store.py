@@ -43,7 +43,7 @@ def test_database_from_a_newer_gf_is_refused(db_path):
         store.connect(db_path)
     assert str(error.value) == (
         f"{db_path}: written by a newer gf (schema 99, this gf knows {store.SCHEMA_VERSION}); "
-        "upgrade gf with `pip install -U geneticfuckery`"
+        "upgrade gf (a newer checkout, then `pip install -e .` in it)"
     )
 
 

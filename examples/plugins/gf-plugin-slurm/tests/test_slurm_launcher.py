@@ -73,7 +73,7 @@ def test_gf_run_evaluates_every_pair_as_one_job_array(run_gf, load, db, command,
     load("x = 1.0\n")
     result = run_gf("run", "--db", db, command, "d1", "data two", "--launcher", "slurm", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"evaluated": 4, "ok": 4, "failed": 0, "skipped": 0}
+    assert json.loads(result.stdout) == {"evaluated": 4, "ok": 4, "failed": 0, "skipped": 0, "skipped_failed": 0}
     assert "gf-plugin-slurm: submitted job 1000 (4 tasks)" in result.stderr
     # one sbatch call, the job script as its last word
     [call] = sbatch_calls(slurm_plugin)
@@ -130,7 +130,7 @@ def test_failures_become_failed_runs_with_their_reasons(run_gf, load, db, comman
     result = run_gf("run", "--db", db, command, "ok", "fail1", "raise1", "silent1", "die1", "twice",
                     "--launcher", "slurm", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"evaluated": 6, "ok": 2, "failed": 4, "skipped": 0}
+    assert json.loads(result.stdout) == {"evaluated": 6, "ok": 2, "failed": 4, "skipped": 0, "skipped_failed": 0}
     runs = {dataset: (status, exit_code, error) for dataset, status, exit_code, error in query(
         "SELECT dataset, status, exit_code, error FROM runs WHERE label IS NOT 'second'")}
     assert runs["ok"] == ("ok", 0, None)
@@ -155,7 +155,7 @@ def test_a_task_slurm_killed_is_failed_once_squeue_no_longer_lists_the_job(run_g
     monkeypatch.setenv("FAKE_SBATCH_SKIP", "1")          # array task 1 never runs (a node died)
     result = run_gf("run", "--db", db, command, "a", "b", "c", "--launcher", "slurm", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"evaluated": 3, "ok": 2, "failed": 1, "skipped": 0}
+    assert json.loads(result.stdout) == {"evaluated": 3, "ok": 2, "failed": 1, "skipped": 0, "skipped_failed": 0}
     [(status, code, error)] = query("SELECT status, exit_code, error FROM runs WHERE dataset = 'b'")
     assert status == "failed" and code is None
     assert error.startswith("the Slurm task ended without writing its exit status") and "slurm-1000_1.out" in error
@@ -191,7 +191,7 @@ def test_large_arrays_are_split(run_gf, load, db, command, query, monkeypatch, s
         load(f"x = {x}.0\n")
     monkeypatch.setenv("GF_SLURM_MAX_ARRAY", "2")
     result = run_gf("run", "--db", db, command, "d", "--launcher", "slurm", "--json")
-    assert json.loads(result.stdout) == {"evaluated": 5, "ok": 5, "failed": 0, "skipped": 0}
+    assert json.loads(result.stdout) == {"evaluated": 5, "ok": 5, "failed": 0, "skipped": 0, "skipped_failed": 0}
     assert len(sbatch_calls(slurm_plugin)) == 3
     assert query("SELECT count(*) FROM runs WHERE status = 'ok'") == [(5,)]
 
