@@ -54,7 +54,7 @@ class GfGroup(click.Group):
             sys.exit(error.exit_code)
         except click.Abort:
             click.echo("error: aborted", err=True)
-            sys.exit(130)
+            sys.exit(_interrupted_code())
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
@@ -65,7 +65,7 @@ class GfGroup(click.Group):
                 raise
             # A located error already starts with FILE:LINE; the others get a prefix.
             click.echo(str(error) if isinstance(error, LoadError) else f"error: {error}", err=True)
-            ctx.exit(error.exit_code)
+            ctx.exit(_interrupted_code() if error.exit_code == 130 else error.exit_code)
 
 
 @click.group(cls=GfGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -428,6 +428,9 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
         children, discarded = engine.breed_generation(
             conn, metric=metric, breeder=breeder, datasets=datasets, top=top, compare=compare,
             population=population, minimize=minimize, rng=engine._rng(seed, generation), generation=generation)
+        if population and len(children) < population:
+            click.echo(f"warning: bred {len(children)} of {population} children: {discarded} came out as duplicates "
+                       "of stored groups or broke constraints", err=True)
         click.echo(json.dumps(children) if as_json else "\n".join(map(str, children)))
         return
     launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler,
@@ -606,8 +609,17 @@ def plugins_list(as_json, include_builtins):
 from gf import cli_reports  # noqa: E402,F401  (registers report, compare, rerun, merge...)
 
 
+#: Set when SIGTERM stopped gf: it then exits 143 (128 + 15), as a process killed by it reports, not 130.
+_TERMINATED = []
+
+
 def _terminate(signum, frame):
+    _TERMINATED.append(signum)
     raise KeyboardInterrupt  # SIGTERM (timeout, systemd, a batch scheduler) stops gf as Ctrl-C does
+
+
+def _interrupted_code():
+    return 128 + _TERMINATED[0] if _TERMINATED else 130
 
 
 def main():

@@ -18,6 +18,7 @@ from gf.cli import (
     metric_options,
     open_db,
 )
+from gf import store
 from gf.errors import InputError
 
 
@@ -42,6 +43,8 @@ def report(db_path, metric_spec, metric_sql, minimize, as_json, groups):
     from gf import reports
 
     conn = open_db(db_path)
+    for group in groups:  # a missing group is the first thing to say, before any missing metric
+        store.require_group(conn, group, db_path)
     metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
     found = [reports.group_report(conn, group, metric, lower, db_path) for group in groups]
     if as_json:

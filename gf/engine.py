@@ -98,6 +98,9 @@ class Progress:
     total: int = 0
     failed: int = 0
     best: object = None
+    #: ``refresh()`` -> the best score now, asked for the last line of each generation (its
+    #: evaluations may have beaten the best shown while they ran)
+    refresh: object = None
 
     def start(self, label, total):
         self.generation, self.done, self.total, self.failed = label, 0, total, 0
@@ -111,6 +114,8 @@ class Progress:
 
     def show(self):
         if self.echo:
+            if self.refresh is not None and self.done == self.total and self.total:
+                self.best = self.refresh()
             best = "" if self.best is None else f", best {self.best:g}"
             line = f"{self.generation}: evaluations {self.done}/{self.total}, {self.failed} failed{best}"
             self.echo(line, self.done == self.total)
@@ -266,7 +271,10 @@ def _history(conn, metric, datasets, minimize):
 
 
 def best_score(conn, metric, datasets, minimize):
-    """The mean over ``datasets`` of each dataset's best score so far (never gets worse), or ``None``."""
+    """The mean over ``datasets`` of each dataset's best score so far, or ``None``.
+
+    It never gets worse for a result-name metric; a metric that keeps one run per algo
+    (``"max profit min trades"``: its highest profit) can drop when a new run takes that place."""
     from gf import metrics
 
     bests = [rows[0].score for rows in metrics.top_per_dataset(conn, metric, datasets, 1, minimize).values() if rows]
@@ -553,6 +561,8 @@ def run_loop(conn, settings, context, progress=None):
     import time
 
     progress = progress or Progress()
+    if progress.echo and progress.refresh is None:
+        progress.refresh = lambda: best_score(conn, settings.metric, settings.datasets, settings.minimize)
     started = time.monotonic() if settings.started is None else settings.started
     loop_id, generation, resumed = _open_loop(conn, settings)
     summary = Generations()
@@ -619,8 +629,10 @@ def run_loop(conn, settings, context, progress=None):
             )
             worked = True
             pairs = pending_pairs(conn, children, settings.datasets)
+            short = (f" ({len(children)} of {settings.population} children: the others came out as duplicates or "
+                     "broke constraints)" if settings.population and len(children) < settings.population else "")
             ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, pairs), context, progress,
-                                  f"generation {generation}/{settings.generations}")
+                                  f"generation {generation}/{settings.generations}{short}")
             if not settings.launcher.waits:  # resumed once the printed commands have run
                 summary.waiting = _waiting(generation, len(pairs))
                 summary.append({"generation": generation, "children": len(children), "ok": 0, "failed": 0,

@@ -100,6 +100,7 @@ def check_name(name, where):
 
 def parse_lines(text, path, types, into):
     """Parse one file's text into ``into`` (a :class:`ParsedGroup`), overriding earlier values."""
+    misspelt = _Misspelt(into, path)
     # Only \n ends a line (as in editors): str.splitlines() would also split on form
     # feeds and Unicode separators inside comments and JSON strings.
     for number, line in enumerate(text.split("\n"), start=1):
@@ -125,8 +126,61 @@ def parse_lines(text, path, types, into):
             value = param_type.validate(value)
         except ValueError as error:
             raise LoadError(*where, f"{name}: value does not fit type {param_type.name}: {error}") from None
+        misspelt.check(name, where)
         into.params.pop(name, None)  # an override moves to its new place, like a fresh line
         into.params[name] = Param(name, value, param_type, where)
+
+
+class _Misspelt:
+    """Warns (in ``into.warnings``) of a name set twice in one file, and of a new name in an
+    override file one typo away from a name that an earlier file or the parent group set."""
+
+    def __init__(self, into, path):
+        self.into, self.path = into, path
+        self.earlier = list(into.params)  # what the files before this one (or the parent) set
+        self.index = None  # every earlier name with each of its letters left out in turn, built on first use
+
+    def check(self, name, where):
+        number = where[1]
+        earlier = self.into.params.get(name)
+        if earlier is not None:
+            if earlier.where[0] == self.path:
+                self.into.warnings.append(f"{self.path}:{number}: {name} is set again (first at line "
+                                          f"{earlier.where[1]}); the later value counts")
+            return
+        if not self.earlier:
+            return
+        if self.index is None:
+            self.index = {}
+            for known in self.earlier:
+                for variant in _left_out(known):
+                    self.index.setdefault(variant, []).append(known)
+        numbered = re.compile(r"[0-9]+")
+        for known in dict.fromkeys(known for variant in _left_out(name) for known in self.index.get(variant, ())):
+            # seconds_45 beside seconds_15 is meant, not misspelt
+            if numbered.sub("#", known) != numbered.sub("#", name) and _typos(name, known) <= 1:
+                source = self.into.params[known].where[0] if known in self.into.params else "an earlier file"
+                self.into.warnings.append(f"{self.path}:{number}: {name} is a new param, not an override: "
+                                          f"did you mean {known} (from {source})?")
+                return
+
+
+def _left_out(word):
+    """``word`` and ``word`` with each one of its letters left out: two words one typo apart share one."""
+    return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def _typos(a, b):
+    """The letters left out, added, changed or swapped (next to each other) to turn ``a`` into ``b``."""
+    previous, row = None, list(range(len(b) + 1))
+    for i, letter in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, other in enumerate(b, start=1):
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (letter != other))
+            if previous is not None and i > 1 and j > 1 and letter == b[j - 2] and a[i - 2] == other:
+                current[j] = min(current[j], previous[j - 2] + 1)
+        previous, row = row, current
+    return row[-1]
 
 
 def _parse_value(text, where):

@@ -38,8 +38,13 @@ def group_report(conn, group_id, metric, minimize, db_path=""):
     params = [{"name": name, "type": type_name, "value": json.loads(value), "reads_as": json.loads(typed)}
               for name, value, type_name, typed in store.group_params(conn, group_id)]
     best = {}
-    for row in metric.rank(conn, group=group_id, minimize=minimize, per_group=False):
-        best.setdefault((row.dataset, row.algo), row)
+    # dataset by dataset: a metric that keeps one run per algo (max profit min trades) would
+    # otherwise keep one per algo over all of them
+    datasets = [dataset for (dataset,) in conn.execute(
+        "SELECT dataset FROM runs WHERE group_id = ? GROUP BY dataset ORDER BY min(id)", (group_id,))]
+    for dataset in datasets:
+        for row in metric.rank(conn, dataset=dataset, group=group_id, minimize=minimize, per_group=False):
+            best.setdefault((row.dataset, row.algo), row)
     return {
         **info,
         "params": params,
@@ -48,8 +53,15 @@ def group_report(conn, group_id, metric, minimize, db_path=""):
         "metric": metric.name,
         "minimize": minimize,
         "best": [{"dataset": row.dataset, "algo": row.algo, "score": row.score, "run": row.run}
-                 for row in best.values()],
+                 for row in sorted(best.values(), key=lambda row: _best_first(row.score, minimize))],
     }
+
+
+def _best_first(score, minimize):
+    """A sort key putting the best scores first, and any missing score last."""
+    if score is None:
+        return (1, 0.0)
+    return (0, score if minimize else -score)
 
 
 def table(rows, columns):

@@ -229,6 +229,13 @@ class EvolutionBreeder(Breeder):
         batches = [batch for batch in batches if batch]
         start = batches[0] if batches else list(request.groups)
         start_values = request.params.get(start[0]) or history[start[0]][0]
+        # a param a later group added (gf load --parent with a new line) starts from the first value it had
+        later = [history[g][0] for batch in batches for g in batch] + [request.params.get(g, {}) for g in request.groups]
+        if any(values.keys() - start_values.keys() for values in later):
+            start_values = dict(start_values)
+            for values in later:
+                for name in values.keys() - start_values.keys():
+                    start_values[name] = values[name]
         names = list(start_values)
         numeric = [n for n in names if request.types.for_param(n).numeric and _is_number(start_values[n])]
         discrete = [n for n in names if n not in numeric]

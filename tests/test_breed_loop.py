@@ -39,6 +39,10 @@ def test_full_loop_over_the_example_backtest(backtest_db, run_gf):
     assert summary[0].split() == ["generation", "children", "ok", "failed", "best"]
     assert [line.split()[:4] for line in summary[1:]] == [["1", "4", "12", "0"], ["2", "4", "12", "0"]]
     assert "generation 2/2: evaluations 12/12, 0 failed" in result.stderr
+    # each generation's last progress line shows the best after it, as its summary line does
+    for line in summary[1:]:
+        generation, best = line.split()[0], line.split()[4]
+        assert f"generation {generation}/2: evaluations 12/12, 0 failed, best {best}\n" in result.stderr
     conn = store.connect(backtest_db)
     generations = conn.execute("SELECT generation, count(*) FROM groups GROUP BY generation").fetchall()
     assert generations == [(None, 1), (1, 4), (2, 4)]
@@ -83,6 +87,47 @@ def test_a_generation_bred_but_never_scored_does_not_block_the_default_breeder(b
     conn = store.connect(backtest_db)
     digests = [row[0] for row in conn.execute("SELECT digest FROM groups")]
     assert len(digests) == len(set(digests)) == 1 + 3 * 4 + 4
+
+
+def test_a_generation_short_of_its_population_says_so(load_text, db_path, run_gf, tmp_path):
+    load_text("x = 3\nflag_bool = true\nx >= 3\nx <= 3\n")  # x cannot move: two groups are all there are
+    assert run_gf("run", "--db", db_path, PROGRAM, "aa").exit_code == 0
+    result = run_gf("breed", "--db", db_path, "--metric", "value", "--minimize", "--population", "5", "--loop", "1",
+                    PROGRAM)
+    assert result.exit_code == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines()[1:]]
+    children = int(line.split()[1])
+    assert 0 < children < 5
+    assert (f"generation 1/1 ({children} of 5 children: the others came out as duplicates or broke constraints): "
+            f"evaluations {children}/{children}") in result.stderr
+    other = tmp_path / "other.db"
+    (tmp_path / "three.js").write_text("x = 3\nflag_bool = true\nmode_choice = [\"a\", \"b\", \"c\"]\nx >= 3\nx <= 3\n")
+    assert run_gf("load", "--db", other, tmp_path / "three.js").exit_code == 0  # 2 x 6 groups in all
+    assert run_gf("run", "--db", other, PROGRAM, "aa").exit_code == 0
+    result = run_gf("breed", "--db", other, "--metric", "value", "--minimize", "--population", "40", "--json")
+    assert result.exit_code == 0, result.stderr
+    bred = json.loads(result.stdout)
+    assert 0 < len(bred) < 40
+    assert result.stderr.startswith(f"warning: bred {len(bred)} of 40 children: ")
+    assert result.stderr.endswith(" came out as duplicates of stored groups or broke constraints\n")
+
+
+@pytest.mark.parametrize("breeder", ["default", "ga", "classic"])
+def test_a_param_a_later_group_added_is_bred_too(load_text, db_path, run_gf, breeder):
+    load_text("x = 1.0\n")
+    assert run_gf("run", "--db", db_path, PROGRAM, "aa").exit_code == 0
+    load_text("mode_choice = [\"a\", \"b\", \"c\"]\nrate = 0.5\n", "--parent", "1")  # the program grew params
+    assert run_gf("run", "--db", db_path, PROGRAM, "aa").exit_code == 0
+    result = run_gf("breed", "--db", db_path, "--metric", "value", "--minimize", "--population", "6", "--loop", "2",
+                    "--breeder", breeder, "--seed", "1", PROGRAM)
+    assert result.exit_code == 0, result.stderr
+    conn = store.connect(db_path)
+    names = {}
+    for group, name in conn.execute("SELECT group_id, name FROM params WHERE group_id > 2"):
+        names.setdefault(group, set()).add(name)
+    assert len(names) >= 4 and all(found == {"x", "mode_choice", "rate"} for found in names.values()), names
+    rates = {value for (value,) in conn.execute("SELECT value FROM params WHERE name = 'rate' AND group_id > 2")}
+    assert len(rates) > 1 or breeder == "classic"  # the new float moves as the others do
 
 
 def test_breed_errors(backtest_db, run_gf, db_path):
@@ -341,7 +386,7 @@ def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path
         time.sleep(0.05)
     process.send_signal(stop)  # SIGTERM (timeout, systemd, a batch scheduler) stops gf as Ctrl-C does
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == (143 if stop == signal.SIGTERM else 130)  # 128 + the signal, as shells report
     assert stderr.splitlines()[-1].startswith("error: interrupted after ")
     assert stderr.splitlines()[-1].endswith("rerun the same command to resume")
     [(status, reason)] = conn.execute("SELECT status, reason FROM loops").fetchall()

@@ -63,6 +63,27 @@ def test_later_files_and_lines_override_earlier_ones(tmp_path, db_path, run_gf):
     assert "first.js" in origin and "override.js" in origin
 
 
+def test_a_misspelt_override_and_a_name_set_twice_are_warned_of(tmp_path, db_path, run_gf):
+    (tmp_path / "base.js").write_text("seconds_15__stop_threshold__fast = 12.3\nrate = 1\nrate = 2\n")
+    (tmp_path / "ov.js").write_text("seconds_15__stop_treshold__fast = 11\nseconds_45__stop_threshold__fast = 5\n"
+                                    "rate = 3\nbrand_new = 1\nseconds_15__stop_threshold__slow = 1\n")
+    result = run_gf("load", "--db", db_path, tmp_path / "base.js", tmp_path / "ov.js")
+    assert result.exit_code == 0 and result.stdout == "1\n"  # warnings, not errors: the group is loaded
+    base, ov = tmp_path / "base.js", tmp_path / "ov.js"
+    assert result.stderr.splitlines() == [
+        f"warning: {base}:3: rate is set again (first at line 2); the later value counts",
+        f"warning: {ov}:1: seconds_15__stop_treshold__fast is a new param, not an override: did you mean "
+        f"seconds_15__stop_threshold__fast (from {base})?",
+    ]  # seconds_45 differs only by its number, __slow from __fast by four letters, brand_new is like
+    # nothing before it: new params, meant as such
+    result = run_gf("load", "--db", db_path, "--parent", "1", tmp_path / "ov.js")
+    assert result.exit_code == 0 and result.stderr.splitlines() == []  # group 1 has them all now
+    (tmp_path / "ov2.js").write_text("brand_nwe = 2\n")
+    result = run_gf("load", "--db", db_path, "--parent", "1", tmp_path / "ov2.js")
+    assert result.stderr == (f"warning: {tmp_path / 'ov2.js'}:1: brand_nwe is a new param, not an override: "
+                             "did you mean brand_new (from group 1)?\n")
+
+
 def test_values_are_normalized_by_their_type(load_text, db_path):
     load_text("x = 5\ny_int = 5.0\nz_bool = 0\nw_real_0 = 1\nv_real_1 = 1.5\n")
     assert stored(db_path, 1)[0] == {

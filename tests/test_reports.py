@@ -43,6 +43,30 @@ def test_report_without_a_loop_needs_a_metric(load_text, db_path, run_gf):
     assert result.exit_code == 2 and "no breed loop to take a metric from: pass --metric" in result.stderr
 
 
+def test_report_ranks_each_dataset_even_with_a_metric_that_keeps_one_run_per_algo(load_text, db_path, run_gf):
+    load_text("x = 5\n")
+
+    def trading(params, dataset):
+        edge = {"d1": 1.0, "d2": 2.0, "d3": 3.0}[dataset]
+        return {"fast": {"profit": edge * 10 - params.x, "trades": 10}, "slow": {"profit": edge, "trades": 4}}
+
+    GeneticFuckery(dbfile=db_path).evolve(trading, metric="max profit min trades", generations=1, population=2,
+                                          datasets=["d1", "d2", "d3"], seed=1)
+    data = json.loads(run_gf("report", "--db", db_path, "1", "--json").stdout)[0]
+    assert data["metric"] == "max profit min trades"
+    # every dataset and algo of the group, not one row per algo over all datasets
+    assert {(row["dataset"], row["algo"]) for row in data["best"]} == {
+        (dataset, algo) for dataset in ("d1", "d2", "d3") for algo in ("fast", "slow")}
+    assert [row["score"] for row in data["best"]] == sorted((row["score"] for row in data["best"]), reverse=True)
+    assert data["best"][0] == {"dataset": "d3", "algo": "fast", "score": 2.5, "run": data["best"][0]["run"]}
+
+
+def test_report_of_a_missing_group_says_so_before_asking_for_a_metric(load_text, db_path, run_gf):
+    load_text("x = 1\n")
+    result = run_gf("report", "--db", db_path, "99")
+    assert result.exit_code == 2 and "group 99 does not exist" in result.stderr
+
+
 def test_compare_text_and_html(bred, tmp_path, run_gf, load_text):
     other = tmp_path / "other.db"
     (tmp_path / "o.js").write_text("x = 2\nn_int = 0\n")
