@@ -122,7 +122,16 @@ def _cell(value):
         return f"{value:.6g}"
     if isinstance(value, (list, tuple)):
         return ",".join(str(item) for item in value)
-    return str(value)
+    text = str(value)
+    if "\n" in text or "\r" in text:  # an error with its stderr tail: one row of the table, --json has it whole
+        text = " | ".join(line.strip() for line in text.splitlines() if line.strip())
+        if len(text) > CELL_WIDTH:
+            text = text[:CELL_WIDTH - 3] + "..."
+    return text
+
+
+#: How much of a many-line value (an error and its stderr) a table shows on its one row.
+CELL_WIDTH = 200
 
 
 # -- loading and looking ------------------------------------------------------------

@@ -599,11 +599,12 @@ def run_loop(conn, settings, context, progress=None):
                 if not settings.launcher.waits:  # printed again: breed on once they have run
                     summary.waiting = _waiting(generation, len(missing))
                     return summary
-                summary.append(_summary(conn, settings, generation, [], ok, failed))
+                summary.append(_summary(conn, settings, generation, generation_groups(conn, loop_id, generation), ok,
+                                        failed))
                 worked = True
                 if failed and not ok:
                     raise AllFailed(all_failed_message(conn, generation_groups(conn, loop_id, generation),
-                                                       f"of generation {generation}"))
+                                                       f"of generation {generation}", context.function is not None))
             if patience_ends(best_score(conn, settings.metric, settings.datasets, settings.minimize)):
                 status = "done"
                 return summary
@@ -641,7 +642,8 @@ def run_loop(conn, settings, context, progress=None):
             summary.append(_summary(conn, settings, generation, children, ok, failed))
             progress.best = summary[-1]["best"]
             if pairs and not ok:
-                raise AllFailed(all_failed_message(conn, children, f"of generation {generation}"))
+                raise AllFailed(all_failed_message(conn, children, f"of generation {generation}",
+                                                   context.function is not None))
             if patience_ends(summary[-1]["best"]):
                 status = "done"
                 return summary
@@ -681,8 +683,9 @@ def _summary(conn, settings, generation, children, ok, failed):
     }
 
 
-def all_failed_message(conn, groups, which):
-    """Why every evaluation ``which`` ("of generation 3") failed, with the last error seen."""
+def all_failed_message(conn, groups, which, function=False):
+    """Why every evaluation ``which`` ("of generation 3") failed, with the last error seen
+    (``function``: the evaluations called a Python function, not a command)."""
     marks = ",".join("?" * len(groups))
     row = conn.execute(
         f"SELECT exit_code, error FROM runs WHERE group_id IN ({marks}) AND status = 'failed' ORDER BY id DESC LIMIT 1",
@@ -691,5 +694,6 @@ def all_failed_message(conn, groups, which):
     detail = ""
     if row:
         last_line = (row[1] or "").strip().splitlines()[-1:] or [""]
-        detail = f"; last error (exit {row[0]}): {last_line[0][:200]}"
-    return f"every evaluation {which} failed{detail}; check the command"
+        status = "" if row[0] is None else f" (exit {row[0]})"
+        detail = f"; last error{status}: {last_line[0][:200]}"
+    return f"every evaluation {which} failed{detail}; check the {'function' if function else 'command'}"

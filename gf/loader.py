@@ -120,7 +120,7 @@ def parse_lines(text, path, types, into):
                 *where, f"expected `name = <JSON value>` or a constraint like `a < b`{hint}, got {stripped[:60]!r}"
             )
         name = check_name(assignment.group(1), where)
-        value = _parse_value(assignment.group(2), where)
+        value = _parse_value(assignment.group(2), where, name)
         param_type = types.for_param(name)
         try:
             value = param_type.validate(value)
@@ -183,14 +183,15 @@ def _typos(a, b):
     return row[-1]
 
 
-def _parse_value(text, where):
+def _parse_value(text, where, name="name"):
     body = text.strip()
     if not body:
         raise LoadError(*where, "missing value after `=`: write a JSON value such as 1.5, 3, true or [\"a\", \"b\"]")
     try:
         value, end = _DECODER.raw_decode(body)
     except json.JSONDecodeError as error:
-        raise LoadError(*where, f"invalid JSON value {body[:40]!r}: {error.msg} (column {error.colno})") from None
+        raise LoadError(*where, f"invalid JSON value {body[:40]!r}: {error.msg} (column {error.colno})"
+                                f"{_value_hint(body, name)}") from None
     except ValueError:  # an integer with more digits than Python converts
         raise LoadError(*where, "a number with too many digits; use at most 4300") from None
     except RecursionError:
@@ -199,6 +200,24 @@ def _parse_value(text, where):
     if rest and not rest.startswith("#"):
         raise LoadError(*where, f"unexpected text after the value: {rest[:40]!r} (comments start with #)")
     return value
+
+
+def _value_hint(body, name):
+    """What a value of ``name`` that is not JSON was probably meant to be, as ``"; ..."``, or ``""``."""
+    word = re.match(r"[A-Za-z]+", body)
+    spelt = {"true": "true", "false": "false", "none": "null", "null": "null", "nan": None, "inf": None,
+             "infinity": None}
+    if word and word.group(0).lower() in spelt:
+        meant = spelt[word.group(0).lower()]
+        return (f"; JSON writes it {meant}" if meant else "; only finite numbers are values")
+    if body[:1] in ("<", ">"):
+        number = body[1:].strip()
+        return f"; a constraint is written `{name} {body[0]}= {number}` (or `{name} {body[0]} {number}`)"
+    if word:
+        return f"; a string is quoted: \"{word.group(0)}\""
+    if body.startswith("[") and re.search(r"[\[,]\s*[A-Za-z]", body):
+        return '; strings in a list are quoted, as in ["fast", "slow"]'
+    return ""
 
 
 def _add_constraint(into, left, op, right, where):

@@ -299,7 +299,7 @@ class GeneticFuckery:
         if pairs:
             ok, _failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs), context)
             if not ok:
-                raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups"))
+                raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups", True))
         summary = engine.run_loop(self.conn, settings, context)
         if summary.reason:
             from loguru import logger
@@ -398,6 +398,9 @@ class GeneticFuckery:
             "error": error,
             "launch": os.environ.get("GF_LAUNCH"),
         }
+        if dataset is None:
+            _warn("run of group {} recorded with no dataset: GF_DATA is not set (gf run and gf breed set it; by "
+                  "hand, GF_DATA=NAME python ...); rankings by dataset leave it out", self.group)
         results_file = os.environ.get("GF_RESULTS")
         if results_file:
             from gf import ingest

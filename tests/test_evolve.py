@@ -68,9 +68,24 @@ def test_evolve_function_that_always_fails(load_text, db_path):
     def broken(params, dataset):
         raise KeyError("typo")
 
-    with pytest.raises(AllFailed, match="every evaluation of the starting groups failed; last error .*KeyError"):
+    with pytest.raises(AllFailed, match=r"^every evaluation of the starting groups failed; last error: "
+                                        r"KeyError: 'typo'; check the function$"):
         GeneticFuckery(dbfile=db_path).evolve(broken, metric="value", generations=1, population=4,
                                               datasets=["a"])
+
+
+def test_evolve_whose_children_all_fail_names_the_function(load_text, db_path):
+    load_text(START)
+
+    def only_the_start(params, dataset):
+        if params.x != -4:
+            raise ValueError("children break me")
+        return objective(params, dataset)
+
+    with pytest.raises(AllFailed, match=r"^every evaluation of generation [12] failed; last error: "
+                                        r"ValueError: children break me; check the function$"):
+        GeneticFuckery(dbfile=db_path).evolve(only_the_start, metric="value", minimize=True, generations=2,
+                                              population=4, datasets=["a"], seed=1)
 
 
 def test_evolve_needs_a_starting_group(tmp_path):

@@ -94,6 +94,9 @@ def test_failures_are_recorded_with_exit_code_and_stderr_tail_and_the_run_goes_o
     assert found["silent"] == ("failed", 0, "the command exited 0 but recorded no run: does it call g.report() or g.record()?")
     assert found["die"] == ("failed", -9, "exited with status -9")
     assert found["ok"] == ("ok", 0, None)
+    table = run_gf("runs", "--db", db).stdout.splitlines()  # a many-line error stays on its run's row
+    assert len(table) == 1 + 5
+    assert any(line.endswith("exited with status 3 | something broke | very badly") for line in table)
 
 
 def test_timeout_kills_and_records_a_failed_run(db, run_gf):

@@ -129,6 +129,10 @@ def test_override_that_breaks_an_inherited_constraint_points_at_the_value(tmp_pa
 
 BAD_FILES = [
     ("a = 1\nb = {oops\n", 2, "invalid JSON value"),
+    ("a__b =< 3\n", 1, "invalid JSON value '< 3': Expecting value (column 1); a constraint is written `a__b <= 3`"),
+    ("flag_bool = True\n", 1, "invalid JSON value 'True': Expecting value (column 1); JSON writes it true"),
+    ("mode = fast\n", 1, "invalid JSON value 'fast': Expecting value (column 1); a string is quoted: \"fast\""),
+    ("m_choice = [fast, slow]\n", 1, "; strings in a list are quoted, as in [\"fast\", \"slow\"]"),
     ("a = \n", 1, "missing value after `=`"),
     ("a = 1 2\n", 1, "unexpected text after the value"),
     ("n_int = 5.5\n", 1, "n_int: value does not fit type int: expected a whole number, got 5.5"),

@@ -189,11 +189,17 @@ def test_nan_and_infinity_are_kept_as_null_with_a_warning(g, db_path, capsys):
     assert capsys.readouterr().err.splitlines()[0] == "gf warning: result bt.sharpe is nan: stored as NULL, never ranked"
 
 
-def test_record_returns_run_ids_and_dataset_argument_wins(g, db_path):
+def test_record_returns_run_ids_and_dataset_argument_wins(g, db_path, capsys):
     assert g.record({"a": {"x": 1}}, dataset="one") == 1
     with g.report(dataset="two") as r:
         r["a"]["x"] = 2
     assert rows(db_path, "SELECT id, dataset FROM runs") == [(1, "one"), (2, "two")]
+    assert capsys.readouterr().err == ""
+    assert g.record({"a": {"x": 3}}) == 3  # run by hand without GF_DATA: recorded, with a warning
+    assert capsys.readouterr().err == (
+        "gf warning: run of group 1 recorded with no dataset: GF_DATA is not set (gf run and gf breed set it; by "
+        "hand, GF_DATA=NAME python ...); rankings by dataset leave it out\n")
+    assert rows(db_path, "SELECT dataset FROM runs WHERE id = 3") == [(None,)]
 
 
 def test_seed_scoring_sql_runs_unchanged(g, db_path):
