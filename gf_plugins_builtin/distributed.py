@@ -10,7 +10,10 @@ when this launcher runs.
 import os
 
 from gf import GfError, Launcher, hookimpl
-from gf.launch import Finished, LaunchContext, run_command
+from gf.launch import Finished, LaunchContext
+
+#: How often (seconds) a worker running a command checks that dask still wants its result.
+CANCEL_POLL = 0.2
 
 
 class MissingDask(GfError):
@@ -63,7 +66,7 @@ def evaluate_remotely(task):
             # the same id as on the coordinator, so the program sees its real GF_PARAM_GROUP
             store.insert_group(conn, params=task["rows"], origin="scratch copy", group_id=evaluation.group)
         context = LaunchContext(db_path=path, command=task["command"], timeout=task["timeout"], shell=task["shell"])
-        finished = run_command(context, evaluation)
+        finished = _run_until_cancelled(context, evaluation)
         cursor = conn.execute(
             "SELECT id, label, started, stopped, status, host, process_id, command, error FROM runs "
             "WHERE launch = ? ORDER BY id", (evaluation.launch,))
@@ -78,6 +81,43 @@ def evaluate_remotely(task):
                 "started": finished.started, "stopped": finished.stopped, "command": finished.command, "runs": runs}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_until_cancelled(context, evaluation):
+    """Run the command; kill it (and all it started) as soon as dask cancels this task.
+
+    dask does not interrupt a running task when its future is cancelled: gf stopped (Ctrl-C,
+    SIGTERM, a crash that closed its client), yet the command would run on to its end. A
+    watcher thread reads this worker's own state of the task (no network) and kills the
+    command's session once the task is cancelled or forgotten.
+    """
+    import threading
+
+    from gf import processes
+
+    try:
+        import distributed
+
+        worker = distributed.get_worker()
+        key = worker.get_current_task()
+    except (ImportError, ValueError):  # not on a dask worker (called directly): nothing to watch
+        return processes.run_one(context, evaluation)
+    pids, done = [], threading.Event()
+
+    def watch():
+        while not done.wait(CANCEL_POLL):
+            task = worker.state.tasks.get(key)
+            if pids and (task is None or task.state in ("cancelled", "released", "forgotten")):
+                processes.kill_session(pids[0])
+                return
+
+    watcher = threading.Thread(target=watch, name=f"gf-cancel-{key}", daemon=True)
+    watcher.start()
+    try:
+        return processes.run_one(context, evaluation, started=pids.append)
+    finally:
+        done.set()
+        watcher.join()
 
 
 class DaskLauncher(Launcher):

@@ -107,6 +107,44 @@ def test_a_timeout_and_a_dying_worker_come_back_as_failed_runs(cluster, workdir,
         client.wait_for_workers(2, timeout=60)
 
 
+def _commands_running(marker):
+    """Pids of processes whose command line holds ``marker`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if marker.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_stopping_gf_stops_the_commands_running_on_the_workers(cluster, workdir, run_gf):
+    address, _ = cluster
+    assert run_gf("load", "--db", "stop.db", "start.js").exit_code == 0
+    marker = f"sleep-stop-{os.getpid()}"  # evaluate.py sleeps 30 s on a dataset named sleep*
+    gf = subprocess.Popen(["gf", "run", "--db", "stop.db", PROGRAM, f"{marker}-a", f"{marker}-b", "--launcher", "dask",
+                           "--scheduler", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "GF_LOAD_PLUGINS": ""})
+    deadline = time.time() + 60
+    while len(_commands_running(marker)) < 2:  # both commands run, one on each worker
+        assert time.time() < deadline and gf.poll() is None, gf.communicate()
+        time.sleep(0.1)
+    gf.send_signal(signal.SIGTERM)
+    _, stderr = gf.communicate(timeout=60)
+    assert gf.returncode == 143 and "interrupted after 0 of 2 evaluations" in stderr
+    deadline = time.time() + 15
+    while _commands_running(marker):  # the workers kill them, well before their 30 s are up
+        assert time.time() < deadline, "the commands ran on after gf stopped"
+        time.sleep(0.1)
+    conn = store.connect("stop.db")
+    assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)  # nothing recorded for them
+    with distributed.Client(address, timeout=30) as client:  # both workers free again
+        assert sum(client.run(lambda: 1).values()) == 2
+
+
 def test_evolve_runs_the_function_on_dask_workers(cluster, workdir, run_gf):
     address, _ = cluster
     assert run_gf("load", "--db", "evo.db", "start.js").exit_code == 0
