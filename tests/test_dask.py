@@ -141,6 +141,20 @@ def test_stopping_gf_stops_the_commands_running_on_the_workers(cluster, workdir,
         time.sleep(0.1)
     conn = store.connect("stop.db")
     assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)  # nothing recorded for them
+    # a gf killed outright: its connection drops, the scheduler cancels its tasks all the same
+    gf = subprocess.Popen(["gf", "run", "--db", "stop.db", PROGRAM, f"{marker}-c", "--launcher", "dask",
+                           "--scheduler", address], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          env={**os.environ, "GF_LOAD_PLUGINS": ""})
+    deadline = time.time() + 60
+    while not _commands_running(f"{marker}-c"):
+        assert time.time() < deadline and gf.poll() is None
+        time.sleep(0.1)
+    gf.kill()
+    gf.wait(timeout=30)
+    deadline = time.time() + 15
+    while _commands_running(marker):
+        assert time.time() < deadline, "the command ran on after gf was killed"
+        time.sleep(0.1)
     with distributed.Client(address, timeout=30) as client:  # both workers free again
         assert sum(client.run(lambda: 1).values()) == 2
 
