@@ -177,7 +177,7 @@ def grow(base, workdir, sizes):
     for size in sorted(sizes):
         while stored < size:
             generation += 1
-            ids, _discarded = engine.breed_generation(
+            ids, _discarded, _wanted = engine.breed_generation(
                 conn, metric=ResultMetric("profit"), breeder=breeder, datasets=list(DATASETS), top=PARENTS,
                 population=min(POPULATION, size - stored), rng=random.Random(generation), generation=generation)
             score(conn, ids, rng)
@@ -210,7 +210,7 @@ def breed_once(db, breeder_name, seed, breeder=None, cold=False):
     (generation,) = conn.execute("SELECT coalesce(max(generation), 0) + 1 FROM groups").fetchone()
     breeder = breeder or plugins.get_breeders()[breeder_name]
     start = time.perf_counter()
-    ids, discarded = engine.breed_generation(
+    ids, discarded, _wanted = engine.breed_generation(
         conn, metric=ResultMetric("profit"), breeder=breeder, datasets=list(DATASETS), top=PARENTS,
         compare=COMPARE, population=POPULATION if breeder_name in POPULATION_BREEDERS else None,
         rng=random.Random(seed), generation=generation)

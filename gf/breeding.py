@@ -191,7 +191,9 @@ def breed_children(conn, breeder, request):
     its parents' constraints and its types; children still in violation, and
     duplicates of each other or of stored groups, are discarded and bred again.
 
-    :returns: ``(children, discarded)``: valid :class:`Child` objects and a count.
+    :returns: ``(children, discarded, wanted)``: valid :class:`Child` objects, how many were
+        discarded, and how many were wanted (``request.population``, or the number the breeder
+        proposed at first when it chooses): fewer children than that when too few were new and valid.
     """
     seen, cache = set(), {}
     wanted = request.population
@@ -226,7 +228,7 @@ def breed_children(conn, breeder, request):
             f"({discarded} discarded as duplicates or constraint violations); "
             "widen the constraints or breed from more parents (--top)"
         )
-    return children, discarded
+    return children, discarded, wanted
 
 
 def param_rows(params, types):
@@ -234,6 +236,7 @@ def param_rows(params, types):
     rows = []
     for name, value in sorted(params.items()):
         param_type = types.for_param(name)
+        value = param_type.validate(value)  # as loading stores it: a float param's 3 is 3.0 (one digest for both)
         rows.append((name, values.encode(value), param_type.name, values.encode(param_type.extract(value))))
     return rows
 

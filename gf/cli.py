@@ -434,11 +434,11 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
         # each hand-run breed is a generation of its own, so the default breeder learns from each
         (generation,) = conn.execute("SELECT coalesce(max(generation), 0) + 1 FROM groups "
                                      "WHERE loop_id IS NULL AND generation IS NOT NULL").fetchone()
-        children, discarded = engine.breed_generation(
+        children, discarded, wanted = engine.breed_generation(
             conn, metric=metric, breeder=breeder, datasets=datasets, top=top, compare=compare,
             population=population, minimize=minimize, rng=engine._rng(seed, generation), generation=generation)
-        if population and len(children) < population:
-            click.echo(f"warning: bred {len(children)} of {population} children: {discarded} came out as duplicates "
+        if wanted and len(children) < wanted:
+            click.echo(f"warning: bred {len(children)} of {wanted} children; {discarded} came out as duplicates "
                        "of stored groups or broke constraints", err=True)
         click.echo(json.dumps(children) if as_json else "\n".join(map(str, children)))
         return

@@ -206,7 +206,9 @@ def per_algo(conn, metric, datasets, names, minimize):
 
 def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, population=None, minimize=False,
                      rng=None, generation=1, loop_id=None):
-    """Rank, breed, fix and store one generation; return the new group ids and a discard count."""
+    """Rank, breed, fix and store one generation; return ``(new group ids, discarded, wanted)``: how many
+    children came out as duplicates or broke constraints, and how many were wanted (see
+    :func:`gf.breeding.breed_children`)."""
     from gf import breeding, metrics, plugins
 
     types = plugins.get_types()
@@ -243,10 +245,10 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
         bounds=breeding.bounds_of(names, constraints, types),
         strict_bounds=breeding.strict_bounds_of(names, constraints, types),
     )
-    children, discarded = breeding.breed_children(conn, breeder, request)
+    children, discarded, wanted = breeding.breed_children(conn, breeder, request)
     ids = breeding.store_children(conn, children, types, breeder=breeder.name, generation=generation,
                                   loop_id=loop_id)
-    return ids, discarded
+    return ids, discarded, wanted
 
 
 def _once(compute):
@@ -615,7 +617,7 @@ def run_loop(conn, settings, context, progress=None):
                                   "go on")
                 return summary
             generation += 1
-            children, _discarded = breed_generation(
+            children, discarded, wanted = breed_generation(
                 conn,
                 metric=settings.metric,
                 breeder=settings.breeder,
@@ -630,10 +632,11 @@ def run_loop(conn, settings, context, progress=None):
             )
             worked = True
             pairs = pending_pairs(conn, children, settings.datasets)
-            short = (f" ({len(children)} of {settings.population} children: the others came out as duplicates or "
-                     "broke constraints)" if settings.population and len(children) < settings.population else "")
+            if wanted and len(children) < wanted:
+                _warn(progress, f"generation {generation}: bred {len(children)} of {wanted} children; {discarded} "
+                                "came out as duplicates of stored groups or broke constraints")
             ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, pairs), context, progress,
-                                  f"generation {generation}/{settings.generations}{short}")
+                                  f"generation {generation}/{settings.generations}")
             if not settings.launcher.waits:  # resumed once the printed commands have run
                 summary.waiting = _waiting(generation, len(pairs))
                 summary.append({"generation": generation, "children": len(children), "ok": 0, "failed": 0,
@@ -657,6 +660,16 @@ def run_loop(conn, settings, context, progress=None):
         raise
     finally:
         _close_loop(conn, loop_id, status, summary.reason or summary.waiting or failure, drop=refused)
+
+
+def _warn(progress, message):
+    """A warning on the progress display (its own line), or in the log when there is none (evolve)."""
+    if progress.echo:
+        progress.echo(f"warning: {message}", True)
+    else:
+        from loguru import logger
+
+        logger.warning(message)
 
 
 def _waiting(generation, count):

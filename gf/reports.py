@@ -40,8 +40,9 @@ def group_report(conn, group_id, metric, minimize, db_path=""):
     best = {}
     # dataset by dataset: a metric that keeps one run per algo (max profit min trades) would
     # otherwise keep one per algo over all of them
-    datasets = [dataset for (dataset,) in conn.execute(
-        "SELECT dataset FROM runs WHERE group_id = ? GROUP BY dataset ORDER BY min(id)", (group_id,))]
+    datasets = [dataset for (dataset,) in conn.execute(  # runs without a dataset are ranked by none
+        "SELECT dataset FROM runs WHERE group_id = ? AND dataset IS NOT NULL GROUP BY dataset ORDER BY min(id)",
+        (group_id,))]
     for dataset in datasets:
         for row in metric.rank(conn, dataset=dataset, group=group_id, minimize=minimize, per_group=False):
             best.setdefault((row.dataset, row.algo), row)
@@ -53,15 +54,16 @@ def group_report(conn, group_id, metric, minimize, db_path=""):
         "metric": metric.name,
         "minimize": minimize,
         "best": [{"dataset": row.dataset, "algo": row.algo, "score": row.score, "run": row.run}
-                 for row in sorted(best.values(), key=lambda row: _best_first(row.score, minimize))],
+                 for row in _best_first(best.values(), minimize)],
     }
 
 
-def _best_first(score, minimize):
-    """A sort key putting the best scores first, and any missing score last."""
-    if score is None:
-        return (1, 0.0)
-    return (0, score if minimize else -score)
+def _best_first(rows, minimize):
+    """``rows`` (:class:`gf.Ranked`) best score first, as SQLite orders scores (numbers before
+    text, which a --metric-sql query may return), rows without a score last."""
+    scored = sorted((row for row in rows if row.score is not None), key=lambda row: metrics.sqlite_order(row.score),
+                    reverse=not minimize)
+    return scored + [row for row in rows if row.score is None]
 
 
 def table(rows, columns):

@@ -100,7 +100,7 @@ def _run_until_cancelled(context, evaluation):
 
         worker = distributed.get_worker()
         key = worker.get_current_task()
-    except (ImportError, ValueError):  # not on a dask worker (called directly): nothing to watch
+    except (ImportError, ValueError, KeyError):  # not in a dask task (called directly): nothing to watch
         return processes.run_one(context, evaluation)
     pids, done = [], threading.Event()
 
@@ -108,7 +108,8 @@ def _run_until_cancelled(context, evaluation):
         while not done.wait(CANCEL_POLL):
             task = worker.state.tasks.get(key)
             if pids and (task is None or task.state in ("cancelled", "released", "forgotten")):
-                processes.kill_session(pids[0])
+                if _not_reaped(pids[0]):  # once reaped, its pid could be another process's
+                    processes.kill_session(pids[0])
                 return
 
     watcher = threading.Thread(target=watch, name=f"gf-cancel-{key}", daemon=True)
@@ -118,6 +119,15 @@ def _run_until_cancelled(context, evaluation):
     finally:
         done.set()
         watcher.join()
+
+
+def _not_reaped(pid):
+    """Whether child ``pid`` still runs or awaits its reaping (its pid not yet free for reuse)."""
+    try:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
 
 
 class DaskLauncher(Launcher):

@@ -46,7 +46,8 @@ class FloatType(ParamType):
     suffix = ""
 
     def validate(self, value):
-        return _finite_number(value)
+        # stored as a float: `x = 3` and a child's 3.0 are the same group (one digest), as the program reads them
+        return float(_finite_number(value))
 
     def extract(self, value):
         return float(value)
@@ -112,7 +113,7 @@ class BoundedRealType(ParamType):
         _finite_number(value)
         if not self.low <= value <= self.high:
             raise ValueError(f"expected a number in [{self.low:g}, {self.high:g}], got {value!r}")
-        return value
+        return float(value)
 
     def extract(self, value):
         return float(value)

@@ -98,8 +98,8 @@ def test_a_generation_short_of_its_population_says_so(load_text, db_path, run_gf
     [line] = [line for line in result.stdout.splitlines()[1:]]
     children = int(line.split()[1])
     assert 0 < children < 5
-    assert (f"generation 1/1 ({children} of 5 children: the others came out as duplicates or broke constraints): "
-            f"evaluations {children}/{children}") in result.stderr
+    assert result.stderr.startswith(f"warning: generation 1: bred {children} of 5 children; ")
+    assert " came out as duplicates of stored groups or broke constraints\n" in result.stderr
     other = tmp_path / "other.db"
     (tmp_path / "three.js").write_text("x = 3\nflag_bool = true\nmode_choice = [\"a\", \"b\", \"c\"]\nx >= 3\nx <= 3\n")
     assert run_gf("load", "--db", other, tmp_path / "three.js").exit_code == 0  # 2 x 6 groups in all
@@ -108,8 +108,14 @@ def test_a_generation_short_of_its_population_says_so(load_text, db_path, run_gf
     assert result.exit_code == 0, result.stderr
     bred = json.loads(result.stdout)
     assert 0 < len(bred) < 40
-    assert result.stderr.startswith(f"warning: bred {len(bred)} of 40 children: ")
+    assert result.stderr.startswith(f"warning: bred {len(bred)} of 40 children; ")
     assert result.stderr.endswith(" came out as duplicates of stored groups or broke constraints\n")
+    third = tmp_path / "third.db"  # without --population: short of the breeder's own count
+    assert run_gf("load", "--db", third, tmp_path / "params0.js").exit_code == 0
+    assert run_gf("run", "--db", third, PROGRAM, "aa").exit_code == 0
+    result = run_gf("breed", "--db", third, "--metric", "value", "--minimize", "--json")
+    assert json.loads(result.stdout) == [2]  # the other flag: all there is
+    assert result.stderr.startswith("warning: bred 1 of 8 children; ")
 
 
 @pytest.mark.parametrize("breeder", ["default", "ga", "classic"])

@@ -176,8 +176,8 @@ def test_breed_children_refuses_duplicates_of_stored_groups(load_text, db_path):
             return [Child({"x_int": 1}, [1]), Child({"x_int": 2}, [1]), Child({"x_int": 2}, [1])]
 
     request = request_for({1: {"x_int": 1}}, population=None)
-    children, discarded = breed_children(conn, Copycat(), request)
-    assert [c.params for c in children] == [{"x_int": 2}]
+    children, discarded, wanted = breed_children(conn, Copycat(), request)
+    assert [c.params for c in children] == [{"x_int": 2}] and wanted == 3  # the breeder's own count
     assert discarded >= 2
     assert store.digest([("a", "1"), ("b", "2")]) == store.digest([("b", "2"), ("a", "1")])
 

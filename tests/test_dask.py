@@ -108,16 +108,17 @@ def test_a_timeout_and_a_dying_worker_come_back_as_failed_runs(cluster, workdir,
 
 
 def _commands_running(marker):
-    """Pids of processes whose command line holds ``marker`` (from /proc)."""
+    """Pids of the evaluated programs (evaluate.py, not gf itself) whose command line holds ``marker``."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    if marker.encode() in handle.read():
-                        found.append(int(entry))
+                    argv = handle.read().split(b"\0")
             except OSError:
-                pass
+                continue
+            if any(arg.endswith(b"evaluate.py") for arg in argv) and any(marker.encode() in arg for arg in argv):
+                found.append(int(entry))
     return found
 
 
@@ -146,7 +147,7 @@ def test_stopping_gf_stops_the_commands_running_on_the_workers(cluster, workdir,
                            "--scheduler", address], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                           env={**os.environ, "GF_LOAD_PLUGINS": ""})
     deadline = time.time() + 60
-    while not _commands_running(f"{marker}-c"):
+    while not _commands_running(f"{marker}-c"):  # the command runs on a worker
         assert time.time() < deadline and gf.poll() is None
         time.sleep(0.1)
     gf.kill()

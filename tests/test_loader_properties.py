@@ -39,11 +39,14 @@ def type_of(name):
 
 
 def normalized(type_name, value):
-    """The value a type stores (``5.0`` -> ``5`` for an int, ``1`` -> ``true`` for a bool)."""
+    """The value a type stores (``5.0`` -> ``5`` for an int, ``1`` -> ``true`` for a bool, ``1`` -> ``1.0``
+    for a float, so a loaded ``x = 1`` and a bred 1.0 are one group)."""
     if type_name == "int":
         return int(value)
     if type_name == "bool":
         return bool(value)
+    if type_name in ("float", "real_0", "real_1"):
+        return float(value)
     return value
 
 
@@ -268,7 +271,7 @@ def assert_matches(params, constraints, expected_params, expected_constraints):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_groups())
 # Found by this test; kept so that they are always tried.
-@example((["a = 1  # \x0c2"], {"a": ("float", 1)}, []))  # a form feed in a comment is no line break
+@example((["a = 1  # \x0c2"], {"a": ("float", 1.0)}, []))  # a form feed in a comment is no line break
 @example((['a_choice = ["\u2028"]'], {"a_choice": ("choice", ["\u2028"])}, []))  # nor U+2028 in a string
 @example(  # a constraint's whole number is compared exactly, not rounded to a float
     (

@@ -61,6 +61,17 @@ def test_report_ranks_each_dataset_even_with_a_metric_that_keeps_one_run_per_alg
     assert data["best"][0] == {"dataset": "d3", "algo": "fast", "score": 2.5, "run": data["best"][0]["run"]}
 
 
+def test_report_with_an_sql_metric_whose_scores_are_text(bred, run_gf, tmp_path):
+    sql = tmp_path / "score.sql"
+    sql.write_text("SELECT r.id AS run, printf('%.3f', v.value) AS score FROM runs r JOIN results v ON v.run = r.id "
+                   "WHERE v.name = 'value' AND r.dataset = :dataset ORDER BY v.value LIMIT :limit\n")
+    result = run_gf("report", "--db", bred, "6", "--metric-sql", sql, "--minimize", "--json")
+    assert result.exit_code == 0, result.stderr
+    [data] = json.loads(result.stdout)
+    assert {row["dataset"] for row in data["best"]} == {"d1", "d2"}
+    assert all(isinstance(row["score"], str) for row in data["best"])
+
+
 def test_report_of_a_missing_group_says_so_before_asking_for_a_metric(load_text, db_path, run_gf):
     load_text("x = 1\n")
     result = run_gf("report", "--db", db_path, "99")
