@@ -654,8 +654,8 @@ def run_loop(conn, settings, context, progress=None):
         return summary
     except BaseException as error:
         failure = (str(error).strip().splitlines() or [type(error).__name__])[0][:500]
-        # refused before it bred anything (a metric nothing is scored by...): a new loop leaves no row
-        refused = isinstance(error, InputError) and not resumed and not conn.execute(
+        # refused before it bred anything (a metric nothing is scored by...): a loop with no groups leaves no row
+        refused = isinstance(error, InputError) and not conn.execute(
             "SELECT 1 FROM groups WHERE loop_id = ? LIMIT 1", (loop_id,)).fetchone()
         raise
     finally:

@@ -120,8 +120,8 @@ def parse_lines(text, path, types, into):
                 *where, f"expected `name = <JSON value>` or a constraint like `a < b`{hint}, got {stripped[:60]!r}"
             )
         name = check_name(assignment.group(1), where)
-        value = _parse_value(assignment.group(2), where, name)
         param_type = types.for_param(name)
+        value = _parse_value(assignment.group(2), where, name, param_type.name)
         try:
             value = param_type.validate(value)
         except ValueError as error:
@@ -139,16 +139,15 @@ class _Misspelt:
         self.into, self.path = into, path
         self.earlier = list(into.params)  # what the files before this one (or the parent) set
         self.index = None  # every earlier name with each of its letters left out in turn, built on first use
+        self.lines = {}  # name -> the line of this file that set it
 
     def check(self, name, where):
         number = where[1]
-        earlier = self.into.params.get(name)
-        if earlier is not None:
-            if earlier.where[0] == self.path:
-                self.into.warnings.append(f"{self.path}:{number}: {name} is set again (first at line "
-                                          f"{earlier.where[1]}); the later value counts")
-            return
-        if not self.earlier:
+        if name in self.lines:
+            self.into.warnings.append(f"{self.path}:{number}: {name} is set again (first at line "
+                                      f"{self.lines[name]}); the later value counts")
+        self.lines[name] = number
+        if name in self.into.params or not self.earlier or len(name) < MISSPELT_MIN_LENGTH:
             return
         if self.index is None:
             self.index = {}
@@ -157,12 +156,24 @@ class _Misspelt:
                     self.index.setdefault(variant, []).append(known)
         numbered = re.compile(r"[0-9]+")
         for known in dict.fromkeys(known for variant in _left_out(name) for known in self.index.get(variant, ())):
-            # seconds_45 beside seconds_15 is meant, not misspelt
-            if numbered.sub("#", known) != numbered.sub("#", name) and _typos(name, known) <= 1:
+            # seconds_45 beside seconds_15, ema_b beside ema_a: meant, not misspelt
+            if (numbered.sub("#", known) != numbered.sub("#", name) and _typos(name, known) <= 1
+                    and not _last_letter_differs(name, known)):
                 source = self.into.params[known].where[0] if known in self.into.params else "an earlier file"
                 self.into.warnings.append(f"{self.path}:{number}: {name} is a new param, not an override: "
                                           f"did you mean {known} (from {source})?")
                 return
+
+
+#: Names shorter than this are not checked for being a misspelt earlier name (x beside y is meant).
+MISSPELT_MIN_LENGTH = 5
+
+
+def _last_letter_differs(name, known):
+    """Whether the two names differ in a last part of one letter (``ema_a``, ``ema_b``)."""
+    head, _, last = name.rpartition("_")
+    known_head, _, known_last = known.rpartition("_")
+    return head == known_head and len(last) == len(known_last) == 1
 
 
 def _left_out(word):
@@ -183,7 +194,7 @@ def _typos(a, b):
     return row[-1]
 
 
-def _parse_value(text, where, name="name"):
+def _parse_value(text, where, name="name", type_name=None):
     body = text.strip()
     if not body:
         raise LoadError(*where, "missing value after `=`: write a JSON value such as 1.5, 3, true or [\"a\", \"b\"]")
@@ -191,7 +202,7 @@ def _parse_value(text, where, name="name"):
         value, end = _DECODER.raw_decode(body)
     except json.JSONDecodeError as error:
         raise LoadError(*where, f"invalid JSON value {body[:40]!r}: {error.msg} (column {error.colno})"
-                                f"{_value_hint(body, name)}") from None
+                                f"{_value_hint(body, name, type_name)}") from None
     except ValueError:  # an integer with more digits than Python converts
         raise LoadError(*where, "a number with too many digits; use at most 4300") from None
     except RecursionError:
@@ -202,21 +213,31 @@ def _parse_value(text, where, name="name"):
     return value
 
 
-def _value_hint(body, name):
-    """What a value of ``name`` that is not JSON was probably meant to be, as ``"; ..."``, or ``""``."""
-    word = re.match(r"[A-Za-z]+", body)
-    spelt = {"true": "true", "false": "false", "none": "null", "null": "null", "nan": None, "inf": None,
-             "infinity": None}
-    if word and word.group(0).lower() in spelt:
-        meant = spelt[word.group(0).lower()]
-        return (f"; JSON writes it {meant}" if meant else "; only finite numbers are values")
-    if body[:1] in ("<", ">"):
-        number = body[1:].strip()
-        return f"; a constraint is written `{name} {body[0]}= {number}` (or `{name} {body[0]} {number}`)"
+def _value_hint(body, name, type_name):
+    """What a value of ``name`` (of type ``type_name``) that is not JSON was probably meant to be,
+    as ``"; ..."``, or ``""``."""
+    word = re.fullmatch(r"[A-Za-z_][\w.-]*", body)
     if word:
-        return f"; a string is quoted: \"{word.group(0)}\""
-    if body.startswith("[") and re.search(r"[\[,]\s*[A-Za-z]", body):
-        return '; strings in a list are quoted, as in ["fast", "slow"]'
+        lowered = body.lower()
+        if lowered in ("true", "false"):
+            return f"; JSON writes it {lowered}"
+        if lowered in ("nan", "inf", "infinity"):
+            return "; only finite numbers are values"
+        if type_name == "choice":
+            return f'; a choice is a list of quoted options, as in ["{body}", "other"]'
+        if type_name == "bool":
+            return "; a bool is true or false"
+        if type_name in ("float", "int", "real_0", "real_1"):
+            return f"; {name} takes a number"
+        return f'; a string is quoted: "{body}"'
+    operator = re.match(r"[<>=]+", body)
+    if operator and ("<" in operator.group(0) or ">" in operator.group(0)):
+        op = "<=" if "<" in operator.group(0) else ">="
+        return f"; a constraint is written `{name} {op} {body[operator.end():].strip()}`"
+    if body.startswith("["):
+        words = re.findall(r"(?<![\w\"])[A-Za-z_][\w.-]*(?![\w\"])", body)
+        if words:
+            return "; strings in a list are quoted, as in [" + ", ".join(f'"{w}"' for w in words[:4]) + "]"
     return ""
 
 

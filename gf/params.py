@@ -398,27 +398,34 @@ class GeneticFuckery:
             "error": error,
             "launch": os.environ.get("GF_LAUNCH"),
         }
-        if dataset is None:
-            _warn("run of group {} recorded with no dataset: GF_DATA is not set (gf run and gf breed set it; by "
-                  "hand, GF_DATA=NAME python ...); rankings by dataset leave it out", self.group)
         results_file = os.environ.get("GF_RESULTS")
         if results_file:
             from gf import ingest
 
-            return ingest.append(results_file, run, rows)
-        with store.transaction(self.conn):
-            if run["launch"] and store.launch_abandoned(self.conn, run["launch"]):
-                # gf that launched this evaluation died and a resumed loop gave the
-                # pair to a new evaluation: recording this one would count it twice.
-                _warn("launch {} was abandoned by a resumed gf: this run is not recorded", run["launch"])
-                return None
-            return store.insert_run(self.conn, run, rows)
+            recorded = ingest.append(results_file, run, rows)
+        else:
+            with store.transaction(self.conn):
+                if run["launch"] and store.launch_abandoned(self.conn, run["launch"]):
+                    # gf that launched this evaluation died and a resumed loop gave the
+                    # pair to a new evaluation: recording this one would count it twice.
+                    _warn("launch {} was abandoned by a resumed gf: this run is not recorded", run["launch"])
+                    return None
+                recorded = store.insert_run(self.conn, run, rows)
+        if dataset is None and not _NO_DATASET_WARNED:
+            _NO_DATASET_WARNED.append(True)  # once a process: a script may record many runs by hand
+            _warn("run of group {} recorded with no dataset: GF_DATA is not set (gf run and gf breed set it; by "
+                  "hand, GF_DATA=NAME python ...); rankings by dataset leave it out", self.group)
+        return recorded
 
 
 def _command_line():
     import shlex
 
     return shlex.join(getattr(sys, "orig_argv", sys.argv))
+
+
+#: Whether this process was told that a run it recorded has no dataset (said once).
+_NO_DATASET_WARNED = []
 
 
 def _warn(message, *args):

@@ -189,7 +189,10 @@ def test_nan_and_infinity_are_kept_as_null_with_a_warning(g, db_path, capsys):
     assert capsys.readouterr().err.splitlines()[0] == "gf warning: result bt.sharpe is nan: stored as NULL, never ranked"
 
 
-def test_record_returns_run_ids_and_dataset_argument_wins(g, db_path, capsys):
+def test_record_returns_run_ids_and_dataset_argument_wins(g, db_path, capsys, monkeypatch):
+    import gf.params
+
+    monkeypatch.setattr(gf.params, "_NO_DATASET_WARNED", [])  # as in a new process
     assert g.record({"a": {"x": 1}}, dataset="one") == 1
     with g.report(dataset="two") as r:
         r["a"]["x"] = 2
@@ -200,6 +203,7 @@ def test_record_returns_run_ids_and_dataset_argument_wins(g, db_path, capsys):
         "gf warning: run of group 1 recorded with no dataset: GF_DATA is not set (gf run and gf breed set it; by "
         "hand, GF_DATA=NAME python ...); rankings by dataset leave it out\n")
     assert rows(db_path, "SELECT dataset FROM runs WHERE id = 3") == [(None,)]
+    assert g.record({"a": {"x": 4}}) == 4 and capsys.readouterr().err == ""  # said once a process
 
 
 def test_seed_scoring_sql_runs_unchanged(g, db_path):
