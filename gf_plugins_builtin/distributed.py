@@ -8,6 +8,7 @@ when this launcher runs.
 """
 
 import os
+from concurrent.futures import CancelledError
 
 from gf import GfError, Launcher, hookimpl
 from gf.launch import Finished, LaunchContext
@@ -21,6 +22,12 @@ class MissingDask(GfError):
 
 
 class SchedulerUnreachable(GfError):
+    exit_code = 1
+
+
+class SchedulerLost(GfError):
+    """The scheduler went away mid-run: what was not yet recorded stays pending, for a rerun."""
+
     exit_code = 1
 
 
@@ -163,12 +170,21 @@ class DaskLauncher(Launcher):
                         "function": context.function}
                 tasks[client.submit(evaluate_remotely, task, pure=False, key=f"gf-{evaluation.launch}")] = evaluation
             for future in distributed.as_completed(tasks):
-                evaluation = tasks[future]
+                evaluation = tasks.pop(future)
                 try:
                     outcome = future.result()
-                except Exception as error:  # the worker died, or the task could not run
+                except CancelledError as error:  # gf cancels only in `finally`: the scheduler cancelled it
+                    raise SchedulerLost(
+                        f"lost the dask scheduler at {address or 'the local cluster'} ({type(error).__name__}: "
+                        f"{' '.join(str(error).split())[:200]}); the evaluations not yet recorded stay pending: rerun the same command "
+                        "once the scheduler and its workers are back") from None
+                except Exception as error:  # the worker died (again and again), or the task could not run
                     yield Finished(evaluation, error=f"the dask task failed: {type(error).__name__}: {error}")
                     continue
+                finally:
+                    # its result is taken (or lost): were it kept, dask would compute it again when the
+                    # worker holding it dies
+                    future.release()
                 yield Finished(evaluation, exit_code=outcome.get("exit_code"), stderr=outcome.get("stderr", ""),
                                error=outcome.get("error"), results=outcome.get("results"), runs=outcome.get("runs"),
                                started=outcome.get("started", ""), stopped=outcome.get("stopped", ""),

@@ -160,6 +160,95 @@ def test_stopping_gf_stops_the_commands_running_on_the_workers(cluster, workdir,
         assert sum(client.run(lambda: 1).values()) == 2
 
 
+NAPPER = """
+import os, sys, time
+from gf import GeneticFuckery
+dataset = sys.argv[1]
+with open(os.environ["NAP_LOG"], "a") as log:
+    log.write(f"start {dataset}\\n")
+time.sleep(float(dataset.split("-")[0][3:]))  # nap2-a sleeps 2 s
+g = GeneticFuckery()
+with g.report("nap") as r:
+    r["score"]["value"] = g.x
+with open(os.environ["NAP_LOG"], "a") as log:
+    log.write(f"end {dataset}\\n")
+"""
+
+
+@pytest.fixture
+def own_cluster(tmp_path):
+    """A scheduler and two workers for one test, which may kill them; the workers log to ``naps.log``."""
+    home = tmp_path / "cluster"
+    home.mkdir()
+    scheduler_file, log = home / "scheduler.json", home / "naps.log"
+    env = {**os.environ, "NAP_LOG": str(log), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    started = [subprocess.Popen(
+        ["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
+         str(scheduler_file)], cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        start_new_session=True)]
+    deadline = time.time() + 60
+    while not scheduler_file.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    for number in range(2):
+        started.append(subprocess.Popen(
+            ["dask", "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--no-dashboard",
+             "--host", "127.0.0.1", "--local-directory", str(home / f"w{number}")],
+            cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True))
+    address = json.loads(scheduler_file.read_text())["address"]
+    with distributed.Client(address, timeout=60) as client:
+        client.wait_for_workers(2, timeout=60)
+    yield address, started, log
+    for process in started:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=30)
+
+
+def test_a_dead_worker_redoes_no_recorded_evaluation_and_a_lost_scheduler_leaves_them_pending(own_cluster, workdir,
+                                                                                           run_gf, tmp_path):
+    address, started, log = own_cluster
+    napper = tmp_path / "napper.py"
+    napper.write_text(NAPPER)
+    command = f"{sys.executable} {napper} {{}}"
+    assert run_gf("load", "--db", "nap.db", "start.js").exit_code == 0
+    datasets = [f"nap1-{letter}" for letter in "abcdefgh"]
+    gf = subprocess.Popen(["gf", "run", "--db", "nap.db", command, *datasets, "--launcher", "dask", "--scheduler",
+                           address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "GF_LOAD_PLUGINS": ""})
+    deadline = time.time() + 60
+    while not log.exists() or log.read_text().count("end ") < 4:  # both workers hold finished results
+        assert time.time() < deadline and gf.poll() is None
+        time.sleep(0.05)
+    with distributed.Client(address, timeout=30) as client:
+        pids = client.run(os.getpid)
+    os.kill(sorted(pids.values())[0], signal.SIGKILL)  # one worker dies (its nanny starts it again)
+    _, stderr = gf.communicate(timeout=120)
+    assert gf.returncode == 0, stderr
+    conn = store.connect("nap.db")
+    assert conn.execute("SELECT dataset, status FROM runs ORDER BY dataset").fetchall() == [
+        (dataset, "ok") for dataset in datasets]
+    starts = log.read_text().count("start ")
+    assert starts <= len(datasets) + 1  # only the evaluation the dead worker was running ran again
+
+    # the scheduler dies mid-run: a clear error, nothing recorded as failed, the pairs still to do
+    more = [f"nap5-{letter}" for letter in "xy"]
+    gf = subprocess.Popen(["gf", "run", "--db", "nap.db", command, *more, "--launcher", "dask", "--scheduler",
+                           address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "GF_LOAD_PLUGINS": ""})
+    deadline = time.time() + 60
+    while log.read_text().count("start nap5") < 2:
+        assert time.time() < deadline and gf.poll() is None
+        time.sleep(0.05)
+    os.killpg(started[0].pid, signal.SIGKILL)
+    _, stderr = gf.communicate(timeout=120)
+    assert gf.returncode == 1 and stderr.splitlines()[-1].startswith(f"error: lost the dask scheduler at {address}")
+    assert stderr.splitlines()[-1].endswith("rerun the same command once the scheduler and its workers are back")
+    assert conn.execute("SELECT count(*) FROM runs WHERE status = 'failed'").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM launches WHERE status = 'pending'").fetchone() == (2,)
+
+
 def test_evolve_runs_the_function_on_dask_workers(cluster, workdir, run_gf):
     address, _ = cluster
     assert run_gf("load", "--db", "evo.db", "start.js").exit_code == 0
