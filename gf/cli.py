@@ -44,6 +44,9 @@ class GfGroup(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:  # `gf`, `gf plugins`: what there is to do
+            click.echo(error.ctx.get_help())
+            sys.exit(0)
         except click.ClickException as error:  # usage errors: one line, not click's usage block
             where = getattr(getattr(error, "ctx", None), "command_path", None)
             hint = f"; see `{where} --help`" if where else ""
@@ -600,11 +603,11 @@ def plugins_group():
     """Installed plugins and the hooks they implement."""
 
 
-@plugins_group.command("list")
+@plugins_group.command("list", short_help="List plugins: name, version, hooks, or why one failed.")
 @json_option
 @click.option("--all", "include_builtins", is_flag=True, help="Include gf's built-in plugins.")
 def plugins_list(as_json, include_builtins):
-    """List plugins: name, version, hooks; a plugin that failed to import shows its error."""
+    """List plugins: name, version, hooks; a plugin that failed to load shows its error."""
     from gf import plugins
 
     rows = plugins.describe_plugins(include_builtins)

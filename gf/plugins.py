@@ -31,7 +31,7 @@ ENTRY_POINT_GROUP = "gf"
 _manager = None
 #: Distribution of each plugin loaded from an entry point: ``{plugin_name: Distribution}``.
 _distributions = {}
-#: Entry points that failed to import: ``{name: "ErrorType: message"}``.
+#: Entry points that failed to load (import, or a hook pluggy refused): ``{name: "ErrorType: message"}``.
 failures = {}
 
 
@@ -44,7 +44,7 @@ def get_plugin_manager():
         for module_name in DEFAULT_PLUGINS:
             manager.register(importlib.import_module(module_name), name=module_name)
         _load_entry_points(manager)
-        manager.check_pending()
+        _check_pending(manager)
         if os.environ.get("GF_TRACE_HOOKS"):
             _trace_hooks(manager)
         _manager = manager
@@ -71,17 +71,32 @@ def _load_entry_points(manager):
             continue
         if manager.get_plugin(entry_point.name) is not None:
             continue
+        _distributions[entry_point.name] = entry_point.dist
         try:
             plugin = entry_point.load()
+            manager.register(plugin, name=entry_point.name)  # a hook with arguments its spec lacks: refused here
         except Exception as error:  # a broken plugin is reported by name, not as a traceback
-            failures[entry_point.name] = f"{type(error).__name__}: {error}"
-            continue
-        manager.register(plugin, name=entry_point.name)
-        _distributions[entry_point.name] = entry_point.dist
+            if manager.get_plugin(entry_point.name) is not None:  # pluggy keeps what it half registered
+                manager.unregister(name=entry_point.name)
+            failures[entry_point.name] = f"{type(error).__name__}: {' '.join(str(error).split())}"
+
+
+def _check_pending(manager):
+    """Unregister, as failed, each plugin with a ``gf_`` hook no spec has (a misspelt hook name)."""
+    while True:
+        try:
+            manager.check_pending()
+            return
+        except pluggy.PluginValidationError as error:
+            name = manager.get_name(error.plugin)
+            if name is None or name in DEFAULT_PLUGINS:
+                raise
+            manager.unregister(name=name)
+            failures[name] = f"PluginValidationError: {' '.join(str(error).split())}"
 
 
 def require_healthy():
-    """Refuse to go on when an installed plugin failed to import.
+    """Refuse to go on when an installed plugin failed to load.
 
     A missing type plugin would silently turn ``lr_log`` into a float, so a broken
     plugin stops every command but ``gf plugins list``.
@@ -90,7 +105,7 @@ def require_healthy():
     if failures:
         name, error = next(iter(failures.items()))
         raise PluginError(
-            f"plugin {name!r} failed to import ({error}); fix or uninstall it, "
+            f"plugin {name!r} failed to load ({error}); fix or uninstall it, "
             f"or leave it out with GF_LOAD_PLUGINS (see `gf plugins list`)"
         )
 
@@ -305,5 +320,6 @@ def describe_plugins(include_builtins=False):
             }
         )
     described.sort(key=lambda item: item["name"])
-    described.extend({"name": name, "error": error} for name, error in sorted(failures.items()))
+    described.extend({"name": name, "version": _distributions[name].version if _distributions.get(name) else None,
+                      "error": error} for name, error in sorted(failures.items()))
     return described

@@ -124,3 +124,12 @@ def test_console_script_is_installed(tmp_path):
 def test_python_dash_m_gf_is_the_gf_command():
     result = subprocess.run([sys.executable, "-m", "gf", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("gf, version ")
+
+
+def test_a_group_without_its_command_shows_its_help(run_gf):
+    for args, first in [((), "Usage: cli [OPTIONS] COMMAND [ARGS]..."),  # CliRunner names it cli
+                        (("plugins",), "Usage: cli plugins [OPTIONS] COMMAND [ARGS]...")]:
+        result = run_gf(*args)
+        assert result.exit_code == 0 and result.stderr == ""
+        assert result.stdout.splitlines()[0] == first
+    assert "  list  List plugins: name, version, hooks, or why one failed." in run_gf("plugins").stdout

@@ -104,14 +104,38 @@ def test_entry_point_plugin_adds_a_type(site, monkeypatch, run_gf, tmp_path, db_
 def test_broken_plugin_is_reported_by_name_and_stops_loading(site, monkeypatch, run_gf, tmp_path, db_path):
     install_fake_plugin(site, monkeypatch, "broken", "import numpy_that_is_not_there\n")
     listed = json.loads(run_gf("plugins", "list", "--json").stdout)
-    assert listed == [{"name": "broken", "error": "ModuleNotFoundError: No module named 'numpy_that_is_not_there'"}]
+    assert listed == [{"name": "broken", "version": "0.2",
+                       "error": "ModuleNotFoundError: No module named 'numpy_that_is_not_there'"}]
     (tmp_path / "p.js").write_text("a = 1\n")
     result = run_gf("load", "--db", db_path, tmp_path / "p.js")
     assert result.exit_code == 1
     assert result.stderr == (
-        "error: plugin 'broken' failed to import (ModuleNotFoundError: No module named 'numpy_that_is_not_there'); "
+        "error: plugin 'broken' failed to load (ModuleNotFoundError: No module named 'numpy_that_is_not_there'); "
         "fix or uninstall it, or leave it out with GF_LOAD_PLUGINS (see `gf plugins list`)\n"
     )
+    monkeypatch.setenv("GF_LOAD_PLUGINS", "pct")
+    plugins.reset()
+    assert run_gf("load", "--db", db_path, tmp_path / "p.js").exit_code == 0
+
+
+@pytest.mark.parametrize("source, error", [
+    ("from gf import hookimpl\n\n@hookimpl\ndef gf_mutate(param_type, value, sigma, rng, extra):\n    return None\n",
+     "PluginValidationError: Plugin 'broken' for hook 'gf_mutate' hookimpl definition: gf_mutate(param_type, value, "
+     "sigma, rng, extra) Argument(s) {'extra'} are declared in the hookimpl but can not be found in the hookspec"),
+    ("from gf import hookimpl\n\n@hookimpl\ndef gf_register_type(register):\n    pass\n",
+     "PluginValidationError: unknown hook 'gf_register_type' in plugin"),
+])
+def test_a_plugin_whose_hook_pluggy_refuses_is_reported_like_a_failed_import(site, monkeypatch, run_gf, tmp_path,
+                                                                          db_path, source, error):
+    install_fake_plugin(site, monkeypatch, "broken", source)
+    result = run_gf("plugins", "list", "--json")  # still lists, to diagnose it
+    assert result.exit_code == 0, result.stderr
+    [listed] = json.loads(result.stdout)
+    assert listed["name"] == "broken" and listed["version"] == "0.2" and listed["error"].startswith(error)
+    (tmp_path / "p.js").write_text("a = 1\n")
+    result = run_gf("load", "--db", db_path, tmp_path / "p.js")
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: plugin 'broken' failed to load ({error}")
     monkeypatch.setenv("GF_LOAD_PLUGINS", "pct")
     plugins.reset()
     assert run_gf("load", "--db", db_path, tmp_path / "p.js").exit_code == 0
@@ -130,7 +154,7 @@ def test_a_builtin_launcher_is_found_without_loading_plugins(site, monkeypatch, 
     result = run_gf("run", "--db", db_path, f"{sys.executable} -c pass {{}}", "d", "--json")
     assert result.exit_code == 1 and "recorded no run" in result.stderr  # it ran
     result = run_gf("run", "--db", db_path, "true {}", "d", "--launcher", "elsewhere")
-    assert result.exit_code == 1 and "plugin 'broken' failed to import" in result.stderr
+    assert result.exit_code == 1 and "plugin 'broken' failed to load" in result.stderr
 
 
 def test_gf_load_plugins_restricts_by_entry_point_or_distribution_name(site, monkeypatch, run_gf):
