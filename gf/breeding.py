@@ -9,7 +9,7 @@ repaired), and no child identical to a group already in the database.
 from dataclasses import dataclass, field
 
 from gf import loader, plugins, store, values
-from gf.errors import InputError
+from gf.errors import InputError, PluginError
 
 #: How many times the breeder is asked again for children that had to be discarded.
 MAX_ATTEMPTS = 25
@@ -195,28 +195,32 @@ def breed_children(conn, breeder, request):
         discarded, and how many were wanted (``request.population``, or the number the breeder
         proposed at first when it chooses): fewer children than that when too few were new and valid.
     """
-    seen, cache = set(), {}
+    seen, cache, known = set(), {}, set()
     wanted = request.population
-    children, discarded = [], 0
+    children, discarded, why = [], 0, None
     for attempt in range(MAX_ATTEMPTS):
         request.attempt = attempt
-        proposed = breeder.breed(request)
+        proposed = _proposed(breeder, request)
         if wanted is None:
             wanted = len(proposed)
         for child in proposed:
             if len(children) >= wanted:
                 break
+            _check_parents(conn, breeder, child, known)
             constraints = constraints_of(conn, child.parents, cache)
             answers = plugins.call_hook(
                 "gf_fix_child", params=child.params, constraints=constraints, types=request.types, rng=request.rng
             )
-            if False in answers or violations(child.params, constraints, request.types):
+            broken = _missing(child, request) or violations(child.params, constraints, request.types)
+            if False in answers or broken:
                 discarded += 1
+                why = broken[0] if broken else "a fixer refused it"
                 continue
             child.rows = param_rows(child.params, request.types)
             fingerprint = store.digest(child.rows)
             if fingerprint in seen or conn.execute("SELECT 1 FROM groups WHERE digest = ?", (fingerprint,)).fetchone():
                 discarded += 1
+                why = "a duplicate" + (" of a stored group" if fingerprint not in seen else "")
                 continue
             seen.add(fingerprint)
             children.append(child)
@@ -225,10 +229,54 @@ def breed_children(conn, breeder, request):
     if not children:
         raise InputError(
             f"breeder {breeder.name!r} produced no valid new child in {MAX_ATTEMPTS} attempts "
-            f"({discarded} discarded as duplicates or constraint violations); "
+            f"({discarded} discarded as duplicates or constraint violations; the last: {why}); "
             "widen the constraints or breed from more parents (--top)"
         )
     return children, discarded, wanted
+
+
+def _proposed(breeder, request):
+    """``breeder.breed(request)`` as a list of :class:`Child`; a breeder that returns anything else is named."""
+    proposed = breeder.breed(request)
+    try:
+        proposed = list(proposed)
+    except TypeError:
+        proposed = None
+    if proposed is None or not all(isinstance(child, Child) for child in proposed):
+        raise PluginError(f"breeder {breeder.name!r}: breed() returned {_what(proposed)}; it must return a list "
+                          "of gf.Child(params, parents)")
+    return proposed
+
+
+def _what(value):
+    if value is None:
+        return "None"
+    odd = next((item for item in value if not isinstance(item, Child)), None)
+    return f"a list holding {type(odd).__name__} {odd!r:.60}"
+
+
+def _check_parents(conn, breeder, child, known):
+    """Refuse (naming the breeder) a child whose parents are not stored groups: it would be stored with none."""
+    unknown = [parent for parent in child.parents if parent not in known]
+    if unknown:
+        marks = ",".join("?" * len(unknown))
+        found = {row[0] for row in conn.execute(f"SELECT id FROM groups WHERE id IN ({marks})", unknown)}
+        known.update(found)
+        missing = [parent for parent in unknown if parent not in found]
+        if missing:
+            raise PluginError(f"breeder {breeder.name!r} gave a child the parent {missing[0]!r}, which is no group "
+                              "in the database; a child's parents are the ids of the groups it came from")
+
+
+def _missing(child, request):
+    """``["... missing"]`` when ``child`` lacks a param its parents have (the program would fail reading it)."""
+    names = set()
+    for parent in child.parents:
+        names.update(request.params.get(parent, ()))
+    lacking = sorted(names - child.params.keys())
+    if lacking:
+        return [f"it lacks {', '.join(lacking[:3])}{' and more' if len(lacking) > 3 else ''}, which its parents have"]
+    return []
 
 
 def param_rows(params, types):

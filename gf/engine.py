@@ -17,7 +17,7 @@ from gf import launch, store
 
 # breeding, metrics, plugins and tags are imported by the functions that use them:
 # `gf run` evaluates without ranking or breeding, and starts faster without them.
-from gf.errors import GfError, InputError
+from gf.errors import GfError, InputError, PluginError
 
 
 class AllFailed(GfError):
@@ -136,9 +136,9 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
     if launcher.waits and evaluations:
         evaluations = store.hand_out_launches(conn, evaluations, again, failed=retry_failed)
     progress.start(label, len(evaluations))
-    finished_stream = launcher.launch(evaluations, context)
+    finished_stream = _from_launcher(launcher, lambda: launcher.launch(evaluations, context))
     try:
-        for item in finished_stream:
+        for item in _launched(launcher, finished_stream):
             batch = item if isinstance(item, list) else [item]  # a launcher may report several at once
             succeeded = sum(good for good, _runs in launch.settle_many(conn, batch))
             ok += succeeded
@@ -157,6 +157,31 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
         if close:
             close()
     return ok, failed
+
+
+def _from_launcher(launcher, call):
+    """``call()`` (into a launcher plugin's code): what it raises, unless gf's own, names the launcher."""
+    try:
+        return call()
+    except (GfError, KeyboardInterrupt, StopIteration):
+        raise
+    except Exception as error:
+        raise PluginError(f"launcher {launcher.name!r} failed: {type(error).__name__}: {error}") from error
+
+
+def _launched(launcher, stream):
+    """The items of a launcher's ``stream``, each a :class:`gf.launch.Finished` or a list of them."""
+    iterator = _from_launcher(launcher, lambda: iter(stream))
+    while True:
+        try:
+            item = _from_launcher(launcher, lambda: next(iterator))
+        except StopIteration:
+            return
+        for finished in item if isinstance(item, list) else [item]:
+            if not isinstance(finished, launch.Finished):
+                raise PluginError(f"launcher {launcher.name!r} yielded {type(finished).__name__} {finished!r:.60}; "
+                                  "launch() must yield gf.launch.Finished objects (or lists of them)")
+        yield item
 
 
 # -- ranking and breeding -------------------------------------------------------------

@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from gf import GeneticFuckery, Ranked, plugins, store
-from gf.breeding import BreedRequest, breed_children
+from gf.breeding import BreedRequest, Child, breed_children
 from gf_plugins_builtin.breeders import ClassicBreeder, GeneticBreeder
 from gf_plugins_builtin.evolution import EvolutionBreeder
 
@@ -678,3 +678,33 @@ def test_default_shrinks_its_step_when_children_never_beat_the_mean(monkeypatch)
     assert 0.7 < shrunk / kept < 0.9
     wide, same = (sample_spread(320, 2, monkeypatch, rule) for rule in (True, False))
     assert wide == same
+
+
+@pytest.mark.parametrize("returned, error, message", [
+    (lambda: None, "PluginError", "breeder 'careless': breed() returned None; it must return a list of "
+                                  "gf.Child(params, parents)"),
+    (lambda: [{"x": 2.0}], "PluginError", "breeder 'careless': breed() returned a list holding dict {'x': 2.0}; "),
+    (lambda: [Child({"x": 2.0}, [999])], "PluginError", "breeder 'careless' gave a child the parent 999, which is "
+                                                        "no group in the database"),
+    (lambda: [Child({"y": 2.0}, [1])], "InputError", "(25 discarded as duplicates or constraint violations; the last: "
+                                                     "it lacks x, which its parents have)"),
+    (lambda: [Child({"x": "2"}, [1])], "InputError", "the last: x: expected a number, got the string '2')"),
+])
+def test_a_breeder_that_breaks_its_contract_is_named(load_text, db_path, returned, error, message):
+    from gf import Breeder, engine, errors
+    from gf.metrics import resolve
+
+    load_text("x = 1\n")
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"score": 1}}, dataset="d")
+
+    class Careless(Breeder):
+        name = "careless"
+
+        def breed(self, request):
+            return returned()
+
+    with pytest.raises(getattr(errors, error)) as caught:
+        engine.breed_generation(store.connect(db_path), metric=resolve("score"), breeder=Careless(), datasets=["d"],
+                                top=1, population=1)
+    assert message in str(caught.value)
+    assert store.group_ids(store.connect(db_path)) == [1]  # nothing stored

@@ -281,3 +281,31 @@ def test_evolve_hands_launcher_options_over_as_strings(load_text, db_path):
         launcher="tuned", launcher_options={"threads": 2, "label": None}, seed=1)
     assert best["group"] >= 1
     assert seen and all(options == {"threads": "2"} for options in seen)  # str(2); None left out
+
+
+@pytest.mark.parametrize("behaviour, message", [
+    ("raise", "error: launcher 'careless' failed: RuntimeError: no cluster today\n"),
+    ("yield", "error: launcher 'careless' yielded int 3; launch() must yield gf.launch.Finished objects "
+              "(or lists of them)\n"),
+])
+def test_a_launcher_that_breaks_its_contract_is_named(db, run_gf, behaviour, message):
+    from gf import Launcher, hookimpl
+
+    class Careless(Launcher):
+        name = "careless"
+        description = "breaks its contract"
+
+        def launch(self, evaluations, context):
+            if behaviour == "raise":
+                raise RuntimeError("no cluster today")
+            yield 3
+
+    class Plugin:
+        @hookimpl
+        def gf_register_launchers(self, register):
+            register(Careless())
+
+    plugins.register(Plugin(), name="careless-launcher")
+    result = run_gf("run", "--db", db, COMMAND, "aa", "--launcher", "careless")
+    assert result.exit_code == 1 and result.stderr == message
+    assert count_rows(db, "runs") == 0
