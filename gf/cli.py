@@ -478,6 +478,7 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
 
     metric = metrics.resolve(metric_spec, sql_file=metric_sql, algo=algo)
     conn = open_db(db_path)
+    metrics.require_known(conn, metric, db_path)
     datasets = [only_dataset] if only_dataset else store.datasets(conn)
     if only_dataset and not conn.execute("SELECT 1 FROM runs WHERE dataset = ? LIMIT 1", (only_dataset,)).fetchone():
         raise InputError(f"--dataset {only_dataset!r}: no run in {db_path} is on it; datasets: "

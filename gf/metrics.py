@@ -311,6 +311,8 @@ def resolve(spec=None, *, sql_file=None, algo=None):
         return SqlFileMetric(sql_file)
     if not spec:
         raise InputError("no metric: pass --metric NAME (a result name such as profit) or --metric-sql FILE")
+    if not isinstance(spec, str):
+        raise InputError(f"metric {spec!r}: expected a name, a result such as 'profit' or a registered metric")
     from gf import plugins
 
     registered = plugins.get_metrics()
@@ -328,6 +330,22 @@ def resolve(spec=None, *, sql_file=None, algo=None):
         raise InputError(f"--metric {spec} names algo {spec_algo} but --algo says {algo}")
     chosen = spec_algo or algo
     return ResultMetric(result.lower(), chosen.lower() if chosen else None)
+
+
+def require_known(conn, metric, db_path):
+    """Refuse a result-name metric that names no recorded result while others are recorded (a typo):
+    ranking by it would find nothing and say nothing."""
+    if not isinstance(metric, ResultMetric):
+        return
+    where, args = "+name = ?", [metric.result]
+    if metric.algo is not None:
+        where, args = where + " AND +algo = ?", args + [metric.algo]
+    if conn.execute(f"SELECT 1 FROM results INDEXED BY {BEST_FIRST_INDEX} WHERE {where} LIMIT 1", args).fetchone():
+        return
+    recorded = result_names(conn)
+    if recorded:
+        raise InputError(f"no run in {db_path} is scored by metric {metric.name!r}; results recorded: "
+                         f"{', '.join(recorded[:12])}")
 
 
 def top_per_dataset(conn, metric, datasets, n, minimize=False):

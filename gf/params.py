@@ -267,11 +267,14 @@ class GeneticFuckery:
         population = _whole("population", population, "children per generation", 1, optional=True)
         patience = _whole("patience", patience, "generations", 1, optional=True)
         top = _whole("top", top, "parents per dataset", 1, optional=True)
+        jobs = _whole("jobs", jobs, "evaluations at once", 1)
         chosen = metrics.resolve(metric)
         breeder_plugin = plugins.pick("breeder", breeder, plugins.get_breeders())
         launcher_plugin = plugins.pick("launcher", launcher, plugins.get_launchers())
         if not launcher_plugin.functions:
             raise InputError(f"the {launcher} launcher runs commands, not functions; use inprocess or dask")
+        if isinstance(datasets, str):  # datasets="train": one dataset, not five of one letter
+            datasets = [datasets]
         datasets = [str(dataset) for dataset in datasets]
         if not datasets:
             raise InputError("evolve needs at least one dataset, e.g. datasets=['train']")
@@ -314,7 +317,9 @@ class GeneticFuckery:
         """
         from gf import metrics
 
+        n = _whole("n", n, "groups", 1)
         chosen = metrics.resolve(metric)
+        metrics.require_known(self.conn, chosen, self.dbfile)
         if dataset is not None:
             return [
                 {"group": row.group, metric: row.score, "score": row.score, "dataset": row.dataset,

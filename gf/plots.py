@@ -68,11 +68,24 @@ def _wrap(title, width):
     return textwrap.fill(title, width=max(24, int(width * 9.5)), break_on_hyphens=False)
 
 
+#: The file formats a plot is written in, by the output's extension.
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+
+
+def _format(output):
+    """The format ``output``'s extension names; an :class:`InputError` for any other extension."""
+    path = os.fspath(output)
+    found = FORMATS.get(os.path.splitext(path)[1].lower())
+    if found is None:
+        raise InputError(f"{path}: a plot is written as {', '.join(FORMATS)}; end the file name with one of them")
+    return found
+
+
 def _save(figure, canvas_class, output):
     path = os.fspath(output)
     canvas_class(figure)
     try:
-        figure.savefig(path, format="png", dpi=figure.dpi)
+        figure.savefig(path, format=_format(path), dpi=figure.dpi)
     except OSError as error:
         raise InputError(f"{path}: cannot write the plot: {error.strerror or error}") from None
     return path
@@ -114,7 +127,7 @@ def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, h
 
     :param conn: an open gf database connection.
     :param metric: a :class:`gf.metrics.Metric` (see :func:`gf.metrics.resolve`).
-    :param output: the PNG file to write (PNG whatever its extension).
+    :param output: the file to write: PNG, SVG or PDF by its extension (``.png``, ``.svg``, ``.pdf``).
     :param minimize: lower scores are better (the best of a generation is its minimum).
     :param datasets: only these datasets (default: every dataset with runs).
     :param width: figure width in inches (the PNG is ``width * dpi`` pixels wide).
@@ -124,6 +137,7 @@ def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, h
     :raises InputError: no run is scored by ``metric``; the file cannot be written.
     :raises MissingExtra: matplotlib is not installed.
     """
+    _format(output)  # refused before any work
     Figure, Canvas, matplotlib = _matplotlib()
     series = progress_series(conn, metric, minimize=minimize, datasets=datasets)
     if not series:
@@ -261,6 +275,7 @@ def params(conn, metric, output, *, top=10, minimize=False, width=12, height=6, 
         the file cannot be written.
     :raises MissingExtra: matplotlib is not installed.
     """
+    _format(output)  # refused before any work
     Figure, Canvas, matplotlib = _matplotlib()
     table = param_table(conn, metric, top=top, minimize=minimize)
     from matplotlib.cm import ScalarMappable

@@ -235,3 +235,30 @@ def test_evolve_without_a_population_breeds_as_many_children_as_the_breeder_choo
     assert best["group"] > 1
     [loop] = conn.execute("SELECT args FROM loops").fetchall()
     assert json.loads(loop[0])["generations"] == 2  # stored as a plain int
+
+
+def test_top_and_best_refuse_what_would_silently_find_nothing(load_text, db_path, run_gf):
+    load_text(START)
+    g, _ = evolve(db_path, generations=1)
+    for call, message in [
+        (lambda: g.top("vlaue"), "no run in {} is scored by metric 'vlaue'; results recorded: score.value"),
+        (lambda: g.best("score.vlaue"), "no run in {} is scored by metric 'score.vlaue'; results recorded"),
+        (lambda: g.best(5), "metric 5: expected a name, a result such as 'profit' or a registered metric"),
+        (lambda: g.top("value", n="3"), "n='3': expected a whole number of groups, at least 1"),
+        (lambda: g.top("value", n=-1), "n=-1: expected a whole number of groups, at least 1"),
+    ]:
+        with pytest.raises(InputError, match=re.escape(message.format(db_path))):
+            call()
+    assert [row["group"] for row in g.top("value", n=2, minimize=True)] == [
+        row["group"] for row in g.top("score.value", n=2, minimize=True)]
+    result = run_gf("top", "--db", db_path, "--metric", "vlaue")
+    assert result.exit_code == 2 and "scored by metric 'vlaue'; results recorded: score.value" in result.stderr
+
+
+def test_evolve_takes_one_dataset_as_a_string_and_checks_jobs(load_text, db_path):
+    load_text(START)
+    g = GeneticFuckery(dbfile=db_path)
+    with pytest.raises(InputError, match=re.escape("jobs=0: expected a whole number of evaluations at once, at least 1")):
+        g.evolve(objective, metric="value", minimize=True, generations=1, population=4, datasets=["a"], jobs=0)
+    g.evolve(objective, metric="value", minimize=True, generations=1, population=4, datasets="train", seed=1)
+    assert store.datasets(store.connect(db_path)) == ["train"]

@@ -213,3 +213,15 @@ def test_gf_plot_commands_write_pngs(bred_db, tmp_path, run_gf):
     result = run_gf("plot", "params", "--db", bred_db, "--top", "5", "-o", params_png)  # metric of the last loop
     assert result.exit_code == 0, result.stderr
     assert_picture(params_png, 1200, 600)
+
+
+def test_the_output_extension_picks_svg_or_pdf_and_any_other_is_refused(conn, tmp_path):
+    metric = metrics.resolve("value")
+    svg = plots.progress(conn, metric, tmp_path / "p.svg", minimize=True)
+    text = open(svg, encoding="utf-8").read()
+    assert text.lstrip().startswith("<?xml") and "<svg" in text and text.rstrip().endswith("</svg>")
+    pdf = plots.params(conn, metric, tmp_path / "q.PDF", minimize=True)
+    assert open(pdf, "rb").read(5) == b"%PDF-"
+    with pytest.raises(InputError, match=r"p\.jpg: a plot is written as \.png, \.svg, \.pdf; end the file name"):
+        plots.progress(conn, metric, tmp_path / "p.jpg", minimize=True)
+    assert not (tmp_path / "p.jpg").exists()
