@@ -36,6 +36,25 @@ class Duration(click.ParamType):
 DURATION = Duration()
 
 
+def _where(error):
+    """``file:line`` of the innermost frame of ``error``'s traceback that is neither the standard
+    library nor a library gf runs plugins through (so a plugin's bug names the plugin's file)."""
+    import sysconfig
+    import traceback
+
+    stdlib = os.path.join(sysconfig.get_paths()["stdlib"], "")
+    libraries = tuple(f"{os.sep}{name}{os.sep}" for name in ("pluggy", "click", "sqlite_utils", "loguru"))
+
+    def foreign(filename):
+        if any(part in filename for part in libraries):
+            return True
+        return filename.startswith(stdlib) and "site-packages" not in filename[len(stdlib):]
+
+    frames = traceback.extract_tb(error.__traceback__)
+    frame = ([frame for frame in frames if not foreign(frame.filename)] or frames or [None])[-1]
+    return f"{os.path.basename(frame.filename)}:{frame.lineno}" if frame else "gf"
+
+
 class GfGroup(click.Group):
     """A click group that turns gf's errors, and click's usage errors, into one line and an exit status."""
 
@@ -69,6 +88,14 @@ class GfGroup(click.Group):
             # A located error already starts with FILE:LINE; the others get a prefix.
             click.echo(str(error) if isinstance(error, LoadError) else f"error: {error}", err=True)
             ctx.exit(_interrupted_code() if error.exit_code == 130 else error.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:  # a bug, in gf or in a plugin's code: say where, in one line
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"error: unexpected {type(error).__name__}: {' '.join(str(error).split())[:300]} "
+                       f"(in {_where(error)}; rerun with --debug for the traceback)", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=GfGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -133,3 +133,29 @@ def test_a_group_without_its_command_shows_its_help(run_gf):
         assert result.exit_code == 0 and result.stderr == ""
         assert result.stdout.splitlines()[0] == first
     assert "  list  List plugins: name, version, hooks, or why one failed." in run_gf("plugins").stdout
+
+
+def test_a_bug_in_a_plugin_is_one_line_naming_its_file_and_debug_shows_the_traceback(load_text, db_path, run_gf):
+    from gf import Metric, hookimpl, plugins
+
+    class Broken(Metric):
+        name = "broken"
+        description = "raises"
+
+        def rank(self, conn, **kwargs):
+            return {}["no such key"]
+
+    class Plugin:
+        @hookimpl
+        def gf_register_metrics(self, register):
+            register(Broken())
+
+    plugins.register(Plugin(), name="broken-metric")
+    load_text("x = 1\n")
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"v": 1}}, dataset="d")
+    result = run_gf("top", "--db", db_path, "--metric", "broken")
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: unexpected KeyError: 'no such key' (in test_cli.py:")
+    assert result.stderr.endswith("; rerun with --debug for the traceback)\n")
+    with pytest.raises(KeyError):
+        run_gf("--debug", "top", "--db", db_path, "--metric", "broken")
