@@ -269,3 +269,31 @@ def test_dask_missing_scheduler_is_a_clear_failure(workdir, run_gf, monkeypatch)
     assert result.exit_code == 1
     assert result.stderr.startswith("error: cannot reach the dask scheduler at tcp://127.0.0.1:9 within 2 s")
     assert result.stderr.count("\n") == 1
+
+
+def test_a_scheduler_without_workers_is_said_while_gf_waits(workdir, run_gf, tmp_path):
+    scheduler_file = tmp_path / "alone.json"
+    scheduler = subprocess.Popen(["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                  "--scheduler-file", str(scheduler_file)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while not scheduler_file.exists():
+            assert time.time() < deadline
+            time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
+        assert run_gf("load", "--db", "alone.db", "start.js").exit_code == 0
+        errors = tmp_path / "gf.err"
+        with open(errors, "w") as sink:
+            gf = subprocess.Popen(["gf", "run", "--db", "alone.db", PROGRAM, "aa", "--launcher", "dask", "--scheduler",
+                                   address], stdout=subprocess.DEVNULL, stderr=sink,
+                                  env={**os.environ, "GF_LOAD_PLUGINS": ""})
+            said = f"gf: the dask scheduler at {address} has no worker yet; waiting for one"
+            while said not in errors.read_text():
+                assert time.time() < deadline and gf.poll() is None
+                time.sleep(0.1)
+            gf.send_signal(signal.SIGTERM)
+            assert gf.wait(timeout=60) == 143
+    finally:
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        scheduler.wait(timeout=30)
