@@ -217,16 +217,19 @@ def test_a_dead_worker_redoes_no_recorded_evaluation_and_a_lost_scheduler_leaves
     gf = subprocess.Popen(["gf", "run", "--db", "nap.db", command, *datasets, "--launcher", "dask", "--scheduler",
                            address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, "GF_LOAD_PLUGINS": ""})
-    deadline = time.time() + 60
-    while not log.exists() or log.read_text().count("end ") < 4:  # both workers hold finished results
-        assert time.time() < deadline and gf.poll() is None
-        time.sleep(0.05)
     with distributed.Client(address, timeout=30) as client:
-        pids = client.run(os.getpid)
-    os.kill(sorted(pids.values())[0], signal.SIGKILL)  # one worker dies (its nanny starts it again)
+        doomed = sorted(client.run(os.getpid).values())[0]
+    conn = store.connect("nap.db")
+    deadline = time.time() + 60
+    while True:  # both workers hold results gf has recorded, and none it has not
+        ended = log.read_text().count("end ") if log.exists() else 0
+        if ended >= 4 and conn.execute("SELECT count(*) FROM runs").fetchone()[0] == ended:
+            break
+        assert time.time() < deadline and gf.poll() is None
+        time.sleep(0.02)
+    os.kill(doomed, signal.SIGKILL)  # one worker dies (its nanny starts it again)
     _, stderr = gf.communicate(timeout=120)
     assert gf.returncode == 0, stderr
-    conn = store.connect("nap.db")
     assert conn.execute("SELECT dataset, status FROM runs ORDER BY dataset").fetchall() == [
         (dataset, "ok") for dataset in datasets]
     starts = log.read_text().count("start ")
