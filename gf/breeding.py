@@ -239,30 +239,26 @@ def _proposed(breeder, request):
     """``breeder.breed(request)`` as a list of :class:`Child`; a breeder that returns anything else is named."""
     proposed = breeder.breed(request)
     try:
-        proposed = list(proposed)
+        iterator = iter(proposed)
     except TypeError:
-        proposed = None
-    if proposed is None or not all(isinstance(child, Child) for child in proposed):
-        raise PluginError(f"breeder {breeder.name!r}: breed() returned {_what(proposed)}; it must return a list "
-                          "of gf.Child(params, parents)")
+        raise PluginError(f"breeder {breeder.name!r}: breed() returned {type(proposed).__name__} {proposed!r:.60}; "
+                          "it must return a list of gf.Child(params, parents)") from None
+    proposed = list(iterator)  # a generator's own errors go on up, to be reported where they happened
+    odd = next((item for item in proposed if not isinstance(item, Child)), None)
+    if odd is not None:
+        raise PluginError(f"breeder {breeder.name!r}: breed() returned a list holding {type(odd).__name__} "
+                          f"{odd!r:.60}; it must return a list of gf.Child(params, parents)")
     return proposed
-
-
-def _what(value):
-    if value is None:
-        return "None"
-    odd = next((item for item in value if not isinstance(item, Child)), None)
-    return f"a list holding {type(odd).__name__} {odd!r:.60}"
 
 
 def _check_parents(conn, breeder, child, known):
     """Refuse (naming the breeder) a child whose parents are not stored groups: it would be stored with none."""
     unknown = [parent for parent in child.parents if parent not in known]
     if unknown:
-        marks = ",".join("?" * len(unknown))
-        found = {row[0] for row in conn.execute(f"SELECT id FROM groups WHERE id IN ({marks})", unknown)}
-        known.update(found)
-        missing = [parent for parent in unknown if parent not in found]
+        for parent in unknown:  # compared as SQLite compares them: the text "5" is group 5
+            if conn.execute("SELECT 1 FROM groups WHERE id = ?", (parent,)).fetchone():
+                known.add(parent)
+        missing = [parent for parent in unknown if parent not in known]
         if missing:
             raise PluginError(f"breeder {breeder.name!r} gave a child the parent {missing[0]!r}, which is no group "
                               "in the database; a child's parents are the ids of the groups it came from")

@@ -55,6 +55,10 @@ def _where(error):
     return f"{os.path.basename(frame.filename)}:{frame.lineno}" if frame else "gf"
 
 
+#: What click 8.2+ raises for a group given no command (click 8.1 prints the help itself).
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class GfGroup(click.Group):
     """A click group that turns gf's errors, and click's usage errors, into one line and an exit status."""
 
@@ -63,7 +67,7 @@ class GfGroup(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
-        except click.exceptions.NoArgsIsHelpError as error:  # `gf`, `gf plugins`: what there is to do
+        except _NO_ARGS_IS_HELP as error:  # `gf`, `gf plugins`: what there is to do (click 8.2+; 8.1 prints it)
             click.echo(error.ctx.get_help())
             sys.exit(0)
         except click.ClickException as error:  # usage errors: one line, not click's usage block
@@ -88,8 +92,8 @@ class GfGroup(click.Group):
             # A located error already starts with FILE:LINE; the others get a prefix.
             click.echo(str(error) if isinstance(error, LoadError) else f"error: {error}", err=True)
             ctx.exit(_interrupted_code() if error.exit_code == 130 else error.exit_code)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise  # click's own, and a reader that left (`gf show 1 | head`), which click ends quietly
         except Exception as error:  # a bug, in gf or in a plugin's code: say where, in one line
             if ctx.params.get("debug"):
                 raise

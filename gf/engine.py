@@ -163,7 +163,7 @@ def _from_launcher(launcher, call):
     """``call()`` (into a launcher plugin's code): what it raises, unless gf's own, names the launcher."""
     try:
         return call()
-    except (GfError, KeyboardInterrupt, StopIteration):
+    except (GfError, KeyboardInterrupt, StopIteration, BrokenPipeError):
         raise
     except Exception as error:
         raise PluginError(f"launcher {launcher.name!r} failed: {type(error).__name__}: {error}") from error

@@ -216,6 +216,7 @@ def _parse_value(text, where, name="name", type_name=None):
 def _value_hint(body, name, type_name):
     """What a value of ``name`` (of type ``type_name``) that is not JSON was probably meant to be,
     as ``"; ..."``, or ``""``."""
+    body = re.sub(r"\s+#.*$", "", body)  # a comment after the value
     word = re.fullmatch(r"[A-Za-z_][\w.-]*", body)
     if word:
         lowered = body.lower()
@@ -232,8 +233,11 @@ def _value_hint(body, name, type_name):
         return f'; a string is quoted: "{body}"'
     operator = re.match(r"[<>=]+", body)
     if operator and ("<" in operator.group(0) or ">" in operator.group(0)):
-        op = "<=" if "<" in operator.group(0) else ">="
-        return f"; a constraint is written `{name} {op} {body[operator.end():].strip()}`"
+        side, number = ("<" if "<" in operator.group(0) else ">"), body[operator.end():].strip()
+        if "=" in operator.group(0):
+            return f"; a constraint is written `{name} {side}= {number}`"
+        # `x =< 3` reaches here as "< 3": the = was taken for an assignment's
+        return f"; a constraint is written `{name} {side} {number}` or `{name} {side}= {number}`"
     if body.startswith("["):
         words = re.findall(r"(?<![\w\"])[A-Za-z_][\w.-]*(?![\w\"])", body)
         if words:

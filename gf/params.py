@@ -333,7 +333,11 @@ class GeneticFuckery:
         ]
 
     def best(self, metric, minimize=False, dataset=None):
-        """The best group by ``metric`` (see :meth:`top`), or ``None`` when nothing is scored."""
+        """The best group by ``metric`` (see :meth:`top`), or ``None`` when nothing is scored.
+
+        :raises InputError: ``metric`` names a result no run has recorded while others are
+            recorded (a misspelt name, or an algo that has not reported yet).
+        """
         ranked = self.top(metric, n=1, minimize=minimize, dataset=dataset)
         return ranked[0] if ranked else None
 

@@ -75,7 +75,8 @@ FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 def _format(output):
     """The format ``output``'s extension names; an :class:`InputError` for any other extension."""
     path = os.fspath(output)
-    found = FORMATS.get(os.path.splitext(path)[1].lower())
+    extension = os.path.splitext(path)[1].lower()
+    found = FORMATS.get(extension) if extension else "png"  # no extension: a PNG, as before
     if found is None:
         raise InputError(f"{path}: a plot is written as {', '.join(FORMATS)}; end the file name with one of them")
     return found
@@ -127,7 +128,8 @@ def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, h
 
     :param conn: an open gf database connection.
     :param metric: a :class:`gf.metrics.Metric` (see :func:`gf.metrics.resolve`).
-    :param output: the file to write: PNG, SVG or PDF by its extension (``.png``, ``.svg``, ``.pdf``).
+    :param output: the file to write: PNG, SVG or PDF by its extension (``.png``, ``.svg``, ``.pdf``;
+        none: PNG).
     :param minimize: lower scores are better (the best of a generation is its minimum).
     :param datasets: only these datasets (default: every dataset with runs).
     :param width: figure width in inches (the PNG is ``width * dpi`` pixels wide).

@@ -157,17 +157,19 @@ class DaskLauncher(Launcher):
                 raise SchedulerUnreachable(
                     f"cannot reach the dask scheduler at {address} within {timeout:g} s ({error}); "
                     "is `dask scheduler` running there?") from None
-            if evaluations and not client.scheduler_info().get("workers"):  # else it would wait without a word
-                import sys
 
-                sys.stderr.write(f"gf: the dask scheduler at {address} has no worker yet; waiting for one "
-                                 f"(`dask worker {address}` starts one)\n")
         else:
             cluster = distributed.LocalCluster(n_workers=max(1, context.jobs), threads_per_worker=1,
                                                processes=True, dashboard_address=None)
             client = distributed.Client(cluster)
         tasks = {}
         try:
+            if address and evaluations and not client.scheduler_info().get("workers"):
+                import sys  # said, or gf would wait without a word; on its own line, after any progress line
+
+                start = "\r\033[K" if sys.stderr.isatty() else ""
+                sys.stderr.write(f"{start}gf: the dask scheduler at {address} has no worker yet; waiting for one "
+                                 f"(`dask worker {address}` starts one)\n")
             for evaluation in evaluations:
                 task = {"group": evaluation.group, "dataset": evaluation.dataset, "launch": evaluation.launch,
                         "params": evaluation.params, "rows": evaluation.rows,

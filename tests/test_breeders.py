@@ -681,8 +681,10 @@ def test_default_shrinks_its_step_when_children_never_beat_the_mean(monkeypatch)
 
 
 @pytest.mark.parametrize("returned, error, message", [
-    (lambda: None, "PluginError", "breeder 'careless': breed() returned None; it must return a list of "
+    (lambda: None, "PluginError", "breeder 'careless': breed() returned NoneType None; it must return a list of "
                                   "gf.Child(params, parents)"),
+    (lambda: 5, "PluginError", "breeder 'careless': breed() returned int 5; it must return a list of "),
+    (lambda: (len(child) for child in [5]), "TypeError", "object of type 'int' has no len()"),  # its own bug
     (lambda: [{"x": 2.0}], "PluginError", "breeder 'careless': breed() returned a list holding dict {'x': 2.0}; "),
     (lambda: [Child({"x": 2.0}, [999])], "PluginError", "breeder 'careless' gave a child the parent 999, which is "
                                                         "no group in the database"),
@@ -703,7 +705,8 @@ def test_a_breeder_that_breaks_its_contract_is_named(load_text, db_path, returne
         def breed(self, request):
             return returned()
 
-    with pytest.raises(getattr(errors, error)) as caught:
+    with pytest.raises({"PluginError": errors.PluginError, "InputError": errors.InputError,
+                        "TypeError": TypeError}[error]) as caught:
         engine.breed_generation(store.connect(db_path), metric=resolve("score"), breeder=Careless(), datasets=["d"],
                                 top=1, population=1)
     assert message in str(caught.value)

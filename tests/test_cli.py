@@ -159,3 +159,11 @@ def test_a_bug_in_a_plugin_is_one_line_naming_its_file_and_debug_shows_the_trace
     assert result.stderr.endswith("; rerun with --debug for the traceback)\n")
     with pytest.raises(KeyError):
         run_gf("--debug", "top", "--db", db_path, "--metric", "broken")
+
+
+def test_a_reader_that_leaves_early_is_no_error(load_text, db_path):
+    load_text("".join(f"block__param_{i:05d} = {i}.5\n" for i in range(4000)))  # more than a pipe holds
+    finished = subprocess.run(f"gf show --db {shlex.quote(db_path)} 1 | head -1", shell=True, capture_output=True,
+                              text=True, env={**os.environ, "GF_LOAD_PLUGINS": ""}, timeout=60)
+    assert finished.stdout.split() == ["name", "type", "value", "reads_as"]
+    assert finished.stderr == ""

@@ -129,7 +129,9 @@ def test_override_that_breaks_an_inherited_constraint_points_at_the_value(tmp_pa
 
 BAD_FILES = [
     ("a = 1\nb = {oops\n", 2, "invalid JSON value"),
-    ("a__b =< 3\n", 1, "invalid JSON value '< 3': Expecting value (column 1); a constraint is written `a__b <= 3`"),
+    ("a__b =< 3\n", 1, "invalid JSON value '< 3': Expecting value (column 1); a constraint is written `a__b < 3` or "
+                        "`a__b <= 3`"),
+    ("flag_bool = True  # on\n", 1, "invalid JSON value 'True  # on': Expecting value (column 1); JSON writes it true"),
     ("flag_bool = True\n", 1, "invalid JSON value 'True': Expecting value (column 1); JSON writes it true"),
     ("mode = fast\n", 1, "invalid JSON value 'fast': Expecting value (column 1); mode takes a number"),
     ("mode = on-demand\n", 1, "invalid JSON value 'on-demand': Expecting value (column 1); mode takes a number"),
