@@ -153,3 +153,14 @@ def test_a_mean_over_fewer_functions_is_starred_and_says_how_many_functions_and_
                                seeds=5).splitlines()
     assert "| **mean regret** | 1.00 | 0.60 | 1.00* (1 of 2 functions, 1 run) |" in rows
     assert "| **mean rank** | 1.00 | 1.00 | 1.00* |" in rows
+
+
+def test_the_command_line_of_merged_runs_says_how_to_redo_the_section_not_every_command():
+    one = saved(command="python -m benchmarks.optimizers --dims 100")
+    assert report._command(one, one["settings"]) == ("Command: `python -m benchmarks.optimizers --dims 100` "
+                                                     "(1.0 min, 1 job(s)).\n")
+    merged = run.merge_saved([saved(seeds=(0,), command="first"), saved(seeds=(1,), command="second")])
+    line = report._command(merged, merged["settings"])
+    assert line.startswith("Command: `python -m benchmarks.optimizers --report benchmarks/results/optimizers.json "
+                           "--write` redoes this section from the merged runs;")
+    assert line.endswith("(2.0 min in all).\n") and "first" not in line

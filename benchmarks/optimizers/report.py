@@ -149,6 +149,16 @@ def _jobs(settings):
     return " in all, the runs listed in the Notes" if settings.get("merged") else f", {settings['jobs']} job(s)"
 
 
+def _command(run, settings):
+    """The section's Command line: the run's command, or for runs merged together how to redo the
+    section from them (each run's own command is in the Notes)."""
+    if settings.get("merged"):
+        return (f"Command: `python -m benchmarks.optimizers --report benchmarks/results/optimizers.json --write` "
+                f"redoes this section from the merged runs; each run's own command, seeds and gf commit are in "
+                f"the Notes ({run['wall_seconds'] / 60:.1f} min in all).\n")
+    return f"Command: `{run['command']}` ({run['wall_seconds'] / 60:.1f} min{_jobs(settings)}).\n"
+
+
 def section(run, summary, checks, timing, machine_line):
     """The whole BENCHMARKS.md section (between the optimizers markers)."""
     settings = run["settings"]
@@ -157,8 +167,7 @@ def section(run, summary, checks, timing, machine_line):
     functions, dims, optimizers = settings["functions"], settings["dims"], settings["optimizers"]
     parts = [
         "## Optimizers: gf against Optuna, nevergrad and random search\n",
-        f"{machine_line}  \n{_versions(run['machine'].get('versions'))}Command: `{run['command']}` "
-        f"({run['wall_seconds'] / 60:.1f} min{_jobs(settings)}).\n",
+        f"{machine_line}  \n{_versions(run['machine'].get('versions'))}{_command(run, settings)}",
         f"Every optimizer gets {settings['budget']} evaluations, asked for in generations of {settings['batch']}, "
         f"on {len(functions)} functions x {', '.join(map(str, dims))} parameters x {len(settings['seeds'])} seeds "
         f"(seeds {', '.join(map(str, settings['seeds']))}). The first evaluation of every optimizer is the same "
