@@ -136,6 +136,21 @@ def test_a_param_a_later_group_added_is_bred_too(load_text, db_path, run_gf, bre
     assert len(rates) > 1 or breeder == "classic"  # the new float moves as the others do
 
 
+def test_a_refused_breed_drops_an_earlier_row_of_its_loop_that_bred_nothing(backtest_db, run_gf):
+    from gf import engine, launch, metrics, plugins
+
+    # a row such as an older gf left, or a loop stopped before it bred: same arguments, no groups
+    settings = engine.LoopSettings(metric=metrics.resolve("proft"), breeder=plugins.get_breeders()["default"],
+                                   launcher=plugins.get_launcher("local"), datasets=["SPY-2022-05"], generations=1,
+                                   top=2, key_args={"metric": "proft"})
+    conn = store.connect(backtest_db)
+    loop_id, _generation, _resumed = engine._open_loop(conn, settings)
+    engine._close_loop(conn, loop_id, "stopped", "stopped before it bred")
+    with pytest.raises(engine.InputError, match="no run is scored by metric 'proft'"):
+        engine.run_loop(conn, settings, launch.LaunchContext(db_path=backtest_db, command=BACKTEST))
+    assert count_rows(backtest_db, "loops") == 0  # resumed, refused, and gone
+
+
 def test_breed_errors(backtest_db, run_gf, db_path):
     result = run_gf("breed", "--db", backtest_db, "--metric", "proft")
     assert result.exit_code == 2
