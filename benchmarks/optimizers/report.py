@@ -26,7 +26,7 @@ FULL_RUN = (
     "Needs optuna, cmaes and nevergrad (the `bench` extra), numpy and matplotlib. The full run "
     "(`python -m benchmarks.optimizers --jobs 2 --write`: 9 functions x 10, 100, 1,000 params x 5 seeds x 640 "
     "evaluations) takes more than a day of CPU time on this 2-core machine, most of it Optuna at 1,000 parameters: "
-    "a TPE run takes 7-85 min there (about 15 h for its 45 runs); a CMA-ES run took 18-50 min beside other "
+    "a TPE run takes 7-85 min there (about 15 h for its 45 runs); a CMA-ES run took 16-50 min beside other "
     "work and 11-14 GB of memory (its 40 runs, roughly 25 h; see the Notes), while a gf default run "
     "takes 1-2 min; `--functions`, `--dims`, `--optimizers`, "
     "`--seeds` and `--budget` narrow it.\n"
