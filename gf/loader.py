@@ -121,7 +121,7 @@ def parse_lines(text, path, types, into):
             )
         name = check_name(assignment.group(1), where)
         param_type = types.for_param(name)
-        value = _parse_value(assignment.group(2), where, name, param_type.name)
+        value = _parse_value(assignment.group(2), where, name, param_type)
         try:
             value = param_type.validate(value)
         except ValueError as error:
@@ -194,7 +194,7 @@ def _typos(a, b):
     return row[-1]
 
 
-def _parse_value(text, where, name="name", type_name=None):
+def _parse_value(text, where, name="name", param_type=None):
     body = text.strip()
     if not body:
         raise LoadError(*where, "missing value after `=`: write a JSON value such as 1.5, 3, true or [\"a\", \"b\"]")
@@ -202,7 +202,7 @@ def _parse_value(text, where, name="name", type_name=None):
         value, end = _DECODER.raw_decode(body)
     except json.JSONDecodeError as error:
         raise LoadError(*where, f"invalid JSON value {body[:40]!r}: {error.msg} (column {error.colno})"
-                                f"{_value_hint(body, name, type_name)}") from None
+                                f"{_value_hint(body, name, param_type)}") from None
     except ValueError:  # an integer with more digits than Python converts
         raise LoadError(*where, "a number with too many digits; use at most 4300") from None
     except RecursionError:
@@ -213,8 +213,8 @@ def _parse_value(text, where, name="name", type_name=None):
     return value
 
 
-def _value_hint(body, name, type_name):
-    """What a value of ``name`` (of type ``type_name``) that is not JSON was probably meant to be,
+def _value_hint(body, name, param_type):
+    """What a value of ``name`` (of ``param_type``, if known) that is not JSON was probably meant to be,
     as ``"; ..."``, or ``""``."""
     body = re.sub(r"\s+#.*$", "", body)  # a comment after the value
     word = re.fullmatch(r"[A-Za-z_][\w.-]*", body)
@@ -224,11 +224,12 @@ def _value_hint(body, name, type_name):
             return f"; JSON writes it {lowered}"
         if lowered in ("nan", "inf", "infinity"):
             return "; only finite numbers are values"
+        type_name = getattr(param_type, "name", None)
         if type_name == "choice":
             return f'; a choice is a list of quoted options, as in ["{body}", "other"]'
         if type_name == "bool":
             return "; a bool is true or false"
-        if type_name in ("float", "int", "real_0", "real_1"):
+        if getattr(param_type, "numeric", False):  # float, int, real_*, a plugin's numeric type
             return f"; {name} takes a number"
         return f'; a string is quoted: "{body}"'
     operator = re.match(r"[<>=]+", body)
