@@ -65,7 +65,7 @@ def evaluate_remotely(task):
         except Exception as error:
             return {"error": f"{type(error).__name__}: {error}", "started": started, "stopped": store.now()}
         return {"results": results, "started": started, "stopped": store.now()}
-    scratch = tempfile.mkdtemp(prefix="gf-worker-")
+    scratch = tempfile.mkdtemp(prefix="gf-worker-", dir=_worker_directory())
     try:
         path = os.path.join(scratch, "scratch.db")
         conn = store.connect(path)
@@ -88,6 +88,20 @@ def evaluate_remotely(task):
                 "started": finished.started, "stopped": finished.stopped, "command": finished.command, "runs": runs}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _worker_directory():
+    """The dask worker's own folder, or None (the system's temp folder) outside a worker.
+
+    A worker killed mid-task leaves its scratch copy behind; inside the worker's folder it goes
+    with the rest when dask purges a dead worker's folder, instead of piling up in /tmp.
+    """
+    try:
+        import distributed
+
+        return distributed.get_worker().local_directory
+    except (ImportError, ValueError):
+        return None
 
 
 def _run_until_cancelled(context, evaluation):

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -97,8 +98,11 @@ def test_a_timeout_and_a_dying_worker_come_back_as_failed_runs(cluster, workdir,
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {"evaluated": 2, "ok": 1, "failed": 1, "skipped": 0, "skipped_failed": 0}
     # alone, so that no other task shares the worker it kills
+    leftovers = set(Path(tempfile.gettempdir()).glob("gf-worker-*"))
     result = run_gf("run", "--db", "w.db", PROGRAM, "killparent-x", "--launcher", "dask", "--scheduler", address)
     assert result.exit_code == 1 and "every evaluation of this run failed" in result.stderr
+    # the dead worker's scratch copy was in its own folder (dask purges it), not left in the temp folder
+    assert set(Path(tempfile.gettempdir()).glob("gf-worker-*")) == leftovers
     conn = store.connect("w.db")
     errors = dict(conn.execute("SELECT dataset, error FROM runs WHERE status = 'failed'"))
     assert errors["sleep-x"].startswith("timed out after 2 s")
