@@ -164,3 +164,13 @@ def test_the_command_line_of_merged_runs_says_how_to_redo_the_section_not_every_
     assert line.startswith("Command: `python -m benchmarks.optimizers --report benchmarks/results/optimizers.json "
                            "--write` redoes this section from the merged runs;")
     assert line.endswith("(2.0 min in all).\n") and "first" not in line
+
+
+def test_a_budget_below_the_number_of_params_says_what_it_allows_on_the_sphere():
+    summary = summary_of([cell("sphere", 1000, "gf_default", 0.38), cell("sphere", 1000, "random", 1.0)])
+    line = report.fewer_evaluations(summary, {"budget": 640, "dims": [10, 100, 1000]})
+    assert line.startswith("- **Fewer evaluations than parameters** (1,000 params, 640 evaluations).")
+    assert "(1,000 - 640) / 1,000 = 0.36 of the start's squared distance" in line and "(gf default: 0.38)" in line
+    # without gf default on the sphere there, the bound alone; with no dimension above the budget, nothing
+    assert "gf default" not in report.fewer_evaluations(summary_of([]), {"budget": 640, "dims": [1000]})
+    assert report.fewer_evaluations(summary, {"budget": 640, "dims": [10, 100]}) == ""

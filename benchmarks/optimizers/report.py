@@ -212,7 +212,7 @@ def section(run, summary, checks, timing, machine_line):
         "- Runs that raised are left out of the means and marked `failed`. A gf run whose breeder could no longer "
         "produce a valid new child `stalled`: it counts with the best it reached.\n"
         f"- Raw runs: `benchmarks/results/{run['prefix']}.json`; regret against evaluations: "
-        f"`benchmarks/results/{run['prefix']}_<function>.png`.\n",
+        f"`benchmarks/results/{run['prefix']}_<function>.png`.\n{fewer_evaluations(summary, settings)}",
         "### The suite\n",
         suite_table(functions, dims),
         "Every optimum is shifted 15-40 % of the box width away from the centre (Schwefel's lies at 420.97 of "
@@ -223,6 +223,27 @@ def section(run, summary, checks, timing, machine_line):
     if notes:
         parts += ["### Notes\n", "".join(f"- {note}\n" for note in notes)]
     return "\n".join(parts)
+
+
+def fewer_evaluations(summary, settings):
+    """A bullet on what a budget smaller than the number of params allows (empty if no dimension has that)."""
+    budget, dims = settings["budget"], [dim for dim in settings["dims"] if dim > settings["budget"]]
+    if not dims:
+        return ""
+    dim = max(dims)
+    share = (dim - budget) / dim
+    cell = summary["cells"].get(f"sphere|{dim}|gf_default")
+    reached = f" (gf default: {_number(cell['regret'])})" if cell and cell["runs"] else ""
+    return (
+        f"- **Fewer evaluations than parameters** ({dim:,} params, {budget} evaluations). On the sphere every "
+        "score tells where the optimum lies along one more direction at most, so an optimizer that learns only from "
+        f"the scores can expect no better than about ({dim:,} - {budget}) / {dim:,} = {share:.2f} of the start's "
+        f"squared distance to the optimum after {budget} evaluations{reached}. On Rastrigin's function the bowl is "
+        "under half of the start's value: the ripples make up the rest, and moving down the bowl leaves them as "
+        "they are on average, so there about 0.7 is the most to expect unless each parameter is also placed in "
+        "its own ripple, which takes more scores still. Under the noisy sphere's noise a score tells less than "
+        "one direction.\n"
+    )
 
 
 def random_start_section(run, summary, machine_line):
