@@ -231,7 +231,11 @@ class SqlFileMetric(Metric):
     """The user's own scoring query: parameters ``:dataset`` and ``:limit``; rows ``(run, score)``.
 
     The query returns run ids with a score, best first; gf keeps the first row of
-    each group. Higher scores are better unless ``--minimize``.
+    each group. Higher scores are better unless ``--minimize``, and the rows must say
+    the same: a query that returns lower scores first without ``--minimize`` (or higher
+    first with it), or rows in no order of score, is refused, as the breeder and
+    every ranking across datasets go by ``--minimize`` (and would silently breed from
+    the worst groups).
     """
 
     def __init__(self, path):
@@ -244,7 +248,7 @@ class SqlFileMetric(Metric):
         except (OSError, UnicodeDecodeError) as error:
             raise InputError(f"{path}: cannot read metric SQL: {getattr(error, 'strerror', None) or error}") from None
 
-    def _query(self, conn, dataset, limit):
+    def _query(self, conn, dataset, limit, minimize):
         import sqlite3
 
         conn.execute("PRAGMA query_only = 1")  # a scoring query must not change the database
@@ -260,7 +264,26 @@ class SqlFileMetric(Metric):
             raise InputError(f"{self.path}: the query must return (run, score) columns, got {names}")
         run_at = names.index("run") if "run" in names else 0
         score_at = names.index("score") if "score" in names else 1
-        return [(row[run_at], row[score_at]) for row in rows if row[score_at] is not None]
+        scored = [(row[run_at], row[score_at]) for row in rows if row[score_at] is not None]
+        self._check_order([score for _run, score in scored], dataset, minimize)
+        return scored
+
+    def _check_order(self, scores, dataset, minimize):
+        """Refuse rows that are not best first as ``minimize`` says (see the class)."""
+        keys = [sqlite_order(score) for score in scores]
+        pairs = list(zip(keys, keys[1:]))
+        if all((a <= b) if minimize else (a >= b) for a, b in pairs):
+            return
+        flag, order = ("--minimize", "ASC") if minimize else ("no --minimize", "DESC")
+        if all((a >= b) if minimize else (a <= b) for a, b in pairs):
+            other = "higher" if minimize else "lower"
+            raise InputError(
+                f"{self.path}: the query returns {other} scores first on dataset {dataset!r}, but with {flag} "
+                f"{'lower' if minimize else 'higher'} scores are better: "
+                f"{'drop --minimize' if minimize else 'pass --minimize'} if {other} is better, "
+                f"else ORDER BY the score {order}")
+        raise InputError(f"{self.path}: the rows for dataset {dataset!r} are not in order of score; the query must "
+                         f"return them best first: ORDER BY the score {order} ({flag})")
 
     def rank(self, conn, *, dataset=None, group=None, limit=None, minimize=False, per_group=True):
         from gf import store
@@ -268,7 +291,8 @@ class SqlFileMetric(Metric):
         datasets = [dataset] if dataset is not None else store.datasets(conn)
         scored = []
         for name in datasets:
-            scored += self._query(conn, name, None if group is not None or per_group or len(datasets) > 1 else limit)
+            scored += self._query(conn, name, None if group is not None or per_group or len(datasets) > 1 else limit,
+                                  minimize)
         runs = _run_info(conn, [run for run, _ in scored])
         ranked, seen = [], set()
         for run, score in scored:

@@ -79,6 +79,35 @@ def test_sql_file_metric(scored, tmp_path):
     ]
 
 
+def test_sql_file_metric_rows_must_be_best_first_as_minimize_says(scored, tmp_path, db_path, run_gf):
+    """A query returning lower scores first is refused without --minimize (the breeder, `gf best` and every
+    ranking across datasets go by --minimize, and would take its worst groups for its best), and so is one
+    returning rows in no order of score."""
+    low = tmp_path / "low.sql"
+    low.write_text("SELECT run, value AS score FROM results JOIN run_meta USING (run) "
+                   "WHERE dataset = :dataset AND name = 'trades' ORDER BY score ASC LIMIT :limit")
+    assert [(r.group, r.score) for r in SqlFileMetric(low).rank(scored, dataset="SPY", minimize=True)] == [
+        (3, 0), (2, 4), (1, 5)]
+    with pytest.raises(InputError) as error:
+        SqlFileMetric(low).rank(scored, dataset="SPY")
+    assert str(error.value) == (f"{low}: the query returns lower scores first on dataset 'SPY', but with no "
+                                "--minimize higher scores are better: pass --minimize if lower is better, else "
+                                "ORDER BY the score DESC")
+    for command in (["top", "--dataset", "SPY"], ["best"], ["breed", "--population", "2"]):
+        result = run_gf(*command, "--db", db_path, "--metric-sql", str(low))
+        assert result.exit_code == 2 and "pass --minimize if lower is better" in result.stderr, command
+    assert store.connect(db_path).execute("SELECT count(*) FROM groups").fetchone()[0] == 3  # nothing bred
+    result = run_gf("best", "--db", db_path, "--metric-sql", str(low), "--minimize", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)[0]["group"] == 3
+    unordered = tmp_path / "unordered.sql"
+    unordered.write_text("SELECT run, value AS score FROM results JOIN run_meta USING (run) "
+                         "WHERE dataset = :dataset AND name = 'trades' ORDER BY run")
+    for minimize in (False, True):
+        with pytest.raises(InputError, match="rows for dataset 'SPY' are not in order of score; the query must "
+                                             "return them best first"):
+            SqlFileMetric(unordered).rank(scored, dataset="SPY", minimize=minimize)
+
+
 @pytest.mark.parametrize(
     "sql, message",
     [

@@ -64,7 +64,7 @@ def test_report_ranks_each_dataset_even_with_a_metric_that_keeps_one_run_per_alg
 def test_report_with_an_sql_metric_whose_scores_are_text(bred, run_gf, tmp_path):
     sql = tmp_path / "score.sql"
     sql.write_text("SELECT r.id AS run, printf('%.3f', v.value) AS score FROM runs r JOIN results v ON v.run = r.id "
-                   "WHERE v.name = 'value' AND r.dataset = :dataset ORDER BY v.value LIMIT :limit\n")
+                   "WHERE v.name = 'value' AND r.dataset = :dataset ORDER BY score LIMIT :limit\n")
     result = run_gf("report", "--db", bred, "6", "--metric-sql", sql, "--minimize", "--json")
     assert result.exit_code == 0, result.stderr
     [data] = json.loads(result.stdout)
