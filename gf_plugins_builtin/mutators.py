@@ -3,6 +3,9 @@
 Numeric values take a Gaussian step of the breeder's ``sigma`` and are kept inside
 their type's bounds by reflection; whole numbers always move by at least one when
 they mutate; booleans flip and choices swap their head with probability ``rate``.
+A plugin's numeric type that no mutator of its own answers for moves the same way, in
+its own units (a whole number stays whole), kept inside the type's ``low``/``high``:
+without this, a type registered with no ``gf_mutate`` was never bred at all.
 """
 
 from gf import hookimpl
@@ -41,4 +44,7 @@ def gf_mutate(param_type, value, sigma, rate, rng):
             value = list(value)
             value[0], value[chosen] = value[chosen], value[0]
         return value
+    if param_type.numeric and isinstance(value, (int, float)) and not isinstance(value, bool):
+        moved = mutate_number(param_type, value, sigma, rng)
+        return int(round(moved)) if isinstance(value, int) else float(moved)
     return None

@@ -101,6 +101,23 @@ def test_entry_point_plugin_adds_a_type(site, monkeypatch, run_gf, tmp_path, db_
     assert result.stderr == f"{tmp_path / 'bad.js'}:1: risk__share_pct: value does not fit type percent: expected a percentage between 0 and 100\n"
 
 
+@pytest.mark.parametrize("breeder", ["default", "ga"])
+def test_a_numeric_plugin_type_with_no_mutator_of_its_own_is_bred_within_its_range(site, monkeypatch, tmp_path,
+                                                                                 db_path, run_gf, breeder):
+    """The README's percent type registers no gf_mutate: its values move like a float's (they stayed at the
+    starting value for good), and a child outside 0..100 is refused by its validate, not stored."""
+    install_fake_plugin(site, monkeypatch, "pct", PERCENT_PLUGIN)
+    (tmp_path / "p.js").write_text("risk__share_pct = 95\nx = 1.0\n")
+    assert run_gf("load", "--db", db_path, tmp_path / "p.js").exit_code == 0
+    GeneticFuckery(dbfile=db_path).evolve(lambda params, dataset: {"t": {"v": -(params.risk.share_pct - 0.5) ** 2}},
+                                          metric="v", generations=4, population=8, datasets=["d"], seed=3,
+                                          breeder=breeder)
+    values = [json.loads(v) for (v,) in store.connect(db_path).execute(
+        "SELECT value FROM params WHERE name = 'share_pct'")]
+    assert len(set(values)) > 10 and all(0 <= v <= 100 for v in values)
+    assert min(values) < 85  # towards the best, 50 %
+
+
 def test_broken_plugin_is_reported_by_name_and_stops_loading(site, monkeypatch, run_gf, tmp_path, db_path):
     install_fake_plugin(site, monkeypatch, "broken", "import numpy_that_is_not_there\n")
     listed = json.loads(run_gf("plugins", "list", "--json").stdout)
