@@ -141,11 +141,9 @@ def merge_performers(conn, mapping, metric, *, top=3, datasets=None, minimize=Fa
     :returns: ``(params, parents, constraints, sources)`` where ``sources`` says which
         groups each algo's params came from.
     """
-    if not isinstance(metric, metrics.ResultMetric) or metric.algo is not None:
-        raise InputError(
-            f"merge-performers ranks each algo by a result name, and the metric here is {metric.name!r}: pass "
-            "--metric NAME (e.g. --metric profit), not a named, per-algo or SQL metric"
-        )
+    if isinstance(metric, metrics.ResultMetric) and metric.algo is not None:
+        raise InputError(f"merge-performers ranks each algo by its own results, and metric {metric.name!r} scores "
+                         f"every group by algo {metric.algo!r}: pass --metric {metric.result}")
     datasets = list(datasets or store.datasets(conn))
     overall = metrics.overall(conn, metric, datasets, minimize)
     if not overall:
@@ -157,12 +155,11 @@ def merge_performers(conn, mapping, metric, *, top=3, datasets=None, minimize=Fa
     for algo, patterns in mapping.items():
         ranked = []
         for dataset in datasets:
-            for row in metrics.ResultMetric(metric.result, algo.lower()).rank(
-                    conn, dataset=dataset, limit=top, minimize=minimize):
-                if row.group not in ranked:
-                    ranked.append(row.group)
+            for group in _algo_top(conn, metric, algo.lower(), dataset, top, minimize):
+                if group not in ranked:
+                    ranked.append(group)
         if not ranked:
-            raise InputError(f"algo {algo!r} has no {metric.result!r} result on {', '.join(datasets)}")
+            raise InputError(f"algo {algo!r} is not scored by metric {metric.name!r} on {', '.join(datasets)}")
         sources[algo] = ranked
         values_of = breeding.many_group_values(conn, ranked)
         groups = [values_of[group] for group in ranked]
@@ -179,6 +176,31 @@ def merge_performers(conn, mapping, metric, *, top=3, datasets=None, minimize=Fa
     if broken:
         raise InputError(f"the merged group breaks constraints the fixers cannot repair: {'; '.join(broken)}")
     return params, parents, constraints, sources
+
+
+def _algo_top(conn, metric, algo, dataset, top, minimize):
+    """The ``top`` groups on ``dataset`` by ``metric``'s rows for ``algo``, best first.
+
+    A result name ranks the algo's own value of it (``crossover.profit`` for algo
+    crossover); any other metric is asked for every row of the dataset and its rows for
+    the algo kept (``"max profit min trades"`` scores each algo). A metric whose rows
+    name no algo (``--metric-sql``) cannot tell the algos apart, so it is refused.
+    """
+    if isinstance(metric, metrics.ResultMetric):
+        return [row.group for row in metrics.ResultMetric(metric.result, algo).rank(
+            conn, dataset=dataset, limit=top, minimize=minimize)]
+    rows = metric.rank(conn, dataset=dataset, minimize=minimize, per_group=False)
+    if rows and all(row.algo is None for row in rows):
+        raise InputError(f"metric {metric.name!r} scores runs, not algos, so it cannot rank each algo's groups: "
+                         "return an `algo` column from the query, or pass --metric with a result name "
+                         "(e.g. --metric profit)")
+    found = []
+    for row in rows:
+        if row.algo is not None and row.algo.lower() == algo and row.group not in found:
+            found.append(row.group)
+            if len(found) == top:
+                break
+    return found
 
 
 def loader_text(params, constraints, header_lines):

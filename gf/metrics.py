@@ -230,8 +230,9 @@ def _better(value, other, minimize):
 class SqlFileMetric(Metric):
     """The user's own scoring query: parameters ``:dataset`` and ``:limit``; rows ``(run, score)``.
 
-    The query returns run ids with a score, best first; gf keeps the first row of
-    each group. Higher scores are better unless ``--minimize``, and the rows must say
+    The query returns run ids with a score, best first (and, in a column named ``algo``,
+    the algo scored, if it scores algos: `gf merge-performers` needs that); gf keeps the
+    first row of each group. Higher scores are better unless ``--minimize``, and the rows must say
     the same: a query that returns lower scores first without ``--minimize`` (or higher
     first with it), or rows in no order of score, is refused, as the breeder and
     every ranking across datasets go by ``--minimize`` (and would silently breed from
@@ -264,8 +265,10 @@ class SqlFileMetric(Metric):
             raise InputError(f"{self.path}: the query must return (run, score) columns, got {names}")
         run_at = names.index("run") if "run" in names else 0
         score_at = names.index("score") if "score" in names else 1
-        scored = [(row[run_at], row[score_at]) for row in rows if row[score_at] is not None]
-        self._check_order([score for _run, score in scored], dataset, minimize)
+        algo_at = names.index("algo") if "algo" in names else None
+        scored = [(row[run_at], row[score_at], None if algo_at is None else row[algo_at])
+                  for row in rows if row[score_at] is not None]
+        self._check_order([score for _run, score, _algo in scored], dataset, minimize)
         return scored
 
     def _check_order(self, scores, dataset, minimize):
@@ -293,16 +296,16 @@ class SqlFileMetric(Metric):
         for name in datasets:
             scored += self._query(conn, name, None if group is not None or per_group or len(datasets) > 1 else limit,
                                   minimize)
-        runs = _run_info(conn, [run for run, _ in scored])
+        runs = _run_info(conn, [run for run, _score, _algo in scored])
         ranked, seen = [], set()
-        for run, score in scored:
+        for run, score, algo in scored:
             info = runs.get(run)
             if info is None or (group is not None and info[0] != group):
                 continue
             if per_group and info[0] in seen:
                 continue
             seen.add(info[0])
-            ranked.append(Ranked(info[0], run, info[1], None, score))
+            ranked.append(Ranked(info[0], run, info[1], algo, score))
         if len(datasets) > 1 or group is not None:
             ranked.sort(key=lambda row: row.score, reverse=not minimize)
         return ranked[:limit] if limit is not None else ranked

@@ -161,7 +161,55 @@ def test_merge_performers_errors(tmp_path, run_gf, load_text, db_path):
     mapping.write_text(json.dumps({"a": ["nothing__*"]}))
     result = run_gf("merge-performers", "--db", db_path, "--metric", "profit", mapping)
     assert result.exit_code == 2 and "patterns ['nothing__*'] match no parameter" in result.stderr
+    result = run_gf("merge-performers", "--db", db_path, "--metric", "a.profit", mapping)
+    assert result.exit_code == 2 and "scores every group by algo 'a': pass --metric profit" in result.stderr
     result = run_gf("merge-performers", "--db", db_path, "--metric", "max profit min trades", mapping)
-    assert result.exit_code == 2 and "ranks each algo by a result name" in result.stderr
+    assert result.exit_code == 2 and "no run is scored by metric 'max profit min trades' on d" in result.stderr
+    runs_only = tmp_path / "runs.sql"
+    runs_only.write_text("SELECT run, value AS score FROM results JOIN run_meta USING (run) "
+                         "WHERE dataset = :dataset ORDER BY score DESC")
+    mapping.write_text(json.dumps({"a": ["a__*"]}))
+    result = run_gf("merge-performers", "--db", db_path, "--metric-sql", runs_only, mapping)
+    assert result.exit_code == 2 and "scores runs, not algos" in result.stderr and "`algo` column" in result.stderr
     result = run_gf("merge-performers", "--db", db_path, mapping)
     assert result.exit_code == 2 and "has no breed loop to take a metric from" in result.stderr
+
+
+def test_merge_performers_with_the_seeds_metric_and_with_sql_that_scores_each_algo(tmp_path, run_gf):
+    """The README's own flow: after `gf breed --metric "max profit min trades"`, merge-performers with no
+    --metric takes that loop's metric, which scores each algo; a --metric-sql query can too, with an algo column."""
+    path = tmp_path / "seed.db"
+    (tmp_path / "start.js").write_text(START)
+    assert run_gf("load", "--db", path, tmp_path / "start.js").exit_code == 0
+
+    def trading(params, dataset):
+        profits = objective(params, dataset)
+        return {algo: {"profit": 100 + r["profit"], "trades": 10} for algo, r in profits.items()}
+
+    GeneticFuckery(dbfile=path).evolve(trading, metric="max profit min trades", generations=2, population=6,
+                                       datasets=["d1", "d2"], seed=4)
+    mapping = tmp_path / "map.json"
+    mapping.write_text(json.dumps({"a": ["a__*"], "b": ["b__*"]}))
+    result = run_gf("merge-performers", "--db", path, mapping, "--top", "2")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("# merge-performers") and "by max profit min trades" in result.stdout
+    conn = store.connect(path)
+    metric = plugins.get_metrics()["max profit min trades"]
+    for algo in ("a", "b"):
+        best = [row.group for d in ("d1", "d2") for row in metric.rank(conn, dataset=d, per_group=False)
+                if row.algo == algo]
+        assert f"# {algo}: from groups {', '.join(map(str, dict.fromkeys(best)))}" in result.stdout
+    by_algo = tmp_path / "algo.sql"
+    by_algo.write_text("SELECT run, algo, value AS score FROM results JOIN run_meta USING (run) "
+                       "WHERE dataset = :dataset AND name = 'profit' ORDER BY score DESC")
+    result = run_gf("merge-performers", "--db", path, "--metric-sql", by_algo, mapping, "--top", "1")
+    assert result.exit_code == 0, result.stderr
+    profit = {algo: {d: max(conn.execute("SELECT value FROM results JOIN run_meta USING (run) WHERE algo = ? AND "
+                                         "dataset = ? AND name = 'profit'", (algo, d)))[0] for d in ("d1", "d2")}
+              for algo in ("a", "b")}
+    for algo in ("a", "b"):
+        line = next(line for line in result.stdout.splitlines() if line.startswith(f"# {algo}: from groups "))
+        for group in map(int, line.split("groups ")[1].split(", ")):
+            assert any(conn.execute("SELECT 1 FROM results JOIN run_meta USING (run) WHERE pid = ? AND algo = ? "
+                                    "AND name = 'profit' AND value = ?", (group, algo, profit[algo][d])).fetchone()
+                       for d in ("d1", "d2"))
