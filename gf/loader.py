@@ -385,11 +385,22 @@ def load(conn, paths, types, *, parent=None, db_path="", parsed=None):
             base = parsed_from_group(conn, parent, types)
         parsed = parse_files(paths, types, base)
     origin = "load " + " ".join(paths) + (f" on group {parent}" if parent is not None else "")
+    rows, constraints = group_rows(parsed), [c.stored() for c in parsed.constraints]
     with store.transaction(conn):
+        same = [group for (group,) in conn.execute("SELECT id FROM groups WHERE digest = ? ORDER BY id",
+                                                   (store.digest(rows),))]
+        for group in same:  # the same values and constraints: that group, not a copy to evaluate again
+            if [tuple(map(str, row)) for row in store.group_constraints(conn, group)] == [
+                    tuple(map(str, row)) for row in constraints]:
+                parsed.warnings.append(f"group {group} already has these values and constraints: nothing loaded")
+                return group, parsed
+        if same:
+            parsed.warnings.append(f"group {same[0]} has the same values (with other constraints): runs of "
+                                   "both will repeat each other")
         group_id = store.insert_group(
             conn,
-            params=group_rows(parsed),
-            constraints=[c.stored() for c in parsed.constraints],
+            params=rows,
+            constraints=constraints,
             origin=origin,
             parents=[parent] if parent is not None else [],
         )

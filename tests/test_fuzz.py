@@ -341,7 +341,10 @@ def test_dot_access_has_only_documented_outcomes(reading):
             other_id, _ = loader.load(conn, [second], plugins.get_types(), db_path=db)
         finally:
             conn.close()
-        assert (group_id, other_id) == (1, 2)
+        # a second file with the very same values is the same group (gf load stores no duplicate)
+        same = store.digest(loader.group_rows(loader.parse_files([second], plugins.get_types()))) == store.digest(
+            loader.group_rows(loader.parse_files([first], plugins.get_types())))
+        assert (group_id, other_id) == (1, 1 if same else 2)
 
         g = GeneticFuckery(dbfile=db, pid=group_id)
         try:
@@ -388,7 +391,7 @@ def test_dot_access_has_only_documented_outcomes(reading):
             for access in (lambda: nowhere.anything, lambda: nowhere["anything"], lambda: nowhere.params):
                 with pytest.raises(gf.GroupNotFound) as error:
                     access()
-                assert str(error.value) == f"group {missing} does not exist in {db}; groups there: 1-2"
+                assert str(error.value) == f"group {missing} does not exist in {db}; groups there: {'1' if same else '1-2'}"
         finally:
             nowhere.close()
 

@@ -53,6 +53,23 @@ def test_each_load_is_a_new_group(load_text):
     assert load_text("a = 2") == 2
 
 
+def test_loading_the_same_values_again_stores_no_copy(tmp_path, db_path, run_gf, load_text):
+    """A copy would be evaluated again on every dataset and ranked as a group of its own."""
+    assert load_text("a = 1\nb = 2\na < b\n") == 1
+    (tmp_path / "again.js").write_text("b = 2\na = 1.0\na < b\n")  # the same values, written otherwise
+    result = run_gf("load", "--db", db_path, tmp_path / "again.js")
+    assert (result.exit_code, result.stdout) == (0, "1\n")
+    assert result.stderr == "warning: group 1 already has these values and constraints: nothing loaded\n"
+    (tmp_path / "same.js").write_text("b = 2\n")
+    assert run_gf("load", "--db", db_path, "--parent", "1", tmp_path / "same.js").stdout == "1\n"
+    assert count_rows(db_path, "groups") == 1
+    # other constraints make another group, with a word that its values repeat group 1's
+    (tmp_path / "loose.js").write_text("a = 1\nb = 2\n")
+    result = run_gf("load", "--db", db_path, tmp_path / "loose.js")
+    assert (result.exit_code, result.stdout) == (0, "2\n")
+    assert "group 1 has the same values (with other constraints)" in result.stderr
+
+
 def test_later_files_and_lines_override_earlier_ones(tmp_path, db_path, run_gf):
     (tmp_path / "first.js").write_text("a = 1\nb_int = 2\nB_INT = 3\n")
     (tmp_path / "override.js").write_text("A = 10  # trailing comment\n")
@@ -77,7 +94,9 @@ def test_a_misspelt_override_and_a_name_set_twice_are_warned_of(tmp_path, db_pat
     ]  # seconds_45 differs only by its number, __slow from __fast by four letters, brand_new is like
     # nothing before it: new params, meant as such
     result = run_gf("load", "--db", db_path, "--parent", "1", tmp_path / "ov.js")
-    assert result.exit_code == 0 and result.stderr.splitlines() == []  # group 1 has them all now
+    # group 1 has them all now (so no typo warning), with the very same values: nothing new to load
+    assert result.exit_code == 0 and result.stderr.splitlines() == [
+        "warning: group 1 already has these values and constraints: nothing loaded"]
     (tmp_path / "ov2.js").write_text("brand_nwe = 2\n")
     result = run_gf("load", "--db", db_path, "--parent", "1", tmp_path / "ov2.js")
     assert result.stderr == (f"warning: {tmp_path / 'ov2.js'}:1: brand_nwe is a new param, not an override: "

@@ -93,7 +93,8 @@ def test_dynamic_sub_readers(workdir):
 
 def test_environment_picks_database_group_and_dataset(workdir):
     sh("GF_DB=mydb.gf gf load loadme.js", workdir)
-    sh("GF_DB=mydb.gf gf load loadme.js", workdir)
+    (workdir / "override.js").write_text("overall__decay_rate_int = 6\n")
+    sh("GF_DB=mydb.gf gf load loadme.js override.js", workdir)  # group 2
     program = textwrap.dedent("""
         from dataclasses import dataclass, field
         from gf import GeneticFuckery

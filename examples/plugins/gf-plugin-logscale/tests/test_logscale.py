@@ -143,7 +143,9 @@ def test_other_types_keep_their_mutators(logscale):
 def test_a_non_positive_value_is_left_to_the_bounds_fixer(logscale):
     """A _log value bred by another breeder (or stored before the plugin) below 0 is lifted above 0."""
     types = plugins.get_types()
-    assert mutate(types.for_param("a_log"), -1.0, 0.5, random.Random(1)) is None
+    # the plugin declines it (gf's own numeric mutator takes a plain step instead), and the fixer lifts it
+    assert gf_plugin_logscale.gf_mutate(param_type=types.for_param("a_log"), value=-1.0, sigma=0.5, rate=0.0,
+                                        rng=random.Random(1)) is None
     params = {"a_log": -0.5, "b_log": 0.0, "c_log": 0.01}
     answers = plugins.call_hook("gf_fix_child", params=params, constraints=[], types=types, rng=random.Random(1))
     assert False not in answers

@@ -18,13 +18,16 @@ DATASETS = ("d1", "d2", "d3")
 
 @pytest.fixture
 def load_groups(run_gf, tmp_path, db_path):
-    """``load_groups(n)``: n groups (``x = 1``, ``x = 2``, ...) loaded with ``gf load``; their ids."""
+    """``load_groups(n)``: n more groups (``x = 1``, ``x = 2``, ... on from the last call) loaded with
+    ``gf load``; their ids."""
+    numbers = iter(range(1, 1000))
 
     def load(count):
         ids = []
         for _ in range(count):
-            path = tmp_path / f"group{len(ids)}.js"
-            path.write_text(f"x = {len(ids) + 1}\n")
+            number = next(numbers)
+            path = tmp_path / f"group{number}.js"
+            path.write_text(f"x = {number}\n")
             result = run_gf("load", "--db", db_path, path)
             assert result.exit_code == 0, result.stderr
             ids.append(int(result.stdout))
