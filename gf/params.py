@@ -167,6 +167,7 @@ class GeneticFuckery:
         self.family = os.environ.get("GF_FAMILY")
         self.__conn = None
         self.__params = None
+        self.__read = None  # the group read: ``group``, or the database's only one
 
     @property
     def pid(self):
@@ -184,16 +185,21 @@ class GeneticFuckery:
     def params(self):
         """The root :class:`Params` of this group, read from the database once."""
         if self.__params is None:
-            if self.group is None:
-                raise InputError(
-                    f"no parameter group chosen for {self.dbfile}: pass pid=N or set GF_PARAM_GROUP "
-                    f"(groups there: {store.describe_ids(store.group_ids(self.conn))})"
-                )
-            rows = self.conn.execute("SELECT param, name, typed FROM params WHERE group_id = ?", (self.group,))
+            group = self.group
+            if group is None:  # the seed's GeneticFuckery(dbfile=...): fine while the database has one group
+                ids = store.group_ids(self.conn)
+                if len(ids) != 1:
+                    raise InputError(
+                        f"no parameter group chosen for {self.dbfile}: pass pid=N or set GF_PARAM_GROUP "
+                        f"(groups there: {store.describe_ids(ids)})"
+                    )
+                group = ids[0]
+            rows = self.conn.execute("SELECT param, name, typed FROM params WHERE group_id = ?", (group,))
             rows = [(store.join_name(param, name), json.loads(typed)) for param, name, typed in rows]
             if not rows:
-                store.require_group(self.conn, self.group, self.dbfile)
-            self.__params = build_tree(self.dbfile, self.group, rows)
+                store.require_group(self.conn, group, self.dbfile)
+            self.__params = build_tree(self.dbfile, group, rows)
+            self.__read = group
         return self.__params
 
     def __getattr__(self, name):
@@ -394,7 +400,7 @@ class GeneticFuckery:
         self.params
         dataset = dataset if dataset is not None else self.dataset
         run = {
-            "group_id": self.group,
+            "group_id": self.__read,
             "dataset": dataset,
             "family": self.family if self.family is not None else dataset,
             "label": label,
@@ -423,7 +429,7 @@ class GeneticFuckery:
         if dataset is None and not _NO_DATASET_WARNED:
             _NO_DATASET_WARNED.append(True)  # once a process: a script may record many runs by hand
             _warn("run of group {} recorded with no dataset: GF_DATA is not set (gf run and gf breed set it; by "
-                  "hand, GF_DATA=NAME python ...); rankings by dataset leave it out", self.group)
+                  "hand, GF_DATA=NAME python ...); rankings by dataset leave it out", self.__read)
         return recorded
 
 

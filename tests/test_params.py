@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from gf import GeneticFuckery, GroupNotFound, InputError, ResultError, StoreError
+from gf import GeneticFuckery, GroupNotFound, InputError, ResultError, StoreError, store
 from conftest import count_rows
 
 ISSUE_FILE = """\
@@ -96,8 +96,15 @@ def test_missing_group_lists_the_ids_that_exist(g, db_path, load_text):
     assert str(error.value) == f"group 7 does not exist in {db_path}; groups there: 1-3"
 
 
-def test_no_group_chosen_and_bad_environment(g, db_path, monkeypatch):
-    with pytest.raises(InputError, match="no parameter group chosen .* pass pid=N or set GF_PARAM_GROUP"):
+def test_no_group_chosen_and_bad_environment(g, db_path, monkeypatch, load_text):
+    # the seed's first example, GeneticFuckery(dbfile=...) with no pid: the only group, recorded as such
+    only = GeneticFuckery(dbfile=db_path)
+    assert only.overall.decay_rate_int == 5 and only.pid is None
+    only.record({"a": {"b": 1}}, dataset="d")
+    assert store.connect(db_path).execute("SELECT group_id FROM runs").fetchall() == [(1,)]
+    load_text("a = 2")
+    with pytest.raises(InputError, match=r"no parameter group chosen .* pass pid=N or set GF_PARAM_GROUP "
+                                         r"\(groups there: 1-2\)"):
         GeneticFuckery(dbfile=db_path).overall
     monkeypatch.setenv("GF_PARAM_GROUP", "one")
     with pytest.raises(InputError, match="GF_PARAM_GROUP='one' is not a group id"):
