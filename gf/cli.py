@@ -666,9 +666,46 @@ def _interrupted_code():
     return 128 + _TERMINATED[0] if _TERMINATED else 130
 
 
-def main():
+def main(args=None, prog_name="gf"):
     """Console-script entry point."""
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
-    cli(prog_name="gf")
+    cli(args=_hoisted(sys.argv[1:] if args is None else list(args)), prog_name=prog_name)
+
+
+def _hoisted(args):
+    """``--debug`` anywhere before a ``--`` is gf's own option: `gf show 9 --debug` is `gf --debug show 9`."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[:end]:
+        return args
+    return ["--debug"] + [arg for index, arg in enumerate(args) if index >= end or arg != "--debug"]
+
+
+#: The original tool's commands (`poetry run gf-load ...` in its README) and their gf spellings.
+LEGACY_COMMANDS = {"gf-load": "load", "gf-template-run": "template-run", "gf-breeder-auto": "breed"}
+#: The original tool's option names, as gf spells them.
+LEGACY_OPTIONS = {"--metricName": "--metric", "--topN": "--top"}
+
+
+def _legacy(name):
+    """``name``'s console script: ``gf <its command>`` with the original's option names accepted."""
+
+    def run():
+        args = sys.argv[1:]
+        end = args.index("--") if "--" in args else len(args)
+        spelt = []
+        for index, arg in enumerate(args):
+            option, equals, value = arg.partition("=")
+            if index < end and option in LEGACY_OPTIONS:
+                arg = LEGACY_OPTIONS[option] + equals + value
+            spelt.append(arg)
+        main([LEGACY_COMMANDS[name], *spelt])  # its help and errors name the gf spelling
+
+    run.__doc__ = f"`{name}`: the original tool's command, now `gf {LEGACY_COMMANDS[name]}`."
+    return run
+
+
+legacy_load = _legacy("gf-load")
+legacy_template_run = _legacy("gf-template-run")
+legacy_breeder_auto = _legacy("gf-breeder-auto")

@@ -1,5 +1,6 @@
 """The original geneticfuckery README's workflows, run for real: files, subprocesses, env vars."""
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -149,3 +150,40 @@ def test_template_run_lines_run_under_a_shell_and_record_datasets(workdir):
     assert ran.returncode == 0, ran.stderr
     conn = sqlite3.connect(workdir / "new-opt-sat-2.gf")
     assert [row[0] for row in conn.execute("SELECT dataset FROM run_meta ORDER BY run")] == datasets.split()
+
+
+def test_the_seeds_first_example_reads_the_only_group_without_a_pid(workdir):
+    (workdir / "ab.js").write_text("variable_a = 2\nvariable_b = 3\n")
+    assert sh("GF_DB=myvariables.sqlite3 gf-load ab.js", workdir).stdout == "1\n"
+    code = ('import geneticfuckery.gf as gf; g = gf.GeneticFuckery(dbfile="myvariables.sqlite3"); '
+            "print(g.variable_a + g.variable_b)")
+    ran = sh(f"{sys.executable} -c '{code}'", workdir)
+    assert (ran.returncode, ran.stdout) == (0, "5.0\n"), ran.stderr
+
+
+def test_the_seeds_command_names_and_option_spellings_still_run(workdir):
+    """`gf-load`, `gf-template-run` and `gf-breeder-auto --metricName ... --topN 2 --loop 12` as the
+    original README spells them (poetry run aside), each the gf command it became."""
+    assert sh("GF_DB=new-opt-sat-2.gf gf-load loadme.js", workdir).stdout == "1\n"
+    (workdir / "makemoney.py").write_text(textwrap.dedent("""
+        import sys
+        from gf import GeneticFuckery
+        g = GeneticFuckery()
+        fast = g.seconds_15.stop_threshold.fast
+        with g.report() as r:
+            r["trend"] = {"profit": 100 - (fast - 20) ** 2 + len(sys.argv[1]), "trades": 10}
+    """))
+    datasets = "TSLA-2022-05-24 SHOP-2022-05-27"
+    printed = sh(f'GF_DB=new-opt-sat-2.gf gf-template-run "{sys.executable} makemoney.py {{}}" {datasets} '
+                 "> runme.sh", workdir)
+    assert printed.returncode == 0, printed.stderr
+    assert sh("sh runme.sh", workdir).returncode == 0
+    bred = sh(f'GF_DB=new-opt-sat-2.gf gf-breeder-auto --metricName "max profit min trades" --topN 2 --loop 2 '
+              f'--population 4 --seed 1 "{sys.executable} makemoney.py {{}}"', workdir)
+    assert bred.returncode == 0, bred.stderr
+    conn = sqlite3.connect(workdir / "new-opt-sat-2.gf")
+    assert conn.execute("SELECT count(*), max(generation) FROM groups").fetchone() == (9, 2)
+    assert json.loads(conn.execute("SELECT args FROM loops").fetchone()[0])["metric"] == "max profit min trades"
+    assert conn.execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone() == (2 + 8 * 2,)
+    wrong = sh("GF_DB=new-opt-sat-2.gf gf-breeder-auto --metricNam profit", workdir)
+    assert wrong.returncode == 2 and "see `gf breed --help`" in wrong.stderr
