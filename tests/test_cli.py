@@ -104,6 +104,16 @@ def test_debug_shows_the_traceback(populated, run_gf):
         run_gf("--debug", "show", "--db", populated, "9")
 
 
+def test_debug_after_the_subcommand_is_gfs_own_option_too(populated):
+    from gf.cli import _hoisted
+
+    assert _hoisted(["show", "9", "--debug"]) == ["--debug", "show", "9"]
+    assert _hoisted(["rerun", "--", "prog", "--debug"]) == ["rerun", "--", "prog", "--debug"]  # the command's
+    ran = subprocess.run(["gf", "show", "--db", populated, "9", "--debug"], capture_output=True, text=True)
+    assert ran.returncode == 1 and "Traceback (most recent call last)" in ran.stderr
+    assert ran.stderr.rstrip().splitlines()[-1].startswith("gf.errors.GroupNotFound: group 9 does not exist")
+
+
 def test_every_command_has_help(run_gf):
     names = list(cli.commands)
     assert {"load", "groups", "show", "runs", "export", "template-run", "plugins"} <= set(names)
