@@ -12,7 +12,7 @@ import sys
 import click
 
 from gf import store
-from gf.errors import GfError, InputError, LoadError
+from gf.errors import GfError, InputError, LoadError, some_of
 
 # The library modules each command needs are imported inside it: every command pays
 # for Python and click, but `gf run` does not also pay for breeding, metrics and
@@ -158,9 +158,15 @@ def _cell(value):
         return ",".join(str(item) for item in value)
     text = str(value)
     if "\n" in text or "\r" in text:  # an error with its stderr tail: one row of the table, --json has it whole
-        text = " | ".join(line.strip() for line in text.splitlines() if line.strip())
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        text = " | ".join(lines)
         if len(text) > CELL_WIDTH:
-            text = text[:CELL_WIDTH - 3] + "..."
+            # its first line (what happened) and its last (a traceback's exception), the middle left out
+            tail = lines[-1] if len(lines) > 1 else ""
+            head = lines[0][:max(20, CELL_WIDTH - len(tail) - 9)]
+            text = f"{head} | ... | {tail}" if tail else head
+            if len(text) > CELL_WIDTH:
+                text = text[:CELL_WIDTH - 3] + "..."
     return text
 
 
@@ -266,7 +272,13 @@ def show(db_path, as_json, group):
 @click.option("--dataset", help="Only runs on this dataset.")
 def runs(db_path, as_json, group_id, dataset):
     """List recorded runs: group, dataset, label, status, times, result count."""
-    rows = store.list_runs(open_db(db_path), group_id=group_id, dataset=dataset)
+    conn = open_db(db_path)
+    if group_id is not None:
+        store.require_group(conn, group_id, db_path)
+    if dataset is not None and not conn.execute("SELECT 1 FROM runs WHERE dataset = ? LIMIT 1", (dataset,)).fetchone():
+        raise InputError(f"--dataset {dataset!r}: no run in {db_path} is on it; datasets: "
+                         f"{some_of(store.datasets(conn), dataset, 'none yet')}")
+    rows = store.list_runs(conn, group_id=group_id, dataset=dataset)
     emit(rows, ["id", "group", "dataset", "label", "status", "started", "stopped", "results", "error"], as_json)
 
 
@@ -513,7 +525,7 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
     datasets = [only_dataset] if only_dataset else store.datasets(conn)
     if only_dataset and not conn.execute("SELECT 1 FROM runs WHERE dataset = ? LIMIT 1", (only_dataset,)).fetchone():
         raise InputError(f"--dataset {only_dataset!r}: no run in {db_path} is on it; datasets: "
-                         f"{', '.join(store.datasets(conn)[:12]) or 'none yet'}")
+                         f"{some_of(store.datasets(conn), only_dataset, 'none yet')}")
     rows = [
         {"dataset": dataset, "rank": rank, "group": row.group, "score": row.score, "algo": row.algo, "run": row.run}
         for dataset in datasets
@@ -541,7 +553,7 @@ def best(db_path, metric_spec, metric_sql, minimize, as_json, count):
     if not ranked:
         recorded = metrics.result_names(conn)
         raise InputError(f"no run in {db_path} is scored by metric {metric.name!r}; results recorded: "
-                         f"{', '.join(recorded[:12]) or 'none (run gf run first)'}")
+                         f"{some_of(recorded, metric.name, 'none (run gf run first)')}")
     rows = [{"rank": rank, "group": group, "score": score, "datasets": len(by_dataset), "by_dataset": by_dataset}
             for rank, (group, score, by_dataset) in enumerate(ranked, start=1)]
     if not as_json:

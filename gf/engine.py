@@ -17,7 +17,7 @@ from gf import launch, store
 
 # breeding, metrics, plugins and tags are imported by the functions that use them:
 # `gf run` evaluates without ranking or breeding, and starts faster without them.
-from gf.errors import GfError, InputError, PluginError
+from gf.errors import GfError, InputError, PluginError, some_of
 
 
 class AllFailed(GfError):
@@ -242,7 +242,7 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
         recorded = metrics.result_names(conn)
         raise InputError(
             f"no run is scored by metric {metric.name!r} on {', '.join(datasets)}; "
-            f"results recorded: {', '.join(recorded[:12]) or 'none (run gf run first)'}"
+            f"results recorded: {some_of(recorded, metric.name, 'none (run gf run first)')}"
         )
     params = breeding.many_group_values(conn, groups)
     names = list(dict.fromkeys(name for values in params.values() for name in values))

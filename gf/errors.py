@@ -45,3 +45,22 @@ class PluginError(GfError):
     """A plugin failed to import, registered a duplicate, or raised inside a hook."""
 
     exit_code = 1
+
+
+#: How many names an error message lists (see :func:`some_of`).
+LISTED = 12
+
+
+def some_of(names, wanted=None, empty="none"):
+    """``names`` for an error message: those closest to ``wanted`` first, at most
+    :data:`LISTED`, and how many were left out (``"a, b, c (and 8 more)"``)."""
+    import difflib
+
+    names = list(names)
+    if not names:
+        return empty
+    if wanted is not None:
+        close = difflib.get_close_matches(str(wanted), names, n=3, cutoff=0.5)
+        names = close + [name for name in names if name not in close]
+    shown = ", ".join(map(str, names[:LISTED]))
+    return shown + (f" (and {len(names) - LISTED} more)" if len(names) > LISTED else "")

@@ -23,7 +23,7 @@ expressions ``+name, +algo, +value``, so no query written with the plain columns
 import re
 from dataclasses import dataclass
 
-from gf.errors import InputError
+from gf.errors import InputError, some_of
 from gf.store import BEST_FIRST_INDEX
 
 #: Best-first walks may read at least this many rows before they give up.
@@ -372,7 +372,7 @@ def require_known(conn, metric, db_path):
     recorded = result_names(conn)
     if recorded:
         raise InputError(f"no run in {db_path} is scored by metric {metric.name!r}; results recorded: "
-                         f"{', '.join(recorded[:12])}")
+                         f"{some_of(recorded, metric.name)}")
 
 
 def top_per_dataset(conn, metric, datasets, n, minimize=False):
@@ -405,4 +405,4 @@ def overall(conn, metric, datasets, minimize=False):
 def result_names(conn):
     """``algo.name`` of every result recorded, for suggestions when a metric finds nothing."""
     return [f"{algo}.{name}" for algo, name in conn.execute(
-        "SELECT DISTINCT algo, name FROM results ORDER BY algo, name LIMIT 50")]
+        "SELECT DISTINCT algo, name FROM results ORDER BY algo, name LIMIT 1000")]

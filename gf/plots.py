@@ -18,7 +18,7 @@ import statistics
 import textwrap
 
 from gf import metrics, store
-from gf.errors import GfError, InputError
+from gf.errors import GfError, InputError, some_of
 
 #: At most this many parameter axes in :func:`params`; the ones whose values differ most are kept.
 MAX_AXES = 40
@@ -55,7 +55,7 @@ def _nothing_scored(conn, metric, datasets):
     where = f" on {', '.join(map(str, datasets))}" if datasets else " (the database has no run with a dataset)"
     return InputError(
         f"nothing to plot: no run is scored by metric {metric.name!r}{where}; "
-        f"results recorded: {', '.join(recorded[:12]) or 'none (run gf run first)'}"
+        f"results recorded: {some_of(recorded, metric.name, 'none (run gf run first)')}"
     )
 
 

@@ -46,7 +46,32 @@ def test_runs_filters_by_group_and_dataset(populated, run_gf):
         (1, 1, "SPY", "ok", 1), (2, 1, "TSLA", "ok", 1)
     ]
     assert [r["id"] for r in json.loads(run_gf("runs", "--db", populated, "--dataset", "TSLA", "--json").stdout)] == [2]
-    assert json.loads(run_gf("runs", "--db", populated, "--group", "2", "--json").stdout) == []
+    assert json.loads(run_gf("runs", "--db", populated, "--group", "2", "--json").stdout) == []  # none yet
+    # a filter naming nothing there is a mistake, not an empty list
+    result = run_gf("runs", "--db", populated, "--group", "9")
+    assert result.exit_code == 2 and "group 9 does not exist" in result.stderr
+    result = run_gf("runs", "--db", populated, "--dataset", "TLSA", "--json")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"error: --dataset 'TLSA': no run in {populated} is on it; datasets: TSLA, SPY\n"
+
+
+def test_error_lists_put_the_closest_names_first_and_say_how_many_are_left_out():
+    from gf.errors import some_of
+
+    names = [f"d{number:02d}" for number in range(20)] + ["GOOG-2023-1"]
+    assert some_of(names, "GOOG-2023-01").startswith("GOOG-2023-1, ")
+    assert some_of(names).endswith("d11 (and 9 more)") and some_of([], empty="none yet") == "none yet"
+    assert some_of(["a", "b"], "zzz") == "a, b"
+
+
+def test_a_long_error_keeps_its_first_and_last_lines_on_its_row():
+    from gf.cli import CELL_WIDTH, _cell
+
+    error = ("exited with status 1\nTraceback (most recent call last):\n" + '  File "bt.py", line 3\n' * 20
+             + "AttributeError: no parameter risk.stpo in group 2; closest: risk.stop")
+    assert _cell(error) == "exited with status 1 | ... | AttributeError: no parameter risk.stpo in group 2; closest: risk.stop"
+    assert _cell("exited with status 1\nboom") == "exited with status 1 | boom"
+    assert len(_cell("x" * 500 + "\n" + "y" * 500)) == CELL_WIDTH
 
 
 def test_template_run_prints_a_line_per_group_and_dataset(populated, run_gf):

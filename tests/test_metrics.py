@@ -164,7 +164,9 @@ def test_gf_best_over_every_dataset_agrees_with_python(scored, db_path, run_gf):
     assert text[0].split() == ["rank", "group", "score", "datasets"]
     assert text[1].split() == ["1", "3", "1.5", "2", "of", "2"]  # group 3: trades 0 on SPY, 3 on TSLA
     result = run_gf("best", "--db", db_path, "--metric", "proft")
-    assert result.exit_code == 2 and "is scored by metric 'proft'; results recorded: crossover.profit" in result.stderr
+    assert result.exit_code == 2  # the closest names first
+    assert "is scored by metric 'proft'; results recorded: meanrev.profit, crossover.profit, crossover.trades" in (
+        result.stderr)
 
 
 def test_gf_metrics_list(run_gf):
