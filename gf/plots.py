@@ -226,7 +226,7 @@ def param_table(conn, metric, *, top=10, minimize=False, max_axes=MAX_AXES):
         raise _nothing_scored(conn, metric, datasets)
     groups = [group for group, _ in ranked]
     marks = ",".join("?" * len(groups))
-    found, skipped = {}, set()
+    found, skipped, flags = {}, set(), set()
     for group, param, name, type_name, typed in conn.execute(
         f"SELECT group_id, param, name, type, typed FROM params WHERE group_id IN ({marks})", groups
     ):
@@ -236,6 +236,8 @@ def param_table(conn, metric, *, top=10, minimize=False, max_axes=MAX_AXES):
             skipped.add(full)
         else:
             found.setdefault(full, {})[group] = number
+            if type_name == "bool":
+                flags.add(full)
     names = sorted(name for name in found if name not in skipped)
     if not names:
         raise InputError(
@@ -244,7 +246,8 @@ def param_table(conn, metric, *, top=10, minimize=False, max_axes=MAX_AXES):
         )
     total = len(names)
     if total > max_axes:
-        keep = set(sorted(names, key=lambda name: -_spread(list(found[name].values())))[:max_axes])
+        # booleans last: any two that differ have the largest spread there is, and would fill every axis
+        keep = set(sorted(names, key=lambda name: (name in flags, -_spread(list(found[name].values()))))[:max_axes])
         names = [name for name in names if name in keep]
     return {
         "groups": ranked,

@@ -147,6 +147,17 @@ def test_many_params_keep_the_forty_that_differ_most(load_text, db_path, tmp_pat
     conn.close()
 
 
+def test_booleans_take_the_axes_left_after_the_numbers(load_text, db_path):
+    """Two bools that differ have the largest spread there is: with 45 of them they filled every axis."""
+    flags = "".join(f"f{index:02d}_bool = {'true' if index % 2 else 'false'}\n" for index in range(45))
+    load_text(START + flags)
+    conn = bred(db_path, generations=2, population=10)
+    table = plots.param_table(conn, metrics.resolve("value"), top=8, minimize=True)
+    numbers = [name for name in table["names"] if not name.endswith("_bool")]
+    assert table["total"] == 49 and len(table["names"]) == plots.MAX_AXES and numbers == ["n_int", "x", "y"]
+    conn.close()
+
+
 def test_nothing_to_plot_names_the_metric(db_path, tmp_path):
     conn = store.connect(db_path)
     for plot in (plots.progress, plots.params):
