@@ -590,13 +590,18 @@ def hand_out_launches(conn, evaluations, again=False, failed=False):
     """Record ``evaluations`` as pending launches in one transaction; return those to launch.
 
     Any launch still pending for the same (group, dataset) is abandoned: its coordinator
-    is gone or superseded, and its program will not record. Unless ``again``, a pair that
+    is gone or superseded, and its program will not record. A pending launch whose program
+    recorded its run (its gf killed before settling it) is marked done. Unless ``again``, a pair that
     got a run meanwhile (an orphan that finished just before; with ``failed``, a run that
     did not fail) is dropped, under the same write lock, so no pair is evaluated twice.
     """
     kept = []
     already = "SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ?" + (" AND status != 'failed'" if failed else "")
     with transaction(conn):
+        # a launch whose program recorded its run while its gf was gone (killed before it settled)
+        # is done: it would otherwise stay pending for good, as no one launches that pair again
+        conn.execute("UPDATE launches SET status = 'done' WHERE status = 'pending' "
+                     "AND EXISTS (SELECT 1 FROM runs WHERE runs.launch = launches.uid)")
         for evaluation in evaluations:
             if not again and conn.execute(already + " LIMIT 1", (evaluation.group, evaluation.dataset)).fetchone():
                 continue

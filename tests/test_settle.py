@@ -100,4 +100,6 @@ def test_coordinator_killed_with_outcomes_not_yet_recorded_loses_no_run_and_a_re
     time.sleep(0.5)
     assert conn.execute("SELECT count(*), count(DISTINCT dataset) FROM runs").fetchone() == (24, 24)
     assert conn.execute("SELECT count(*) FROM runs WHERE status != 'ok'").fetchone() == (0,)
+    # the rerun closed the launches whose programs had recorded their runs: none stays pending for good
+    assert conn.execute("SELECT count(*) FROM launches WHERE status = 'pending'").fetchone() == (0,)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
