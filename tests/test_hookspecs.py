@@ -2,6 +2,7 @@
 
 import inspect
 import re
+import os
 from pathlib import Path
 
 from gf import hookspecs
@@ -58,3 +59,28 @@ def test_the_guides_examples_run_as_plugins():
     moved = plugins.call_hook("gf_mutate", param_type=plugins.get_types().for_param("risk_pct"), value=50.0,
                               sigma=1.0, rate=0.0, rng=random.Random(1))
     assert moved != 50.0 and 0 <= moved < 100
+
+
+def test_the_guides_plugin_test_passes_with_the_plugin_installed(tmp_path):
+    """docs/plugins.md's "Testing a plugin" example, run by pytest in a fresh process where the percent
+    plugin is installed (an entry point in the gf group, as `pip install -e .` makes it)."""
+    import re as _re
+    import subprocess
+    import sys
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
+    plugin = next(b for b in _re.findall(r"```python\n(.*?)```", guide, _re.S) if "gf_register_types" in b)
+    test = next(b for b in _re.findall(r"```python\n(.*?)```", guide, _re.S) if "def test_" in b)
+    site = tmp_path / "site"
+    info = site / "gf_plugin_percent-0.1.dist-info"
+    info.mkdir(parents=True)
+    (site / "gf_plugin_percent.py").write_text(plugin)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gf-plugin-percent\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[gf]\npercent = gf_plugin_percent\n")
+    (tmp_path / "test_percent.py").write_text(test)
+    env = {key: value for key, value in os.environ.items() if key != "GF_LOAD_PLUGINS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_percent.py"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "1 passed" in ran.stdout
