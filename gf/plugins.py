@@ -45,7 +45,7 @@ def get_plugin_manager():
             manager.register(importlib.import_module(module_name), name=module_name)
         _load_entry_points(manager)
         _check_pending(manager)
-        if os.environ.get("GF_TRACE_HOOKS"):
+        if _tracing():
             _trace_hooks(manager)
         _manager = manager
     return _manager
@@ -110,6 +110,17 @@ def require_healthy():
         )
 
 
+def _tracing():
+    return bool(os.environ.get("GF_TRACE_HOOKS"))
+
+
+def _trace(hook_name, plugin_name):
+    """Log one implementation called directly (not through pluggy, whose monitoring logs the rest)."""
+    from loguru import logger
+
+    logger.debug("hook {} -> {}", hook_name, [plugin_name])
+
+
 def _trace_hooks(manager):
     from loguru import logger
 
@@ -137,14 +148,17 @@ def first_result(hook_name):
     """A fast caller for a ``firstresult`` hook called many times in a row (``gf_mutate``).
 
     It resolves the implementations once, in pluggy's calling order, and calls them
-    directly, skipping pluggy's per-call machinery (and ``GF_TRACE_HOOKS``); build a
-    new one after registering plugins.
+    directly, skipping pluggy's per-call machinery; build a new one after registering
+    plugins. With ``GF_TRACE_HOOKS`` it logs each implementation it calls.
     """
     impls = [(impl.function, impl.argnames, impl.plugin_name)
              for impl in reversed(getattr(get_plugin_manager().hook, hook_name).get_hookimpls())]
+    traced = _tracing()
 
     def call(**kwargs):
         for function, argnames, plugin_name in impls:
+            if traced:
+                _trace(hook_name, plugin_name)
             try:
                 result = function(*[kwargs[name] for name in argnames])
             except Exception as error:
@@ -181,6 +195,8 @@ def collect(hook_name, expected_type, key):
             registered[item_key] = (item, _plugin)
 
         arguments = {"register": register}
+        if _tracing():
+            _trace(hook_name, impl.plugin_name)
         try:
             impl.function(*[arguments[name] for name in impl.argnames])
         except PluginError:

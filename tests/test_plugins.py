@@ -253,3 +253,13 @@ def test_hook_tracing_logs_hook_calls(monkeypatch, log_messages):
     plugins.reset()
     plugins.call_hook("gf_register_types", register=lambda t: None)
     assert "DEBUG: hook gf_register_types -> ['gf_plugins_builtin.types']" in "\n".join(log_messages)
+    # and the hooks gf calls without pluggy's machinery: the registries, and mutators in a breed
+    log_messages.clear()
+    plugins.get_metrics()
+    mutate = plugins.first_result("gf_mutate")
+    mutate(param_type=plugins.get_types().for_param("x"), value=1.0, sigma=1.0, rate=0.0, rng=__import__("random"))
+    logged = "\n".join(log_messages)
+    for line in ("hook gf_register_metrics -> ['gf_plugins_builtin.metrics']",
+                 "hook gf_register_types -> ['gf_plugins_builtin.types']",
+                 "hook gf_mutate -> ['gf_plugins_builtin.mutators']"):
+        assert f"DEBUG: {line}" in logged, line
