@@ -65,7 +65,19 @@ def _load_entry_points(manager):
     allowed = _allowed()
     failures.clear()
     _distributions.clear()
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+    installed = entry_points(group=ENTRY_POINT_GROUP)
+    if allowed:
+        known = {entry_point.name for entry_point in installed} | {
+            entry_point.dist.name for entry_point in installed if entry_point.dist}
+        unknown = sorted(allowed - known)
+        if unknown:  # a typo would silently leave the plugin out
+            import sys
+
+            from gf.errors import some_of
+
+            sys.stderr.write(f"gf warning: GF_LOAD_PLUGINS names {', '.join(unknown)}, which no installed plugin "
+                             f"is; installed: {some_of(sorted(known), unknown[0])}\n")
+    for entry_point in installed:
         distribution = entry_point.dist.name if entry_point.dist else None
         if allowed is not None and entry_point.name not in allowed and distribution not in allowed:
             continue

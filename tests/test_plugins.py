@@ -182,6 +182,19 @@ def test_gf_load_plugins_restricts_by_entry_point_or_distribution_name(site, mon
         assert [p["name"] for p in json.loads(run_gf("plugins", "list", "--json").stdout)] == expected
 
 
+def test_gf_load_plugins_naming_no_installed_plugin_warns(site, monkeypatch, capfd):
+    install_fake_plugin(site, monkeypatch, "pct", PERCENT_PLUGIN)
+    monkeypatch.setenv("GF_LOAD_PLUGINS", "pcts")
+    plugins.reset()
+    plugins.get_plugin_manager()
+    warning = capfd.readouterr().err
+    assert warning.startswith("gf warning: GF_LOAD_PLUGINS names pcts, which no installed plugin is; installed: pct, ")
+    monkeypatch.setenv("GF_LOAD_PLUGINS", "")  # empty: none, on purpose
+    plugins.reset()
+    plugins.get_plugin_manager()
+    assert capfd.readouterr().err == ""
+
+
 def test_plugin_registering_a_taken_suffix_is_refused():
     class Clash:
         __name__ = "clash"
