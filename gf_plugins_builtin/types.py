@@ -96,7 +96,8 @@ class ChoiceType(ParamType):
 
     def validate(self, value):
         if not isinstance(value, list) or not value:
-            raise ValueError(f"expected a non-empty list of options, got {_json_kind(value)}")
+            got = "an empty list" if value == [] else _json_kind(value)
+            raise ValueError(f"expected a non-empty list of options, got {got}")
         return value
 
     def extract(self, value):
