@@ -171,7 +171,8 @@ class GeneticBreeder(Breeder):
             spread = math.sqrt(sum(weight * (value - mean) ** 2 for value, weight in pairs) / total)
             magnitude = sum(abs(value) * weight for value, weight in pairs) / total
             floor = self.relative_floor * magnitude if magnitude > 0 else self.absolute_floor
-            return {"mean": mean, "sigma": max(spread, floor)}
+            # whole numbers stay whole (an _int, or a plugin's type whose values are all ints)
+            return {"mean": mean, "sigma": max(spread, floor), "whole": all(isinstance(v, int) for v, _ in pairs)}
         votes = {}
         for value, weight in pairs:
             key = repr(value if not isinstance(value, list) else value[0])
@@ -185,7 +186,7 @@ class GeneticBreeder(Breeder):
             return None
         if "mean" in stats:
             value = stats["mean"]
-            if param_type.name == "int":
+            if param_type.name == "int" or stats["whole"]:
                 value = int(round(value))
             return request.mutate(name, value, sigma=stats["sigma"] * strength, rate=0.0)
         options = stats["votes"]

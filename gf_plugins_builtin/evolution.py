@@ -247,6 +247,8 @@ class EvolutionBreeder(Breeder):
         own = [i for i, n in enumerate(numeric) if request.types.for_param(n).name in OWN_UNITS]
         rounded = {i for i in own if request.types.for_param(numeric[i]).name == "int"}
         local = bool(own) and 2 * len(numeric) + 1 < MODEL_MAX
+        # a plugin's numeric type whose values are ints: its mutator is handed whole numbers
+        whole = {n for n in numeric if request.types.for_param(n).name not in OWN_UNITS and isinstance(start_values[n], int)}
         for batch in batches[1:]:
             ranked = sorted(batch, key=lambda g: history[g][1], reverse=not request.minimize)
             success = self._success(strategy, own, rounded, batch, history, request.minimize) if local else None
@@ -280,7 +282,7 @@ class EvolutionBreeder(Breeder):
                 vector, picks = proposals[number]
             elif number < len(proposals) + crossovers and len(pool) >= 2:
                 children.append(self._crossover(request, strategy, numeric, probabilities, strength,
-                                                rng.sample(pool, 2), history))
+                                                rng.sample(pool, 2), history, whole))
                 continue
             else:
                 vector, picks = strategy.sample(rng, strength), None
@@ -290,7 +292,8 @@ class EvolutionBreeder(Breeder):
                 if kind not in OWN_UNITS:
                     step = strategy.sigma * strategy.scale[index] * strength[index]
                     centre = value if picks is not None else strategy.mean[index]
-                    params[name] = request.mutate(name, centre, sigma=step, rate=0.0)
+                    params[name] = request.mutate(name, int(round(centre)) if name in whole else centre, sigma=step,
+                                                  rate=0.0)
                     continue
                 low, high = request.bounds.get(name, (None, None))
                 # a sample is folded back into the bounds (its spread stays symmetric); a model's
@@ -353,7 +356,7 @@ class EvolutionBreeder(Breeder):
         return int(population * CROSSOVER_SHARE * min(1.0, CROSSOVER_FULL_UP_TO / max(1, params)))
 
     @staticmethod
-    def _crossover(request, strategy, numeric, probabilities, strength, parents, history):
+    def _crossover(request, strategy, numeric, probabilities, strength, parents, history, whole=frozenset()):
         """A child taking each parameter from one of the ``parents`` (two group ids), numbers nudged."""
         rng = request.rng
         values = [history[group][0] for group in parents]
@@ -364,7 +367,7 @@ class EvolutionBreeder(Breeder):
             step = strategy.sigma * strategy.scale[index] * strength[index] * CROSSOVER_NUDGE
             kind = request.types.for_param(name).name
             if kind not in OWN_UNITS:
-                params[name] = request.mutate(name, value, sigma=step, rate=0.0)
+                params[name] = request.mutate(name, int(round(value)) if name in whole else value, sigma=step, rate=0.0)
                 continue
             low, high = request.bounds.get(name, (None, None))
             value = _reflect(value + step * rng.gauss(0.0, 1.0), low, high)

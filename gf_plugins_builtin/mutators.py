@@ -8,6 +8,8 @@ its own units (a whole number stays whole), kept inside the type's ``low``/``hig
 without this, a type registered with no ``gf_mutate`` was never bred at all.
 """
 
+import math
+
 from gf import hookimpl
 
 
@@ -44,7 +46,27 @@ def gf_mutate(param_type, value, sigma, rate, rng):
             value = list(value)
             value[0], value[chosen] = value[chosen], value[0]
         return value
-    if param_type.numeric and isinstance(value, (int, float)) and not isinstance(value, bool):
-        moved = mutate_number(param_type, value, sigma, rng)
-        return int(round(moved)) if isinstance(value, int) else float(moved)
+    if param_type.numeric and isinstance(value, int) and not isinstance(value, bool):
+        return mutate_whole(param_type, value, sigma, rng)
+    if param_type.numeric and isinstance(value, float):
+        return float(mutate_number(param_type, value, sigma, rng))
     return None
+
+
+def mutate_whole(param_type, value, sigma, rng):
+    """A plugin type's whole number moved as an ``_int`` is (by at least one), folded into the
+    whole numbers of [low, high) when the type has bounds."""
+    moved = value + (round(rng.gauss(0.0, max(sigma, 0.5))) or rng.choice((-1, 1)))
+    lowest = math.ceil(param_type.low) if param_type.low is not None else None
+    highest = math.ceil(param_type.high) - 1 if param_type.high is not None else None  # high itself is out
+    if lowest is not None and highest is not None:
+        span = highest - lowest
+        if span <= 0:
+            return lowest
+        offset = (moved - lowest) % (2 * span)
+        return lowest + (offset if offset <= span else 2 * span - offset)
+    if lowest is not None and moved < lowest:
+        return lowest + (lowest - moved)
+    if highest is not None and moved > highest:
+        return highest - (moved - highest)
+    return moved

@@ -118,6 +118,42 @@ def test_a_numeric_plugin_type_with_no_mutator_of_its_own_is_bred_within_its_ran
     assert min(values) < 85  # towards the best, 50 %
 
 
+WHOLE_PLUGIN = '''
+from gf import ParamType, hookimpl
+
+
+class Lots(ParamType):
+    """_lots: a whole number of lots, 0 to 9 (high is the value breeding stays below)."""
+
+    name, suffix, low, high = "lots", "_lots", 0, 10
+
+    def validate(self, value):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"expected a whole number, got {value!r}")
+        return value
+
+
+@hookimpl
+def gf_register_types(register):
+    register(Lots())
+'''
+
+
+@pytest.mark.parametrize("breeder", ["default", "ga", "classic"])
+def test_a_whole_number_plugin_type_is_bred_whole_and_below_its_high(site, monkeypatch, tmp_path, db_path,
+                                                                     run_gf, breeder):
+    install_fake_plugin(site, monkeypatch, "pct", WHOLE_PLUGIN)
+    (tmp_path / "p.js").write_text("size_lots = 8\nx = 1.0\n")
+    assert run_gf("load", "--db", db_path, tmp_path / "p.js").exit_code == 0
+    GeneticFuckery(dbfile=db_path).evolve(lambda params, dataset: {"t": {"v": params.size_lots + params.x}},
+                                          metric="v", generations=4, population=8, datasets=["d"], seed=5,
+                                          breeder=breeder)
+    values = [json.loads(v) for (v,) in store.connect(db_path).execute(
+        "SELECT value FROM params WHERE name = 'size_lots'")]
+    assert all(type(v) is int and 0 <= v <= 9 for v in values), values
+    assert len(set(values)) >= 3 and 9 in values  # bred towards the best, 9, and never to high itself
+
+
 def test_broken_plugin_is_reported_by_name_and_stops_loading(site, monkeypatch, run_gf, tmp_path, db_path):
     install_fake_plugin(site, monkeypatch, "broken", "import numpy_that_is_not_there\n")
     listed = json.loads(run_gf("plugins", "list", "--json").stdout)
