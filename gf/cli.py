@@ -162,12 +162,16 @@ def _cell(value):
         text = " | ".join(lines)
         if len(text) > CELL_WIDTH:
             # its first line (what happened) and its last (a traceback's exception), the middle left out
-            tail = lines[-1] if len(lines) > 1 else ""
-            head = lines[0][:max(20, CELL_WIDTH - len(tail) - 9)]
-            text = f"{head} | ... | {tail}" if tail else head
-            if len(text) > CELL_WIDTH:
-                text = text[:CELL_WIDTH - 3] + "..."
+            tail = _cut(lines[-1], CELL_WIDTH // 2) if len(lines) > 1 else ""
+            between = " | ... | " if len(lines) > 2 else " | "
+            head = _cut(lines[0], CELL_WIDTH - (len(between) + len(tail) if tail else 0))
+            text = head + (between + tail if tail else "")
     return text
+
+
+def _cut(text, width):
+    """``text``, or its start and "..." to fit in ``width`` characters."""
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 #: How much of a many-line value (an error and its stderr) a table shows on its one row.

@@ -389,9 +389,9 @@ def load(conn, paths, types, *, parent=None, db_path="", parsed=None):
     with store.transaction(conn):
         same = [group for (group,) in conn.execute("SELECT id FROM groups WHERE digest = ? ORDER BY id",
                                                    (store.digest(rows),))]
+        wanted = {_meaning(constraint) for constraint in parsed.constraints}
         for group in same:  # the same values and constraints: that group, not a copy to evaluate again
-            if [tuple(map(str, row)) for row in store.group_constraints(conn, group)] == [
-                    tuple(map(str, row)) for row in constraints]:
+            if {_meaning(Constraint.from_stored(*row)) for row in store.group_constraints(conn, group)} == wanted:
                 parsed.warnings.append(f"group {group} already has these values and constraints: nothing loaded")
                 return group, parsed
         if same:
@@ -405,6 +405,14 @@ def load(conn, paths, types, *, parent=None, db_path="", parsed=None):
             parents=[parent] if parent is not None else [],
         )
     return group_id, parsed
+
+
+def _meaning(constraint):
+    """What a constraint says, however written: `a < b` is `b > a`, `a >= 1` is `a >= 1.0`."""
+    lhs, op, rhs = constraint.lhs, constraint.op, constraint.rhs
+    if isinstance(rhs, str) and rhs < lhs:
+        return rhs, _FLIPPED[op], lhs
+    return lhs, op, rhs
 
 
 def load_into(db_path, paths, types, *, parent=None):

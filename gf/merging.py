@@ -151,11 +151,11 @@ def merge_performers(conn, mapping, metric, *, top=3, datasets=None, minimize=Fa
     base_group = overall[0][0]
     params = breeding.group_values(conn, base_group)
     types = plugins.get_types()
-    parents, sources = [base_group], {}
+    parents, sources, rows_of = [base_group], {}, {}
     for algo, patterns in mapping.items():
         ranked = []
         for dataset in datasets:
-            for group in _algo_top(conn, metric, algo.lower(), dataset, top, minimize):
+            for group in _algo_top(conn, metric, algo.lower(), dataset, top, minimize, rows_of):
                 if group not in ranked:
                     ranked.append(group)
         if not ranked:
@@ -178,25 +178,28 @@ def merge_performers(conn, mapping, metric, *, top=3, datasets=None, minimize=Fa
     return params, parents, constraints, sources
 
 
-def _algo_top(conn, metric, algo, dataset, top, minimize):
+def _algo_top(conn, metric, algo, dataset, top, minimize, rows_of):
     """The ``top`` groups on ``dataset`` by ``metric``'s rows for ``algo``, best first.
 
     A result name ranks the algo's own value of it (``crossover.profit`` for algo
     crossover); any other metric is asked for every row of the dataset and its rows for
-    the algo kept (``"max profit min trades"`` scores each algo). A metric whose rows
-    name no algo (``--metric-sql``) cannot tell the algos apart, so it is refused.
+    the algo kept (``"max profit min trades"`` scores each algo; a ``--metric-sql`` query
+    may return an ``algo`` column), once per dataset: ``rows_of`` keeps them for the next
+    algo. A metric whose rows name no algo cannot tell the algos apart, so it is refused.
     """
     if isinstance(metric, metrics.ResultMetric):
         return [row.group for row in metrics.ResultMetric(metric.result, algo).rank(
             conn, dataset=dataset, limit=top, minimize=minimize)]
-    rows = metric.rank(conn, dataset=dataset, minimize=minimize, per_group=False)
+    if dataset not in rows_of:
+        rows_of[dataset] = metric.rank(conn, dataset=dataset, minimize=minimize, per_group=False)
+    rows = rows_of[dataset]
     if rows and all(row.algo is None for row in rows):
         raise InputError(f"metric {metric.name!r} scores runs, not algos, so it cannot rank each algo's groups: "
                          "return an `algo` column from the query, or pass --metric with a result name "
                          "(e.g. --metric profit)")
     found = []
     for row in rows:
-        if row.algo is not None and row.algo.lower() == algo and row.group not in found:
+        if row.algo is not None and str(row.algo).lower() == algo and row.group not in found:
             found.append(row.group)
             if len(found) == top:
                 break

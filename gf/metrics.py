@@ -335,6 +335,9 @@ def resolve(spec=None, *, sql_file=None, algo=None):
     if sql_file is not None:
         if spec:
             raise InputError("give either --metric or --metric-sql, not both")
+        if algo:
+            raise InputError(f"--algo {algo} filters a result name (--metric profit --algo {algo}); with "
+                             "--metric-sql, choose the algo in the query")
         return SqlFileMetric(sql_file)
     if not spec:
         raise InputError("no metric: pass --metric NAME (a result name such as profit) or --metric-sql FILE")
@@ -389,6 +392,9 @@ def overall(conn, metric, datasets, minimize=False):
     scores = {}
     for dataset in datasets:
         for row in metric.rank(conn, dataset=dataset, minimize=minimize):
+            if not isinstance(row.score, (int, float)):  # a --metric-sql query may return text
+                raise InputError(f"metric {metric.name!r} scored group {row.group} on {dataset} {row.score!r}, not a "
+                                 "number: a ranking over datasets averages the scores, so return numbers")
             scores.setdefault(row.group, {})[dataset] = row.score
     if not scores:
         return []
@@ -405,4 +411,4 @@ def overall(conn, metric, datasets, minimize=False):
 def result_names(conn):
     """``algo.name`` of every result recorded, for suggestions when a metric finds nothing."""
     return [f"{algo}.{name}" for algo, name in conn.execute(
-        "SELECT DISTINCT algo, name FROM results ORDER BY algo, name LIMIT 1000")]
+        "SELECT DISTINCT algo, name FROM results ORDER BY algo, name")]

@@ -171,8 +171,9 @@ class GeneticFuckery:
 
     @property
     def pid(self):
-        """The parameter group id, under the seed's name."""
-        return self.group
+        """The parameter group id, under the seed's name (the database's only group, once read, if none was
+        chosen)."""
+        return self.group if self.group is not None else self.__read
 
     @property
     def conn(self):
@@ -220,7 +221,7 @@ class GeneticFuckery:
         return sorted(set(super().__dir__()) | set(self.params))
 
     def __repr__(self):
-        return f"<GeneticFuckery {self.dbfile} group={self.group} dataset={self.dataset}>"
+        return f"<GeneticFuckery {self.dbfile} group={self.pid} dataset={self.dataset}>"
 
     def close(self):
         """Close the database connection (it reopens on next use)."""

@@ -246,8 +246,13 @@ def param_table(conn, metric, *, top=10, minimize=False, max_axes=MAX_AXES):
         )
     total = len(names)
     if total > max_axes:
-        # booleans last: any two that differ have the largest spread there is, and would fill every axis
-        keep = set(sorted(names, key=lambda name: (name in flags, -_spread(list(found[name].values()))))[:max_axes])
+        # booleans after the numbers that differ (any two booleans that differ have the largest spread there
+        # is, and would fill every axis), and params the same in every group last
+        def rank(name):
+            spread = _spread(list(found[name].values()))
+            return spread == 0, name in flags, -spread
+
+        keep = set(sorted(names, key=rank)[:max_axes])
         names = [name for name in names if name in keep]
     return {
         "groups": ranked,

@@ -71,7 +71,9 @@ def test_a_long_error_keeps_its_first_and_last_lines_on_its_row():
              + "AttributeError: no parameter risk.stpo in group 2; closest: risk.stop")
     assert _cell(error) == "exited with status 1 | ... | AttributeError: no parameter risk.stpo in group 2; closest: risk.stop"
     assert _cell("exited with status 1\nboom") == "exited with status 1 | boom"
-    assert len(_cell("x" * 500 + "\n" + "y" * 500)) == CELL_WIDTH
+    two = _cell("x" * 500 + "\n" + "y" * 500)  # nothing in between to leave out; each line cut shows it
+    assert len(two) == CELL_WIDTH and two.startswith("x") and " | y" in two and two.endswith("...")
+    assert _cell("E" * 300 + "\n") == "E" * (CELL_WIDTH - 3) + "..."
 
 
 def test_template_run_prints_a_line_per_group_and_dataset(populated, run_gf):

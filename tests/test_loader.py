@@ -60,6 +60,8 @@ def test_loading_the_same_values_again_stores_no_copy(tmp_path, db_path, run_gf,
     result = run_gf("load", "--db", db_path, tmp_path / "again.js")
     assert (result.exit_code, result.stdout) == (0, "1\n")
     assert result.stderr == "warning: group 1 already has these values and constraints: nothing loaded\n"
+    (tmp_path / "reordered.js").write_text("b > a\nb = 2\na = 1\n")  # `a < b` is `b > a`, in any order
+    assert run_gf("load", "--db", db_path, tmp_path / "reordered.js").stdout == "1\n"
     (tmp_path / "same.js").write_text("b = 2\n")
     assert run_gf("load", "--db", db_path, "--parent", "1", tmp_path / "same.js").stdout == "1\n"
     assert count_rows(db_path, "groups") == 1

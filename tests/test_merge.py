@@ -204,6 +204,10 @@ def test_merge_performers_with_the_seeds_metric_and_with_sql_that_scores_each_al
                        "WHERE dataset = :dataset AND name = 'profit' ORDER BY score DESC")
     result = run_gf("merge-performers", "--db", path, "--metric-sql", by_algo, mapping, "--top", "1")
     assert result.exit_code == 0, result.stderr
+    numbered = tmp_path / "numbered.sql"  # an algo column of numbers names no algo of the map
+    numbered.write_text(by_algo.read_text().replace("SELECT run, algo,", "SELECT run, 7 AS algo,"))
+    refused = run_gf("merge-performers", "--db", path, "--metric-sql", numbered, mapping)
+    assert refused.exit_code == 2 and "algo 'a' is not scored by metric" in refused.stderr
     profit = {algo: {d: max(conn.execute("SELECT value FROM results JOIN run_meta USING (run) WHERE algo = ? AND "
                                          "dataset = ? AND name = 'profit'", (algo, d)))[0] for d in ("d1", "d2")}
               for algo in ("a", "b")}

@@ -99,6 +99,12 @@ def test_sql_file_metric_rows_must_be_best_first_as_minimize_says(scored, tmp_pa
     assert store.connect(db_path).execute("SELECT count(*) FROM groups").fetchone()[0] == 3  # nothing bred
     result = run_gf("best", "--db", db_path, "--metric-sql", str(low), "--minimize", "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["group"] == 3
+    text = tmp_path / "text.sql"  # text scores rank a dataset, but cannot be averaged over datasets
+    text.write_text("SELECT run, printf('%04d', value) AS score FROM results JOIN run_meta USING (run) "
+                    "WHERE dataset = :dataset AND name = 'trades' ORDER BY score DESC")
+    assert run_gf("top", "--db", db_path, "--metric-sql", str(text), "--dataset", "SPY").exit_code == 0
+    result = run_gf("best", "--db", db_path, "--metric-sql", str(text))
+    assert result.exit_code == 2 and "'0200', not a number: a ranking over datasets averages" in result.stderr
     unordered = tmp_path / "unordered.sql"
     unordered.write_text("SELECT run, value AS score FROM results JOIN run_meta USING (run) "
                          "WHERE dataset = :dataset AND name = 'trades' ORDER BY run")
@@ -134,6 +140,8 @@ def test_resolve_metric_specs(tmp_path):
         resolve("max profit")
     with pytest.raises(InputError, match="either --metric or --metric-sql"):
         resolve("profit", sql_file=tmp_path / "x.sql")
+    with pytest.raises(InputError, match="with --metric-sql, choose the algo in the query"):
+        resolve(sql_file=tmp_path / "x.sql", algo="crossover")
     with pytest.raises(InputError, match="cannot read metric SQL"):
         resolve(sql_file=tmp_path / "missing.sql")
     with pytest.raises(InputError, match="names algo a but --algo says b"):

@@ -99,7 +99,7 @@ def test_missing_group_lists_the_ids_that_exist(g, db_path, load_text):
 def test_no_group_chosen_and_bad_environment(g, db_path, monkeypatch, load_text):
     # the seed's first example, GeneticFuckery(dbfile=...) with no pid: the only group, recorded as such
     only = GeneticFuckery(dbfile=db_path)
-    assert only.overall.decay_rate_int == 5 and only.pid is None
+    assert only.pid is None and only.overall.decay_rate_int == 5 and only.pid == 1 and "group=1" in repr(only)
     only.record({"a": {"b": 1}}, dataset="d")
     assert store.connect(db_path).execute("SELECT group_id FROM runs").fetchall() == [(1,)]
     load_text("a = 2")

@@ -159,6 +159,19 @@ def test_booleans_take_the_axes_left_after_the_numbers(load_text, db_path):
     conn.close()
 
 
+def test_params_the_same_in_every_top_group_take_the_axes_last(load_text, db_path):
+    """45 floats that no group changed, one that moves and a boolean that flips: the two that differ are shown."""
+    same = "".join(f"same{index:02d} = 1.5\n" for index in range(45))
+    for index in range(4):
+        group = load_text(same + f"moving = {index + 1}.0\nflag_bool = {'true' if index % 2 else 'false'}\n")
+        GeneticFuckery(dbfile=db_path, pid=group).record({"t": {"value": float(index)}}, dataset="a")
+    conn = store.connect(db_path)
+    table = plots.param_table(conn, metrics.resolve("value"), top=4)
+    assert table["total"] == 47 and len(table["names"]) == plots.MAX_AXES
+    assert {"moving", "flag_bool"} <= set(table["names"])
+    conn.close()
+
+
 def test_nothing_to_plot_names_the_metric(db_path, tmp_path):
     conn = store.connect(db_path)
     for plot in (plots.progress, plots.params):
