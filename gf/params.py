@@ -258,7 +258,8 @@ class GeneticFuckery:
         goes on); ``patience``: end after that many generations in a row without a better
         best score. Why it ended early is logged, and shown by ``gf loops``.
 
-        :returns: :meth:`best` after the last generation.
+        :returns: :meth:`best` over ``datasets`` after the last generation (its ``params``: the
+            values to use).
         """
         import time
 
@@ -315,12 +316,15 @@ class GeneticFuckery:
             from loguru import logger
 
             logger.info("evolve {}", summary.reason)
-        return self.best(metric, minimize=minimize)
+        return self.best(metric, minimize=minimize, datasets=datasets)
 
-    def top(self, metric, n=10, minimize=False, dataset=None):
-        """The best ``n`` groups by ``metric``: on ``dataset``, or by mean score over every dataset.
+    def top(self, metric, n=10, minimize=False, dataset=None, datasets=None):
+        """The best ``n`` groups by ``metric``: on ``dataset``, or by mean score over ``datasets``
+        (default: every dataset of the database).
 
-        :returns: dicts ``{"group", <metric>: score, "score", ...}``, best first.
+        :returns: dicts ``{"group", <metric>: score, "score", ..., "params"}``, best first;
+            ``params`` is the group's ``{name: value}`` as the file names them and the program
+            reads them (``json.dumps`` it, or write it out with ``gf export GROUP``).
         """
         from gf import metrics
 
@@ -328,24 +332,30 @@ class GeneticFuckery:
         chosen = metrics.resolve(metric)
         metrics.require_known(self.conn, chosen, self.dbfile)
         if dataset is not None:
-            return [
+            found = [
                 {"group": row.group, metric: row.score, "score": row.score, "dataset": row.dataset,
                  "algo": row.algo, "run": row.run}
                 for row in chosen.rank(self.conn, dataset=dataset, limit=n, minimize=minimize)
             ]
-        ranked = metrics.overall(self.conn, chosen, store.datasets(self.conn), minimize)
-        return [
-            {"group": group, metric: score, "score": score, "datasets": by_dataset}
-            for group, score, by_dataset in ranked[:n]
-        ]
+        else:
+            if isinstance(datasets, str):
+                datasets = [datasets]
+            over = [str(name) for name in datasets] if datasets is not None else store.datasets(self.conn)
+            ranked = metrics.overall(self.conn, chosen, over, minimize)
+            found = [{"group": group, metric: score, "score": score, "datasets": by_dataset}
+                     for group, score, by_dataset in ranked[:n]]
+        for entry in found:
+            entry["params"] = {name: json.loads(typed) for name, _value, _type, typed in
+                               store.group_params(self.conn, entry["group"])}
+        return found
 
-    def best(self, metric, minimize=False, dataset=None):
+    def best(self, metric, minimize=False, dataset=None, datasets=None):
         """The best group by ``metric`` (see :meth:`top`), or ``None`` when nothing is scored.
 
         :raises InputError: ``metric`` names a result no run has recorded while others are
             recorded (a misspelt name, or an algo that has not reported yet).
         """
-        ranked = self.top(metric, n=1, minimize=minimize, dataset=dataset)
+        ranked = self.top(metric, n=1, minimize=minimize, dataset=dataset, datasets=datasets)
         return ranked[0] if ranked else None
 
     # -- recording --------------------------------------------------------------------

@@ -262,3 +262,20 @@ def test_evolve_takes_one_dataset_as_a_string_and_checks_jobs(load_text, db_path
         g.evolve(objective, metric="value", minimize=True, generations=1, population=4, datasets=["a"], jobs=0)
     g.evolve(objective, metric="value", minimize=True, generations=1, population=4, datasets="train", seed=1)
     assert store.datasets(store.connect(db_path)) == ["train"]
+
+
+def test_evolve_returns_its_own_datasets_best_with_the_params_to_use(load_text, db_path):
+    """A database with runs on other datasets: evolve's answer is over the datasets it was given (it was the
+    best group over every dataset of the database, often an older group scored on more of them)."""
+    load_text(START)
+    g = GeneticFuckery(dbfile=db_path)
+    g.evolve(objective, metric="value", minimize=True, generations=2, population=8, datasets=["a", "b"], seed=1)
+    best = g.evolve(lambda params, dataset: {"score": {"value": (params.x - 7) ** 2}}, metric="value",
+                    minimize=True, generations=3, population=8, datasets=["c"], seed=2)
+    ranked = g.top("value", n=1000, minimize=True, dataset="c")
+    assert best["group"] == ranked[0]["group"] and set(best["datasets"]) == {"c"}
+    assert best["score"] == ranked[0]["score"]
+    assert g.best("value", minimize=True)["datasets"].keys() == {"a", "b", "c"}  # by default: every dataset
+    stored = {name: json.loads(typed) for name, _v, _t, typed in store.group_params(g.conn, best["group"])}
+    assert best["params"] == stored and set(stored) == {"x", "y", "n_int", "flag_bool", "mode_choice"}
+    assert json.loads(json.dumps(best["params"])) == best["params"]
