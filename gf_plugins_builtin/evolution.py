@@ -292,6 +292,12 @@ class EvolutionBreeder(Breeder):
                 if kind not in OWN_UNITS:
                     step = strategy.sigma * strategy.scale[index] * strength[index]
                     centre = value if picks is not None else strategy.mean[index]
+                    param_type = request.types.for_param(name)
+                    if (param_type.low is not None and centre < param_type.low
+                            or param_type.high is not None and centre >= param_type.high):
+                        # a model's optimum outside what the type holds (a log scale's value below 0,
+                        # in the units the model is fitted in): around the mean instead, not on the edge
+                        centre = strategy.mean[index]
                     params[name] = request.mutate(name, int(round(centre)) if name in whole else centre, sigma=step,
                                                   rate=0.0)
                     continue

@@ -194,8 +194,8 @@ def test_gf_breed_explores_decades_and_stays_positive(logscale, run_gf, tmp_path
     command = f"{sys.executable} {program} {{}}"
     result = run_gf("run", "--db", db_path, command, "dataset-a")
     assert result.exit_code == 0, result.stderr
-    # ga mutates through gf_mutate; gf's default breeder (an evolution strategy) samples every
-    # numeric type in its own units and never calls gf_mutate
+    # gf's default breeder (an evolution strategy) hands a plugin's numeric type to its gf_mutate,
+    # around the strategy's mean
     result = run_gf("breed", "--db", db_path, "--metric", "score", "--breeder", "default", "--top", "3", "--loop", "4",
                     "--population", "6", "--seed", "1", "-j", "2", command)
     assert result.exit_code == 0, result.stderr
@@ -210,6 +210,8 @@ def test_gf_breed_explores_decades_and_stays_positive(logscale, run_gf, tmp_path
         rates.append(values["model__learning_rate_log"]["value"])
     # children spread over a decade and more, down from 1e-3 ...
     assert min(rates) < 2e-4 and max(rates) / min(rates) > 10
+    # ... and none where the model's optimum, in linear units, fell below 0 (lifted to the smallest float)
+    assert min(rates) > 1e-12, sorted(rates)[:3]
     # ... and the best group found is much closer to 1e-5 than the start (score -4: two decades off)
     top = json.loads(run_gf("top", "--db", db_path, "--metric", "score", "-n", "1", "--json").stdout)
     assert len(top) == 1 and top[0]["score"] > -2.0
