@@ -306,12 +306,18 @@ class GeneticFuckery:
                       "breeder": breeder_plugin.name, "top": top, "seed": seed, "start": seeds},
         )
         engine.refuse_if_running(self.conn, settings)  # before evaluating: the running loop's children are pending
-        pairs = engine.pending_pairs(self.conn, starting, datasets)
-        if pairs:
-            ok, _failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs), context)
-            if not ok:
-                raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups", True))
-        summary = engine.run_loop(self.conn, settings, context)
+        try:
+            pairs = engine.pending_pairs(self.conn, starting, datasets)
+            if pairs:
+                ok, _failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs),
+                                              context)
+                if not ok:
+                    raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups",
+                                                                     True))
+            summary = engine.run_loop(self.conn, settings, context)
+        except engine.Interrupted as error:  # Ctrl-C is a KeyboardInterrupt in Python, as everywhere else
+            said = str(error).replace("rerun the same command", "call evolve again with the same arguments")
+            raise KeyboardInterrupt(said) from None
         if summary.reason:
             from loguru import logger
 

@@ -279,3 +279,23 @@ def test_evolve_returns_its_own_datasets_best_with_the_params_to_use(load_text, 
     stored = {name: json.loads(typed) for name, _v, _t, typed in store.group_params(g.conn, best["group"])}
     assert best["params"] == stored and set(stored) == {"x", "y", "n_int", "flag_bool", "mode_choice"}
     assert json.loads(json.dumps(best["params"])) == best["params"]
+
+
+def test_ctrl_c_in_evolve_is_a_keyboard_interrupt_and_calling_again_resumes(load_text, db_path):
+    load_text(START)
+    calls = []
+
+    def interrupted_once(params, dataset):
+        calls.append(dataset)
+        if len(calls) == 12:
+            raise KeyboardInterrupt  # as Ctrl-C would, in the middle of a generation
+        return objective(params, dataset)
+
+    g = GeneticFuckery(dbfile=db_path)
+    arguments = dict(metric="value", minimize=True, generations=3, population=8, datasets=["a", "b"], seed=1)
+    with pytest.raises(KeyboardInterrupt, match="call evolve again with the same arguments to resume"):
+        g.evolve(interrupted_once, **arguments)
+    best = g.evolve(interrupted_once, **arguments)
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone() == (2 + 3 * 8 * 2,)
+    assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)] and best["datasets"].keys() == {"a", "b"}
