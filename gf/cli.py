@@ -556,8 +556,8 @@ def best(db_path, metric_spec, metric_sql, minimize, as_json, count):
     ranked = metrics.overall(conn, metric, datasets, minimize)[:count]
     if not ranked:
         recorded = metrics.result_names(conn)
-        raise InputError(f"no run in {db_path} is scored by metric {metric.name!r}; results recorded: "
-                         f"{some_of(recorded, metric.name, 'none (run gf run first)')}")
+        raise InputError(f"no run in {db_path} is scored by metric {metric.name!r}{metrics.unscored(conn, metric)}; "
+                         f"results recorded: {some_of(recorded, metric.name, 'none (run gf run first)')}")
     rows = [{"rank": rank, "group": group, "score": score, "datasets": len(by_dataset), "by_dataset": by_dataset}
             for rank, (group, score, by_dataset) in enumerate(ranked, start=1)]
     if not as_json:

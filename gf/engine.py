@@ -241,7 +241,7 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
     if not groups:
         recorded = metrics.result_names(conn)
         raise InputError(
-            f"no run is scored by metric {metric.name!r} on {', '.join(datasets)}; "
+            f"no run is scored by metric {metric.name!r} on {', '.join(datasets)}{metrics.unscored(conn, metric)}; "
             f"results recorded: {some_of(recorded, metric.name, 'none (run gf run first)')}"
         )
     params = breeding.many_group_values(conn, groups)

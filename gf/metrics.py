@@ -362,6 +362,19 @@ def resolve(spec=None, *, sql_file=None, algo=None):
     return ResultMetric(result.lower(), chosen.lower() if chosen else None)
 
 
+def unscored(conn, metric):
+    """``"; its 4 values recorded were NaN or infinite ..."`` when ``metric`` names a result recorded
+    only as NULL (a program's NaN): why a ranking found nothing. Empty otherwise."""
+    if not isinstance(metric, ResultMetric):
+        return ""
+    where, args = "name = ? AND value IS NULL", [metric.result]
+    if metric.algo is not None:
+        where, args = where + " AND algo = ?", args + [metric.algo]
+    (count,) = conn.execute(f"SELECT count(*) FROM results WHERE {where}", args).fetchone()
+    return (f"; the {count} value(s) of {metric.name!r} recorded were NaN or infinite (stored as NULL, never ranked)"
+            if count else "")
+
+
 def require_known(conn, metric, db_path):
     """Refuse a result-name metric that names no recorded result while others are recorded (a typo):
     ranking by it would find nothing and say nothing."""

@@ -180,3 +180,13 @@ def test_gf_best_over_every_dataset_agrees_with_python(scored, db_path, run_gf):
 def test_gf_metrics_list(run_gf):
     listed = json.loads(run_gf("metrics", "list", "--json").stdout)
     assert [m["name"] for m in listed] == ["max profit min trades"]
+
+
+def test_a_metric_recorded_only_as_nan_says_so_where_nothing_ranks(load_text, db_path, run_gf):
+    load_text("x = 1\n")
+    for dataset in ("a", "b"):
+        GeneticFuckery(dbfile=db_path, pid=1).record({"m": {"loss": float("nan"), "other": 1}}, dataset=dataset)
+    for command in (["best"], ["breed", "--population", "2"]):
+        result = run_gf(*command, "--db", db_path, "--metric", "loss", "--minimize")
+        assert result.exit_code == 2, command
+        assert "the 2 value(s) of 'loss' recorded were NaN or infinite (stored as NULL, never ranked)" in result.stderr
