@@ -358,10 +358,23 @@ def metric_options(function):
                      help='A result name (profit, crossover.profit) or a registered metric ("max profit min trades").'),
         click.option("--metric-sql", type=click.Path(dir_okay=False), metavar="FILE",
                      help="Score with your own SQL: parameters :dataset and :limit, rows (run, score)."),
-        click.option("--minimize", is_flag=True, help="Lower scores are better."),
+        click.option("--minimize/--maximize", default=None,
+                     help="Lower (or higher) scores are better. Default: as the newest breed loop by this metric "
+                          "had it, else higher."),
     ]):
         function = option(function)
     return function
+
+
+def _direction(conn, metric, minimize):
+    """Whether lower is better (see :func:`gf.metrics.direction`), saying so when a loop decided it."""
+    from gf import metrics
+
+    lower, loop = metrics.direction(conn, metric, minimize)
+    if loop is not None and lower:
+        click.echo(f"note: lower {metric.name} is better, as breed loop {loop} had it (--maximize for higher)",
+                   err=True)
+    return lower
 
 
 def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler=None, launcher_option=()):
@@ -477,6 +490,7 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
     metric = metrics.resolve(metric_spec, sql_file=metric_sql)
     breeder = plugins.pick("breeder", breeder_name, plugins.get_breeders())
     conn = open_db(db_path)
+    minimize = _direction(conn, metric, minimize)
     datasets = engine.select_datasets(conn, datasets_allow, datasets_deny, db_path)
     if command is None and (max_time or patience):
         raise InputError("--max-time and --patience end a breed loop: give the COMMAND that evaluates the children")
@@ -526,6 +540,7 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
     metric = metrics.resolve(metric_spec, sql_file=metric_sql, algo=algo)
     conn = open_db(db_path)
     metrics.require_known(conn, metric, db_path)
+    minimize = _direction(conn, metric, minimize)
     datasets = [only_dataset] if only_dataset else store.datasets(conn)
     if only_dataset and not conn.execute("SELECT 1 FROM runs WHERE dataset = ? LIMIT 1", (only_dataset,)).fetchone():
         raise InputError(f"--dataset {only_dataset!r}: no run in {db_path} is on it; datasets: "
@@ -552,6 +567,7 @@ def best(db_path, metric_spec, metric_sql, minimize, as_json, count):
 
     metric = metrics.resolve(metric_spec, sql_file=metric_sql)
     conn = open_db(db_path)
+    minimize = _direction(conn, metric, minimize)
     datasets = store.datasets(conn)
     ranked = metrics.overall(conn, metric, datasets, minimize)[:count]
     if not ranked:

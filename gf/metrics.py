@@ -362,6 +362,24 @@ def resolve(spec=None, *, sql_file=None, algo=None):
     return ResultMetric(result.lower(), chosen.lower() if chosen else None)
 
 
+def direction(conn, metric, minimize):
+    """``(minimize, loop)``: ``minimize`` as given (``--minimize``/``--maximize``), else as the newest breed
+    loop by ``metric`` had it (``loop`` its id), else higher is better (``loop`` None): a loss bred with
+    ``--minimize`` is not ranked worst first by a later `gf best --metric loss`."""
+    if minimize is not None:
+        return bool(minimize), None
+    import json
+
+    for loop_id, args in conn.execute("SELECT id, args FROM loops ORDER BY id DESC"):
+        try:
+            settings = json.loads(args)
+        except ValueError:
+            continue
+        if settings.get("metric") == metric.name:
+            return bool(settings.get("minimize")), loop_id
+    return False, None
+
+
 def unscored(conn, metric):
     """``"; its 4 values recorded were NaN or infinite ..."`` when ``metric`` names a result recorded
     only as NULL (a program's NaN): why a ranking found nothing. Empty otherwise."""

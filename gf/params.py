@@ -324,9 +324,10 @@ class GeneticFuckery:
             logger.info("evolve {}", summary.reason)
         return self.best(metric, minimize=minimize, datasets=datasets)
 
-    def top(self, metric, n=10, minimize=False, dataset=None, datasets=None):
+    def top(self, metric, n=10, minimize=None, dataset=None, datasets=None):
         """The best ``n`` groups by ``metric``: on ``dataset``, or by mean score over ``datasets``
-        (default: every dataset of the database).
+        (default: every dataset of the database). ``minimize`` None: lower is better if the newest
+        loop bred by ``metric`` had it so (an ``evolve(..., minimize=True)``), else higher.
 
         :returns: dicts ``{"group", <metric>: score, "score", ..., "params"}``, best first;
             ``params`` is the group's ``{name: value}`` as the file names them and the program
@@ -337,6 +338,7 @@ class GeneticFuckery:
         n = _whole("n", n, "groups", 1)
         chosen = metrics.resolve(metric)
         metrics.require_known(self.conn, chosen, self.dbfile)
+        minimize = metrics.direction(self.conn, chosen, minimize)[0]
         if dataset is not None:
             found = [
                 {"group": row.group, metric: row.score, "score": row.score, "dataset": row.dataset,
@@ -355,7 +357,7 @@ class GeneticFuckery:
                                store.group_params(self.conn, entry["group"])}
         return found
 
-    def best(self, metric, minimize=False, dataset=None, datasets=None):
+    def best(self, metric, minimize=None, dataset=None, datasets=None):
         """The best group by ``metric`` (see :meth:`top`), or ``None`` when nothing is scored.
 
         :raises InputError: ``metric`` names a result no run has recorded while others are

@@ -22,13 +22,16 @@ def last_loop_metric(conn):
 
 
 def choose_metric(conn, spec, sql_file, minimize, db_path):
-    """The metric asked for, else the last breed loop's; ``(metric, minimize)``."""
+    """The metric asked for, else the last breed loop's; ``(metric, minimize)``. Without
+    ``--minimize``/``--maximize`` (``minimize`` None), the direction that metric was bred in
+    (:func:`gf.metrics.direction`)."""
     if spec or sql_file:
-        return metrics.resolve(spec, sql_file=sql_file), minimize
+        metric = metrics.resolve(spec, sql_file=sql_file)
+        return metric, metrics.direction(conn, metric, minimize)[0]
     found = last_loop_metric(conn)
     if found is None:
         raise InputError(f"{db_path} has no breed loop to take a metric from: pass --metric NAME")
-    return found[0], minimize or found[1]
+    return found[0], found[1] if minimize is None else bool(minimize)
 
 
 def group_report(conn, group_id, metric, minimize, db_path=""):
@@ -107,7 +110,7 @@ def render_group_report(report):
 # -- compare --------------------------------------------------------------------------
 
 
-def compare(paths, spec=None, sql_file=None, minimize=False):
+def compare(paths, spec=None, sql_file=None, minimize=None):
     """The best group of each database by a metric, its params and per-dataset scores.
 
     :returns: ``{"databases": [...], "datasets": [...], "params": [{"name", "values", "differs"}]}``.

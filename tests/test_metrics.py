@@ -190,3 +190,25 @@ def test_a_metric_recorded_only_as_nan_says_so_where_nothing_ranks(load_text, db
         result = run_gf(*command, "--db", db_path, "--metric", "loss", "--minimize")
         assert result.exit_code == 2, command
         assert "the 2 value(s) of 'loss' recorded were NaN or infinite (stored as NULL, never ranked)" in result.stderr
+
+
+def test_the_direction_a_metric_was_bred_in_is_remembered(load_text, db_path, run_gf):
+    """A loss bred with --minimize: a later `gf best --metric loss` ranks lowest first (it listed the worst
+    groups), says so, and --maximize turns it round; a metric never bred stays higher-is-better."""
+    load_text("x = 5\n")
+    g = GeneticFuckery(dbfile=db_path)
+    g.evolve(lambda params, dataset: {"m": {"loss": (params.x - 1) ** 2, "gain": params.x}}, metric="loss",
+             minimize=True, generations=2, population=6, datasets=["a"], seed=1)
+    losses = sorted(value for (value,) in store.connect(db_path).execute(
+        "SELECT value FROM results WHERE name = 'loss'"))
+    result = run_gf("best", "--db", db_path, "--metric", "loss", "--json", "-n", "1")
+    assert json.loads(result.stdout)[0]["score"] == losses[0]
+    assert result.stderr == "note: lower loss is better, as breed loop 1 had it (--maximize for higher)\n"
+    result = run_gf("top", "--db", db_path, "--metric", "loss", "--maximize", "--json", "-n", "1")
+    assert (json.loads(result.stdout)[0]["score"], result.stderr) == (losses[-1], "")
+    assert json.loads(run_gf("report", "--db", db_path, "1", "--metric", "loss", "--json").stdout)[0]["minimize"]
+    assert g.best("loss")["score"] == losses[0] and g.best("loss", minimize=False)["score"] == losses[-1]
+    gains = [value for (value,) in store.connect(db_path).execute("SELECT value FROM results WHERE name = 'gain'")]
+    assert g.best("gain")["score"] == max(gains)  # never bred: higher is better
+    result = run_gf("breed", "--db", db_path, "--metric", "loss", "--population", "2", "--json")
+    assert result.exit_code == 0 and "lower loss is better" in result.stderr
