@@ -134,7 +134,12 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
     retry_failed, ok, failed = failed, 0, 0
     context.stopping = context.stopping or threading.Event()
     if launcher.waits and evaluations:
-        evaluations = store.hand_out_launches(conn, evaluations, again, failed=retry_failed)
+        held = []
+        evaluations = store.hand_out_launches(conn, evaluations, again, failed=retry_failed, owner=_me(),
+                                              alive=_alive, held=held)
+        if held:
+            _warn(progress, f"{len(held)} evaluation(s) left to another gf that is evaluating them now on this "
+                            "database")
     progress.start(label, len(evaluations))
     finished_stream = _from_launcher(launcher, lambda: launcher.launch(evaluations, context))
     try:

@@ -25,7 +25,7 @@ import time
 from gf.errors import GroupNotFound, StoreError
 
 #: Bump with every migration; a database with a higher version is refused.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: Seconds a connection waits for another writer before giving up.
 BUSY_TIMEOUT = 60.0
@@ -114,6 +114,15 @@ def _migrations():
         db.execute("ALTER TABLE loops ADD COLUMN host TEXT")
         db.execute("ALTER TABLE loops ADD COLUMN process_id INTEGER")
         db.execute("ALTER TABLE loops ADD COLUMN process_start INTEGER")
+
+    @migrations()
+    def m006_launch_owner(db):
+        # The gf that handed a launch out, so that a second gf on the same database (two
+        # `gf run` at once) leaves the pairs a live gf is evaluating to it, instead of taking
+        # them over as if it had died (the first then discarded their runs).
+        db.execute("ALTER TABLE launches ADD COLUMN host TEXT")
+        db.execute("ALTER TABLE launches ADD COLUMN process_id INTEGER")
+        db.execute("ALTER TABLE launches ADD COLUMN process_start INTEGER")
 
     return migrations
 
@@ -586,12 +595,15 @@ def insert_run(conn, run, results=()):
     return run_id
 
 
-def hand_out_launches(conn, evaluations, again=False, failed=False):
+def hand_out_launches(conn, evaluations, again=False, failed=False, owner=(None, None, None), alive=None, held=None):
     """Record ``evaluations`` as pending launches in one transaction; return those to launch.
 
-    Any launch still pending for the same (group, dataset) is abandoned: its coordinator
-    is gone or superseded, and its program will not record. A pending launch whose program
-    recorded its run (its gf killed before settling it) is marked done. Unless ``again``, a pair that
+    A pair with a launch pending from another gf that ``alive(host, process_id, start)``
+    says still runs is left to it. Any other launch still pending for the same (group,
+    dataset) is abandoned: its coordinator is gone, and its program will not record. A
+    pending launch whose program recorded its run (its gf killed before settling it) is
+    marked done. ``owner``: this gf's ``(host, process id, start time)``, recorded with
+    each launch; ``held``: a list that gets the evaluations left to another gf. Unless ``again``, a pair that
     got a run meanwhile (an orphan that finished just before; with ``failed``, a run that
     did not fail) is dropped, under the same write lock, so no pair is evaluated twice.
     """
@@ -603,15 +615,22 @@ def hand_out_launches(conn, evaluations, again=False, failed=False):
         conn.execute("UPDATE launches SET status = 'done' WHERE status = 'pending' "
                      "AND EXISTS (SELECT 1 FROM runs WHERE runs.launch = launches.uid)")
         for evaluation in evaluations:
-            if not again and conn.execute(already + " LIMIT 1", (evaluation.group, evaluation.dataset)).fetchone():
+            pair = (evaluation.group, evaluation.dataset)
+            if not again and conn.execute(already + " LIMIT 1", pair).fetchone():
+                continue
+            holders = conn.execute("SELECT host, process_id, process_start FROM launches "
+                                   "WHERE status = 'pending' AND group_id = ? AND dataset IS ?", pair).fetchall()
+            if alive is not None and any(tuple(holder) != tuple(owner) and alive(*holder) for holder in holders):
+                if held is not None:  # another gf, alive, is evaluating it
+                    held.append(evaluation)
                 continue
             conn.execute("UPDATE launches SET status = 'abandoned' "
-                         "WHERE status = 'pending' AND group_id = ? AND dataset IS ?",
-                         (evaluation.group, evaluation.dataset))
+                         "WHERE status = 'pending' AND group_id = ? AND dataset IS ?", pair)
             kept.append(evaluation)
         conn.executemany(
-            "INSERT INTO launches (uid, group_id, dataset, created, status) VALUES (?, ?, ?, ?, 'pending')",
-            [(evaluation.launch, evaluation.group, evaluation.dataset, now()) for evaluation in kept],
+            "INSERT INTO launches (uid, group_id, dataset, created, status, host, process_id, process_start) "
+            "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+            [(evaluation.launch, evaluation.group, evaluation.dataset, now(), *owner) for evaluation in kept],
         )
     return kept
 

@@ -199,3 +199,29 @@ def test_a_run_whose_launch_was_abandoned_is_not_recorded(load_text, db_path):
     assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
     assert conn.execute("SELECT status FROM launches ORDER BY created, rowid").fetchall() == [
         ("abandoned",), ("pending",)]
+
+
+def test_a_second_gf_run_leaves_the_pairs_a_live_gf_evaluates_to_it(load_text, db_path, tmp_path):
+    """Two `gf run` at once on one database: the second took the first's pending pairs over, so the first
+    discarded its programs' runs and reported them as failures (exit 1)."""
+    load_text("x = 1\n")
+    program = tmp_path / "slow.py"
+    program.write_text("import time\nfrom gf import GeneticFuckery\ntime.sleep(2)\n"
+                       "with GeneticFuckery().report() as r:\n    r['s']['v'] = 1\n")
+    command = ["gf", "run", "--db", db_path, f"{sys.executable} {program} {{}}", "d1", "d2", "d3", "-j", "2", "--json"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    conn = store.connect(db_path)
+    deadline = time.time() + 30
+    while conn.execute("SELECT count(*) FROM launches WHERE status = 'pending'").fetchone()[0] < 3:
+        assert time.time() < deadline and first.poll() is None
+        time.sleep(0.05)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["evaluated"] == 0
+    assert "3 evaluation(s) left to another gf that is evaluating them now on this database" in second.stderr
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert json.loads(out) == {"evaluated": 3, "ok": 3, "failed": 0, "skipped": 0, "skipped_failed": 0}
+    assert conn.execute("SELECT dataset, status FROM runs ORDER BY dataset").fetchall() == [
+        ("d1", "ok"), ("d2", "ok"), ("d3", "ok")]
+    assert conn.execute("SELECT count(*) FROM launches WHERE status = 'abandoned'").fetchone() == (0,)
