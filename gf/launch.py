@@ -129,6 +129,21 @@ class Launcher:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
+#: How much of a failed function's traceback a run keeps (its end: the frames nearest the error).
+TRACEBACK_CHARS = 4000
+
+
+def function_error(error):
+    """A failed function's run error: ``"ValueError: message"``, then the end of its traceback
+    (as a failed command's run keeps the tail of its stderr); its last line is the exception's."""
+    import traceback
+
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__)).rstrip()
+    if len(text) > TRACEBACK_CHARS:
+        text = "..." + text[-TRACEBACK_CHARS:]
+    return f"{type(error).__name__}: {error}\n{text}"
+
+
 def launcher_options(launcher, given, scheduler=None):
     """``given`` (``"NAME=VALUE"`` strings, or a dict) as a dict of strings, checked by the launcher.
 

@@ -63,7 +63,9 @@ def evaluate_remotely(task):
         try:
             results = task["function"](build_tree("(worker)", evaluation.group, evaluation.params), evaluation.dataset)
         except Exception as error:
-            return {"error": f"{type(error).__name__}: {error}", "started": started, "stopped": store.now()}
+            from gf.launch import function_error
+
+            return {"error": function_error(error), "started": started, "stopped": store.now()}
         return {"results": results, "started": started, "stopped": store.now()}
     scratch = tempfile.mkdtemp(prefix="gf-worker-", dir=_worker_directory())
     try:

@@ -3,7 +3,7 @@
 import shlex
 
 from gf import Launcher, hookimpl
-from gf.launch import Finished, command_line
+from gf.launch import Finished, command_line, function_error
 from gf import store
 
 
@@ -52,8 +52,7 @@ class InProcessLauncher(Launcher):
             try:
                 results = context.function(params, evaluation.dataset)
             except Exception as error:
-                return Finished(evaluation, error=f"{type(error).__name__}: {error}", started=started,
-                                stopped=store.now())
+                return Finished(evaluation, error=function_error(error), started=started, stopped=store.now())
             if not isinstance(results, dict):
                 return Finished(evaluation, error=f"the function returned {type(results).__name__}, "
                                 "not a dict of dicts {algo: {name: number}}", started=started, stopped=store.now())

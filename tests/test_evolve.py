@@ -72,6 +72,11 @@ def test_evolve_function_that_always_fails(load_text, db_path):
                                         r"KeyError: 'typo'; check the function$"):
         GeneticFuckery(dbfile=db_path).evolve(broken, metric="value", generations=1, population=4,
                                               datasets=["a"])
+    # the run keeps where it failed: the error, then the end of its traceback (as a command's stderr tail)
+    [(error,)] = store.connect(db_path).execute("SELECT error FROM runs").fetchall()
+    lines = error.splitlines()
+    assert lines[0] == "KeyError: 'typo'" and lines[1] == "Traceback (most recent call last):"
+    assert "in broken" in error and lines[-1] == "KeyError: 'typo'"
 
 
 def test_evolve_whose_children_all_fail_names_the_function(load_text, db_path):
