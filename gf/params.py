@@ -239,7 +239,7 @@ class GeneticFuckery:
 
     def evolve(self, fn, *, metric, minimize=False, generations, datasets, population=None, breeder="default",
                top=None, jobs=1, seed=None, launcher="inprocess", scheduler=None, launcher_options=None,
-               max_time=None, patience=None):
+               max_time=None, patience=None, progress=True):
         """Optimize in-process: ``fn(params, dataset) -> {algo: {name: number}}``, no shell at all.
 
         The starting groups (this reader's group, or every group in the database) are
@@ -256,7 +256,8 @@ class GeneticFuckery:
         ``max_time`` (seconds, or ``"30m"``, ``"8h"``): breed no new generation once that
         long has passed since the call (calling ``evolve`` again with the same arguments
         goes on); ``patience``: end after that many generations in a row without a better
-        best score. Why it ended early is logged, and shown by ``gf loops``.
+        best score. Why it ended early is logged, and shown by ``gf loops``. ``progress``: a line
+        per generation on stderr (evaluations done, failed, best score), as `gf breed` shows.
 
         :returns: :meth:`best` over ``datasets`` after the last generation (its ``params``: the
             values to use).
@@ -306,15 +307,16 @@ class GeneticFuckery:
                       "breeder": breeder_plugin.name, "top": top, "seed": seed, "start": seeds},
         )
         engine.refuse_if_running(self.conn, settings)  # before evaluating: the running loop's children are pending
+        display = engine.Progress(echo=_progress_line) if progress else None
         try:
             pairs = engine.pending_pairs(self.conn, starting, datasets)
             if pairs:
                 ok, _failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs),
-                                              context)
+                                              context, display, label="starting groups")
                 if not ok:
                     raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups",
                                                                      True))
-            summary = engine.run_loop(self.conn, settings, context)
+            summary = engine.run_loop(self.conn, settings, context, display)
         except engine.Interrupted as error:  # Ctrl-C is a KeyboardInterrupt in Python, as everywhere else
             said = str(error).replace("rerun the same command", "call evolve again with the same arguments")
             raise KeyboardInterrupt(said) from None
@@ -460,6 +462,15 @@ def _command_line():
 
 #: Whether this process was told that a run it recorded has no dataset (said once).
 _NO_DATASET_WARNED = []
+
+
+def _progress_line(line, final):
+    """evolve's progress on stderr: rewritten in place on a terminal, one line per generation otherwise."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{line}\033[K" + ("\n" if final else ""))
+        sys.stderr.flush()
+    elif final:
+        sys.stderr.write(line + "\n")
 
 
 def _warn(message, *args):

@@ -304,3 +304,16 @@ def test_ctrl_c_in_evolve_is_a_keyboard_interrupt_and_calling_again_resumes(load
     conn = store.connect(db_path)
     assert conn.execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone() == (2 + 3 * 8 * 2,)
     assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)] and best["datasets"].keys() == {"a", "b"}
+
+
+def test_evolve_shows_a_progress_line_per_generation_unless_asked_not_to(load_text, db_path, capfd):
+    load_text(START)
+    g = GeneticFuckery(dbfile=db_path)
+    g.evolve(objective, metric="value", minimize=True, generations=2, population=4, datasets=["a"], seed=1)
+    lines = capfd.readouterr().err.splitlines()
+    assert lines[0] == "starting groups: evaluations 1/1, 0 failed"
+    assert [line.split(":")[0] for line in lines[1:]] == ["generation 1/2", "generation 2/2"]
+    assert all(", best " in line for line in lines[1:])
+    g.evolve(objective, metric="value", minimize=True, generations=3, population=4, datasets=["a"], seed=1,
+             progress=False)
+    assert capfd.readouterr().err == ""
