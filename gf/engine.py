@@ -409,6 +409,36 @@ def refuse_if_running(conn, settings):
                          "machine): wait for it, or stop it and rerun this command to go on")
 
 
+#: Loop arguments that may change between the commands of what a user thinks of as one loop.
+_DRIFTING = ("datasets", "loop", "generations")
+
+
+def _unfinished_like(conn, settings, new_id):
+    """Why a new loop did not resume an unfinished one with the same arguments but its datasets or
+    length (a dataset recorded since, a larger --loop), or ``None``: it would go unnoticed."""
+    mine = {key: value for key, value in json.loads(json.dumps(settings.key_args, default=str)).items()
+            if key not in _DRIFTING}
+    for loop_id, args, target in conn.execute(
+            "SELECT id, args, target FROM loops WHERE status != 'done' AND id != ? ORDER BY id DESC", (new_id,)):
+        try:
+            theirs = json.loads(args)
+        except ValueError:
+            continue
+        if {key: value for key, value in theirs.items() if key not in _DRIFTING} != mine:
+            continue
+        (done,) = conn.execute("SELECT coalesce(max(generation), 0) FROM groups WHERE loop_id = ?",
+                               (loop_id,)).fetchone()
+        changed = [f"{key} {theirs.get(key)} -> {settings.key_args.get(key)}" for key in _DRIFTING
+                   if key in theirs and theirs.get(key) != json.loads(json.dumps(settings.key_args.get(key), default=str))]
+        added = sorted(set(settings.key_args.get("datasets") or ()) - set(theirs.get("datasets") or ()))
+        hint = (f"; to finish it instead, rerun its command leaving out {', '.join(added)} (--datasets-deny)"
+                if added and set(theirs.get("datasets") or ()) <= set(settings.key_args.get("datasets") or ())
+                else "; its own arguments (gf loops --json) resume it")
+        return (f"a new breed loop: loop {loop_id} had these arguments but for {'; '.join(changed)}, and is "
+                f"unfinished at generation {done} of {target}{hint}")
+    return None
+
+
 def _open_loop(conn, settings):
     """The unfinished loop with these settings, or a new one: ``(loop_id, generation_done, resumed)``.
 
@@ -597,6 +627,10 @@ def run_loop(conn, settings, context, progress=None):
         progress.refresh = lambda: best_score(conn, settings.metric, settings.datasets, settings.minimize)
     started = time.monotonic() if settings.started is None else settings.started
     loop_id, generation, resumed = _open_loop(conn, settings)
+    if not resumed:
+        earlier = _unfinished_like(conn, settings, loop_id)
+        if earlier:
+            _warn(progress or Progress(), earlier)
     summary = Generations()
     status = "stopped"
     failure = None

@@ -420,3 +420,32 @@ def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path
     assert result.exit_code == 0, result.stderr
     assert pairs_evaluated_twice(db_path) == []
     assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1 + 2 * 6
+
+
+def test_a_loop_that_cannot_resume_for_a_new_dataset_says_which_loop_is_left_unfinished(load_text, db_path, capfd):
+    """A dataset added after a loop was interrupted changes its arguments: the rerun starts a new loop,
+    which was silent, leaving the first unfinished for good."""
+    from gf import GeneticFuckery
+
+    load_text("x = 5.0\n")
+    g = GeneticFuckery(dbfile=db_path)
+    calls = []
+
+    def once_interrupted(params, dataset):
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return {"m": {"v": -(params.x - 1) ** 2}}
+
+    arguments = dict(metric="v", generations=3, population=4, seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        g.evolve(once_interrupted, datasets=["a", "b"], **arguments)
+    capfd.readouterr()
+    g.evolve(once_interrupted, datasets=["a", "b", "c"], **arguments)
+    assert ("warning: a new breed loop: loop 1 had these arguments but for datasets ['a', 'b'] -> ['a', 'b', 'c'], "
+            "and is unfinished at generation 1 of 3; to finish it instead, rerun its command leaving out c "
+            "(--datasets-deny)") in capfd.readouterr().err.splitlines()
+    g.evolve(once_interrupted, datasets=["a", "b"], **arguments)  # loop 1 itself: resumed, nothing to say
+    assert "warning" not in capfd.readouterr().err
+    assert store.connect(db_path).execute("SELECT id, status FROM loops ORDER BY id").fetchall() == [
+        (1, "done"), (2, "done")]
