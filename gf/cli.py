@@ -162,8 +162,9 @@ def _cell(value):
         text = " | ".join(lines)
         if len(text) > CELL_WIDTH:
             # its first line (what happened) and its last (a traceback's exception), the middle left out
-            tail = _cut(lines[-1], CELL_WIDTH // 2) if len(lines) > 1 else ""
             between = " | ... | " if len(lines) > 2 else " | "
+            room = CELL_WIDTH - len(between)
+            tail = _cut(lines[-1], max(room // 2, room - len(lines[0]))) if len(lines) > 1 else ""
             head = _cut(lines[0], CELL_WIDTH - (len(between) + len(tail) if tail else 0))
             text = head + (between + tail if tail else "")
     return text
@@ -550,6 +551,8 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
         for dataset in datasets
         for rank, row in enumerate(metric.rank(conn, dataset=dataset, limit=count, minimize=minimize), start=1)
     ]
+    if not rows and metrics.unscored(conn, metric):
+        click.echo(f"note: nothing ranks{metrics.unscored(conn, metric)}", err=True)
     emit(rows, ["dataset", "rank", "group", "score", "algo", "run"], as_json)
 
 

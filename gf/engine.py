@@ -142,6 +142,7 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
                             "database")
     progress.start(label, len(evaluations))
     finished_stream = _from_launcher(launcher, lambda: launcher.launch(evaluations, context))
+    completed = False
     try:
         for item in _launched(launcher, finished_stream):
             batch = item if isinstance(item, list) else [item]  # a launcher may report several at once
@@ -149,6 +150,7 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
             ok += succeeded
             failed += len(batch) - succeeded
             progress.finished(succeeded, len(batch) - succeeded)
+        completed = True
     except KeyboardInterrupt:
         context.stopping.set()
         raise Interrupted(
@@ -161,7 +163,21 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
         close = getattr(finished_stream, "close", None)
         if close:
             close()
+        if not completed and launcher.waits:
+            _release(conn, evaluations)
     return ok, failed
+
+
+def _release(conn, evaluations):
+    """Abandon what this gf handed out and will not settle now (stopped early, e.g. Ctrl-C in
+    ``evolve`` with the process going on, a notebook): no other gf waits on a live owner's
+    launches, and a program of them that still ends will not record."""
+    try:
+        with store.transaction(conn):
+            conn.executemany("UPDATE launches SET status = 'abandoned' WHERE uid = ? AND status = 'pending'",
+                             [(evaluation.launch,) for evaluation in evaluations])
+    except Exception:  # the database may be why it stopped: a rerun takes them over as before
+        pass
 
 
 def _from_launcher(launcher, call):
@@ -376,8 +392,8 @@ def _alive(host, process_id, process_start=None):
 
     if not host or not process_id or host != socket.gethostname():
         return None
-    if process_id == os.getpid():
-        return True
+    if process_id == os.getpid():  # this process, or an earlier one with its pid (gf as pid 1 in a container)
+        return process_start is None or process_start == _me()[2]
     found = _process(process_id)
     if found is not None:
         state, started = found
@@ -418,22 +434,28 @@ def _unfinished_like(conn, settings, new_id):
     length (a dataset recorded since, a larger --loop), or ``None``: it would go unnoticed."""
     mine = {key: value for key, value in json.loads(json.dumps(settings.key_args, default=str)).items()
             if key not in _DRIFTING}
-    for loop_id, args, target in conn.execute(
-            "SELECT id, args, target FROM loops WHERE status != 'done' AND id != ? ORDER BY id DESC", (new_id,)):
+    for loop_id, args, target, status, *owner in conn.execute(
+            "SELECT id, args, target, status, host, process_id, process_start FROM loops "
+            "WHERE status != 'done' AND id != ? ORDER BY id DESC", (new_id,)):
         try:
             theirs = json.loads(args)
         except ValueError:
             continue
         if {key: value for key, value in theirs.items() if key not in _DRIFTING} != mine:
             continue
+        if status == "running" and _alive(*owner):  # another gf is running it now: not left unfinished
+            continue
         (done,) = conn.execute("SELECT coalesce(max(generation), 0) FROM groups WHERE loop_id = ?",
                                (loop_id,)).fetchone()
         changed = [f"{key} {theirs.get(key)} -> {settings.key_args.get(key)}" for key in _DRIFTING
                    if key in theirs and theirs.get(key) != json.loads(json.dumps(settings.key_args.get(key), default=str))]
         added = sorted(set(settings.key_args.get("datasets") or ()) - set(theirs.get("datasets") or ()))
-        hint = (f"; to finish it instead, rerun its command leaving out {', '.join(added)} (--datasets-deny)"
-                if added and set(theirs.get("datasets") or ()) <= set(settings.key_args.get("datasets") or ())
-                else "; its own arguments (gf loops --json) resume it")
+        if "evolve" in theirs:
+            hint = f"; to finish it instead, call evolve again with datasets={theirs.get('datasets')}"
+        elif added and set(theirs.get("datasets") or ()) <= set(settings.key_args.get("datasets") or ()):
+            hint = f"; to finish it instead, rerun its command leaving out {', '.join(added)} (--datasets-deny)"
+        else:
+            hint = "; its own arguments (gf loops --json) resume it"
         return (f"a new breed loop: loop {loop_id} had these arguments but for {'; '.join(changed)}, and is "
                 f"unfinished at generation {done} of {target}{hint}")
     return None
@@ -708,7 +730,7 @@ def run_loop(conn, settings, context, progress=None):
                 return summary
             summary.append(_summary(conn, settings, generation, children, ok, failed))
             progress.best = summary[-1]["best"]
-            if pairs and not ok:
+            if pairs and failed and not ok:  # (none at all: another gf evaluates them)
                 raise AllFailed(all_failed_message(conn, children, f"of generation {generation}",
                                                    context.function is not None))
             if patience_ends(summary[-1]["best"]):

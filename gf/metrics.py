@@ -370,7 +370,7 @@ def direction(conn, metric, minimize):
         return bool(minimize), None
     import json
 
-    for loop_id, args in conn.execute("SELECT id, args FROM loops ORDER BY id DESC"):
+    for loop_id, args in conn.execute("SELECT id, args FROM loops ORDER BY started DESC, id DESC"):
         try:
             settings = json.loads(args)
         except ValueError:

@@ -237,7 +237,7 @@ class GeneticFuckery:
 
     # -- optimizing ---------------------------------------------------------------------
 
-    def evolve(self, fn, *, metric, minimize=False, generations, datasets, population=None, breeder="default",
+    def evolve(self, fn, *, metric, minimize=None, generations, datasets, population=None, breeder="default",
                top=None, jobs=1, seed=None, launcher="inprocess", scheduler=None, launcher_options=None,
                max_time=None, patience=None, progress=True):
         """Optimize in-process: ``fn(params, dataset) -> {algo: {name: number}}``, no shell at all.
@@ -278,6 +278,7 @@ class GeneticFuckery:
         top = _whole("top", top, "parents per dataset", 1, optional=True)
         jobs = _whole("jobs", jobs, "evaluations at once", 1)
         chosen = metrics.resolve(metric)
+        minimize = metrics.direction(self.conn, chosen, minimize)[0]  # None: as the newest loop by it, else higher
         breeder_plugin = plugins.pick("breeder", breeder, plugins.get_breeders())
         launcher_plugin = plugins.pick("launcher", launcher, plugins.get_launchers())
         if not launcher_plugin.functions:
@@ -313,7 +314,7 @@ class GeneticFuckery:
             if pairs:
                 ok, _failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs),
                                               context, display, label="starting groups")
-                if not ok:
+                if _failed and not ok:  # (none at all: another gf evaluates them)
                     raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups",
                                                                      True))
             summary = engine.run_loop(self.conn, settings, context, display)

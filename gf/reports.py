@@ -116,6 +116,15 @@ def compare(paths, spec=None, sql_file=None, minimize=None):
     :returns: ``{"databases": [...], "datasets": [...], "params": [{"name", "values", "differs"}]}``.
     """
     entries = []
+    if minimize is None and (spec or sql_file):
+        # one metric named for all: one direction for all, the first database's that remembers one
+        for path in paths:
+            conn = store.connect(path, create=False)
+            lower, loop = metrics.direction(conn, metrics.resolve(spec, sql_file=sql_file), None)
+            conn.close()
+            if loop is not None:
+                minimize = lower
+                break
     for path in paths:
         conn = store.connect(path, create=False)
         metric, lower = choose_metric(conn, spec, sql_file, minimize, path)

@@ -171,8 +171,7 @@ class GeneticBreeder(Breeder):
             spread = math.sqrt(sum(weight * (value - mean) ** 2 for value, weight in pairs) / total)
             magnitude = sum(abs(value) * weight for value, weight in pairs) / total
             floor = self.relative_floor * magnitude if magnitude > 0 else self.absolute_floor
-            # whole numbers stay whole (an _int, or a plugin's type whose values are all ints)
-            return {"mean": mean, "sigma": max(spread, floor), "whole": all(isinstance(v, int) for v, _ in pairs)}
+            return {"mean": mean, "sigma": max(spread, floor)}
         votes = {}
         for value, weight in pairs:
             key = repr(value if not isinstance(value, list) else value[0])
@@ -186,7 +185,7 @@ class GeneticBreeder(Breeder):
             return None
         if "mean" in stats:
             value = stats["mean"]
-            if param_type.name == "int" or stats["whole"]:
+            if param_type.name == "int":
                 value = int(round(value))
             return request.mutate(name, value, sigma=stats["sigma"] * strength, rate=0.0)
         options = stats["votes"]

@@ -65,6 +65,7 @@ import math
 
 from gf import Breeder, Child, hookimpl
 from gf_plugins_builtin import surrogate
+from gf_plugins_builtin.mutators import fold
 
 #: Smallest probability a discrete value keeps, so no value is lost for good.
 FLOOR = 0.02
@@ -201,19 +202,7 @@ def _clip(value, low, high, strict, margin):
     return value
 
 
-def _reflect(value, low, high):
-    """Fold ``value`` into [low, high] by mirroring at the edges."""
-    if low is not None and high is not None:
-        span = high - low
-        if span <= 0:
-            return low
-        offset = (value - low) % (2 * span)
-        return low + (offset if offset <= span else 2 * span - offset)
-    if low is not None and value < low:
-        return low + (low - value)
-    if high is not None and value > high:
-        return high - (value - high)
-    return value
+_reflect = fold  # a sample folded into its bounds, as a plugin type's whole number is
 
 
 class EvolutionBreeder(Breeder):
@@ -247,8 +236,6 @@ class EvolutionBreeder(Breeder):
         own = [i for i, n in enumerate(numeric) if request.types.for_param(n).name in OWN_UNITS]
         rounded = {i for i in own if request.types.for_param(numeric[i]).name == "int"}
         local = bool(own) and 2 * len(numeric) + 1 < MODEL_MAX
-        # a plugin's numeric type whose values are ints: its mutator is handed whole numbers
-        whole = {n for n in numeric if request.types.for_param(n).name not in OWN_UNITS and isinstance(start_values[n], int)}
         for batch in batches[1:]:
             ranked = sorted(batch, key=lambda g: history[g][1], reverse=not request.minimize)
             success = self._success(strategy, own, rounded, batch, history, request.minimize) if local else None
@@ -282,7 +269,7 @@ class EvolutionBreeder(Breeder):
                 vector, picks = proposals[number]
             elif number < len(proposals) + crossovers and len(pool) >= 2:
                 children.append(self._crossover(request, strategy, numeric, probabilities, strength,
-                                                rng.sample(pool, 2), history, whole))
+                                                rng.sample(pool, 2), history))
                 continue
             else:
                 vector, picks = strategy.sample(rng, strength), None
@@ -298,8 +285,7 @@ class EvolutionBreeder(Breeder):
                         # a model's optimum outside what the type holds (a log scale's value below 0,
                         # in the units the model is fitted in): around the mean instead, not on the edge
                         centre = strategy.mean[index]
-                    params[name] = request.mutate(name, int(round(centre)) if name in whole else centre, sigma=step,
-                                                  rate=0.0)
+                    params[name] = request.mutate(name, centre, sigma=step, rate=0.0)
                     continue
                 low, high = request.bounds.get(name, (None, None))
                 # a sample is folded back into the bounds (its spread stays symmetric); a model's
@@ -362,7 +348,7 @@ class EvolutionBreeder(Breeder):
         return int(population * CROSSOVER_SHARE * min(1.0, CROSSOVER_FULL_UP_TO / max(1, params)))
 
     @staticmethod
-    def _crossover(request, strategy, numeric, probabilities, strength, parents, history, whole=frozenset()):
+    def _crossover(request, strategy, numeric, probabilities, strength, parents, history):
         """A child taking each parameter from one of the ``parents`` (two group ids), numbers nudged."""
         rng = request.rng
         values = [history[group][0] for group in parents]
@@ -373,7 +359,7 @@ class EvolutionBreeder(Breeder):
             step = strategy.sigma * strategy.scale[index] * strength[index] * CROSSOVER_NUDGE
             kind = request.types.for_param(name).name
             if kind not in OWN_UNITS:
-                params[name] = request.mutate(name, int(round(value)) if name in whole else value, sigma=step, rate=0.0)
+                params[name] = request.mutate(name, value, sigma=step, rate=0.0)
                 continue
             low, high = request.bounds.get(name, (None, None))
             value = _reflect(value + step * rng.gauss(0.0, 1.0), low, high)

@@ -4,8 +4,9 @@ Numeric values take a Gaussian step of the breeder's ``sigma`` and are kept insi
 their type's bounds by reflection; whole numbers always move by at least one when
 they mutate; booleans flip and choices swap their head with probability ``rate``.
 A plugin's numeric type that no mutator of its own answers for moves the same way, in
-its own units (a whole number stays whole), kept inside the type's ``low``/``high``:
-without this, a type registered with no ``gf_mutate`` was never bred at all.
+its own units, kept inside the type's ``low``/``high``, by whole steps where its
+``validate`` takes whole numbers only: without this, a type registered with no
+``gf_mutate`` was never bred at all.
 """
 
 import math
@@ -46,27 +47,44 @@ def gf_mutate(param_type, value, sigma, rate, rng):
             value = list(value)
             value[0], value[chosen] = value[chosen], value[0]
         return value
-    if param_type.numeric and isinstance(value, int) and not isinstance(value, bool):
-        return mutate_whole(param_type, value, sigma, rng)
-    if param_type.numeric and isinstance(value, float):
-        return float(mutate_number(param_type, value, sigma, rng))
+    if param_type.numeric and isinstance(value, (int, float)) and not isinstance(value, bool):
+        # a plugin's type with no mutator of its own: a float step, or a whole one where its
+        # validate takes whole numbers only (the breeder may hand over a float mean)
+        moved = float(mutate_number(param_type, value, sigma, rng))
+        if _fits(param_type, moved):
+            return moved
+        whole = mutate_whole(param_type, int(round(value)), sigma, rng)
+        return whole if _fits(param_type, whole) else moved
     return None
 
 
+def _fits(param_type, value):
+    try:
+        param_type.validate(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def mutate_whole(param_type, value, sigma, rng):
-    """A plugin type's whole number moved as an ``_int`` is (by at least one), folded into the
-    whole numbers of [low, high) when the type has bounds."""
+    """A plugin type's whole number moved as an ``_int`` is (by at least one), then folded into the
+    whole numbers of [low, high) when the type has bounds (which can bring it back where it was)."""
     moved = value + (round(rng.gauss(0.0, max(sigma, 0.5))) or rng.choice((-1, 1)))
     lowest = math.ceil(param_type.low) if param_type.low is not None else None
     highest = math.ceil(param_type.high) - 1 if param_type.high is not None else None  # high itself is out
-    if lowest is not None and highest is not None:
-        span = highest - lowest
+    return fold(moved, lowest, highest)
+
+
+def fold(value, low, high):
+    """Fold ``value`` into [low, high] by mirroring at the edges (either bound may be None)."""
+    if low is not None and high is not None:
+        span = high - low
         if span <= 0:
-            return lowest
-        offset = (moved - lowest) % (2 * span)
-        return lowest + (offset if offset <= span else 2 * span - offset)
-    if lowest is not None and moved < lowest:
-        return lowest + (lowest - moved)
-    if highest is not None and moved > highest:
-        return highest - (moved - highest)
-    return moved
+            return low
+        offset = (value - low) % (2 * span)
+        return low + (offset if offset <= span else 2 * span - offset)
+    if low is not None and value < low:
+        return low + (low - value)
+    if high is not None and value > high:
+        return high - (value - high)
+    return value

@@ -443,8 +443,8 @@ def test_a_loop_that_cannot_resume_for_a_new_dataset_says_which_loop_is_left_unf
     capfd.readouterr()
     g.evolve(once_interrupted, datasets=["a", "b", "c"], **arguments)
     assert ("warning: a new breed loop: loop 1 had these arguments but for datasets ['a', 'b'] -> ['a', 'b', 'c'], "
-            "and is unfinished at generation 1 of 3; to finish it instead, rerun its command leaving out c "
-            "(--datasets-deny)") in capfd.readouterr().err.splitlines()
+            "and is unfinished at generation 1 of 3; to finish it instead, call evolve again with "
+            "datasets=['a', 'b']") in capfd.readouterr().err.splitlines()
     g.evolve(once_interrupted, datasets=["a", "b"], **arguments)  # loop 1 itself: resumed, nothing to say
     assert "warning" not in capfd.readouterr().err
     assert store.connect(db_path).execute("SELECT id, status FROM loops ORDER BY id").fetchall() == [

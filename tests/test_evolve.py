@@ -300,6 +300,8 @@ def test_ctrl_c_in_evolve_is_a_keyboard_interrupt_and_calling_again_resumes(load
     arguments = dict(metric="value", minimize=True, generations=3, population=8, datasets=["a", "b"], seed=1)
     with pytest.raises(KeyboardInterrupt, match="call evolve again with the same arguments to resume"):
         g.evolve(interrupted_once, **arguments)
+    # this process goes on (a notebook): it released what it handed out, so no other gf waits on it
+    assert store.connect(db_path).execute("SELECT count(*) FROM launches WHERE status = 'pending'").fetchone() == (0,)
     best = g.evolve(interrupted_once, **arguments)
     conn = store.connect(db_path)
     assert conn.execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone() == (2 + 3 * 8 * 2,)

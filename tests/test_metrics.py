@@ -190,9 +190,11 @@ def test_a_metric_recorded_only_as_nan_says_so_where_nothing_ranks(load_text, db
         result = run_gf(*command, "--db", db_path, "--metric", "loss", "--minimize")
         assert result.exit_code == 2, command
         assert "the 2 value(s) of 'loss' recorded were NaN or infinite (stored as NULL, never ranked)" in result.stderr
+    result = run_gf("top", "--db", db_path, "--metric", "loss")
+    assert result.exit_code == 0 and "note: nothing ranks; the 2 value(s) of 'loss' recorded were NaN" in result.stderr
 
 
-def test_the_direction_a_metric_was_bred_in_is_remembered(load_text, db_path, run_gf):
+def test_the_direction_a_metric_was_bred_in_is_remembered(load_text, db_path, run_gf, tmp_path):
     """A loss bred with --minimize: a later `gf best --metric loss` ranks lowest first (it listed the worst
     groups), says so, and --maximize turns it round; a metric never bred stays higher-is-better."""
     load_text("x = 5\n")
@@ -212,3 +214,20 @@ def test_the_direction_a_metric_was_bred_in_is_remembered(load_text, db_path, ru
     assert g.best("gain")["score"] == max(gains)  # never bred: higher is better
     result = run_gf("breed", "--db", db_path, "--metric", "loss", "--population", "2", "--json")
     assert result.exit_code == 0 and "lower loss is better" in result.stderr
+    # evolve without minimize= follows it too (it maximized the loss, and then every ranking did)
+    again = g.evolve(lambda params, dataset: {"m": {"loss": (params.x - 1) ** 2, "gain": params.x}}, metric="loss",
+                     generations=1, population=4, datasets=["a"], seed=2, progress=False)
+    assert again["score"] == min(value for (value,) in store.connect(db_path).execute(
+        "SELECT value FROM results WHERE name = 'loss'"))
+    # gf compare names one direction for every database: the first that remembers one
+    other = tmp_path / "other.db"
+    (tmp_path / "other.js").write_text("x = 2.0\n")
+    assert run_gf("load", "--db", other, tmp_path / "other.js").exit_code == 0
+    (tmp_path / "other2.js").write_text("x = 9.0\n")
+    assert run_gf("load", "--db", other, tmp_path / "other2.js").exit_code == 0
+    for group, loss in ((1, 1.0), (2, 64.0)):  # no loop there: it has no direction of its own
+        GeneticFuckery(dbfile=other, pid=group).record({"m": {"loss": loss}}, dataset="a")
+    result = run_gf("compare", "--metric", "loss", db_path, other, "--json")
+    assert result.exit_code == 0, result.stderr
+    compared = json.loads(result.stdout)
+    assert [(entry["minimize"], entry["group"]) for entry in compared["databases"]][1] == (True, 1)

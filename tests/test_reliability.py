@@ -225,3 +225,15 @@ def test_a_second_gf_run_leaves_the_pairs_a_live_gf_evaluates_to_it(load_text, d
     assert conn.execute("SELECT dataset, status FROM runs ORDER BY dataset").fetchall() == [
         ("d1", "ok"), ("d2", "ok"), ("d3", "ok")]
     assert conn.execute("SELECT count(*) FROM launches WHERE status = 'abandoned'").fetchone() == (0,)
+
+
+def test_an_earlier_process_with_this_pid_is_dead_not_this_one():
+    """gf as pid 1 in a restarted container: the launches and loops of the gf that had its pid before
+    (same host, same pid, another start time) are a dead process's, not held by a live one."""
+    from gf import engine
+
+    host, pid, started = engine._me()
+    assert engine._alive(host, pid, started) is True
+    assert engine._alive(host, pid, started - 1) is False
+    assert engine._alive(host, pid, None) is True  # no start time recorded: cannot tell, taken as alive
+    assert engine._alive("another-host", pid, started) is None
