@@ -442,12 +442,16 @@ def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler
                                  again=again, failed=retry_failed)
     outcome = {"evaluated": ok + failed, "ok": ok, "failed": failed, "skipped": len(groups) * len(datasets) - len(pairs),
                "skipped_failed": failed_before}
+    if progress.held:  # left to another gf evaluating them now (only then: the usual outcome keeps its keys)
+        outcome["held_by_another_gf"] = progress.held
     if as_json:
         click.echo(json.dumps(outcome))
     elif launcher.waits:
         hint = (f"; {failed_before} of them only failed before: add --failed to run those again"
                 if failed_before else "")
-        click.echo(f"{ok + failed} evaluated: {ok} ok, {failed} failed, {outcome['skipped']} skipped (already run{hint})")
+        held = f", {progress.held} left to another gf" if progress.held else ""
+        click.echo(f"{ok + failed} evaluated: {ok} ok, {failed} failed, {outcome['skipped']} skipped (already run{hint})"
+                   f"{held}")
     if pairs and launcher.waits and failed and not ok:  # (none at all: another gf evaluates them, or did)
         raise engine.AllFailed(engine.all_failed_message(conn, sorted({g for g, _ in pairs}), "of this run"))
 

@@ -101,6 +101,8 @@ class Progress:
     #: ``refresh()`` -> the best score now, asked for the last line of each generation (its
     #: evaluations may have beaten the best shown while they ran)
     refresh: object = None
+    #: evaluations left to another gf evaluating them now (see :func:`gf.store.hand_out_launches`)
+    held: int = 0
 
     def start(self, label, total):
         self.generation, self.done, self.total, self.failed = label, 0, total, 0
@@ -137,6 +139,7 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
         held = []
         evaluations = store.hand_out_launches(conn, evaluations, again, failed=retry_failed, owner=_me(),
                                               alive=_alive, held=held)
+        progress.held += len(held)
         if held:
             _warn(progress, f"{len(held)} evaluation(s) left to another gf that is evaluating them now on this "
                             "database")
