@@ -445,7 +445,8 @@ class GeneticFuckery:
                 if run["launch"] and store.launch_abandoned(self.conn, run["launch"]):
                     # gf that launched this evaluation died and a resumed loop gave the
                     # pair to a new evaluation: recording this one would count it twice.
-                    _warn("launch {} was abandoned by a resumed gf: this run is not recorded", run["launch"])
+                    _warn("launch {} was abandoned (its gf stopped, or another took the pair over): this run is not "
+                          "recorded", run["launch"])
                     return None
                 recorded = store.insert_run(self.conn, run, rows)
         if dataset is None and not _NO_DATASET_WARNED:

@@ -199,8 +199,8 @@ class DaskLauncher(Launcher):
                 except CancelledError as error:  # gf cancels only in `finally`: the scheduler cancelled it
                     raise SchedulerLost(
                         f"lost the dask scheduler at {address or 'the local cluster'} ({type(error).__name__}: "
-                        f"{' '.join(str(error).split())[:200]}); the evaluations not yet recorded stay pending: rerun the same command "
-                        "once the scheduler and its workers are back") from None
+                        f"{' '.join(str(error).split())[:200]}); the evaluations not yet recorded are not done: rerun the same "
+                        "command once the scheduler and its workers are back") from None
                 except Exception as error:  # the worker died (again and again), or the task could not run
                     yield Finished(evaluation, error=f"the dask task failed: {type(error).__name__}: {error}")
                     continue

@@ -48,20 +48,33 @@ def gf_mutate(param_type, value, sigma, rate, rng):
             value[0], value[chosen] = value[chosen], value[0]
         return value
     if param_type.numeric and isinstance(value, (int, float)) and not isinstance(value, bool):
-        # a plugin's type with no mutator of its own: a float step, or a whole one where its
-        # validate takes whole numbers only (the breeder may hand over a float mean)
-        moved = float(mutate_number(param_type, value, sigma, rng))
-        if _fits(param_type, moved):
-            return moved
-        whole = mutate_whole(param_type, int(round(value)), sigma, rng)
-        return whole if _fits(param_type, whole) else moved
+        return mutate_plugin_number(param_type, value, sigma, rng)
     return None
 
 
+#: Steps a plugin type's number may take before one its ``validate`` accepts is found.
+TRIES = 10
+
+
+def mutate_plugin_number(param_type, value, sigma, rng):
+    """A plugin's numeric type with no mutator of its own: float steps, or whole ones where its
+    ``validate`` takes whole numbers only (the breeder may hand over a float mean); a step its
+    ``validate`` refuses is drawn again, and after :data:`TRIES` the value stays as it was."""
+    whole = int(round(value))
+    whole_only = _fits(param_type, whole) and not _fits(param_type, float(whole))
+    for _ in range(TRIES):
+        moved = (mutate_whole(param_type, whole, sigma, rng) if whole_only
+                 else float(mutate_number(param_type, value, sigma, rng)))
+        if _fits(param_type, moved):
+            return moved
+    return whole if whole_only else value
+
+
 def _fits(param_type, value):
+    """Whether the type's ``validate`` takes ``value`` (whatever it raises otherwise)."""
     try:
         param_type.validate(value)
-    except (ValueError, TypeError):
+    except Exception:
         return False
     return True
 

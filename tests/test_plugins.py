@@ -139,6 +139,60 @@ def gf_register_types(register):
 '''
 
 
+SHARE_PLUGIN = '''
+import operator
+
+from gf import ParamType, hookimpl
+
+
+class Share(ParamType):
+    """_share: a fraction 0..1, no low/high declared (validate alone says what fits)."""
+
+    name, suffix = "share", "_share"
+
+    def validate(self, value):
+        if not 0 <= value <= 1:
+            raise ValueError("expected a share between 0 and 1")
+        return float(value)
+
+
+class Slot(ParamType):
+    """_slot: a whole number 0..7 that validate checks with operator.index (a TypeError for a float)."""
+
+    name, suffix = "slot", "_slot"
+
+    def validate(self, value):
+        if not 0 <= operator.index(value) < 8:
+            raise ValueError("expected a slot 0..7")
+        return value
+
+
+@hookimpl
+def gf_register_types(register):
+    register(Share())
+    register(Slot())
+'''
+
+
+@pytest.mark.parametrize("breeder", ["default", "ga"])
+def test_plugin_types_bounded_by_validate_alone_breed_within_it(site, monkeypatch, tmp_path, db_path, run_gf,
+                                                                breeder):
+    """No low/high: a fraction stays a float (it jumped to whole 0 or 1), a slot stays whole (a float
+    crashed breeding with the TypeError of its validate), and each stays where validate says."""
+    install_fake_plugin(site, monkeypatch, "pct", SHARE_PLUGIN)
+    (tmp_path / "p.js").write_text("a_share = 0.95\nb_slot = 3\nx = 1.0\n")
+    assert run_gf("load", "--db", db_path, tmp_path / "p.js").exit_code == 0
+    GeneticFuckery(dbfile=db_path).evolve(
+        lambda params, dataset: {"t": {"v": -(params.a_share - 0.5) ** 2 - (params.b_slot - 6) ** 2 - params.x ** 2}},
+        metric="v", generations=6, population=8, datasets=["d"], seed=2, breeder=breeder, progress=False)
+    conn = store.connect(db_path)
+    shares = [json.loads(v) for (v,) in conn.execute("SELECT value FROM params WHERE name = 'a_share'")]
+    slots = [json.loads(v) for (v,) in conn.execute("SELECT value FROM params WHERE name = 'b_slot'")]
+    assert all(type(v) is float and 0 <= v <= 1 for v in shares) and len(set(shares)) > 10
+    assert sum(v in (0.0, 1.0) for v in shares) <= 1  # no whole jumps (a bound reached once, at most)
+    assert all(type(v) is int and 0 <= v < 8 for v in slots) and len(set(slots)) >= 3
+
+
 @pytest.mark.parametrize("breeder", ["default", "ga", "classic"])
 def test_a_whole_number_plugin_type_is_bred_whole_and_below_its_high(site, monkeypatch, tmp_path, db_path,
                                                                      run_gf, breeder):
