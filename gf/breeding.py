@@ -172,7 +172,7 @@ def violations(params, constraints, types):
         param_type = types.for_param(name)
         try:
             param_type.validate(value)
-        except (ValueError, TypeError) as error:  # TypeError: a plugin validate refusing a float so
+        except (ValueError, TypeError) as error:  # TypeError too: a plugin validate that refuses a float that way
             broken.append(f"{name}: {error}")
     for constraint in constraints:
         left = params.get(constraint.lhs)
