@@ -312,9 +312,9 @@ class GeneticFuckery:
         try:
             pairs = engine.pending_pairs(self.conn, starting, datasets)
             if pairs:
-                ok, _failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs),
-                                              context, display, label="starting groups")
-                if _failed and not ok:  # (none at all: another gf evaluates them)
+                ok, failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs),
+                                             context, display, label="starting groups")
+                if failed and not ok:  # (none at all: another gf evaluates them)
                     raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups",
                                                                      True))
             summary = engine.run_loop(self.conn, settings, context, display)
