@@ -280,9 +280,8 @@ def runs(db_path, as_json, group_id, dataset):
     conn = open_db(db_path)
     if group_id is not None:
         store.require_group(conn, group_id, db_path)
-    if dataset is not None and not conn.execute("SELECT 1 FROM runs WHERE dataset = ? LIMIT 1", (dataset,)).fetchone():
-        raise InputError(f"--dataset {dataset!r}: no run in {db_path} is on it; datasets: "
-                         f"{some_of(store.datasets(conn), dataset, 'none yet')}")
+    if dataset is not None:
+        _require_dataset(conn, dataset, db_path)
     rows = store.list_runs(conn, group_id=group_id, dataset=dataset)
     emit(rows, ["id", "group", "dataset", "label", "status", "started", "stopped", "results", "error"], as_json)
 
@@ -365,6 +364,13 @@ def metric_options(function):
     ]):
         function = option(function)
     return function
+
+
+def _require_dataset(conn, dataset, db_path):
+    """Refuse a ``--dataset`` no run is on (a typo would list nothing and say nothing)."""
+    if not conn.execute("SELECT 1 FROM runs WHERE dataset = ? LIMIT 1", (dataset,)).fetchone():
+        raise InputError(f"--dataset {dataset!r}: no run in {db_path} is on it; datasets: "
+                         f"{some_of(store.datasets(conn), dataset, 'none yet')}")
 
 
 def _direction(conn, metric, minimize):
@@ -547,16 +553,16 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
     metrics.require_known(conn, metric, db_path)
     minimize = _direction(conn, metric, minimize)
     datasets = [only_dataset] if only_dataset else store.datasets(conn)
-    if only_dataset and not conn.execute("SELECT 1 FROM runs WHERE dataset = ? LIMIT 1", (only_dataset,)).fetchone():
-        raise InputError(f"--dataset {only_dataset!r}: no run in {db_path} is on it; datasets: "
-                         f"{some_of(store.datasets(conn), only_dataset, 'none yet')}")
+    if only_dataset:
+        _require_dataset(conn, only_dataset, db_path)
     rows = [
         {"dataset": dataset, "rank": rank, "group": row.group, "score": row.score, "algo": row.algo, "run": row.run}
         for dataset in datasets
         for rank, row in enumerate(metric.rank(conn, dataset=dataset, limit=count, minimize=minimize), start=1)
     ]
-    if not rows and metrics.unscored(conn, metric):
-        click.echo(f"note: nothing ranks{metrics.unscored(conn, metric)}", err=True)
+    why = "" if rows else metrics.unscored(conn, metric)
+    if why:
+        click.echo(f"note: nothing ranks{why}", err=True)
     emit(rows, ["dataset", "rank", "group", "score", "algo", "run"], as_json)
 
 
