@@ -381,7 +381,7 @@ def direction(conn, metric, minimize):
 
 
 def unscored(conn, metric):
-    """``"; its 4 values recorded were NaN or infinite ..."`` when ``metric`` names a result recorded
+    """``"; the 4 value(s) of 'loss' recorded were NaN or infinite ..."`` when ``metric`` names a result recorded
     only as NULL (a program's NaN): why a ranking found nothing. Empty otherwise."""
     if not isinstance(metric, ResultMetric):
         return ""
