@@ -9,6 +9,7 @@ never evaluated again.
 
 import fnmatch
 import json
+import math
 import random
 import threading
 from dataclasses import dataclass, field
@@ -40,10 +41,12 @@ def _pattern(text):
 
 
 def select_datasets(conn, allow=(), deny=(), db_path=""):
-    """The recorded datasets, kept by ``allow`` and dropped by ``deny`` (globs; plain text = substring)."""
+    """The recorded datasets, kept by ``allow`` and dropped by ``deny`` (globs; plain text = substring),
+    in name order: not in the order their first runs were recorded, which `-j 2` makes vary, so a
+    seeded loop breeds the same children (its scores summed in the same order) and has the same key."""
     chosen = [
         dataset
-        for dataset in store.datasets(conn)
+        for dataset in sorted(store.datasets(conn))
         if (not allow or any(fnmatch.fnmatchcase(dataset, _pattern(a)) for a in allow))
         and not any(fnmatch.fnmatchcase(dataset, _pattern(d)) for d in deny)
     ]
@@ -329,7 +332,7 @@ def best_score(conn, metric, datasets, minimize):
     from gf import metrics
 
     bests = [rows[0].score for rows in metrics.top_per_dataset(conn, metric, datasets, 1, minimize).values() if rows]
-    return sum(bests) / len(bests) if bests else None
+    return math.fsum(bests) / len(bests) if bests else None
 
 
 # -- the loop -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ expressions ``+name, +algo, +value``, so no query written with the plain columns
 (any other, gf's or not) can plan on it.
 """
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -431,7 +432,7 @@ def overall(conn, metric, datasets, minimize=False):
         return []
     coverage = max(len(by_dataset) for by_dataset in scores.values())
     ranked = [
-        (group, sum(by_dataset.values()) / len(by_dataset), by_dataset)
+        (group, math.fsum(by_dataset.values()) / len(by_dataset), by_dataset)  # exact: any order, one sum
         for group, by_dataset in scores.items()
         if len(by_dataset) == coverage
     ]

@@ -449,3 +449,29 @@ def test_a_loop_that_cannot_resume_for_a_new_dataset_says_which_loop_is_left_unf
     assert "warning" not in capfd.readouterr().err
     assert store.connect(db_path).execute("SELECT id, status FROM loops ORDER BY id").fetchall() == [
         (1, "done"), (2, "done")]
+
+
+def test_a_seeded_loop_breeds_the_same_whatever_order_its_datasets_were_first_recorded_in(tmp_path, run_gf):
+    """With -j 2 the datasets' first runs land in any order: the loop's datasets (and so the order its mean
+    scores were summed in, and its key) followed that order, and the same seed bred children 1e-13 apart."""
+    from gf import GeneticFuckery
+
+    program = tmp_path / "p.py"
+    program.write_text("import sys\nfrom gf import GeneticFuckery\ng = GeneticFuckery()\nwith g.report() as r:\n"
+                       "    r['m']['v'] = -((g.x - 1.3) ** 2 + (g.y - 0.7) ** 2 + 0.1 * len(sys.argv[1]))\n")
+    (tmp_path / "start.js").write_text("x = 5.0\ny = -2.0\n")
+    digests, keys = [], []
+    for name, order in (("one.db", ["a", "bb", "ccc"]), ("two.db", ["ccc", "a", "bb"])):
+        db = str(tmp_path / name)
+        assert run_gf("load", "--db", db, tmp_path / "start.js").exit_code == 0
+        for dataset in order:  # first runs recorded in another order, as -j 2 may do
+            x, y = 5.0, -2.0
+            GeneticFuckery(dbfile=db, pid=1).record({"m": {"v": -((x - 1.3) ** 2 + (y - 0.7) ** 2 + 0.1 * len(dataset))}},
+                                                    dataset=dataset)
+        result = run_gf("breed", "--db", db, "--metric", "v", "--population", "6", "--loop", "4", "--seed", "7",
+                        f"{sys.executable} {program} {{}}")
+        assert result.exit_code == 0, result.stderr
+        conn = store.connect(db)
+        digests.append([digest for (digest,) in conn.execute("SELECT digest FROM groups ORDER BY id")])
+        keys.append(conn.execute("SELECT key FROM loops").fetchone()[0])
+    assert digests[0] == digests[1] and keys[0] == keys[1]
