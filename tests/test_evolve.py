@@ -55,6 +55,26 @@ def test_seeded_evolve_is_reproducible(tmp_path, run_gf):
     assert stored[0] == stored[2] and stored[1] == stored[3]
 
 
+def test_seeded_evolve_in_threads_breeds_the_same_groups(tmp_path, run_gf):
+    """jobs=3: evaluations finish in any order (their runs' ids differ), the groups bred do not."""
+    import random
+    import time
+
+    def jittery(params, dataset):
+        time.sleep(random.random() * 0.003)
+        return objective(params, dataset)
+
+    bred = []
+    for name in ("one.db", "two.db"):
+        path = tmp_path / name
+        (tmp_path / "start.js").write_text(START)
+        assert run_gf("load", "--db", path, tmp_path / "start.js").exit_code == 0
+        GeneticFuckery(dbfile=str(path)).evolve(jittery, metric="value", minimize=True, generations=4, population=8,
+                                                datasets=["a", "b"], seed=9, jobs=3, progress=False)
+        bred.append(store.connect(path).execute("SELECT id, digest FROM groups ORDER BY id").fetchall())
+    assert bred[0] == bred[1] and len(bred[0]) == 1 + 4 * 8
+
+
 def test_evolve_with_threads(load_text, db_path):
     load_text(START)
     g = GeneticFuckery(dbfile=db_path)
