@@ -310,10 +310,11 @@ class GeneticFuckery:
         engine.refuse_if_running(self.conn, settings)  # before evaluating: the running loop's children are pending
         display = engine.Progress(echo=_progress_line) if progress else None
         try:
-            pairs = engine.pending_pairs(self.conn, starting, datasets)
+            # a starting pair whose every run failed is tried again: the function was fixed since
+            pairs = engine.pending_pairs(self.conn, starting, datasets, failed=True)
             if pairs:
                 ok, failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs),
-                                             context, display, label="starting groups")
+                                             context, display, label="starting groups", failed=True)
                 if failed and not ok:  # (none at all: another gf evaluates them)
                     raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups",
                                                                      True))

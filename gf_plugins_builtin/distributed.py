@@ -162,7 +162,20 @@ class DaskLauncher(Launcher):
                             "cluster of --jobs processes"}
 
     def launch(self, evaluations, context):
+        import logging
+
         distributed = _distributed()
+        # the client logs a lost scheduler as tracebacks (and a wrong reconnect time) before gf
+        # says it in one line (SchedulerLost): gf's line is enough
+        client_log = logging.getLogger("distributed.client")
+        quiet = client_log.level
+        client_log.setLevel(logging.CRITICAL)
+        try:
+            yield from self._launch(distributed, evaluations, context)
+        finally:
+            client_log.setLevel(quiet)
+
+    def _launch(self, distributed, evaluations, context):
         address = context.options.get("scheduler") or os.environ.get("GF_DASK_SCHEDULER")
         cluster = None
         if address:
@@ -202,7 +215,9 @@ class DaskLauncher(Launcher):
                         f"{' '.join(str(error).split())[:200]}); the evaluations not yet recorded are not done: rerun the same "
                         "command once the scheduler and its workers are back") from None
                 except Exception as error:  # the worker died (again and again), or the task could not run
-                    yield Finished(evaluation, error=f"the dask task failed: {type(error).__name__}: {error}")
+                    # one line: the message's last line alone (a documentation URL) would say nothing
+                    yield Finished(evaluation, error=f"the dask task failed: {type(error).__name__}: "
+                                                     f"{' '.join(str(error).split())}")
                     continue
                 finally:
                     # its result is taken (or lost): were it kept, dask would compute it again when the

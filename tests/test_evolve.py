@@ -97,6 +97,11 @@ def test_evolve_function_that_always_fails(load_text, db_path):
     lines = error.splitlines()
     assert lines[0] == "KeyError: 'typo'" and lines[1] == "Traceback (most recent call last):"
     assert "in broken" in error and lines[-1] == "KeyError: 'typo'"
+    # the function fixed, a second call scores the starting group again (it said nothing is scored)
+    best = GeneticFuckery(dbfile=db_path).evolve(objective, metric="value", generations=1, population=4,
+                                                 datasets=["a"], progress=False)
+    assert best is not None and store.connect(db_path).execute(
+        "SELECT status, count(*) FROM runs GROUP BY status ORDER BY status").fetchall() == [("failed", 1), ("ok", 5)]
 
 
 def test_evolve_whose_children_all_fail_names_the_function(load_text, db_path):
