@@ -202,9 +202,6 @@ def _clip(value, low, high, strict, margin):
     return value
 
 
-_reflect = fold  # a sample folded into its bounds, as a plugin type's whole number is
-
-
 class EvolutionBreeder(Breeder):
     name = "default"
     description = ("an evolution strategy (sep-CMA-ES) guided by a model of the scores, replayed from every "
@@ -292,7 +289,7 @@ class EvolutionBreeder(Breeder):
                 # optimum beyond a bound stops at it (folding it back would send it as far the
                 # wrong way), just inside a strict one
                 if picks is None:
-                    value = _reflect(value, low, high)
+                    value = fold(value, low, high)
                 else:
                     value = _clip(value, low, high, request.strict_bounds.get(name, (False, False)),
                                   CLIP_MARGIN * strategy.sigma * strategy.scale[index])
@@ -362,7 +359,7 @@ class EvolutionBreeder(Breeder):
                 params[name] = request.mutate(name, value, sigma=step, rate=0.0)
                 continue
             low, high = request.bounds.get(name, (None, None))
-            value = _reflect(value + step * rng.gauss(0.0, 1.0), low, high)
+            value = fold(value + step * rng.gauss(0.0, 1.0), low, high)
             params[name] = int(round(value)) if kind == "int" else value
         for name, table in probabilities.items():
             options = [v[name] for v in values if name in v]
