@@ -602,10 +602,12 @@ def hand_out_launches(conn, evaluations, again=False, failed=False, owner=(None,
     says still runs is left to it. Any other launch still pending for the same (group,
     dataset) is abandoned: its coordinator is gone, and its program will not record. A
     pending launch whose program recorded its run (its gf killed before settling it) is
-    marked done. ``owner``: this gf's ``(host, process id, start time)``, recorded with
-    each launch; ``held``: a list that gets the evaluations left to another gf. Unless ``again``, a pair that
-    got a run meanwhile (an orphan that finished just before; with ``failed``, a run that
-    did not fail) is dropped, under the same write lock, so no pair is evaluated twice.
+    marked done. Unless ``again``, a pair that got a run meanwhile (an orphan that finished
+    just before; with ``failed``, a run that did not fail) is dropped, under the same write
+    lock, so no pair is evaluated twice.
+
+    :param owner: this gf's ``(host, process id, start time)``, recorded with each launch.
+    :param held: a list that gets the evaluations left to another gf.
     """
     kept = []
     already = "SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ?" + (" AND status != 'failed'" if failed else "")
