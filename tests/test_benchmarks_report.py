@@ -171,6 +171,24 @@ def test_a_budget_below_the_number_of_params_says_what_it_allows_on_the_sphere()
     line = report.fewer_evaluations(summary, {"budget": 640, "dims": [10, 100, 1000]})
     assert line.startswith("- **Fewer evaluations than parameters** (1,000 params, 640 evaluations).")
     assert "(1,000 - 640) / 1,000 = 0.36 of the start's squared distance" in line and "(gf default: 0.38)" in line
+    assert "at 0.60 of the start's distance (the square root of 0.36) it is at least 14.9, 0.76 of the start's 19.6" in line
     # without gf default on the sphere there, the bound alone; with no dimension above the budget, nothing
     assert "gf default" not in report.fewer_evaluations(summary_of([]), {"budget": 640, "dims": [1000]})
     assert report.fewer_evaluations(summary, {"budget": 640, "dims": [10, 100]}) == ""
+
+
+def test_the_ackley_bound_is_a_lower_bound_at_that_distance():
+    import numpy as np
+
+    from benchmarks.optimizers.functions import problem
+
+    ackley = problem("ackley", 1000)
+    least = float(report._ackley_bound(1000, 0.36).split("it is at least ")[1].split(",")[0])
+    start, optimum = ackley.centre(), ackley.optimum
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # points at 0.6 of the start's distance, in random directions and along the way there
+        offset = rng.normal(size=1000)
+        offset *= 0.6 * np.linalg.norm(start.floats - optimum.floats) / np.linalg.norm(offset)
+        for floats in (optimum.floats + offset, optimum.floats + 0.6 * (start.floats - optimum.floats)):
+            point = type(start)(floats, start.ints, start.bools, start.choices)
+            assert ackley.evaluate(point)[1] >= least - 0.05  # the sentence rounds to 0.1

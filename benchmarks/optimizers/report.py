@@ -242,8 +242,23 @@ def fewer_evaluations(summary, settings):
         "under half of the start's value: the ripples make up the rest, and moving down the bowl leaves them as "
         "they are on average, so there about 0.7 is the most to expect unless each parameter is also placed in "
         "its own ripple, which takes more scores still. Under the noisy sphere's noise a score tells less than "
-        "one direction.\n"
+        f"one direction.{_ackley_bound(dim, share)}\n"
     )
+
+
+def _ackley_bound(dim, share):
+    """A sentence: the least Ackley's function at ``dim`` params can take at ``sqrt(share)`` of the start's
+    distance to the optimum, every ripple at its best (the most the sphere's bound leaves it)."""
+    ackley = make_problem("ackley", dim)
+    start = ackley.centre()
+    distance = math.sqrt(sum((x - o) ** 2 for x, o in zip(start.floats, ackley.optimum.floats)) / dim)
+    start_value = ackley.evaluate(start)[1]
+    # -20 exp(-0.2 rms) - exp(mean cos) + 20 + e, the cosines all at 1: their term is 0
+    least = 20.0 * (1.0 - math.exp(-0.2 * math.sqrt(share) * distance))
+    return (f" Ackley's function grows with the distance to the optimum, through an exponential, plus ripples: "
+            f"at {math.sqrt(share):.2f} of the start's distance (the square root of {share:.2f}) it is at least "
+            f"{least:.1f}, {least / start_value:.2f} of the start's {start_value:.1f}, even with every ripple at "
+            "its lowest.")
 
 
 def random_start_section(run, summary, machine_line):
