@@ -6,6 +6,7 @@ group's constraints satisfied (fixers first, then a re-breed for what cannot be
 repaired), and no child identical to a group already in the database.
 """
 
+import math
 from dataclasses import dataclass, field
 
 from gf import loader, plugins, store, values
@@ -165,11 +166,18 @@ def batches(conn):
     return list(found.values())
 
 
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def violations(params, constraints, types):
     """The constraints (and type bounds) ``params`` break, as text; empty when all hold."""
     broken = []
     for name, value in params.items():
         param_type = types.for_param(name)
+        if isinstance(value, float) and math.isnan(value):  # from a plugin's gf_mutate, say
+            broken.append(f"{name}: NaN is not a value")
+            continue
         try:
             param_type.validate(value)
         except (ValueError, TypeError) as error:  # TypeError too: a plugin validate that refuses a float that way
@@ -179,6 +187,8 @@ def violations(params, constraints, types):
         right = params.get(constraint.rhs) if isinstance(constraint.rhs, str) else constraint.rhs
         if left is None or right is None:
             broken.append(f"{constraint}: a parameter is missing")
+        elif not all(_is_number(value) for value in (left, right)):
+            broken.append(f"{constraint}: not a number")
         elif not loader.OPERATORS[constraint.op](left, right):
             broken.append(str(constraint))
     return broken
@@ -244,6 +254,10 @@ def _proposed(breeder, request):
         raise PluginError(f"breeder {breeder.name!r}: breed() returned {type(proposed).__name__} {proposed!r:.60}; "
                           "it must return a list of gf.Child(params, parents)") from None
     proposed = list(iterator)  # a generator's own errors go on up, to be reported where they happened
+    if not proposed and request.attempt == 0:
+        raise PluginError(f"breeder {breeder.name!r}: breed() returned no children; it must return a list of "
+                          "gf.Child(params, parents), as many as request.population asks (or its own count when "
+                          "that is None)")
     odd = next((item for item in proposed if not isinstance(item, Child)), None)
     if odd is not None:
         raise PluginError(f"breeder {breeder.name!r}: breed() returned a list holding {type(odd).__name__} "
@@ -252,7 +266,11 @@ def _proposed(breeder, request):
 
 
 def _check_parents(conn, breeder, child, known):
-    """Refuse (naming the breeder) a child whose parents are not stored groups: it would be stored with none."""
+    """Refuse (naming the breeder) a child whose parents are not stored groups, or that has none: its
+    constraints come from its parents, so it would be stored with none, and so would its descendants."""
+    if not child.parents:
+        raise PluginError(f"breeder {breeder.name!r} gave a child no parents; a child's parents are the ids of the "
+                          "groups it came from (its constraints are theirs)")
     unknown = [parent for parent in child.parents if parent not in known]
     if unknown:
         for parent in unknown:  # compared as SQLite compares them: the text "5" is group 5
@@ -304,6 +322,25 @@ def store_children(conn, children, types, *, breeder, generation, loop_id=None):
                 )
             )
     return ids
+
+
+def check_stored_types(conn, group_ids, types):
+    """Refuse to breed from (or load on top of) groups holding a param of a type no loaded plugin
+    provides: gf would type it by its name's suffix instead (a float, most often), and silently
+    store the children's values as that."""
+    known = {param_type.name for param_type in types}
+    for start in range(0, len(group_ids), 500):
+        chunk = list(group_ids[start:start + 500])
+        row = conn.execute(
+            f"SELECT group_id, param, name, type FROM params WHERE group_id IN ({','.join('?' * len(chunk))}) "
+            f"AND type NOT IN ({','.join('?' * len(known))}) LIMIT 1", chunk + sorted(known)).fetchone()
+        if row is not None:
+            group, param, name, type_name = row
+            full = store.join_name(param, name)
+            raise PluginError(
+                f"group {group}'s param {full} is of type {type_name!r}, which no loaded plugin provides (gf would "
+                f"take it for a {types.for_param(full).name}); install the plugin that registers it, or allow it in "
+                "GF_LOAD_PLUGINS (see `gf plugins list`)")
 
 
 def many_group_values(conn, group_ids):

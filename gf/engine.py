@@ -149,13 +149,27 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
     progress.start(label, len(evaluations))
     finished_stream = _from_launcher(launcher, lambda: launcher.launch(evaluations, context))
     completed = False
+    unreported = {evaluation.launch: evaluation for evaluation in evaluations}
     try:
         for item in _launched(launcher, finished_stream):
             batch = item if isinstance(item, list) else [item]  # a launcher may report several at once
+            # each evaluation counts once: a launcher that reports one twice (or one it was not
+            # given) must not record a second run for it
+            batch = [finished for finished in batch if unreported.pop(finished.evaluation.launch, None) is not None]
+            if not batch:
+                continue
             succeeded = sum(good for good, _runs in launch.settle_many(conn, batch))
             ok += succeeded
             failed += len(batch) - succeeded
             progress.finished(succeeded, len(batch) - succeeded)
+        if unreported and launcher.waits:
+            missing = list(unreported.values())  # released below (not completed): evaluated on a rerun
+            first = missing[0]
+            raise PluginError(
+                f"launcher {launcher.name!r} ended without reporting {len(missing)} of its "
+                f"{ok + failed + len(missing)} evaluations (the first: group {first.group} on {first.dataset}); "
+                "launch() must yield a gf.launch.Finished for every evaluation it is given. They are left "
+                "to evaluate: rerun the same command once the launcher is fixed")
         completed = True
     except KeyboardInterrupt:
         context.stopping.set()
@@ -271,6 +285,7 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
             f"no run is scored by metric {metric.name!r} on {', '.join(datasets)}{metrics.unscored(conn, metric)}; "
             f"results recorded: {some_of(recorded, metric.name, 'none (run gf run first)')}"
         )
+    breeding.check_stored_types(conn, groups, types)
     params = breeding.many_group_values(conn, groups)
     names = list(dict.fromkeys(name for values in params.values() for name in values))
     tagged, algo_ranking, strength = per_algo(conn, metric, datasets, names, minimize)

@@ -334,7 +334,10 @@ def check_constraint(parsed, constraint):
             raise LoadError(
                 *constraint.where, f"constraint {constraint} needs numbers, but {side} is a {param.type.name}"
             )
-        values.append(param.type.numeric_value(param.value))
+        if not isinstance(param.value, (int, float)) or isinstance(param.value, bool):
+            raise LoadError(*constraint.where, f"constraint {constraint} needs numbers, but {side} = "
+                                               f"{json.dumps(param.value)}")
+        values.append(param.value)  # as written, as breeding compares them: the units the file uses
     right = values[1] if len(values) == 2 else constraint.rhs
     if not OPERATORS[constraint.op](values[0], right):
         shown = ", ".join(f"{side} = {value}" for side, value in zip(sides, values))
@@ -356,6 +359,9 @@ def parse_files(paths, types, base=None):
 
 def parsed_from_group(conn, group_id, types):
     """A stored group as a :class:`ParsedGroup`, the base of ``gf load --parent``."""
+    from gf import breeding
+
+    breeding.check_stored_types(conn, [group_id], types)
     where = (f"group {group_id}", 0)
     parsed = ParsedGroup()
     for name, value, _type_name, _typed in store.group_params(conn, group_id):

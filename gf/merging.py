@@ -119,11 +119,16 @@ def _copy_loops(out, source):
 
 
 def combine(values, type_name):
-    """Numbers by median (rounded for ``int``), anything else by the most common value."""
+    """Numbers by median (rounded for ``int``; for a plugin's type, the lower middle value, one a group
+    had, so it is a value the type holds: an even number stays even), anything else by the most common
+    value."""
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if numeric and type_name in ("float", "real_0", "real_1"):
+        return float(statistics.median(values))
+    if numeric and type_name == "int":
+        return int(round(statistics.median(values)))
     if numeric and type_name not in ("bool", "choice"):
-        middle = statistics.median(values)
-        return int(round(middle)) if type_name == "int" else float(middle)
+        return statistics.median_low(values)
     counts = Counter(json.dumps(value, sort_keys=True) for value in values)
     best = max(counts.values())
     # ties go to the value of the better group (values arrive best first)
@@ -170,11 +175,13 @@ def merge_performers(conn, mapping, metric, *, top=3, datasets=None, minimize=Fa
             values = [values[name] for values in groups if name in values]
             params[name] = combine(values, types.for_param(name).name)
         parents += [group for group in ranked if group not in parents]
+    breeding.check_stored_types(conn, parents, types)
     constraints = breeding.constraints_of(conn, parents)
     plugins.call_hook("gf_fix_child", params=params, constraints=constraints, types=types, rng=random.Random(0))
     broken = breeding.violations(params, constraints, types)
     if broken:
-        raise InputError(f"the merged group breaks constraints the fixers cannot repair: {'; '.join(broken)}")
+        raise InputError(f"the merged group breaks what the fixers cannot repair (its constraints or types): "
+                         f"{'; '.join(broken)}")
     return params, parents, constraints, sources
 
 

@@ -12,7 +12,8 @@ class ParamType:
     :ivar name: a short name shown by ``gf show`` and stored with every param (``"int"``).
     :ivar suffix: the name ending that selects this type (``"_int"``); ``""`` makes it
         the default for names no other suffix matches.
-    :ivar numeric: whether constraints such as ``a < b`` may relate values of this type.
+    :ivar numeric: whether constraints such as ``a < b`` may relate values of this type (they
+        compare the values as written in the file, before ``extract``).
     :ivar low: the smallest value breeding may produce, or ``None``.
     :ivar high: the value breeding stays below, or ``None``.
     """
@@ -38,10 +39,6 @@ class ParamType:
         written and stored, so reading parameters never needs the plugins.
         """
         return value
-
-    def numeric_value(self, value):
-        """The number constraints compare for this value (only called when ``numeric``)."""
-        return self.extract(value)
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r} suffix={self.suffix!r}>"

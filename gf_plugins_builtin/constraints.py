@@ -23,6 +23,10 @@ def _just_past(target, op, is_int):
     return math.nextafter(target, -math.inf if op == "<" else math.inf)
 
 
+def _finite(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _satisfied(left, op, right):
     return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
 
@@ -51,8 +55,8 @@ def gf_fix_child(params, constraints, types, rng):
                 continue
             left = params[lhs]
             right = params[rhs] if isinstance(rhs, str) else rhs
-            if _satisfied(left, op, right):
-                continue
+            if not (_finite(left) and _finite(right)) or _satisfied(left, op, right):
+                continue  # not a finite number (a mutator's NaN, a string): the child's check refuses it
             changed = True
             is_int = types.for_param(lhs).name == "int"
             if isinstance(rhs, str) and _satisfied(right, op, left) and types.for_param(rhs).name == types.for_param(lhs).name:

@@ -688,6 +688,9 @@ def test_default_shrinks_its_step_when_children_never_beat_the_mean(monkeypatch)
     (lambda: [{"x": 2.0}], "PluginError", "breeder 'careless': breed() returned a list holding dict {'x': 2.0}; "),
     (lambda: [Child({"x": 2.0}, [999])], "PluginError", "breeder 'careless' gave a child the parent 999, which is "
                                                         "no group in the database"),
+    (lambda: [Child({"x": 2.0}, [])], "PluginError", "breeder 'careless' gave a child no parents; a child's parents "
+                                                     "are the ids of the groups it came from (its constraints are"),
+    (lambda: [], "PluginError", "breeder 'careless': breed() returned no children; it must return a list of "),
     (lambda: [Child({"y": 2.0}, [1])], "InputError", "(25 discarded as duplicates or constraint violations; the last: "
                                                      "it lacks x, which its parents have)"),
     (lambda: [Child({"x": "2"}, [1])], "InputError", "the last: x: expected a number, got the string '2')"),

@@ -309,3 +309,34 @@ def test_a_launcher_that_breaks_its_contract_is_named(db, run_gf, behaviour, mes
     result = run_gf("run", "--db", db, COMMAND, "aa", "--launcher", "careless")
     assert result.exit_code == 1 and result.stderr == message
     assert count_rows(db, "runs") == 0
+
+
+def test_a_launcher_that_skips_or_repeats_evaluations_is_named_and_leaves_them_to_a_rerun(db, run_gf):
+    from gf import hookimpl
+    from gf_plugins_builtin.launchers import LocalLauncher
+
+    class Sloppy(LocalLauncher):
+        name = "sloppy"
+        description = "reports each evaluation twice, and never runs the last"
+
+        def launch(self, evaluations, context):
+            for finished in super().launch(evaluations[:-1], context):
+                yield finished
+                yield finished
+
+    class Plugin:
+        @hookimpl
+        def gf_register_launchers(self, register):
+            register(Sloppy())
+
+    plugins.register(Plugin(), name="sloppy-launcher")
+    result = run_gf("run", "--db", db, COMMAND, "aa", "b", "--launcher", "sloppy", "-j", "1")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: launcher 'sloppy' ended without reporting 1 of its 4 evaluations "
+                                    "(the first: group 2 on b); launch() must yield")
+    assert count_rows(db, "runs") == 3  # one run per reported evaluation, not two
+    conn = store.connect(db)
+    assert conn.execute("SELECT status, count(*) FROM launches GROUP BY status ORDER BY status").fetchall() == [
+        ("abandoned", 1), ("done", 3)]
+    result = run_gf("run", "--db", db, COMMAND, "aa", "b", "--json")  # the built-in launcher takes the rest
+    assert json.loads(result.stdout)["evaluated"] == 1 and count_rows(db, "runs") == 4

@@ -118,6 +118,30 @@ def test_a_numeric_plugin_type_with_no_mutator_of_its_own_is_bred_within_its_ran
     assert min(values) < 85  # towards the best, 50 %
 
 
+def test_constraints_on_a_plugin_type_compare_values_as_written_at_load_and_when_bred(site, monkeypatch, tmp_path,
+                                                                                      db_path, run_gf):
+    """The percent type reads 25 as 0.25; `share_pct <= 60` means 60 as written, at load and when bred (the
+    loader compared the read 0.25 and breeding the written 25: a child could be moved 50x, or a bred group
+    refused on reload)."""
+    install_fake_plugin(site, monkeypatch, "pct", PERCENT_PLUGIN)
+    monkeypatch.setenv("GF_LOAD_PLUGINS", "pct")
+    (tmp_path / "bad.js").write_text("share_pct = 25\nshare_pct <= 0.5\n")
+    result = run_gf("load", "--db", db_path, tmp_path / "bad.js")
+    assert result.exit_code == 2
+    assert result.stderr == f"{tmp_path / 'bad.js'}:2: constraint share_pct <= 0.5 does not hold: share_pct = 25\n"
+    (tmp_path / "p.js").write_text("share_pct = 25\nshare_pct <= 60\n")
+    assert run_gf("load", "--db", db_path, tmp_path / "p.js").exit_code == 0
+    GeneticFuckery(dbfile=db_path).evolve(lambda params, dataset: {"t": {"v": params.share_pct}}, metric="v",
+                                          generations=4, population=8, datasets=["d"], seed=3)
+    values = [json.loads(v) for (v,) in store.connect(db_path).execute("SELECT value FROM params")]
+    assert len(set(values)) > 10 and all(0 <= v <= 60 for v in values) and max(values) > 50  # pushed up to 60
+    best = max(store.group_ids(store.connect(db_path)),
+               key=lambda g: GeneticFuckery(dbfile=db_path, pid=g).share_pct)
+    exported = run_gf("export", "--db", db_path, str(best)).stdout
+    (tmp_path / "again.js").write_text(exported)
+    assert run_gf("load", "--db", tmp_path / "other.db", tmp_path / "again.js").exit_code == 0
+
+
 WHOLE_PLUGIN = '''
 from gf import ParamType, hookimpl
 
@@ -366,3 +390,35 @@ def test_hook_tracing_logs_hook_calls(monkeypatch, log_messages):
                  "hook gf_register_types -> ['gf_plugins_builtin.types']",
                  "hook gf_mutate -> ['gf_plugins_builtin.mutators']"):
         assert f"DEBUG: {line}" in logged, line
+
+
+def test_groups_holding_a_type_no_loaded_plugin_provides_are_not_bred_as_floats(site, monkeypatch, tmp_path,
+                                                                                db_path, run_gf):
+    """Without the plugin, `share_pct` would be typed by its suffix, a float: its children stored as floats
+    (0.25 read where 25 % was meant). Breeding, gf load --parent and merge-performers refuse instead."""
+    install_fake_plugin(site, monkeypatch, "pct", PERCENT_PLUGIN)
+    monkeypatch.setenv("GF_LOAD_PLUGINS", "pct")
+    (tmp_path / "p.js").write_text("a__share_pct = 25\na__x = 1.0\n")
+    assert run_gf("load", "--db", db_path, tmp_path / "p.js").exit_code == 0
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"v": 1.0}}, dataset="d")
+    monkeypatch.setenv("GF_LOAD_PLUGINS", "")
+    plugins.reset()
+    message = ("error: group 1's param a__share_pct is of type 'percent', which no loaded plugin provides (gf would "
+               "take it for a float); install the plugin that registers it, or allow it in GF_LOAD_PLUGINS (see "
+               "`gf plugins list`)\n")
+    result = run_gf("breed", "--db", db_path, "--metric", "v")
+    assert (result.exit_code, result.stderr) == (1, message)
+    (tmp_path / "q.js").write_text("a__x = 2.0\n")
+    result = run_gf("load", "--db", db_path, "--parent", "1", tmp_path / "q.js")
+    assert result.exit_code != 0 and result.stderr.endswith(message[len("error: "):])
+    (tmp_path / "map.json").write_text('{"a": ["a__*"]}')
+    result = run_gf("merge-performers", "--db", db_path, "--metric", "v", tmp_path / "map.json")
+    assert (result.exit_code, result.stderr) == (1, message)
+    assert store.group_ids(store.connect(db_path)) == [1]
+
+
+def test_merge_performers_combines_a_plugin_type_by_a_value_a_group_had():
+    from gf.merging import combine
+
+    assert combine([34, 32, 30, 28], "even") == 30  # not 31, which an even type refuses
+    assert combine([34, 32, 30, 28], "int") == 31 and combine([0.5, 0.25], "float") == 0.375
