@@ -9,7 +9,7 @@ repaired), and no child identical to a group already in the database.
 import math
 from dataclasses import dataclass, field
 
-from gf import loader, plugins, store, values
+from gf import loader, paramtypes, plugins, store, values
 from gf.errors import InputError, PluginError
 
 #: How many times the breeder is asked again for children that had to be discarded.
@@ -218,13 +218,13 @@ def breed_children(conn, breeder, request):
                 break
             _check_parents(conn, breeder, child, known)
             constraints = constraints_of(conn, child.parents, cache)
-            answers = plugins.call_hook(
-                "gf_fix_child", params=child.params, constraints=constraints, types=request.types, rng=request.rng
-            )
+            refused = [name for name, answer in plugins.each_answer(
+                "gf_fix_child", params=child.params, constraints=constraints, types=request.types, rng=request.rng)
+                if answer is False]  # only False refuses: None (no answer) and 0 do not
             broken = _missing(child, request) or violations(child.params, constraints, request.types)
-            if False in answers or broken:
+            if refused or broken:
                 discarded += 1
-                why = broken[0] if broken else "a fixer refused it"
+                why = broken[0] if broken else f"the fixer of plugin {refused[0]!r} refused it"
                 continue
             child.rows = param_rows(child.params, request.types)
             fingerprint = store.digest(child.rows)
@@ -298,8 +298,9 @@ def param_rows(params, types):
     rows = []
     for name, value in sorted(params.items()):
         param_type = types.for_param(name)
-        value = param_type.validate(value)  # as loading stores it: a float param's 3 is 3.0 (one digest for both)
-        rows.append((name, values.encode(value), param_type.name, values.encode(param_type.extract(value))))
+        value = paramtypes.validated(param_type, value)  # as loading stores it: a float's 3 is 3.0 (one digest)
+        rows.append((name, values.encode(value), param_type.name, paramtypes.typed_json(param_type, value,
+                                                                                        values.encode)))
     return rows
 
 

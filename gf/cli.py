@@ -79,7 +79,7 @@ class GfGroup(click.Group):
             click.echo(f"error: {message}{hint}", err=True)
             sys.exit(error.exit_code)
         except click.Abort:
-            click.echo("error: aborted", err=True)
+            click.echo("error: interrupted; rerun the same command to resume", err=True)
             sys.exit(_interrupted_code())
         sys.exit(code if isinstance(code, int) else 0)
 

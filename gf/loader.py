@@ -18,7 +18,7 @@ import operator
 import re
 from dataclasses import dataclass, field
 
-from gf import store
+from gf import paramtypes, store
 from gf.errors import LoadError
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -123,8 +123,8 @@ def parse_lines(text, path, types, into):
         param_type = types.for_param(name)
         value = _parse_value(assignment.group(2), where, name, param_type)
         try:
-            value = param_type.validate(value)
-        except ValueError as error:
+            value = paramtypes.validated(param_type, value)
+        except (ValueError, TypeError) as error:  # TypeError: a plugin's validate comparing a string, say
             raise LoadError(*where, f"{name}: value does not fit type {param_type.name}: {error}") from None
         misspelt.check(name, where)
         into.params.pop(name, None)  # an override moves to its new place, like a fresh line
@@ -373,7 +373,7 @@ def parsed_from_group(conn, group_id, types):
 def group_rows(parsed):
     """``(name, value_json, type_name, typed_json)`` rows for :func:`gf.store.insert_group`."""
     return [
-        (name, json.dumps(param.value), param.type.name, json.dumps(param.type.extract(param.value)))
+        (name, json.dumps(param.value), param.type.name, paramtypes.typed_json(param.type, param.value, json.dumps))
         for name, param in parsed.params.items()
     ]
 

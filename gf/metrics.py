@@ -24,7 +24,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from gf.errors import InputError, some_of
+from gf.errors import InputError, PluginError, some_of
 from gf.store import BEST_FIRST_INDEX
 
 #: Best-first walks may read at least this many rows before they give up.
@@ -312,6 +312,65 @@ class SqlFileMetric(Metric):
         return ranked[:limit] if limit is not None else ranked
 
 
+class CheckedMetric(Metric):
+    """A registered metric, held to its contract: its ``rank()`` sees the connection read only, and
+    what it returns must be :class:`Ranked` rows of stored groups, best first as ``minimize`` says,
+    at most ``limit`` of them (more are cut). A broken promise stops gf with one line naming it:
+    a ranking the wrong way round would breed from the worst groups, silently."""
+
+    def __init__(self, metric):
+        self.metric = metric
+        self.name, self.description = metric.name, metric.description
+
+    def rank(self, conn, *, dataset=None, group=None, limit=None, minimize=False, per_group=True):
+        conn.execute("PRAGMA query_only = 1")
+        try:  # what it raises goes on up: gf names the file and line it came from
+            rows = self.metric.rank(conn, dataset=dataset, group=group, limit=limit, minimize=minimize,
+                                    per_group=per_group)
+            try:
+                iterator = iter(rows)
+            except TypeError:
+                raise PluginError(f"metric {self.name!r}: rank() returned {type(rows).__name__} {rows!r:.60}; it "
+                                  "must return a list of gf.Ranked(group, run, dataset, algo, score) rows") from None
+            rows = list(iterator)
+        finally:
+            conn.execute("PRAGMA query_only = 0")
+        odd = next((row for row in rows if not isinstance(row, Ranked)), None)
+        if odd is not None:
+            raise PluginError(f"metric {self.name!r}: rank() returned {type(odd).__name__} {odd!r:.60}; it must "
+                              "return a list of gf.Ranked(group, run, dataset, algo, score) rows")
+        if limit is not None and limit >= 0:
+            rows = rows[:limit]
+        self._check_groups(conn, rows)
+        self._check_order(rows, minimize)
+        return rows
+
+    def _check_groups(self, conn, rows):
+        wanted = sorted({row.group for row in rows}, key=repr)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            found = {group for (group,) in conn.execute(
+                f"SELECT id FROM groups WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+            missing = [group for group in chunk if group not in found]
+            if missing:
+                raise PluginError(f"metric {self.name!r}: rank() returned group {missing[0]!r}, which is no group in "
+                                  "the database")
+
+    def _check_order(self, rows, minimize):
+        scores = [row.score for row in rows]
+        for before, after in zip(scores, scores[1:]):
+            if not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in (before, after)):
+                continue
+            if (after < before) if minimize else (after > before):
+                raise PluginError(
+                    f"metric {self.name!r}: rank() returned a score of {after!r} after {before!r}, but asked for "
+                    f"{'lower' if minimize else 'higher'} is better (minimize={minimize}); its rows must be best "
+                    "first as minimize says")
+
+    def __repr__(self):
+        return repr(self.metric)
+
+
 def _run_info(conn, run_ids):
     info = {}
     ids = list(dict.fromkeys(run_ids))
@@ -348,7 +407,7 @@ def resolve(spec=None, *, sql_file=None, algo=None):
 
     registered = plugins.get_metrics()
     if spec in registered:
-        return registered[spec]
+        return CheckedMetric(registered[spec])
     match = _RESULT.match(spec.strip())
     if not match:
         known = ", ".join(repr(name) for name in registered) or "none"

@@ -282,7 +282,9 @@ class GeneticFuckery:
         breeder_plugin = plugins.pick("breeder", breeder, plugins.get_breeders())
         launcher_plugin = plugins.pick("launcher", launcher, plugins.get_launchers())
         if not launcher_plugin.functions:
-            raise InputError(f"the {launcher} launcher runs commands, not functions; use inprocess or dask")
+            able = sorted(name for name, plugin in plugins.get_launchers().items() if plugin.functions)
+            raise InputError(f"the {launcher} launcher runs commands, not functions; use one that calls functions: "
+                             f"{', '.join(able)}")
         if isinstance(datasets, str):  # datasets="train": one dataset, not five of one letter
             datasets = [datasets]
         datasets = [str(dataset) for dataset in datasets]

@@ -44,6 +44,31 @@ class ParamType:
         return f"<{type(self).__name__} {self.name!r} suffix={self.suffix!r}>"
 
 
+def validated(param_type, value):
+    """``param_type.validate(value)``, refusing (naming the type) a ``validate`` that returns nothing:
+    a forgotten ``return`` would store ``null`` for every value."""
+    result = param_type.validate(value)
+    if result is None and value is not None:
+        from gf.errors import PluginError
+
+        raise PluginError(f"type {param_type.name!r}: validate({value!r:.40}) returned None; it must return the "
+                          "value (normalized) or raise ValueError")
+    return result
+
+
+def typed_json(param_type, value, encode):
+    """``encode(param_type.extract(value))``: what the program will read, as stored; an ``extract``
+    whose result JSON cannot hold is refused naming the type."""
+    typed = param_type.extract(value)
+    try:
+        return encode(typed)
+    except (TypeError, ValueError) as error:
+        from gf.errors import PluginError
+
+        raise PluginError(f"type {param_type.name!r}: extract({value!r:.40}) returned {type(typed).__name__} "
+                          f"{typed!r:.40}, which JSON cannot store ({error}); it must return JSON values") from None
+
+
 class TypeRegistry:
     """The registered types, resolved by suffix."""
 

@@ -52,11 +52,18 @@ def get_plugin_manager():
 
 
 def _allowed():
-    """The plugin names GF_LOAD_PLUGINS allows, or None for all of them."""
+    """The plugin names GF_LOAD_PLUGINS allows (normalized, see :func:`_normal`), or None for all of them."""
     value = os.environ.get("GF_LOAD_PLUGINS")
     if value is None:
         return None
-    return {name.strip() for name in value.split(",") if name.strip()}
+    return {_normal(name) for name in value.split(",") if name.strip()}
+
+
+def _normal(name):
+    """A plugin or distribution name as pip compares them: ``gf_plugin_even`` is ``gf-plugin-even``."""
+    import re
+
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
 
 
 def _load_entry_points(manager):
@@ -67,8 +74,8 @@ def _load_entry_points(manager):
     _distributions.clear()
     installed = entry_points(group=ENTRY_POINT_GROUP)
     if allowed:
-        known = {entry_point.name for entry_point in installed} | {
-            entry_point.dist.name for entry_point in installed if entry_point.dist}
+        known = {_normal(entry_point.name) for entry_point in installed} | {
+            _normal(entry_point.dist.name) for entry_point in installed if entry_point.dist}
         unknown = sorted(allowed - known)
         if unknown:  # a typo would silently leave the plugin out
             import sys
@@ -78,19 +85,30 @@ def _load_entry_points(manager):
             sys.stderr.write(f"gf warning: GF_LOAD_PLUGINS names {', '.join(unknown)}, which no installed plugin "
                              f"is; installed: {some_of(sorted(known), unknown[0])}\n")
     for entry_point in installed:
-        distribution = entry_point.dist.name if entry_point.dist else None
-        if allowed is not None and entry_point.name not in allowed and distribution not in allowed:
+        distribution = _normal(entry_point.dist.name) if entry_point.dist else None
+        if allowed is not None and _normal(entry_point.name) not in allowed and distribution not in allowed:
             continue
         if manager.get_plugin(entry_point.name) is not None:
             continue
         _distributions[entry_point.name] = entry_point.dist
         try:
             plugin = entry_point.load()
+            _check_marked(plugin)
             manager.register(plugin, name=entry_point.name)  # a hook with arguments its spec lacks: refused here
         except Exception as error:  # a broken plugin is reported by name, not as a traceback
             if manager.get_plugin(entry_point.name) is not None:  # pluggy keeps what it half registered
                 manager.unregister(name=entry_point.name)
             failures[entry_point.name] = f"{type(error).__name__}: {' '.join(str(error).split())}"
+
+
+def _check_marked(plugin):
+    """Refuse a plugin with a ``gf_`` hook function not marked ``@gf.hookimpl``: pluggy would skip it
+    silently (a type plugin's types never registered: its params typed as floats)."""
+    for attribute in dir(plugin):
+        if attribute.startswith("gf_") and attribute in hookspecs.__dict__:
+            function = getattr(plugin, attribute, None)
+            if callable(function) and not hasattr(function, "gf_impl"):
+                raise TypeError(f"{attribute} is not marked @gf.hookimpl, so gf would never call it")
 
 
 def _check_pending(manager):
@@ -123,7 +141,7 @@ def require_healthy():
 
 
 def _tracing():
-    return bool(os.environ.get("GF_TRACE_HOOKS"))
+    return os.environ.get("GF_TRACE_HOOKS", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _trace(hook_name, plugin_name):
@@ -184,6 +202,26 @@ def first_result(hook_name):
     return call
 
 
+def each_answer(hook_name, **kwargs):
+    """Call every implementation of hook ``hook_name`` in pluggy's order: ``[(plugin name, answer)]``.
+    What one raises becomes a :class:`PluginError` naming its plugin."""
+    answers = []
+    traced = _tracing()
+    for impl in reversed(getattr(get_plugin_manager().hook, hook_name).get_hookimpls()):
+        if traced:
+            _trace(hook_name, impl.plugin_name)
+        try:
+            answer = impl.function(*[kwargs[name] for name in impl.argnames])
+        except PluginError:
+            raise
+        except Exception as error:
+            raise PluginError(
+                f"plugin {impl.plugin_name!r} failed inside {hook_name}: {type(error).__name__}: {error}"
+            ) from error
+        answers.append((impl.plugin_name, answer))
+    return answers
+
+
 def collect(hook_name, expected_type, key):
     """Run a ``register``-style collection hook and return ``{key(item): (item, plugin_name)}``.
 
@@ -210,13 +248,16 @@ def collect(hook_name, expected_type, key):
         if _tracing():
             _trace(hook_name, impl.plugin_name)
         try:
-            impl.function(*[arguments[name] for name in impl.argnames])
+            returned = impl.function(*[arguments[name] for name in impl.argnames])
         except PluginError:
             raise
         except Exception as error:
             raise PluginError(
                 f"plugin {impl.plugin_name!r} failed inside {hook_name}: {type(error).__name__}: {error}"
             ) from error
+        if returned is not None:  # `return [MyType()]`: nothing registered, silently
+            raise PluginError(f"plugin {impl.plugin_name!r}: {hook_name} returned {returned!r:.60}, which gf ignores; "
+                              "call register(item) for each item instead")
     return registered
 
 
@@ -294,6 +335,10 @@ def get_types():
         by_suffix = collect("gf_register_types", ParamType, key=lambda t: t.suffix)
         names = {}
         for param_type, plugin in by_suffix.values():
+            if param_type.suffix != param_type.suffix.lower():  # names are lower-cased: it could never match
+                raise PluginError(f"plugin {plugin!r} registers type {param_type.name!r} with suffix "
+                                  f"{param_type.suffix!r}; parameter names are lower-cased, so use "
+                                  f"{param_type.suffix.lower()!r}")
             if param_type.name in names:
                 raise PluginError(
                     f"plugin {plugin!r} registers type {param_type.name!r}, already registered by {names[param_type.name]!r}"

@@ -5,6 +5,8 @@ import re
 import os
 from pathlib import Path
 
+import pytest
+
 from gf import hookspecs
 
 HOOKS = [name for name, value in vars(hookspecs).items() if name.startswith("gf_") and callable(value)]
@@ -36,7 +38,7 @@ def test_every_hookspec_appears_in_the_plugin_authors_guide_with_its_signature()
         assert f"### `{name}({arguments})`" in guide, f"docs/plugins.md does not document {name}({arguments})"
 
 
-def test_the_guides_examples_run_as_plugins():
+def test_the_guides_examples_run_as_plugins(load_text, db_path):
     import random
     import re as _re
     import types
@@ -59,6 +61,17 @@ def test_the_guides_examples_run_as_plugins():
     moved = plugins.call_hook("gf_mutate", param_type=plugins.get_types().for_param("risk_pct"), value=50.0,
                               sigma=1.0, rate=0.0, rng=random.Random(1))
     assert moved != 50.0 and 0 <= moved < 100
+    with pytest.raises(ValueError):  # True is an int to isinstance, not a percentage
+        plugins.get_types().for_param("risk_pct").validate(True)
+    from gf import GeneticFuckery, metrics, store
+
+    for x in (1, 2, 3):
+        load_text(f"x = {x}\n")
+        GeneticFuckery(dbfile=db_path, pid=x).record({"a": {"win": x * 10}, "b": {"win": x}}, dataset="d")
+    best_win = metrics.resolve("best win")  # held to the contract: best first as minimize says
+    conn = store.connect(db_path)
+    assert [(r.group, r.score) for r in best_win.rank(conn, dataset="d")] == [(3, 30), (2, 20), (1, 10)]
+    assert [(r.group, r.score) for r in best_win.rank(conn, dataset="d", minimize=True, limit=2)] == [(1, 1), (2, 2)]
 
 
 def test_the_guides_plugin_test_passes_with_the_plugin_installed(tmp_path):

@@ -231,3 +231,62 @@ def test_the_direction_a_metric_was_bred_in_is_remembered(load_text, db_path, ru
     assert result.exit_code == 0, result.stderr
     compared = json.loads(result.stdout)
     assert [(entry["minimize"], entry["group"]) for entry in compared["databases"]][1] == (True, 1)
+
+
+def register_metric(rank):
+    """Register a plugin metric named "plug" whose rank() is ``rank(self, conn, **kwargs)`` (in place of one
+    registered before)."""
+    from gf import Metric, hookimpl
+
+    plugins.reset()
+
+    class Plug(Metric):
+        name, description = "plug", "a plugin's metric"
+
+    Plug.rank = rank
+
+    class Plugin:
+        @hookimpl
+        def gf_register_metrics(self, register):
+            register(Plug())
+
+    plugins.register(Plugin(), name="plug-metric")
+
+
+def profits(conn, minimize=False, **kwargs):
+    return ResultMetric("profit").rank(conn, minimize=minimize, **kwargs)
+
+
+@pytest.mark.parametrize("rank, message", [
+    (lambda self, conn, **kw: profits(conn), "metric 'plug': rank() returned a score of 20 after 30, but asked for "
+                                             "lower is better (minimize=True); its rows must be best first"),
+    (lambda self, conn, **kw: None, "metric 'plug': rank() returned NoneType None; it must return a list of "
+                                    "gf.Ranked(group, run, dataset, algo, score) rows"),
+    (lambda self, conn, **kw: [(1, 1, "SPY", "a", 3.0)], "metric 'plug': rank() returned tuple (1, 1, 'SPY', 'a', "
+                                                          "3.0); it must return a list of gf.Ranked"),
+    (lambda self, conn, **kw: [r.__class__(99, r.run, r.dataset, r.algo, r.score) for r in profits(conn, **kw)],
+     "metric 'plug': rank() returned group 99, which is no group in the database"),
+])
+def test_a_plugin_metric_that_breaks_its_contract_is_named(scored, rank, message):
+    """A ranking ignoring minimize bred from the worst groups, silently; the others failed in gf's own code."""
+    register_metric(rank)
+    with pytest.raises(plugins.PluginError) as caught:
+        resolve("plug").rank(scored, dataset="SPY", minimize=True)
+    assert str(caught.value).startswith(message)
+
+
+def test_a_plugin_metric_reads_a_read_only_connection_and_gets_at_most_limit_rows(scored):
+    import sqlite3
+
+    register_metric(lambda self, conn, **kw: profits(conn, dataset=kw["dataset"], minimize=kw["minimize"]))
+    assert [row.group for row in resolve("plug").rank(scored, dataset="SPY", limit=1)] == [1]  # its 2 rows, cut
+
+    def deleting(self, conn, **kw):
+        conn.execute("DELETE FROM results")
+        return []
+
+    register_metric(deleting)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        resolve("plug").rank(scored, dataset="SPY")
+    assert scored.execute("SELECT count(*) FROM results").fetchone()[0] > 0
+    scored.execute("DELETE FROM results WHERE value IS NULL")  # gf's own connection writes again afterwards

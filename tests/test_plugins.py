@@ -307,6 +307,9 @@ def test_gf_load_plugins_naming_no_installed_plugin_warns(site, monkeypatch, cap
     plugins.reset()
     plugins.get_plugin_manager()
     assert capfd.readouterr().err == ""
+    monkeypatch.setenv("GF_LOAD_PLUGINS", "GF_Plugin_pct")  # the distribution's name as pip normalizes it
+    plugins.reset()
+    assert [p["name"] for p in plugins.describe_plugins()] == ["pct"] and capfd.readouterr().err == ""
 
 
 def test_plugin_registering_a_taken_suffix_is_refused():
@@ -375,6 +378,75 @@ def test_reading_and_reporting_loads_no_plugin_machinery(load_text, db_path):
     assert out.strip() == "[]"
 
 
+def test_registration_mistakes_are_refused_not_skipped(site, monkeypatch, run_gf):
+    """Each of these registered nothing, silently, and `share_up` loaded as a float."""
+    class Returns:
+        @hookimpl
+        def gf_register_types(self, register):
+            return [ParamType()]
+
+    plugins.register(Returns(), name="returns")
+    with pytest.raises(PluginError, match=r"plugin 'returns': gf_register_types returned \[<ParamType '' suffix=''>\], "
+                                          r"which gf ignores; call register\(item\) for each item instead"):
+        plugins.get_types()
+    plugins.reset()
+
+    class Upper:
+        @hookimpl
+        def gf_register_types(self, register):
+            class Up(ParamType):
+                name, suffix = "up", "_UP"
+
+            register(Up())
+
+    plugins.register(Upper(), name="upper")
+    with pytest.raises(PluginError, match="registers type 'up' with suffix '_UP'; parameter names are lower-cased, "
+                                          "so use '_up'"):
+        plugins.get_types()
+    plugins.reset()
+    install_fake_plugin(site, monkeypatch, "pct", PERCENT_PLUGIN.replace("@hookimpl\n", ""))
+    monkeypatch.setenv("GF_LOAD_PLUGINS", "pct")
+    result = run_gf("plugins", "list", "--json")
+    assert json.loads(result.stdout)[0]["error"] == ("TypeError: gf_register_types is not marked @gf.hookimpl, so gf "
+                                                     "would never call it")
+
+
+def test_a_fixer_refuses_a_child_by_false_alone_and_is_named(load_text, db_path):
+    from gf import Breeder, Child, engine, errors
+    from gf.metrics import resolve
+
+    load_text("x = 1\n")
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"score": 1}}, dataset="d")
+
+    class One(Breeder):
+        name = "one"
+
+        def breed(self, request):
+            return [Child({"x": 2.0 + request.attempt}, [1])]
+
+    answer = []
+
+    class Fixer:
+        @hookimpl
+        def gf_fix_child(self, params):
+            return answer[0]
+
+    plugins.register(Fixer(), name="picky-fixer")
+    breed = lambda: engine.breed_generation(store.connect(db_path), metric=resolve("score"), breeder=One(),
+                                            datasets=["d"], top=1, population=1)
+    answer.append(False)
+    with pytest.raises(errors.InputError, match="the last: the fixer of plugin 'picky-fixer' refused it"):
+        breed()
+    answer[0] = 0  # falsy, but no refusal: a fixer that returns a count, say
+    assert len(breed()[0]) == 1
+
+
+def test_hook_tracing_is_off_for_0_and_false(monkeypatch):
+    for value, on in [("1", True), ("yes", True), ("0", False), ("false", False), ("", False), (" Off ", False)]:
+        monkeypatch.setenv("GF_TRACE_HOOKS", value)
+        assert plugins._tracing() is on, value
+
+
 def test_hook_tracing_logs_hook_calls(monkeypatch, log_messages):
     monkeypatch.setenv("GF_TRACE_HOOKS", "1")
     plugins.reset()
@@ -422,3 +494,52 @@ def test_merge_performers_combines_a_plugin_type_by_a_value_a_group_had():
 
     assert combine([34, 32, 30, 28], "even") == 30  # not 31, which an even type refuses
     assert combine([34, 32, 30, 28], "int") == 31 and combine([0.5, 0.25], "float") == 0.375
+
+
+CARELESS_TYPES = '''
+from gf import ParamType, hookimpl
+
+
+class NoReturn(ParamType):
+    name, suffix = "noreturn", "_nr"
+
+    def validate(self, value):
+        float(value)  # checks, and forgets to return it
+
+
+class Positive(ParamType):
+    name, suffix = "positive", "_pos"
+
+    def validate(self, value):
+        if value <= 0:  # a TypeError for a string
+            raise ValueError("expected a positive number")
+        return value
+
+    def extract(self, value):
+        return {value}  # a set: no JSON
+
+
+@hookimpl
+def gf_register_types(register):
+    register(NoReturn())
+    register(Positive())
+'''
+
+
+@pytest.mark.parametrize("line, message", [
+    ("q_nr = 7", "error: type 'noreturn': validate(7) returned None; it must return the value (normalized) or raise "
+                 "ValueError\n"),
+    ('q_pos = "abc"', "{path}:1: q_pos: value does not fit type positive: '<=' not supported between instances of "
+                      "'str' and 'int'\n"),
+    ("q_pos = 3", "error: type 'positive': extract(3) returned set {{3}}, which JSON cannot store (Object of type set is "
+                  "not JSON serializable); it must return JSON values\n"),
+])
+def test_a_type_that_breaks_its_contract_is_named_and_nothing_is_stored(site, monkeypatch, tmp_path, db_path, run_gf,
+                                                                        line, message):
+    install_fake_plugin(site, monkeypatch, "careless", CARELESS_TYPES)
+    monkeypatch.setenv("GF_LOAD_PLUGINS", "careless")
+    path = tmp_path / "p.js"
+    path.write_text(line + "\n")
+    result = run_gf("load", "--db", db_path, path)
+    assert result.stderr == message.format(path=path) and result.exit_code != 0
+    assert not store.group_ids(store.connect(db_path))
