@@ -35,6 +35,42 @@ class Duration(click.ParamType):
 
 DURATION = Duration()
 
+class Seconds(click.FloatRange):
+    """A number of seconds above 0 and finite (``nan`` and ``inf`` parse as floats: refused here)."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number) or number > 10**9:
+            self.fail(f"{value!r} is not a number of seconds above 0 and below 1e9", param, ctx)
+        return number
+
+
+#: The largest integer SQLite stores: group and run ids, and counts, above it cannot be asked for.
+SQLITE_MAX = 2**63 - 1
+class Whole(click.IntRange):
+    """A whole number from ``min``, no larger than SQLite stores (above it, a query would fail deep in
+    gf); the range shown in errors is ``x>=min`` unless the number is too large."""
+
+    def __init__(self, min=1, most=SQLITE_MAX):
+        super().__init__(min=min)
+        self.most = most
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number > self.most:
+            self.fail(f"{number} is too large (at most {self.most:,})", param, ctx)
+        return number
+
+
+#: A group or run id.
+ID = Whole()
+#: A count of at least 1 (rows, parents, generations...).
+COUNT = Whole()
+#: Children per generation: more than this is no population gf could breed, evaluate or keep in memory.
+MAX_POPULATION = 100_000
+
 
 def _where(error):
     """``file:line`` of the innermost frame of ``error``'s traceback that is neither the standard
@@ -184,7 +220,7 @@ CELL_WIDTH = 200
 
 @cli.command()
 @db_option
-@click.option("--parent", type=int, metavar="GROUP", help="Load the files as overrides on top of this group.")
+@click.option("--parent", type=ID, metavar="GROUP", help="Load the files as overrides on top of this group.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def load(db_path, parent, files):
     """Load parameter FILES (later override earlier) as one new group; print its id.
@@ -218,7 +254,7 @@ LOOP_STATUSES = ("running", "interrupted", "stopped", "done")
 @json_option
 @click.option("--status", "statuses", multiple=True, type=click.Choice(LOOP_STATUSES),
               help="Only loops in this state (repeat for several).")
-@click.option("--last", type=click.IntRange(min=1), metavar="N", help="Only the N loops started last.")
+@click.option("--last", type=COUNT, metavar="N", help="Only the N loops started last.")
 def loops(db_path, as_json, statuses, last):
     """List breed loops: status, latest generation bred, runs, best score, and why each ended early.
 
@@ -246,7 +282,7 @@ def loops(db_path, as_json, statuses, last):
 @cli.command()
 @db_option
 @json_option
-@click.argument("group", type=int)
+@click.argument("group", type=ID)
 def show(db_path, as_json, group):
     """Show every parameter of GROUP with its type and value, and its constraints."""
     conn = open_db(db_path)
@@ -273,7 +309,7 @@ def show(db_path, as_json, group):
 @cli.command()
 @db_option
 @json_option
-@click.option("--group", "group_id", type=int, help="Only runs of this group.")
+@click.option("--group", "group_id", type=ID, help="Only runs of this group.")
 @click.option("--dataset", help="Only runs on this dataset.")
 def runs(db_path, as_json, group_id, dataset):
     """List recorded runs: group, dataset, label, status, times, result count."""
@@ -288,7 +324,7 @@ def runs(db_path, as_json, group_id, dataset):
 
 @cli.command()
 @db_option
-@click.argument("group", type=int)
+@click.argument("group", type=ID)
 def export(db_path, group):
     """Write GROUP in the loader format (to stdout): `gf load` of it recreates the group."""
     from gf import loader
@@ -298,7 +334,7 @@ def export(db_path, group):
 
 @cli.command("template-run")
 @db_option
-@click.option("--group", "group_ids", type=int, multiple=True, help="Only these groups (repeatable).")
+@click.option("--group", "group_ids", type=ID, multiple=True, help="Only these groups (repeatable).")
 @click.argument("command")
 @click.argument("datasets", nargs=-1)
 def template_run(db_path, group_ids, command, datasets):
@@ -313,13 +349,13 @@ def template_run(db_path, group_ids, command, datasets):
         raise InputError(
             f"COMMAND {command!r} has no {{}}: put {{}} where the dataset goes, e.g. \"python run.py {{}}\""
         )
-    datasets = list(datasets) or store.datasets(conn)
+    datasets = list(dict.fromkeys(datasets)) or store.datasets(conn)
     if not datasets:
         raise InputError(f"no datasets given and none recorded in {db_path}: name them after COMMAND")
     for group_id in group_ids:
         store.require_group(conn, group_id, db_path)
     db_absolute = os.path.abspath(db_path)
-    for group_id in group_ids or store.group_ids(conn):
+    for group_id in list(dict.fromkeys(group_ids)) or store.group_ids(conn):
         for dataset in datasets:
             quoted = shlex.quote(dataset)
             click.echo(
@@ -334,9 +370,9 @@ def template_run(db_path, group_ids, command, datasets):
 def launch_options(function):
     """Options shared by the commands that launch evaluations."""
     for option in reversed([
-        click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
+        click.option("-j", "--jobs", type=COUNT, default=os.cpu_count() or 1, show_default=True,
                      help="Evaluations at once."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+        click.option("--timeout", type=Seconds(min=0, min_open=True), metavar="SECONDS",
                      help="Kill an evaluation that runs longer; it is recorded as failed."),
         click.option("--shell", is_flag=True, help="Run the command through sh -c (default: no shell)."),
         click.option("--launcher", "launcher_name", default="local", show_default=True,
@@ -395,6 +431,13 @@ def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, sched
     if scheduler and "scheduler" not in (launcher.options or {}):
         raise InputError(f"--scheduler is for the dask launcher; add --launcher dask (not {launcher.name})")
     options = launch.launcher_options(launcher, launcher_option, scheduler)
+    if command and not shell and launcher.name == "local":  # it runs here: say so now, not once per evaluation
+        from gf import processes
+
+        words = launch.command_line(command, "")
+        reason = processes.unrunnable(words[0]) if words else None
+        if reason:
+            raise InputError(f"cannot run COMMAND {command!r}: {words[0]}: {reason}")
     context = launch.LaunchContext(db_path=os.path.abspath(db_path), command=command, jobs=jobs, timeout=timeout,
                                    shell=shell, echo=click.echo, options=options)
     return launcher, context
@@ -412,7 +455,7 @@ def _progress_echo(line, final):
 @cli.command()
 @db_option
 @launch_options
-@click.option("--group", "group_ids", type=int, multiple=True, help="Only these groups (repeatable).")
+@click.option("--group", "group_ids", type=ID, multiple=True, help="Only these groups (repeatable).")
 @click.option("--again", is_flag=True, help="Also evaluate pairs that already have a run.")
 @click.option("--failed", "retry_failed", is_flag=True,
               help="Also evaluate pairs whose every run failed (after fixing the program).")
@@ -435,10 +478,10 @@ def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler
     conn = open_db(db_path)
     for group_id in group_ids:
         store.require_group(conn, group_id, db_path)
-    datasets = list(datasets) or store.datasets(conn)
+    datasets = list(dict.fromkeys(datasets)) or store.datasets(conn)  # a name given twice is one dataset
     if not datasets:
         raise InputError(f"no datasets given and none recorded in {db_path}: name them after COMMAND")
-    groups = list(group_ids) or store.group_ids(conn)
+    groups = list(dict.fromkeys(group_ids)) or store.group_ids(conn)
     pairs = engine.pending_pairs(conn, groups, datasets, again, failed=retry_failed)
     # skipped pairs whose every run failed: the summary says how to run them again
     failed_before = 0 if again or retry_failed else (
@@ -466,20 +509,20 @@ def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler
 @db_option
 @metric_options
 @launch_options
-@click.option("--top", type=click.IntRange(min=1), default=3, show_default=True,
+@click.option("--top", type=COUNT, default=3, show_default=True,
               help="Parents: the best N groups of every dataset.")
-@click.option("--compare", type=click.IntRange(min=2), default=6, show_default=True,
+@click.option("--compare", type=Whole(min=2), default=6, show_default=True,
               help="classic: how many results of each parent are paired.")
-@click.option("--loop", "generations", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--loop", "generations", type=COUNT, default=1, show_default=True,
               help="Generations to breed and evaluate (with COMMAND).")
 @click.option("--max-time", type=DURATION, metavar="DURATION",
               help="Breed no new generation after this long (90s, 30m, 8h, 1d; with a large --loop); rerun the same "
                    "command to go on.")
-@click.option("--patience", type=click.IntRange(min=1), metavar="G",
+@click.option("--patience", type=COUNT, metavar="G",
               help="End the loop after G generations in a row without a better best score.")
 @click.option("--breeder", "breeder_name", default="default", show_default=True,
               help="How children are bred (see `gf breeders list`).")
-@click.option("--population", type=click.IntRange(min=1),
+@click.option("--population", type=Whole(most=MAX_POPULATION),
               help="Children per generation (default: the breeder's choice; classic: C(k, 2)).")
 @click.option("--datasets-allow", multiple=True, metavar="S", help="Only datasets matching S (glob or substring).")
 @click.option("--datasets-deny", multiple=True, metavar="S", help="Not datasets matching S.")
@@ -541,7 +584,7 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
 @db_option
 @metric_options
 @json_option
-@click.option("-n", "count", type=click.IntRange(min=1), default=10, show_default=True, help="Rows per dataset.")
+@click.option("-n", "count", type=COUNT, default=10, show_default=True, help="Rows per dataset.")
 @click.option("--dataset", "only_dataset", help="Only this dataset.")
 @click.option("--algo", help="Only results of this algo.")
 def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset, algo):
@@ -570,7 +613,7 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
 @db_option
 @metric_options
 @json_option
-@click.option("-n", "count", type=click.IntRange(min=1), default=10, show_default=True, help="How many groups.")
+@click.option("-n", "count", type=COUNT, default=10, show_default=True, help="How many groups.")
 def best(db_path, metric_spec, metric_sql, minimize, as_json, count):
     """The best groups over every dataset: mean score, among the groups scored on the most datasets.
 
@@ -610,6 +653,8 @@ def tag(db_path, map_file, clear, as_json, algo, patterns):
     """
     from gf import tags as tagging
 
+    if algo is not None and not algo.strip():  # an unset $ALGO in a script: --clear "" cleared every algo's tags
+        raise InputError("ALGO is empty; name the algo (gf tag crossover 'fast*'), or leave it out to list the tags")
     conn = open_db(db_path, create=True)
     mapping = tagging.read_map(map_file) if map_file else {}
     if algo:
@@ -626,8 +671,8 @@ def tag(db_path, map_file, clear, as_json, algo, patterns):
 @cli.command()
 @db_option
 @json_option
-@click.option("--depth", type=click.IntRange(min=1), default=6, show_default=True, help="Generations to go back.")
-@click.argument("group", type=int)
+@click.option("--depth", type=COUNT, default=6, show_default=True, help="Generations to go back.")
+@click.argument("group", type=ID)
 def lineage(db_path, as_json, depth, group):
     """Print GROUP's ancestry: its parents, theirs, and so on."""
     from gf import lineage as lineages

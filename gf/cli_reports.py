@@ -8,6 +8,8 @@ import json
 import click
 
 from gf.cli import (
+    COUNT,
+    ID,
     _launch_context,
     _progress_echo,
     cli,
@@ -34,7 +36,7 @@ def _write(path, text):
 @db_option
 @metric_options
 @json_option
-@click.argument("groups", nargs=-1, required=True, type=int)
+@click.argument("groups", nargs=-1, required=True, type=ID)
 def report(db_path, metric_spec, metric_sql, minimize, as_json, groups):
     """Report GROUPS: params, lineage, and best results per dataset and algo.
 
@@ -81,7 +83,7 @@ def compare(metric_spec, metric_sql, minimize, as_json, html_path, databases):
 @click.option("--print", "print_only", is_flag=True, help="Only print the command lines (the print launcher).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.argument("command")
-@click.argument("runs", nargs=-1, required=True, type=int)
+@click.argument("runs", nargs=-1, required=True, type=ID)
 def rerun(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler, print_only, as_json, command,
           runs):
     """Run COMMAND again for RUNS, each with its run's group and dataset (`{}` = the dataset).
@@ -116,7 +118,7 @@ def rerun(db_path, jobs, timeout, shell, launcher_name, launcher_option, schedul
 @cli.command("merge-performers")
 @db_option
 @metric_options
-@click.option("--top", type=click.IntRange(min=1), default=3, show_default=True,
+@click.option("--top", type=COUNT, default=3, show_default=True,
               help="How many of each algo's best groups (per dataset) to combine.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the loader file here (default: stdout).")
 @click.option("--load", "load_it", is_flag=True, help="Also load the result as a new group and print its id.")
@@ -221,7 +223,7 @@ def plot_progress(db_path, metric_spec, metric_sql, minimize, output):
 @plot.command("params")
 @db_option
 @metric_options
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many groups.")
+@click.option("--top", type=COUNT, default=10, show_default=True, help="How many groups.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="params.png", show_default=True)
 def plot_params(db_path, metric_spec, metric_sql, minimize, top, output):
     """The top groups' numeric params as parallel coordinates, coloured by score."""

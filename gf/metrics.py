@@ -295,12 +295,15 @@ class SqlFileMetric(Metric):
         datasets = [dataset] if dataset is not None else store.datasets(conn)
         scored = []
         for name in datasets:
-            scored += self._query(conn, name, None if group is not None or per_group or len(datasets) > 1 else limit,
-                                  minimize)
-        runs = _run_info(conn, [run for run, _score, _algo in scored])
+            scored += [(*row, name) for row in self._query(
+                conn, name, None if group is not None or per_group or len(datasets) > 1 else limit, minimize)]
+        runs = _run_info(conn, [run for run, _score, _algo, _asked in scored])
         ranked, seen = [], set()
-        for run, score, algo in scored:
+        for run, score, algo, asked in scored:
             info = runs.get(run)
+            if info is not None and info[1] != asked:  # one dataset's best run scored every dataset, silently
+                raise InputError(f"{self.path}: for dataset {asked!r} the query returned run {run}, which ran on "
+                                 f"{info[1]!r}; keep to the dataset asked for (WHERE runs.dataset = :dataset)")
             if info is None or (group is not None and info[0] != group):
                 continue
             if per_group and info[0] in seen:

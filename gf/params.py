@@ -128,7 +128,7 @@ def _env_group():
         raise InputError(f"GF_PARAM_GROUP={value!r} is not a group id; set it to a number such as 1") from None
 
 
-def _whole(name, value, what, least, optional=False):
+def _whole(name, value, what, least, optional=False, most=2**63 - 1):
     """``value`` as an int (any integer type, numpy's too; not a bool), or ``None`` if it is
     ``None`` and ``optional``; else an :class:`InputError` naming the argument ``name``."""
     if value is None and optional:
@@ -137,8 +137,9 @@ def _whole(name, value, what, least, optional=False):
         number = None if isinstance(value, bool) else operator.index(value)
     except TypeError:
         number = None
-    if number is None or number < least:
-        raise InputError(f"{name}={value!r}: expected a whole number of {what}, at least {least}"
+    if number is None or not least <= number <= most:
+        span = f"at least {least}" if most == 2**63 - 1 else f"from {least} to {most:,}"
+        raise InputError(f"{name}={value!r}: expected a whole number of {what}, {span}"
                          + (" (or None)" if optional else ""))
     return number
 
@@ -273,7 +274,7 @@ class GeneticFuckery:
             except ValueError as error:
                 raise InputError(f"max_time={error}") from None
         generations = _whole("generations", generations, "generations", 0)  # 0: only score the starting groups
-        population = _whole("population", population, "children per generation", 1, optional=True)
+        population = _whole("population", population, "children per generation", 1, optional=True, most=100_000)
         patience = _whole("patience", patience, "generations", 1, optional=True)
         top = _whole("top", top, "parents per dataset", 1, optional=True)
         jobs = _whole("jobs", jobs, "evaluations at once", 1)

@@ -25,7 +25,7 @@ elsewhere. The executable is found once and the environment encoded once.
 """
 
 import collections
-import functools
+import errno
 import math
 import os
 import select
@@ -59,12 +59,41 @@ _TAIL_BYTES = 4 * STDERR_TAIL
 _KILL_GRACE = 1.0
 
 
-@functools.lru_cache(maxsize=64)
+_found = {}
+
+
 def executable(program):
-    """The path to run for ``program`` (as given when it has a ``/``, else found on PATH), or ``None``."""
+    """The path to run for ``program`` (as given when it has a ``/``, else found on PATH), or ``None``.
+    A path found is kept (a loop runs one program thousands of times); ``None`` is not (it may be fixed)."""
+    path = _found.get(program)
+    if path is None:
+        import shutil
+
+        path = shutil.which(program)
+        if path is not None and len(_found) < 64:
+            _found[program] = path
+    return path
+
+
+def unrunnable(program):
+    """Why ``program`` cannot be started, in a few words with what to do, or ``None`` if it can
+    (as far as can be told before trying: an exec format error shows when it starts)."""
     import shutil
 
-    return shutil.which(program)
+    if shutil.which(program) is not None:
+        return None
+    if "/" in program:
+        if not os.path.exists(program):
+            return "No such file or directory"
+        if os.path.isdir(program):
+            return "it is a directory"
+        return ("it is not executable: make it so (chmod +x), or run it through its interpreter "
+                "(python3 script.py {})")
+    found = [folder for folder in os.environ.get("PATH", "").split(os.pathsep)
+             if os.path.isfile(os.path.join(folder or ".", program))]
+    if found:
+        return f"{os.path.join(found[0], program)} is not executable (chmod +x)"
+    return "not found on PATH (give its path, e.g. ./backtest.py, or the interpreter: python3 backtest.py {})"
 
 
 def kill_session(pid):
@@ -110,7 +139,7 @@ def _run(context, evaluation, environment, devnull, started):
     begun = store.now()
     path = executable(argv[0])
     if path is None:
-        return _not_started(evaluation, argv, begun, "No such file or directory"), None
+        return _not_started(evaluation, argv, begun, unrunnable(argv[0]) or "No such file or directory"), None
     env = (environment if environment is not None else encoded_environment(context)) + [
         os.fsencode(f"{key}={value}") for key, value in evaluation_variables(evaluation).items()]
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
@@ -118,7 +147,10 @@ def _run(context, evaluation, environment, devnull, started):
         pid = _start(path, argv, env, devnull, read_end, write_end)
     except OSError as error:
         os.close(read_end)
-        return _not_started(evaluation, argv, begun, error.strerror or str(error)), None
+        reason = error.strerror or str(error)
+        if error.errno == errno.ENOEXEC:
+            reason += " (a script without a #! line? run it through its interpreter: python3 script.py {})"
+        return _not_started(evaluation, argv, begun, reason), None
     finally:
         os.close(write_end)
     reaped = []

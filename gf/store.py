@@ -269,6 +269,10 @@ def connect(path=DEFAULT_DB, *, create=True):
         is another program's database, or was written by a newer gf.
     """
     path = os.fspath(path)
+    if not str(path).strip():  # sqlite3 would open a temporary database, deleted on close: every write lost
+        from gf.errors import InputError
+
+        raise InputError("the database path is empty; pass --db FILE or set GF_DB to a file")
     exists = os.path.exists(path)
     if not exists and not create:
         raise StoreError(
@@ -278,7 +282,7 @@ def connect(path=DEFAULT_DB, *, create=True):
     try:
         conn, version = _open(path, exists)
     except sqlite3.DatabaseError as error:
-        raise StoreError(f"{path}: not a usable SQLite database ({error})") from None
+        raise StoreError(f"{path}: {_why_not_open(path, exists, error)} ({error})") from None
     try:
         conn.execute("PRAGMA foreign_keys = ON")
         # In WAL mode NORMAL never corrupts the file and survives any process crash; a
@@ -289,11 +293,27 @@ def connect(path=DEFAULT_DB, *, create=True):
             _upgrade(conn, path, version)
     except sqlite3.DatabaseError as error:
         conn.close()
-        raise StoreError(f"{path}: not a usable SQLite database ({error})") from None
+        raise StoreError(f"{path}: {_why_not_open(path, exists, error)} ({error})") from None
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _why_not_open(path, exists, error):
+    """What went wrong opening ``path``, and what to do, for :func:`connect`'s one line."""
+    text = str(error).lower()
+    folder = os.path.dirname(os.path.abspath(path))
+    if "unable to open" in text and not exists:
+        if not os.path.isdir(folder):
+            return f"cannot create it: the folder {folder} does not exist"
+        return f"cannot create it: the folder {folder} is not writable"
+    if "unable to open" in text:
+        return "cannot open it: check the file's permissions"
+    if "locked" in text or "busy" in text:
+        return (f"locked by another process for over {BUSY_TIMEOUT:g} s (a long write, or a program holding a "
+                "transaction open); try again once it is done")
+    return "not a usable SQLite database"
 
 
 def _open(path, exists):
@@ -303,7 +323,8 @@ def _open(path, exists):
         return conn, conn.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.OperationalError as error:
         folder = os.path.dirname(os.path.abspath(path))
-        if not exists or "unable to open" not in str(error) or os.access(folder, os.W_OK):
+        read_only = "unable to open" in str(error) or "readonly" in str(error)
+        if not exists or not read_only or os.access(folder, os.W_OK) and os.access(path, os.W_OK):
             conn.close()
             raise
     # A WAL database in a read-only folder cannot get its -shm file: read it as an
@@ -397,8 +418,8 @@ def environment_error(conn, error):
     elif "readonly" in text or "read-only" in text:
         advice = "the database is read-only; make the file and its folder writable, or work on a copy"
     elif "locked" in text or "busy" in text:
-        advice = (f"still locked by another writer after {BUSY_TIMEOUT:g} s and {LOCK_RETRIES} retries; "
-                  "is a process stuck holding it?")
+        advice = (f"still locked by another writer after {LOCK_RETRIES + 1} waits of {BUSY_TIMEOUT:g} s (about "
+                  f"{(LOCK_RETRIES + 1) * BUSY_TIMEOUT / 60:.0f} min); is a process stuck holding it?")
     elif "disk i/o error" in text:
         advice = ("could not write: a full disk, a file size limit or a failing disk; free space or check "
                   "the disk and rerun (what was recorded before is kept)")

@@ -156,7 +156,9 @@ def test_evolve_patience_and_max_time(load_text, db_path, log_messages):
                          ({"population": "8"}, "population='8': expected a whole number"),
                          ({"generations": 2.5}, "generations=2.5: expected a whole number of generations, at least 0"),
                          ({"generations": -1}, "generations=-1: expected a whole number"),
-                         ({"top": 0}, "top=0: expected a whole number of parents per dataset, at least 1 (or None)")]:
+                         ({"top": 0}, "top=0: expected a whole number of parents per dataset, at least 1 (or None)"),
+                         ({"population": 10**6}, "population=1000000: expected a whole number of children per "
+                                                 "generation, from 1 to 100,000 (or None)")]:
         with pytest.raises(InputError, match=re.escape(message)):
             g.evolve(flat, metric="value", datasets=["b"], **{"generations": 2, "population": 4, **bad})
     assert conn.execute("SELECT count(*) FROM loops").fetchone() == (2,)  # refused before any loop was opened

@@ -1,6 +1,7 @@
 """Launchers and gf run: real child processes, environment, failures, timeouts, skipping."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -110,8 +111,29 @@ def test_every_evaluation_failing_is_a_clear_error(db, run_gf):
     result = run_gf("run", "--db", db, "python3 /no/such/program.py {}", "aa")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1].startswith("error: every evaluation of this run failed; last error (exit 2)")
-    result = run_gf("run", "--db", db, "no-such-command-anywhere {}", "bb")
-    assert result.exit_code == 1 and "cannot start 'no-such-command-anywhere'" in result.stderr
+    result = run_gf("run", "--db", db, "no-such-command-anywhere {}", "bb")  # said before anything runs
+    assert (result.exit_code, result.stderr) == (2, "error: cannot run COMMAND 'no-such-command-anywhere {}': "
+                                                    "no-such-command-anywhere: not found on PATH (give its path, e.g. "
+                                                    "./backtest.py, or the interpreter: python3 backtest.py {})\n")
+    assert [dataset for _, dataset, _, _, _ in runs(db)] == ["aa", "aa"]
+
+
+def test_a_command_that_cannot_start_says_why(db, run_gf, tmp_path, monkeypatch):
+    from gf import processes
+
+    script = tmp_path / "script.py"
+    script.write_text("print(1)\n")
+    assert processes.unrunnable(str(script)).startswith("it is not executable: make it so (chmod +x)")
+    assert processes.unrunnable(str(tmp_path)) == "it is a directory"
+    assert processes.unrunnable(str(tmp_path / "gone.py")) == "No such file or directory"
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert processes.unrunnable("script.py") == f"{script} is not executable (chmod +x)"
+    script.chmod(0o755)  # executable, but no #! line: the kernel refuses it as it starts
+    assert processes.unrunnable(str(script)) is None
+    result = run_gf("run", "--db", db, f"{script} {{}}", "cc", "--group", "1")
+    assert result.exit_code == 1
+    assert runs(db)[-1][4] == (f"cannot start {str(script)!r}: Exec format error (a script without a #! line? run it "
+                               "through its interpreter: python3 script.py {})")
 
 
 def test_print_launcher_writes_lines_and_runs_nothing(db, run_gf):
@@ -138,8 +160,9 @@ def test_print_launcher_writes_lines_and_runs_nothing(db, run_gf):
         (["run {}", "a", "--launcher", "dask", "--launcher-option", "scheduler=tcp://a:1", "--scheduler", "tcp://b:1"],
          "launcher option 'scheduler' is given twice ('tcp://a:1' and 'tcp://b:1'): give it once (--scheduler A is "
          "short for --launcher-option scheduler=A)"),
-        (["run {}"], "no datasets given and none recorded"),
-        (["run {}", "a", "--group", "7"], "group 7 does not exist"),
+        (["true {}"], "no datasets given and none recorded"),
+        (["true {}", "a", "--group", "7"], "group 7 does not exist"),
+        (["run {}", "a"], "cannot run COMMAND 'run {}': run: not found on PATH"),
         (["'unclosed {}", "a"], "cannot split COMMAND"),
     ],
 )

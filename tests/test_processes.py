@@ -92,7 +92,8 @@ def test_a_command_that_cannot_start_is_exit_127_and_the_others_run():
     evaluations = [Evaluation(1, "a"), Evaluation(1, "b")]
     found, _ = finished_of(context("no-such-program-anywhere {}", shell=False), evaluations)
     assert [(f.exit_code, f.error) for f in found] == [
-        (127, "cannot start 'no-such-program-anywhere': No such file or directory")] * 2
+        (127, "cannot start 'no-such-program-anywhere': not found on PATH (give its path, e.g. ./backtest.py, or the "
+              "interpreter: python3 backtest.py {})")] * 2
 
 
 def test_a_program_that_exec_refuses_is_exit_127_with_the_reason(tmp_path):
@@ -100,7 +101,8 @@ def test_a_program_that_exec_refuses_is_exit_127_with_the_reason(tmp_path):
     program.write_bytes(b"\x00\x01\x02\x03")
     program.chmod(0o755)
     [found], _ = finished_of(context(f"{program} {{}}", shell=False), [Evaluation(1, "d")])
-    assert (found.exit_code, found.error) == (127, f"cannot start '{program}': Exec format error")
+    assert (found.exit_code, found.error) == (127, f"cannot start '{program}': Exec format error (a script without a "
+                                                   "#! line? run it through its interpreter: python3 script.py {})")
 
 
 def test_the_fork_exec_arguments_are_those_popen_passes_on_this_python():

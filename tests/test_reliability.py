@@ -10,6 +10,7 @@ import textwrap
 import time
 
 import pytest
+from pathlib import Path
 
 from gf import GeneticFuckery, store
 from conftest import count_rows
@@ -132,6 +133,37 @@ def test_read_only_database_reads_and_refuses_writes_clearly(read_only_copy, run
     loaded = run_gf("load", "--db", read_only_copy, tmp_path / "more.js")
     assert loaded.exit_code == 1 and "the database is read-only" in loaded.stderr
     assert json.loads(run_gf("groups", "--db", read_only_copy, "--json").stdout)[0]["id"] == 1
+
+
+def test_a_database_read_only_by_its_permissions_is_read(load_text, db_path):
+    """A folder and file owned by root, read by another user (a shared results store): the program reads
+    its parameters (it was refused: "not a usable SQLite database (attempt to write a readonly database)")."""
+    import shutil
+    import tempfile
+
+    python = shutil.which("python3", path="/usr/bin:/usr/local/bin")
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not python:
+        pytest.skip("needs root, setpriv and a python3 another user may run")
+    load_text("x = 1\n")
+    conn = store.connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    shared = tempfile.mkdtemp(dir="/tmp")  # a path the other user can reach (pytest's folders are private)
+    try:
+        os.chmod(shared, 0o755)
+        shutil.copytree(Path(store.__file__).parent, f"{shared}/gf")  # gf reads with the standard library alone
+        shutil.copy(db_path, f"{shared}/ro.db")
+        for folder, _subfolders, files in os.walk(shared):
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o644)
+        code = f"from gf import GeneticFuckery; print(GeneticFuckery(dbfile={shared + '/ro.db'!r}, pid=1).x)"
+        result = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "env",
+                                 f"PYTHONPATH={shared}", python, "-c", code], capture_output=True, text=True,
+                                cwd="/")
+        assert (result.stdout, result.returncode) == ("1.0\n", 0), result.stderr
+    finally:
+        shutil.rmtree(shared)
 
 
 def test_results_file_and_ingest(load_text, db_path, tmp_path, run_gf):
