@@ -133,6 +133,12 @@ class GfGroup(click.Group):
         except Exception as error:  # a bug, in gf or in a plugin's code: say where, in one line
             if ctx.params.get("debug"):
                 raise
+            if isinstance(error, store.sqlite3.DatabaseError) and any(
+                    sign in str(error) for sign in ("malformed", "not a database")):
+                # damage found past the first pages, mid-command: no bug of gf's, and one thing to do
+                click.echo(f"error: the database file is damaged ({error}); check it with sqlite3 FILE "
+                           "'PRAGMA integrity_check', and restore a copy", err=True)
+                ctx.exit(1)
             click.echo(f"error: unexpected {type(error).__name__}: {' '.join(str(error).split())[:300]} "
                        f"(in {_where(error)}; rerun with --debug for the traceback)", err=True)
             ctx.exit(1)

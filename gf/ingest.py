@@ -14,21 +14,23 @@ from gf import store
 from gf.errors import LoadError
 from gf.params import validate_results
 
-#: The run fields a results line carries (besides ``uid``, ``group_uid`` and ``results``).
+#: The run fields a results line carries (besides ``uid``, ``group_digest`` and ``results``).
 FIELDS = ("group_id", "dataset", "family", "label", "started", "stopped", "status", "host", "process_id",
           "command", "error", "launch")
 
 
-def append(path, run, rows):
+def append(path, run, rows, group_digest=None):
     """Append one run (validated ``rows``) to the results file at ``path``; return its ULID.
 
-    The line is written with one ``write`` under an exclusive lock, so concurrent
-    writers never interleave lines.
+    The line carries the group's digest (a hash of its values), so ``gf ingest`` into a
+    database whose group of that id holds other values is refused. It is written with
+    one ``write`` under an exclusive lock, so concurrent writers never interleave lines.
     """
     import fcntl
 
     uid = store.new_ulid()
-    line = json.dumps({"gf_run": 1, "uid": uid, **run,
+    digest = {"group_digest": group_digest} if group_digest else {}
+    line = json.dumps({"gf_run": 1, "uid": uid, **run, **digest,
                        "results": [[algo, name, value] for algo, name, value in rows]}) + "\n"
     with open(path, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -66,28 +68,45 @@ def _parse_line(path, number, line, unfinished):
         raise LoadError(path, number, f"not a JSON line: {error.msg}{hint}") from None
     if not isinstance(record, dict) or record.get("gf_run") != 1 or not isinstance(record.get("uid"), str):
         raise LoadError(path, number, "not a gf results line (written by report() with GF_RESULTS set)")
-    if not isinstance(record.get("group_id"), int) or record.get("status") not in ("ok", "failed"):
+    group = record.get("group_id")
+    if (not isinstance(group, int) or isinstance(group, bool) or not 0 < group < 2**63
+            or record.get("status") not in ("ok", "failed")):
         raise LoadError(path, number, "a results line needs an integer group_id and a status of ok or failed")
     if not isinstance(record.get("started"), str) or not record["started"]:
         raise LoadError(path, number, "a results line needs its start time (started)")
     results = record.get("results")
     if not isinstance(results, list) or not all(isinstance(row, list) and len(row) == 3 for row in results):
         raise LoadError(path, number, "results must be a list of [algo, name, value] rows")
-    nested = {}
+    nested, unscored = {}, set()
     for algo, name, value in results:
         if not isinstance(algo, str) or not isinstance(name, str):
             raise LoadError(path, number, f"result names must be strings, got {algo!r}.{name!r}")
-        if value is None:
-            continue
-        nested.setdefault(algo, {})[name] = value
+        if name in nested.get(algo, {}):
+            raise LoadError(path, number, f"result {algo}.{name} is given twice")
+        if value is None:  # a NaN report() stored as null: its names are checked all the same
+            unscored.add((algo.lower(), name.lower()))
+        nested.setdefault(algo, {})[name] = 0 if value is None else value
     try:
         rows = validate_results(nested)
     except ValueError as error:
         raise LoadError(path, number, str(error)) from None
-    rows += [(algo.lower(), name.lower(), None) for algo, name, value in results if value is None]
+    rows = [(algo, name, None if (algo, name) in unscored else value) for algo, name, value in rows]
     run = {field: record.get(field) for field in FIELDS}
+    for field, kinds in FIELD_TYPES.items():
+        if run[field] is not None and (not isinstance(run[field], kinds) or isinstance(run[field], bool)):
+            raise LoadError(path, number, f"{field} must be {FIELD_WORDS[field]}, got {json.dumps(run[field])[:40]}")
+    if run["process_id"] is not None and not 0 <= run["process_id"] < 2**63:
+        raise LoadError(path, number, f"process_id must be a process id, got {run['process_id']}")
     run["uid"] = record["uid"]
+    digest = record.get("group_digest")
+    run["group_digest"] = digest if isinstance(digest, str) else None
     return run, rows
+
+
+#: What each run field of a results line must be (``None`` is allowed for all but group_id and status).
+FIELD_TYPES = {"dataset": str, "family": str, "label": str, "started": str, "stopped": str, "host": str,
+               "process_id": int, "command": str, "error": str, "launch": str}
+FIELD_WORDS = {field: "a whole number" if kinds is int else "a string" for field, kinds in FIELD_TYPES.items()}
 
 
 def ingest(conn, paths, db_path=""):
@@ -96,10 +115,15 @@ def ingest(conn, paths, db_path=""):
     :returns: ``{"runs": added, "skipped": already_there, "results": rows_added}``.
     """
     parsed = [(str(path), *item) for path in paths for item in read(path)]
-    known_groups = set(store.group_ids(conn))
+    digests = dict(conn.execute("SELECT id, digest FROM groups"))
     for path, number, run, _rows in parsed:
-        if run["group_id"] not in known_groups:
+        if run["group_id"] not in digests:
             raise LoadError(path, number, f"group {run['group_id']} does not exist in {db_path or 'the database'}")
+        wanted = run.pop("group_digest")
+        if wanted and digests[run["group_id"]] and wanted != digests[run["group_id"]]:
+            raise LoadError(path, number, f"group {run['group_id']} of {db_path or 'the database'} holds other values "
+                                          "than the group this run was of: ingest it into the database the program "
+                                          "read its parameters from")
     added = skipped = results = 0
     with store.transaction(conn):
         seen = set()

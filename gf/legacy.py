@@ -430,7 +430,7 @@ def _write_runs(conn, runs, groups, group_ids, report):
 
 def _write_results(conn, legacy, fresh_ids, skipped_runs, report):
     """Copy the results of the runs just inserted, streaming, in the legacy table's order."""
-    counts = {"fed": 0, "skipped": 0, "orphans": 0, "unnamed": 0}
+    counts = {"fed": 0, "skipped": 0, "orphans": 0, "unnamed": 0, "unscored": 0}
 
     def rows():
         for run, algo, name, value in legacy.execute("SELECT run, algo, name, value FROM results"):
@@ -440,7 +440,10 @@ def _write_results(conn, legacy, fresh_ids, skipped_runs, report):
                     counts["unnamed"] += 1
                     continue
                 counts["fed"] += 1
-                yield fresh_ids[run], algo, name, value
+                number = _result_number(value)
+                if number is None and value is not None:
+                    counts["unscored"] += 1
+                yield fresh_ids[run], algo, name, number
             elif run in skipped_runs:
                 counts["skipped"] += 1
             else:
@@ -457,8 +460,27 @@ def _write_results(conn, legacy, fresh_ids, skipped_runs, report):
                       "the first value of each is kept")
     if counts["unnamed"]:
         _warn(report, f"{counts['unnamed']} legacy results have no algo or no name; left out")
+    if counts["unscored"]:
+        _warn(report, f"{counts['unscored']} legacy results are no finite number (text, or infinite); stored as "
+                      "NULL, as report() stores NaN: never ranked")
     if counts["orphans"]:
         _warn(report, f"{counts['orphans']} legacy results belong to no imported run; left out")
+
+
+def _result_number(value):
+    """A legacy result as gf stores one: a finite number (numeric text read as its number), else ``None``."""
+    import math
+
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, int):
+        return value if -2**63 <= value < 2**63 else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return None
 
 
 def _warn(report, message):

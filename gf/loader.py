@@ -102,7 +102,10 @@ def parse_lines(text, path, types, into):
     """Parse one file's text into ``into`` (a :class:`ParsedGroup`), overriding earlier values."""
     misspelt = _Misspelt(into, path)
     # Only \n ends a line (as in editors): str.splitlines() would also split on form
-    # feeds and Unicode separators inside comments and JSON strings.
+    # feeds and Unicode separators inside comments and JSON strings. A file whose lines
+    # all end in a lone \r (classic Mac OS) is read as such.
+    if "\r" in text and "\n" not in text.rstrip("\r"):
+        text = text.replace("\r", "\n")
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.removesuffix("\r")
         where = (path, number)

@@ -10,7 +10,7 @@ import statistics
 from collections import Counter
 
 from gf import breeding, metrics, plugins, store
-from gf.errors import InputError
+from gf.errors import InputError, some_of
 
 # -- gf merge -------------------------------------------------------------------------
 
@@ -28,13 +28,25 @@ def merge_databases(out_path, in_paths):
         if os.path.realpath(path) == out_real:
             raise InputError(f"{path}: cannot merge a database into itself")
     sources = [(path, store.connect(path, create=False)) for path in in_paths]
+    created = not os.path.exists(out_path)
     out = store.connect(out_path)
     reports = []
-    with store.transaction(out):
-        for path, source in sources:
-            reports.append({"database": str(path), **_merge_one(out, source)})
-    for _, source in sources:
-        source.close()
+    try:
+        with store.transaction(out):
+            for path, source in sources:
+                reports.append({"database": str(path), **_merge_one(out, source)})
+    except BaseException:
+        if created:  # an input damaged past its first pages: no empty database left behind
+            out.close()
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.remove(os.fspath(out_path) + suffix)
+                except OSError:
+                    pass
+        raise
+    finally:
+        for _, source in sources:
+            source.close()
     return reports
 
 
@@ -171,6 +183,10 @@ def merge_performers(conn, mapping, metric, *, top=3, datasets=None, minimize=Fa
         names = [name for name in params if any(fnmatch.fnmatchcase(name, p.lower()) for p in patterns)]
         if not names:
             raise InputError(f"algo {algo!r}: patterns {patterns} match no parameter")
+        idle = [p for p in patterns if not any(fnmatch.fnmatchcase(name, p.lower()) for name in params)]
+        if idle:  # a typo would leave those params to the best group overall, silently
+            raise InputError(f"algo {algo!r}: pattern {idle[0]!r} matches no parameter; params there: "
+                             f"{some_of(list(params), idle[0])}")
         for name in names:
             values = [values[name] for values in groups if name in values]
             params[name] = combine(values, types.for_param(name).name)

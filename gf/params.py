@@ -443,7 +443,8 @@ class GeneticFuckery:
         if results_file:
             from gf import ingest
 
-            recorded = ingest.append(results_file, run, rows)
+            row = self.conn.execute("SELECT digest FROM groups WHERE id = ?", (self.__read,)).fetchone()
+            recorded = ingest.append(results_file, run, rows, group_digest=row[0] if row else None)
         else:
             with store.transaction(self.conn):
                 if run["launch"] and store.launch_abandoned(self.conn, run["launch"]):

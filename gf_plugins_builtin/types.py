@@ -98,6 +98,8 @@ class ChoiceType(ParamType):
         if not isinstance(value, list) or not value:
             got = "an empty list" if value == [] else _json_kind(value)
             raise ValueError(f"expected a non-empty list of options, got {got}")
+        if any(isinstance(option, float) and not math.isfinite(option) for option in value):
+            raise ValueError("an option is NaN or infinite, which JSON cannot hold; use a finite number or a string")
         return value
 
     def extract(self, value):

@@ -303,3 +303,14 @@ def test_default_target_is_next_to_the_old_file(legacy, types, tmp_path):
     report = import_legacy(legacy, None, types)
     assert report["target"] == str(tmp_path / "old-gf.db")
     assert counts(report["target"])["groups"] == 3
+
+
+def test_legacy_results_that_are_no_finite_number_are_stored_null_and_warned(tmp_path, target, types):
+    """'abc' ranked first of all (SQLite sorts text above numbers) and 1e999 as inf; "2.5" is a number."""
+    results = RESULTS + [(1, "odd", "text", "abc"), (1, "odd", "huge", 1e999), (1, "odd", "written", "2.5")]
+    legacy = make_legacy(tmp_path / "odd.db", results=results)
+    report = import_legacy(legacy, target, types)
+    assert "2 legacy results are no finite number (text, or infinite); stored as NULL, as report() stores NaN: " \
+           "never ranked" in [w["message"] for w in report["warnings"]]
+    assert rows(target, "SELECT name, value FROM results WHERE algo = 'odd' ORDER BY name") == [
+        ("huge", None), ("text", None), ("written", 2.5)]

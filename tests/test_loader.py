@@ -235,6 +235,10 @@ def test_utf8_bom_and_crlf_are_accepted(tmp_path, db_path, run_gf):
     path.write_bytes("\ufeffa = 1\r\nb_int = 2\r\n".encode("utf-8"))
     assert run_gf("load", "--db", db_path, path).exit_code == 0
     assert stored(db_path, 1)[0] == {"a": (1.0, "float"), "b_int": (2, "int")}
+    mac = tmp_path / "mac.js"  # lone CRs end the lines (it was "unexpected text after the value: 'b = 2'")
+    mac.write_bytes(b"a = 3\rb_int = 4\r")
+    assert run_gf("load", "--db", db_path, mac).exit_code == 0
+    assert stored(db_path, 2)[0] == {"a": (3.0, "float"), "b_int": (4, "int")}
 
 
 def test_export_round_trips_params_and_constraints(tmp_path, db_path, run_gf, load_text):

@@ -270,3 +270,23 @@ def test_an_earlier_process_with_this_pid_is_dead_not_this_one():
     assert engine._alive(host, pid, started - 1) is False
     assert engine._alive(host, pid, None) is True  # no start time recorded: cannot tell, taken as alive
     assert engine._alive("another-host", pid, started) is None
+
+
+def test_damage_found_mid_command_is_one_line_saying_what_to_do(load_text, db_path, run_gf):
+    """The first pages open fine; the last one, read by `gf show`, is damaged (an unexpected DatabaseError
+    naming gf's own file before)."""
+    load_text("".join(f"p{i} = {i}.5\n" for i in range(400)))
+    conn = store.connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    size = os.path.getsize(db_path)
+    with open(db_path, "r+b") as handle:
+        handle.seek(size - 4096 + 8)
+        handle.write(b"\xff" * 300)
+    message = ("error: the database file is damaged (database disk image is malformed); check it with sqlite3 FILE "
+               "'PRAGMA integrity_check', and restore a copy\n")
+    result = run_gf("show", "--db", db_path, "1")
+    assert (result.exit_code, result.stderr) == (1, message)
+    merged = Path(db_path).with_name("merged.db")
+    result = run_gf("merge", merged, db_path)  # and the merge it stopped leaves no empty database behind
+    assert (result.exit_code, result.stderr, merged.exists()) == (1, message, False)
