@@ -218,13 +218,13 @@ def breed_children(conn, breeder, request):
                 break
             _check_parents(conn, breeder, child, known)
             constraints = constraints_of(conn, child.parents, cache)
-            refused = [name for name, answer in plugins.each_answer(
+            answers = plugins.call_hook(  # through pluggy: a fixer may wrap the others (hookimpl(wrapper=True))
                 "gf_fix_child", params=child.params, constraints=constraints, types=request.types, rng=request.rng)
-                if answer is False]  # only False refuses: None (no answer) and 0 do not
+            refused = any(answer is False for answer in answers)  # only False refuses: not 0, not None
             broken = _missing(child, request) or violations(child.params, constraints, request.types)
             if refused or broken:
                 discarded += 1
-                why = broken[0] if broken else f"the fixer of plugin {refused[0]!r} refused it"
+                why = broken[0] if broken else f"a fixer refused it ({_fixers()})"
                 continue
             child.rows = param_rows(child.params, request.types)
             fingerprint = store.digest(child.rows)
@@ -243,6 +243,14 @@ def breed_children(conn, breeder, request):
             "widen the constraints or breed from more parents (--top)"
         )
     return children, discarded, wanted
+
+
+def _fixers():
+    """``"fixers of plugins 'a', 'b'"``: the plugins whose gf_fix_child may have refused a child (pluggy
+    says what each answered, not who; the built-in fixer never refuses)."""
+    names = [impl.plugin_name for impl in plugins.get_plugin_manager().hook.gf_fix_child.get_hookimpls()
+             if not impl.plugin_name.startswith("gf_plugins_builtin.")]
+    return f"fixers of plugins {', '.join(map(repr, names))}" if names else "a built-in fixer"
 
 
 def _proposed(breeder, request):

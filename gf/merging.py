@@ -193,7 +193,7 @@ def merge_performers(conn, mapping, metric, *, top=3, datasets=None, minimize=Fa
         parents += [group for group in ranked if group not in parents]
     breeding.check_stored_types(conn, parents, types)
     constraints = breeding.constraints_of(conn, parents)
-    plugins.each_answer("gf_fix_child", params=params, constraints=constraints, types=types, rng=random.Random(0))
+    plugins.call_hook("gf_fix_child", params=params, constraints=constraints, types=types, rng=random.Random(0))
     broken = breeding.violations(params, constraints, types)
     if broken:
         raise InputError(f"the merged group breaks what the fixers cannot repair (its constraints or types): "

@@ -202,26 +202,6 @@ def first_result(hook_name):
     return call
 
 
-def each_answer(hook_name, **kwargs):
-    """Call every implementation of hook ``hook_name`` in pluggy's order: ``[(plugin name, answer)]``.
-    What one raises becomes a :class:`PluginError` naming its plugin."""
-    answers = []
-    traced = _tracing()
-    for impl in reversed(getattr(get_plugin_manager().hook, hook_name).get_hookimpls()):
-        if traced:
-            _trace(hook_name, impl.plugin_name)
-        try:
-            answer = impl.function(*[kwargs[name] for name in impl.argnames])
-        except PluginError:
-            raise
-        except Exception as error:
-            raise PluginError(
-                f"plugin {impl.plugin_name!r} failed inside {hook_name}: {type(error).__name__}: {error}"
-            ) from error
-        answers.append((impl.plugin_name, answer))
-    return answers
-
-
 def collect(hook_name, expected_type, key):
     """Run a ``register``-style collection hook and return ``{key(item): (item, plugin_name)}``.
 
