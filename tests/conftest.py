@@ -1,8 +1,23 @@
+import shutil
+import sys
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
 from gf import plugins, store
 from gf.cli import cli
+
+
+def console_script(name):
+    """The console script ``name`` installed beside this interpreter (this environment's, not the first on
+    PATH: a pyenv shim or another venv's would test another copy of gf), else the one on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else shutil.which(name) or name
+
+
+GF = console_script("gf")
+DASK = console_script("dask")
 
 
 @pytest.fixture(autouse=True)

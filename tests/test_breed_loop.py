@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gf import store
-from conftest import count_rows
+from conftest import GF, count_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKTEST = f"{sys.executable} {ROOT / 'examples' / 'backtest' / 'backtest.py'} {{}}"
@@ -206,7 +206,7 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     assert run_gf("run", "--db", db_path, PROGRAM, "slow-a", "slow-b").exit_code == 0
     args = ["breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "3", "--population", "4",
             "--seed", "2", "-j", "2", PROGRAM]
-    process = subprocess.Popen(["gf", *args],
+    process = subprocess.Popen([GF, *args],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, "GF_LOAD_PLUGINS": ""})
     conn = store.connect(db_path)
@@ -377,14 +377,14 @@ def test_a_loop_running_now_is_not_run_twice(load_text, db_path, run_gf):
     assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0
     args = ["breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "3", "--population", "4",
             "--seed", "2", "-j", "1", PROGRAM]
-    first = subprocess.Popen(["gf", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    first = subprocess.Popen([GF, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "GF_LOAD_PLUGINS": ""})
     conn = store.connect(db_path)
     deadline = time.time() + 60
     while conn.execute("SELECT count(*) FROM groups WHERE loop_id IS NOT NULL").fetchone()[0] < 1:
         assert time.time() < deadline
         time.sleep(0.05)
-    second = subprocess.run(["gf", *args], capture_output=True, text=True, env={**os.environ, "GF_LOAD_PLUGINS": ""})
+    second = subprocess.run([GF, *args], capture_output=True, text=True, env={**os.environ, "GF_LOAD_PLUGINS": ""})
     assert second.returncode == 2
     assert second.stderr == (f"error: breed loop 1 with these arguments is running now (process {first.pid} on this "
                              "machine): wait for it, or stop it and rerun this command to go on\n")
@@ -401,7 +401,7 @@ def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path
     assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0
     args = ["breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "2", "--population", "6",
             "--seed", "2", "-j", "1", PROGRAM]
-    process = subprocess.Popen(["gf", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    process = subprocess.Popen([GF, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "GF_LOAD_PLUGINS": ""}, preexec_fn=sigint_raises)
     conn = store.connect(db_path)
     deadline = time.time() + 60

@@ -10,6 +10,7 @@ import pytest
 
 from gf import GeneticFuckery
 from gf.cli import cli
+from conftest import GF
 
 
 @pytest.fixture
@@ -136,7 +137,7 @@ def test_debug_after_the_subcommand_is_gfs_own_option_too(populated):
 
     assert _hoisted(["show", "9", "--debug"]) == ["--debug", "show", "9"]
     assert _hoisted(["rerun", "--", "prog", "--debug"]) == ["rerun", "--", "prog", "--debug"]  # the command's
-    ran = subprocess.run(["gf", "show", "--db", populated, "9", "--debug"], capture_output=True, text=True)
+    ran = subprocess.run([GF, "show", "--db", populated, "9", "--debug"], capture_output=True, text=True)
     assert ran.returncode == 1 and "Traceback (most recent call last)" in ran.stderr
     assert ran.stderr.rstrip().splitlines()[-1].startswith("gf.errors.GroupNotFound: group 9 does not exist")
 
@@ -154,7 +155,7 @@ def test_every_command_has_help(run_gf):
 def test_console_script_is_installed(tmp_path):
     import subprocess
 
-    result = subprocess.run(["gf", "--help"], capture_output=True, text=True)
+    result = subprocess.run([GF, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "genetic optimization" in result.stdout
 
 
@@ -200,7 +201,7 @@ def test_a_bug_in_a_plugin_is_one_line_naming_its_file_and_debug_shows_the_trace
 
 def test_a_reader_that_leaves_early_is_no_error(load_text, db_path):
     load_text("".join(f"block__param_{i:05d} = {i}.5\n" for i in range(4000)))  # more than a pipe holds
-    finished = subprocess.run(f"gf show --db {shlex.quote(db_path)} 1 | head -1", shell=True, capture_output=True,
+    finished = subprocess.run(f"{shlex.quote(GF)} show --db {shlex.quote(db_path)} 1 | head -1", shell=True, capture_output=True,
                               text=True, env={**os.environ, "GF_LOAD_PLUGINS": ""}, timeout=60)
     assert finished.stdout.split() == ["name", "type", "value", "reads_as"]
     assert finished.stderr == ""

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gf import GeneticFuckery, store
+from conftest import DASK, GF
 
 distributed = pytest.importorskip("distributed")
 
@@ -29,7 +30,7 @@ def cluster(tmp_path_factory):
     env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
            "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
     processes = [subprocess.Popen(
-        ["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+        [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
          "--scheduler-file", str(scheduler_file)],
         cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)]
     deadline = time.time() + 60
@@ -39,7 +40,7 @@ def cluster(tmp_path_factory):
         folder = workers_dir / f"w{number}"
         folder.mkdir()
         processes.append(subprocess.Popen(
-            ["dask", "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--nworkers", "1",
+            [DASK, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--nworkers", "1",
              "--no-dashboard", "--host", "127.0.0.1", "--local-directory", str(folder)],
             cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True))
     address = json.loads(scheduler_file.read_text())["address"]
@@ -130,7 +131,7 @@ def test_stopping_gf_stops_the_commands_running_on_the_workers(cluster, workdir,
     address, _ = cluster
     assert run_gf("load", "--db", "stop.db", "start.js").exit_code == 0
     marker = f"sleep-stop-{os.getpid()}"  # evaluate.py sleeps 30 s on a dataset named sleep*
-    gf = subprocess.Popen(["gf", "run", "--db", "stop.db", PROGRAM, f"{marker}-a", f"{marker}-b", "--launcher", "dask",
+    gf = subprocess.Popen([GF, "run", "--db", "stop.db", PROGRAM, f"{marker}-a", f"{marker}-b", "--launcher", "dask",
                            "--scheduler", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, "GF_LOAD_PLUGINS": ""})
     deadline = time.time() + 60
@@ -147,7 +148,7 @@ def test_stopping_gf_stops_the_commands_running_on_the_workers(cluster, workdir,
     conn = store.connect("stop.db")
     assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)  # nothing recorded for them
     # a gf killed outright: its connection drops, the scheduler cancels its tasks all the same
-    gf = subprocess.Popen(["gf", "run", "--db", "stop.db", PROGRAM, f"{marker}-c", "--launcher", "dask",
+    gf = subprocess.Popen([GF, "run", "--db", "stop.db", PROGRAM, f"{marker}-c", "--launcher", "dask",
                            "--scheduler", address], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                           env={**os.environ, "GF_LOAD_PLUGINS": ""})
     deadline = time.time() + 60
@@ -187,7 +188,7 @@ def own_cluster(tmp_path):
     scheduler_file, log = home / "scheduler.json", home / "naps.log"
     env = {**os.environ, "NAP_LOG": str(log), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
     started = [subprocess.Popen(
-        ["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
+        [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
          str(scheduler_file)], cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         start_new_session=True)]
     deadline = time.time() + 60
@@ -195,7 +196,7 @@ def own_cluster(tmp_path):
         time.sleep(0.1)
     for number in range(2):
         started.append(subprocess.Popen(
-            ["dask", "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--no-dashboard",
+            [DASK, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--no-dashboard",
              "--host", "127.0.0.1", "--local-directory", str(home / f"w{number}")],
             cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True))
     address = json.loads(scheduler_file.read_text())["address"]
@@ -218,7 +219,7 @@ def test_a_dead_worker_redoes_no_recorded_evaluation_and_a_lost_scheduler_leaves
     command = f"{sys.executable} {napper} {{}}"
     assert run_gf("load", "--db", "nap.db", "start.js").exit_code == 0
     datasets = [f"nap1-{letter}" for letter in "abcdefgh"]
-    gf = subprocess.Popen(["gf", "run", "--db", "nap.db", command, *datasets, "--launcher", "dask", "--scheduler",
+    gf = subprocess.Popen([GF, "run", "--db", "nap.db", command, *datasets, "--launcher", "dask", "--scheduler",
                            address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, "GF_LOAD_PLUGINS": ""})
     with distributed.Client(address, timeout=30) as client:
@@ -241,7 +242,7 @@ def test_a_dead_worker_redoes_no_recorded_evaluation_and_a_lost_scheduler_leaves
 
     # the scheduler dies mid-run: a clear error, nothing recorded as failed, the pairs still to do
     more = [f"nap5-{letter}" for letter in "xy"]
-    gf = subprocess.Popen(["gf", "run", "--db", "nap.db", command, *more, "--launcher", "dask", "--scheduler",
+    gf = subprocess.Popen([GF, "run", "--db", "nap.db", command, *more, "--launcher", "dask", "--scheduler",
                            address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, "GF_LOAD_PLUGINS": ""})
     deadline = time.time() + 60
@@ -283,7 +284,7 @@ def test_dask_missing_scheduler_is_a_clear_failure(workdir, run_gf, monkeypatch)
 
 def test_a_scheduler_without_workers_is_said_while_gf_waits(workdir, run_gf, tmp_path):
     scheduler_file = tmp_path / "alone.json"
-    scheduler = subprocess.Popen(["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+    scheduler = subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                   "--scheduler-file", str(scheduler_file)], cwd=tmp_path, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -295,7 +296,7 @@ def test_a_scheduler_without_workers_is_said_while_gf_waits(workdir, run_gf, tmp
         assert run_gf("load", "--db", "alone.db", "start.js").exit_code == 0
         errors = tmp_path / "gf.err"
         with open(errors, "w") as sink:
-            gf = subprocess.Popen(["gf", "run", "--db", "alone.db", PROGRAM, "aa", "--launcher", "dask", "--scheduler",
+            gf = subprocess.Popen([GF, "run", "--db", "alone.db", PROGRAM, "aa", "--launcher", "dask", "--scheduler",
                                    address], stdout=subprocess.DEVNULL, stderr=sink,
                                   env={**os.environ, "GF_LOAD_PLUGINS": ""})
             said = f"gf: the dask scheduler at {address} has no worker yet; waiting for one"

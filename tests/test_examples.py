@@ -4,6 +4,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def test_example_backtest_is_deterministic_per_dataset(tmp_path, run_gf, monkeyp
     assert run_gf("load", "--db", db, ROOT / "examples" / "backtest" / "params.js").exit_code == 0
     env = {**os.environ, "GF_DB": str(db), "GF_PARAM_GROUP": "1"}
     for _ in range(2):
-        subprocess.run(["python3", str(ROOT / "examples" / "backtest" / "backtest.py"), "SPY-2022-05"],
+        subprocess.run([sys.executable, str(ROOT / "examples" / "backtest" / "backtest.py"), "SPY-2022-05"],
                        env=env, check=True)
     conn = sqlite3.connect(db)
     first, second = (conn.execute("SELECT algo, name, value FROM results WHERE run = ?", (run,)).fetchall()
