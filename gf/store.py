@@ -418,8 +418,8 @@ def environment_error(conn, error):
     elif "readonly" in text or "read-only" in text:
         advice = "the database is read-only; make the file and its folder writable, or work on a copy"
     elif "locked" in text or "busy" in text:
-        advice = (f"still locked by another writer after {LOCK_RETRIES + 1} waits of {BUSY_TIMEOUT:g} s (about "
-                  f"{(LOCK_RETRIES + 1) * BUSY_TIMEOUT / 60:.0f} min); is a process stuck holding it?")
+        advice = (f"still locked by another writer after {LOCK_RETRIES + 1} waits of {BUSY_TIMEOUT:g} s, with "
+                  "pauses between them; is a process stuck holding it?")
     elif "disk i/o error" in text:
         advice = ("could not write: a full disk, a file size limit or a failing disk; free space or check "
                   "the disk and rerun (what was recorded before is kept)")

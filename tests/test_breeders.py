@@ -46,6 +46,7 @@ def test_classic_repeats_fewer_than_three_rows_four_times():
     order = [1, 2] * 3
     assert pairs == [(order[i], order[j]) for i, j in itertools.combinations(range(6), 2)]
     assert len(ClassicBreeder().pairs(request_for({1: {}}, {1: rows[1]}, compare=3))) == 3  # k = min(3, 4)
+    assert len(ClassicBreeder().pairs(request_for({1: {}}, {1: rows[1]}, compare=6))) == 6  # k = min(6, 4): C(4, 2)
 
 
 def mixes(name, a, b, n=4000, seed=7):
@@ -75,13 +76,18 @@ def test_classic_int_rule():
     mutated = values  # picks are within the range too
     assert min(mutated) >= round(4 / 1.25 / 1.05) and max(mutated) <= round(8 * 1.25 * 1.05)
     assert min(mutated) == 3 and max(mutated) == 10
+    wide = mixes("n_int", 20, 40)  # uniform in [20 / 1.25 / 1.05, 40 * 1.25 * 1.05] = [15.2, 52.5], rounded
+    assert min(wide) == 15 and max(wide) == 52
 
 
 def test_classic_real_ranges_never_reach_the_upper_bound():
     zero = [v for v in mixes("r_real_0", 0.5, 0.99) if v not in (0.5, 0.99)]
     assert min(zero) >= 0.5 / 1.05 and max(zero) < 1.0 and max(zero) > 0.99
+    assert min(zero) < 0.49  # the low end widens too, to 0.5 / 1.05
     one = [v for v in mixes("r_real_1", 1.5, 1.99) if v not in (1.5, 1.99)]
     assert min(one) >= 1.5 / 1.05 and max(one) < 2.0
+    one = [v for v in mixes("r_real_1", 1.5, 1.9) if v not in (1.5, 1.9)]
+    assert 1.95 < max(one) <= 1.9 * 1.05  # the high end widens to 1.9 * 1.05
 
 
 def test_classic_bool_rule_probabilities():
@@ -95,6 +101,8 @@ def test_classic_choice_rule():
     assert all(sorted(v) == ["a", "b", "c"] for v in values)
     heads = statistics.mean(v[0] in ("a", "c") for v in values)
     assert heads > 0.8  # 50% head from the parents' heads, else a permutation (2/3 of them start a or c)
+    # b heads no parent: only the shuffled half starts with it, a third of that
+    assert 0.13 < statistics.mean(v[0] == "b" for v in values) < 0.2
 
 
 @pytest.mark.parametrize("breeder", BREEDERS)
@@ -714,3 +722,50 @@ def test_a_breeder_that_breaks_its_contract_is_named(load_text, db_path, returne
                                 top=1, population=1)
     assert message in str(caught.value)
     assert store.group_ids(store.connect(db_path)) == [1]  # nothing stored
+
+
+def test_default_strategy_widens_its_step_on_a_slope_and_narrows_it_at_the_optimum():
+    """Cumulative step-size adaptation: on a linear score every generation moves the mean the same way
+    (a long path), so the step grows; centred on a sphere's optimum the moves cancel, so it shrinks."""
+    from gf_plugins_builtin.evolution import Strategy
+
+    def adapted(score, generations=12):
+        rng = random.Random(4)
+        strategy = Strategy([f"x{i}" for i in range(10)], [0.0] * 10, [1.0] * 10, population=16)
+        start = strategy.sigma
+        for _ in range(generations):
+            samples = [strategy.sample(rng, [1.0] * 10) for _ in range(16)]
+            strategy.update(sorted(samples, key=score))
+        return strategy.sigma / start
+
+    assert adapted(sum) > 3  # lower sums are better: always the same direction
+    assert adapted(lambda x: sum(v * v for v in x)) < 0.7
+
+
+def test_default_keeps_the_best_group_so_far_in_every_update(monkeypatch):
+    """Elitism: a generation that scored worse than an earlier group is ranked with that group first."""
+    from gf_plugins_builtin import evolution
+
+    params, batches, scores = scored_generations(["x", "y"], generations=2)
+    best_first = sorted(batches[1], key=scores.get)[0]
+    for group in batches[2]:
+        scores[group] = scores[best_first] + 100  # the whole second generation is worse
+    firsts = []
+    update = evolution.Strategy.update
+    monkeypatch.setattr(evolution.Strategy, "update",
+                        lambda self, ranked: (firsts.append(ranked[0]), update(self, ranked))[1])
+    default_children(params, batches, scores, population=8)
+    assert firsts[1] == [params[best_first]["x"], params[best_first]["y"]]
+
+
+def test_default_learns_which_discrete_value_scores_best():
+    """Groups whose choice heads "c" score best, generation after generation: the samples lean to "c"
+    (from 1 in 4 at the start: half the weight on the starting "a")."""
+    params, batches, scores = scored_generations(["x", "y"], generations=6, per_generation=12)
+    for group, values in params.items():
+        scores[group] += 0.0 if values["c_choice"][0] == "c" else 50.0
+    # the best half of each generation of 12 (its 4 heading "c" among them) votes: p(c) 0.25 -> about 0.6;
+    # with the model's picks and the crossovers of the best groups (c without learning: 0.60), 0.83
+    heads = [child.params["c_choice"][0] for seed in range(20)
+             for child in default_children(params, batches, scores, population=12, seed=seed)]
+    assert heads.count("c") / len(heads) > 0.72

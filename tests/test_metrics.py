@@ -290,3 +290,41 @@ def test_a_plugin_metric_reads_a_read_only_connection_and_gets_at_most_limit_row
         resolve("plug").rank(scored, dataset="SPY")
     assert scored.execute("SELECT count(*) FROM results").fetchone()[0] > 0
     scored.execute("DELETE FROM results WHERE value IS NULL")  # gf's own connection writes again afterwards
+
+
+def test_max_profit_min_trades_keeps_runs_of_up_to_150_trades(load_text, db_path):
+    """The seed's bound, at its edge: 150 trades qualify, 151 do not."""
+    for value in (1, 2):
+        load_text(f"x = {value}\n")
+    GeneticFuckery(dbfile=db_path, pid=1).record({"bt": {"profit": 300, "trades": 150}}, dataset="SPY")
+    GeneticFuckery(dbfile=db_path, pid=2).record({"bt": {"profit": 9000, "trades": 151}}, dataset="SPY")
+    metric = plugins.get_metrics()["max profit min trades"]
+    for limit in (None, 5):  # the aggregated query and the best-first walk
+        assert [(r.group, r.score) for r in metric.rank(store.connect(db_path), dataset="SPY", limit=limit)] == [
+            (1, 2.0)]
+
+
+def test_the_newest_loop_by_a_metric_says_its_direction(load_text, db_path):
+    from gf import metrics
+
+    load_text("x = 5\n")
+    g = GeneticFuckery(dbfile=db_path)
+    objective = lambda params, dataset: {"m": {"loss": (params.x - 1) ** 2}}
+    g.evolve(objective, metric="loss", minimize=True, generations=1, population=4, datasets=["a"], seed=1)
+    g.evolve(objective, metric="loss", minimize=False, generations=1, population=4, datasets=["b"], seed=1)
+    assert metrics.direction(g.conn, resolve("loss"), None) == (False, 2)
+    assert metrics.direction(g.conn, resolve("loss"), True) == (True, None)
+
+
+def test_the_best_score_of_a_loop_is_the_mean_of_each_datasets_best(load_text, db_path):
+    """What `gf breed` reports, and patience compares: group 1 is best on d1, group 2 on d2."""
+    from gf import engine
+
+    for value in (1, 2):
+        load_text(f"x = {value}\n")
+    for group, d1, d2 in ((1, 10.0, 1.0), (2, 2.0, 4.0)):
+        GeneticFuckery(dbfile=db_path, pid=group).record({"a": {"v": d1}}, dataset="d1")
+        GeneticFuckery(dbfile=db_path, pid=group).record({"a": {"v": d2}}, dataset="d2")
+    conn = store.connect(db_path)
+    assert engine.best_score(conn, resolve("v"), ["d1", "d2"], minimize=False) == 7.0  # (10 + 4) / 2
+    assert engine.best_score(conn, resolve("v"), ["d1", "d2"], minimize=True) == 1.5  # (2 + 1) / 2

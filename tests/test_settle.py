@@ -24,23 +24,25 @@ def group_db(load_text, db_path):
 
 def test_settle_many_judges_each_outcome_as_if_alone(group_db):
     conn = store.connect(group_db)
-    recorded_ok, recorded_then_failed, silent, failing, abandoned = (
-        Evaluation(1, dataset) for dataset in ("ok", "recorded-then-failed", "silent", "failing", "abandoned"))
-    store.hand_out_launches(conn, [recorded_ok, recorded_then_failed, silent, failing, abandoned])
+    recorded_ok, recorded_then_failed, silent, failing, abandoned, recorded_failed = (
+        Evaluation(1, dataset) for dataset in ("ok", "recorded-then-failed", "silent", "failing", "abandoned",
+                                               "recorded-failed"))
+    store.hand_out_launches(conn, [recorded_ok, recorded_then_failed, silent, failing, abandoned, recorded_failed])
     store.hand_out_launches(conn, [Evaluation(1, "abandoned")])  # another coordinator took that pair over
-    for evaluation in (recorded_ok, recorded_then_failed):
+    for evaluation, status in ((recorded_ok, "ok"), (recorded_then_failed, "ok"), (recorded_failed, "failed")):
         with store.transaction(conn):
             store.insert_run(conn, {"group_id": 1, "dataset": evaluation.dataset, "started": store.now(),
-                                    "status": "ok", "launch": evaluation.launch}, [("a", "score", 1.0)])
+                                    "status": status, "launch": evaluation.launch}, [("a", "score", 1.0)])
     outcomes = settle_many(conn, [
         Finished(recorded_ok, exit_code=0),
         Finished(recorded_then_failed, exit_code=2, stderr="late trouble\n"),
         Finished(silent, exit_code=0),
         Finished(failing, exit_code=1, stderr="boom\n"),
         Finished(abandoned, exit_code=0),
+        Finished(recorded_failed, exit_code=0),  # the program recorded a failed run (a caught crash), exit 0
     ])
-    assert [ok for ok, _runs in outcomes] == [True, False, False, False, False]
-    assert outcomes[-1] == (False, [])
+    assert [ok for ok, _runs in outcomes] == [True, False, False, False, False, False]
+    assert outcomes[4] == (False, [])  # abandoned: nothing recorded
     rows = dict((dataset, (status, code, error)) for dataset, status, code, error in conn.execute(
         "SELECT dataset, status, exit_code, error FROM runs"))
     assert rows == {
@@ -48,10 +50,11 @@ def test_settle_many_judges_each_outcome_as_if_alone(group_db):
         "recorded-then-failed": ("failed", 2, "exited with status 2\nlate trouble"),
         "silent": ("failed", 0, "the command exited 0 but recorded no run: does it call g.report() or g.record()?"),
         "failing": ("failed", 1, "exited with status 1\nboom"),
+        "recorded-failed": ("failed", 0, None),
     }
     statuses = dict(conn.execute("SELECT dataset, status FROM launches WHERE status != 'pending'"))
     assert statuses == {"ok": "done", "recorded-then-failed": "done", "silent": "done", "failing": "done",
-                        "abandoned": "abandoned"}
+                        "abandoned": "abandoned", "recorded-failed": "done"}
     # one at a time gives the same
     again = Evaluation(1, "one")
     store.hand_out_launches(conn, [again])

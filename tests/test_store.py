@@ -231,3 +231,40 @@ def test_a_migration_that_fails_leaves_the_version_3_database_as_it_was(db_path)
     assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
     conn.close()
     assert snapshot(db_path) == before
+
+
+def test_a_write_waits_out_a_lock_held_past_the_busy_timeout_and_says_so_if_it_never_frees(tmp_path, monkeypatch):
+    """The busy timeout (here 0.05 s) runs out while another writer holds the lock for 0.4 s: gf backs off
+    and tries again (5 more times, the waits doubling from 0.05 s) instead of failing at once."""
+    import threading
+
+    monkeypatch.setattr(store, "BUSY_TIMEOUT", 0.05)
+    path = tmp_path / "locked.db"
+    writer = store.connect(path)
+    held, release = threading.Event(), threading.Event()
+
+    def hold(seconds):
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        held.set()
+        release.wait(seconds)
+        holder.execute("COMMIT")
+        holder.close()
+
+    thread = threading.Thread(target=hold, args=(0.4,))
+    thread.start()
+    held.wait()
+    with store.transaction(writer):
+        writer.execute("INSERT INTO groups (uid, created, origin) VALUES ('u1', 'now', 'test')")
+    thread.join()
+    held.clear()
+    thread = threading.Thread(target=hold, args=(30,))  # held until released below
+    thread.start()
+    held.wait()
+    try:
+        with pytest.raises(StoreError, match=r"still locked by another writer after 6 waits of 0\.05 s"):
+            with store.transaction(writer):
+                pass
+    finally:
+        release.set()
+        thread.join()
