@@ -313,7 +313,8 @@ def _warn_shadowed(parsed):
     taken |= {"dbfile", "group", "dataset", "family"}  # set on every instance
     for first in dict.fromkeys(name.split("__")[0] for name in parsed.params):
         if first in taken:
-            parsed.warnings.append(f"{first} is also a GeneticFuckery method: read it as g[{first!r}], not g.{first}")
+            kind = "method" if callable(getattr(GeneticFuckery, first, None)) else "attribute"
+            parsed.warnings.append(f"{first} is also a GeneticFuckery {kind}: read it as g[{first!r}], not g.{first}")
 
 
 def _from_parent(where):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gf import store
+from gf import GeneticFuckery, store
 from conftest import GF, count_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -475,3 +475,35 @@ def test_a_seeded_loop_breeds_the_same_whatever_order_its_datasets_were_first_re
         digests.append([digest for (digest,) in conn.execute("SELECT digest FROM groups ORDER BY id")])
         keys.append(conn.execute("SELECT key FROM loops").fetchone()[0])
     assert digests[0] == digests[1] and keys[0] == keys[1]
+
+
+def test_per_algo_rankings_and_strengths_from_tags(load_text, db_path):
+    """Tagged params come from their algo's best groups; the algo scoring worst is mutated twice as hard."""
+    from gf import engine, tags
+    from gf.metrics import resolve
+
+    for x in (1, 2, 3):
+        load_text(f"fast__a = {x}\nslow__b = {x}\nother = 1\n")
+    for group, fast, slow in ((1, 5.0, 1.0), (2, 9.0, 0.5), (3, 1.0, 3.0)):
+        GeneticFuckery(dbfile=db_path, pid=group).record({"fast": {"profit": fast}, "slow": {"profit": slow}},
+                                                         dataset="d")
+    conn = store.connect(db_path)
+    tags.save(conn, {"fast": ["fast__*"], "slow": ["slow__*"]})
+    names = ["fast__a", "slow__b", "other"]
+    tagged, ranking, strength = engine.per_algo(conn, resolve("profit"), ["d"], names, minimize=False)
+    assert tagged == {"fast": {"fast__a"}, "slow": {"slow__b"}}
+    assert ranking == {"fast": [2, 1, 3], "slow": [3, 1, 2]}
+    assert strength == {"fast": 1.0, "slow": 2.0}  # slow's best (3.0) is below fast's (9.0)
+
+
+def test_parents_seen_on_fewer_datasets_rank_after_those_seen_on_all(load_text, db_path):
+    """Group 1 tops d1 but never ran on d2: it counts as last there (rank `top`), behind group 2."""
+    from gf import engine
+    from gf.metrics import resolve
+
+    for x in (1, 2, 3):
+        load_text(f"x = {x}\n")
+    for group, dataset, value in ((1, "d1", 9.0), (2, "d1", 5.0), (2, "d2", 5.0), (3, "d1", 1.0), (3, "d2", 9.0)):
+        GeneticFuckery(dbfile=db_path, pid=group).record({"a": {"v": value}}, dataset=dataset)
+    _ranking, groups = engine.rank_parents(store.connect(db_path), resolve("v"), ["d1", "d2"], top=3)
+    assert groups == [2, 3, 1]  # positions summed: 2: 1 + 1, 3: 2 + 0 (ties by id), 1: 0 + 3 (missing on d2)

@@ -78,8 +78,19 @@ def test_seeded_evolve_in_threads_breeds_the_same_groups(tmp_path, run_gf):
 def test_evolve_with_threads(load_text, db_path):
     load_text(START)
     g = GeneticFuckery(dbfile=db_path)
-    best = g.evolve(objective, metric="value", minimize=True, generations=2, population=8, datasets=["a"], jobs=3)
-    assert best["group"] >= 1
+    threads = set()
+
+    def watched(params, dataset):
+        import threading
+
+        threads.add(threading.get_ident())
+        return objective(params, dataset)
+
+    best = g.evolve(watched, metric="value", minimize=True, generations=2, population=8, datasets=["a"], jobs=3)
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT count(*), count(DISTINCT group_id) FROM runs WHERE status = 'ok'").fetchone() == (17, 17)
+    assert len(threads) > 1  # evaluated side by side
+    assert best["score"] == conn.execute("SELECT min(value) FROM results WHERE name = 'value'").fetchone()[0]
 
 
 def test_evolve_function_that_always_fails(load_text, db_path):
@@ -102,6 +113,15 @@ def test_evolve_function_that_always_fails(load_text, db_path):
                                                  datasets=["a"], progress=False)
     assert best is not None and store.connect(db_path).execute(
         "SELECT status, count(*) FROM runs GROUP BY status ORDER BY status").fetchall() == [("failed", 1), ("ok", 5)]
+
+
+def test_evolve_function_returning_no_dict_is_a_failed_run_saying_so(load_text, db_path):
+    load_text(START)
+    with pytest.raises(AllFailed, match=r"last error: the function returned list, not a dict of dicts "
+                                        r"\{algo: \{name: number\}\}"):
+        GeneticFuckery(dbfile=db_path).evolve(lambda params, dataset: [params.x], metric="value", generations=1,
+                                              population=4, datasets=["a"])
+    assert store.connect(db_path).execute("SELECT status FROM runs").fetchall() == [("failed",)]
 
 
 def test_evolve_whose_children_all_fail_names_the_function(load_text, db_path):

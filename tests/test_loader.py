@@ -99,6 +99,11 @@ def test_a_misspelt_override_and_a_name_set_twice_are_warned_of(tmp_path, db_pat
     # group 1 has them all now (so no typo warning), with the very same values: nothing new to load
     assert result.exit_code == 0 and result.stderr.splitlines() == [
         "warning: group 1 already has these values and constraints: nothing loaded"]
+    # one-letter last parts (ema_a, ema_b) and names under 5 letters (rate_x) are meant, not misspelt
+    (tmp_path / "ov3.js").write_text("ema_a = 1\nrat = 3\n")
+    (tmp_path / "ov4.js").write_text("ema_b = 1\nrats = 3\n")
+    result = run_gf("load", "--db", db_path, tmp_path / "ov3.js", tmp_path / "ov4.js")
+    assert (result.exit_code, result.stderr) == (0, "")
     (tmp_path / "ov2.js").write_text("brand_nwe = 2\n")
     result = run_gf("load", "--db", db_path, "--parent", "1", tmp_path / "ov2.js")
     assert result.stderr == (f"warning: {tmp_path / 'ov2.js'}:1: brand_nwe is a new param, not an override: "
@@ -179,6 +184,8 @@ BAD_FILES = [
     ("c_choice = [1]\nc_choice < 3\n", 2, "needs numbers, but c_choice is a choice"),
     ("a = 1\n1 < 2\n", 2, "relates two numbers"),
     ("a = 1\na < a\n", 2, "relates a parameter to itself"),
+    ("a = 1\na < 1e999\n", 2, "constraint number 1e999 is out of range; use a finite number"),
+    ("x = nan\n", 1, "; only finite numbers are values"),
     ("a = 1\na < x____y\n", 2, "'x____y' has an empty part between __ separators"),
     ("a = 1\nb = 2\na == b\n", 3, "(== and != are not supported)"),
     ("just some words\n", 1, "expected `name = <JSON value>` or a constraint"),

@@ -122,6 +122,9 @@ def test_method_names_shadow_params_but_item_access_reads_them(load_text, db_pat
     (tmp_path / "shadow.js").write_text("report__x = 1\nplain = 2\n")
     loaded = run_gf("load", "--db", db_path, tmp_path / "shadow.js")
     assert loaded.stderr == "warning: report is also a GeneticFuckery method: read it as g['report'], not g.report\n"
+    (tmp_path / "instance.js").write_text("dataset__x = 1\n")  # set on every instance, not a method
+    assert run_gf("load", "--db", db_path, tmp_path / "instance.js").stderr == (
+        "warning: dataset is also a GeneticFuckery attribute: read it as g['dataset'], not g.dataset\n")
     g = GeneticFuckery(dbfile=db_path, pid=1)
     assert callable(g.report)
     assert g["report"].x == 1.0
