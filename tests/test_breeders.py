@@ -769,3 +769,32 @@ def test_default_learns_which_discrete_value_scores_best():
     heads = [child.params["c_choice"][0] for seed in range(20)
              for child in default_children(params, batches, scores, population=12, seed=seed)]
     assert heads.count("c") / len(heads) > 0.72
+
+
+def test_ga_weights_parents_by_rank_mutates_crossovers_and_records_both_parents():
+    from gf_plugins_builtin.breeders import _rank_weights
+
+    weights = _rank_weights(4)
+    assert abs(sum(weights) - 1) < 1e-12 and weights == sorted(weights, reverse=True) and weights[0] > 2 * weights[-1]
+    params = {g: {"x": float(g), "f_bool": True, "c_choice": ["a", "b", "c"], **{f"p{i}": float(g) for i in range(20)}}
+              for g in range(1, 9)}  # 23 params: a crossover mutates each with probability 0.1
+    children = GeneticBreeder().breed(request_for(params, population=400))
+    sampled, crossed = children[:200], children[200:]
+    firsts = [child.parents[0] for child in children]
+    assert firsts.count(1) > 2 * firsts.count(8)  # the best group is drawn far more often than the worst
+    assert sum(len(child.parents) == 2 for child in children) > 300  # both parents, when they differ
+    # crossovers mostly keep a parent's value, and now and then (10 % here) mutate it
+    moved = sum(child.params["x"] not in params for child in crossed) / len(crossed)
+    assert 0.03 < moved < 0.25
+    # discrete values: a sample follows the votes and mutates at 10 %; a crossover mutates at half its rate
+    assert 0.03 < sum(not child.params["f_bool"] for child in sampled) / len(sampled) < 0.2
+    assert 0.005 < sum(not child.params["f_bool"] for child in crossed) / len(crossed) < 0.15
+
+
+def test_ga_mutates_a_weak_algos_params_harder():
+    params = {g: {"a__x": float(g), "b__y": float(g)} for g in range(1, 9)}
+    request = request_for(params, population=400, tags={"a": {"a__x"}, "b": {"b__y"}},
+                          algo_ranking={"a": list(params), "b": list(params)}, algo_strength={"a": 1.0, "b": 2.0})
+    sampled = GeneticBreeder().breed(request)[:200]
+    spread = {name: statistics.pstdev(child.params[name] for child in sampled) for name in ("a__x", "b__y")}
+    assert 1.6 < spread["b__y"] / spread["a__x"] < 2.5
