@@ -82,8 +82,10 @@ def test_evolve_with_threads(load_text, db_path):
 
     def watched(params, dataset):
         import threading
+        import time
 
         threads.add(threading.get_ident())
+        time.sleep(0.05)  # long enough that the pool's other threads take the next ones
         return objective(params, dataset)
 
     best = g.evolve(watched, metric="value", minimize=True, generations=2, population=8, datasets=["a"], jobs=3)
