@@ -150,12 +150,19 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
     finished_stream = _from_launcher(launcher, lambda: launcher.launch(evaluations, context))
     completed = False
     unreported = {evaluation.launch: evaluation for evaluation in evaluations}
+    repeated = 0
     try:
         for item in _launched(launcher, finished_stream):
             batch = item if isinstance(item, list) else [item]  # a launcher may report several at once
             # each evaluation counts once: a launcher that reports one twice (or one it was not
             # given) must not record a second run for it
+            given = len(batch)
             batch = [finished for finished in batch if unreported.pop(finished.evaluation.launch, None) is not None]
+            if len(batch) < given:
+                if not repeated:
+                    _warn(progress, f"launcher {launcher.name!r} reported an evaluation twice, or one it was not "
+                                    "given; each evaluation is recorded once")
+                repeated += given - len(batch)
             if not batch:
                 continue
             succeeded = sum(good for good, _runs in launch.settle_many(conn, batch))

@@ -296,6 +296,14 @@ def settle_many(conn, batch):
                     outcomes[index] = (True, [store.insert_run(conn, {**base, "status": "ok"}, rows)])
                     continue
             for remote in finished.runs or ():
+                digest = remote["run"].get("group_digest")
+                stored = _digest_of(conn, evaluation.group) if digest else None
+                if digest and stored and digest != stored:
+                    # read from a stale or other copy of the database: its values are not this group's
+                    finished.error = finished.error or (
+                        f"a run it reported was of a group holding other values than group {evaluation.group} "
+                        "(did the program read another copy of the database?); not recorded")
+                    continue
                 columns = {key: value for key, value in remote["run"].items() if key in _REMOTE_COLUMNS}
                 store.insert_run(conn, {**base, **columns}, [tuple(row) for row in remote["rows"]])
             waiting.append(index)
@@ -339,6 +347,11 @@ def _launches_where(conn, sql, launches):
 
 #: What a remote run keeps of its own record (group, dataset and launch are the coordinator's).
 _REMOTE_COLUMNS = ("label", "started", "stopped", "status", "host", "process_id", "command", "error", "exit_code")
+
+
+def _digest_of(conn, group):
+    row = conn.execute("SELECT digest FROM groups WHERE id = ?", (group,)).fetchone()
+    return row[0] if row else None
 
 
 def _reason(finished):

@@ -29,7 +29,7 @@ import sqlite3
 import urllib.request
 from dataclasses import dataclass
 
-from gf import store
+from gf import paramtypes, store
 from gf.errors import InputError
 
 #: The original tool's tables and the columns the import reads from each.
@@ -112,12 +112,18 @@ def import_legacy(old_path, new_path=None, types=None):
     try:
         groups = _read_groups(legacy, report)
         runs = _read_runs(legacy, groups, report)
+        created = not os.path.exists(new)
         conn = store.connect(new)
         try:
             with store.transaction(conn):
                 group_ids = _write_groups(conn, groups, types, f"import-legacy {old}", report)
                 fresh_runs, skipped_runs = _write_runs(conn, runs, groups, group_ids, report)
                 _write_results(conn, legacy, fresh_runs, skipped_runs, report)
+        except BaseException:
+            conn.close()
+            if created:  # nothing written: no empty database left behind either
+                store.remove_database(new)
+            raise
         finally:
             conn.close()
     finally:
@@ -326,7 +332,7 @@ def _param_rows(group, group_id, types, report):
         value, error = _fit(raw, param_type)
         value_json = json.dumps(value)
         if error is None:
-            typed = param_type.extract(value)
+            typed = json.loads(paramtypes.typed_json(param_type, value, json.dumps))  # a plugin's bad extract: named
         else:
             try:  # what the old tool would have read: int(2.5) is 2
                 typed = param_type.extract(value)
@@ -355,7 +361,7 @@ def _fit(raw, param_type):
     error = None
     for value in readings:
         try:
-            return param_type.validate(value), None
+            return paramtypes.validated(param_type, value), None  # a validate returning None is named
         except (ValueError, TypeError) as reason:
             error = reason
     return readings[-1], error

@@ -38,11 +38,7 @@ def merge_databases(out_path, in_paths):
     except BaseException:
         if created:  # an input damaged past its first pages: no empty database left behind
             out.close()
-            for suffix in ("", "-wal", "-shm"):
-                try:
-                    os.remove(os.fspath(out_path) + suffix)
-                except OSError:
-                    pass
+            store.remove_database(out_path)
         raise
     finally:
         for _, source in sources:

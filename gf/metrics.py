@@ -326,10 +326,18 @@ class CheckedMetric(Metric):
         self.name, self.description = metric.name, metric.description
 
     def rank(self, conn, *, dataset=None, group=None, limit=None, minimize=False, per_group=True):
+        import sqlite3
+
         conn.execute("PRAGMA query_only = 1")
         try:  # what it raises goes on up: gf names the file and line it came from
-            rows = self.metric.rank(conn, dataset=dataset, group=group, limit=limit, minimize=minimize,
-                                    per_group=per_group)
+            try:
+                rows = self.metric.rank(conn, dataset=dataset, group=group, limit=limit, minimize=minimize,
+                                        per_group=per_group)
+            except sqlite3.OperationalError as error:
+                if "readonly" not in str(error) and "read-only" not in str(error):
+                    raise
+                raise PluginError(f"metric {self.name!r}: rank() tried to write to the database ({error}); a "
+                                  "metric only reads (temporary tables too are refused)") from None
             try:
                 iterator = iter(rows)
             except TypeError:
@@ -349,7 +357,11 @@ class CheckedMetric(Metric):
         return rows
 
     def _check_groups(self, conn, rows):
-        wanted = sorted({row.group for row in rows}, key=repr)
+        odd = next((row.group for row in rows if not isinstance(row.group, int) or isinstance(row.group, bool)), None)
+        if odd is not None:
+            raise PluginError(f"metric {self.name!r}: rank() returned group {odd!r}, a {type(odd).__name__}; group "
+                              "ids are ints")
+        wanted = sorted({row.group for row in rows})
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             found = {group for (group,) in conn.execute(
@@ -367,8 +379,9 @@ class CheckedMetric(Metric):
             if (after < before) if minimize else (after > before):
                 raise PluginError(
                     f"metric {self.name!r}: rank() returned a score of {after!r} after {before!r}, but asked for "
-                    f"{'lower' if minimize else 'higher'} is better (minimize={minimize}); its rows must be best "
-                    "first as minimize says")
+                    f"{'lower' if minimize else 'higher'} is better (minimize={minimize}); if "
+                    f"{'higher' if minimize else 'lower'} is better for it, pass "
+                    f"{'--maximize' if minimize else '--minimize'}, else its rank() must honour minimize")
 
     def __repr__(self):
         return repr(self.metric)

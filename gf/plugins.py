@@ -108,7 +108,7 @@ def _check_marked(plugin):
         if attribute.startswith("gf_") and attribute in hookspecs.__dict__:
             function = getattr(plugin, attribute, None)
             if callable(function) and not hasattr(function, "gf_impl"):
-                raise TypeError(f"{attribute} is not marked @gf.hookimpl, so gf would never call it")
+                raise PluginError(f"{attribute} is not marked @gf.hookimpl, so gf would never call it")
 
 
 def _check_pending(manager):
@@ -331,6 +331,7 @@ def get_types():
 def register(plugin, name=None):
     """Register a plugin object or module by hand (tests, notebooks) and forget cached registries."""
     global _types
+    _check_marked(plugin)  # a plugin author's own tests register by hand: they see the mistake too
     get_plugin_manager().register(plugin, name=name)
     _types = None
     _registries.clear()

@@ -300,14 +300,27 @@ def connect(path=DEFAULT_DB, *, create=True):
     return conn
 
 
+def remove_database(path):
+    """Delete the database file at ``path`` with its ``-wal`` and ``-shm`` (one a failed command created)."""
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.remove(os.fspath(path) + suffix)
+        except OSError:
+            pass
+
+
 def _why_not_open(path, exists, error):
     """What went wrong opening ``path``, and what to do, for :func:`connect`'s one line."""
     text = str(error).lower()
     folder = os.path.dirname(os.path.abspath(path))
     if "unable to open" in text and not exists:
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            return f"cannot create it: {folder} is a file, not a folder"
         if not os.path.isdir(folder):
             return f"cannot create it: the folder {folder} does not exist"
         return f"cannot create it: the folder {folder} is not writable"
+    if "unable to open" in text and os.path.isdir(path):
+        return "it is a folder; give the database file's path (e.g. gf.db in it)"
     if "unable to open" in text:
         return "cannot open it: check the file's permissions"
     if "locked" in text or "busy" in text:

@@ -4,6 +4,7 @@
 (a float in [0, 1]), ``_real_1`` (a float in [1, 2]), and float for every other name.
 """
 
+import json
 import math
 
 from gf import ParamType, hookimpl
@@ -98,8 +99,11 @@ class ChoiceType(ParamType):
         if not isinstance(value, list) or not value:
             got = "an empty list" if value == [] else _json_kind(value)
             raise ValueError(f"expected a non-empty list of options, got {got}")
-        if any(isinstance(option, float) and not math.isfinite(option) for option in value):
-            raise ValueError("an option is NaN or infinite, which JSON cannot hold; use a finite number or a string")
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:  # NaN or infinity, however deep
+            raise ValueError("an option is NaN or infinite, which JSON cannot hold; use a finite number or a "
+                             "string") from None
         return value
 
     def extract(self, value):

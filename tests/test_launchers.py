@@ -355,11 +355,26 @@ def test_a_launcher_that_skips_or_repeats_evaluations_is_named_and_leaves_them_t
     plugins.register(Plugin(), name="sloppy-launcher")
     result = run_gf("run", "--db", db, COMMAND, "aa", "b", "--launcher", "sloppy", "-j", "1")
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: launcher 'sloppy' ended without reporting 1 of its 4 evaluations "
-                                    "(the first: group 2 on b); launch() must yield")
+    assert result.stderr.splitlines()[-2:] == [
+        "warning: launcher 'sloppy' reported an evaluation twice, or one it was not given; each evaluation is "
+        "recorded once",
+        "error: launcher 'sloppy' ended without reporting 1 of its 4 evaluations (the first: group 2 on b); launch() "
+        "must yield a gf.launch.Finished for every evaluation it is given. They are left to evaluate: rerun the same "
+        "command once the launcher is fixed"]
     assert count_rows(db, "runs") == 3  # one run per reported evaluation, not two
     conn = store.connect(db)
     assert conn.execute("SELECT status, count(*) FROM launches GROUP BY status ORDER BY status").fetchall() == [
         ("abandoned", 1), ("done", 3)]
     result = run_gf("run", "--db", db, COMMAND, "aa", "b", "--json")  # the built-in launcher takes the rest
     assert json.loads(result.stdout)["evaluated"] == 1 and count_rows(db, "runs") == 4
+
+
+def test_a_program_named_by_the_dataset_is_not_checked_before_it_runs(db, run_gf, tmp_path):
+    """`./{}/run.sh`: the program is known per dataset only (it was refused as `.//run.sh` before running)."""
+    (tmp_path / "d1").mkdir()
+    script = tmp_path / "d1" / "run.sh"
+    script.write_text(f'#!/bin/sh\nexec {sys.executable} {PROGRAM} "$@"\n')
+    script.chmod(0o755)
+    result = run_gf("run", "--db", db, f"{tmp_path}/{{}}/run.sh {{}}", "d1", "--group", "1")
+    assert result.exit_code == 0, result.stderr
+    assert [(group, dataset, status) for group, dataset, status, _, _ in runs(db)] == [(1, "d1", "ok")]

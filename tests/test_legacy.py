@@ -314,3 +314,25 @@ def test_legacy_results_that_are_no_finite_number_are_stored_null_and_warned(tmp
            "never ranked" in [w["message"] for w in report["warnings"]]
     assert rows(target, "SELECT name, value FROM results WHERE algo = 'odd' ORDER BY name") == [
         ("huge", None), ("text", None), ("written", 2.5)]
+
+
+def test_a_plugin_type_that_breaks_its_contract_is_named_on_import(tmp_path, target):
+    """As gf load does: a validate that forgets its return would store null for every value."""
+    from gf import ParamType, PluginError, hookimpl
+
+    class NoReturn(ParamType):
+        name, suffix = "noreturn", "_nr"
+
+        def validate(self, value):
+            float(value)
+
+    class Plugin:
+        @hookimpl
+        def gf_register_types(self, register):
+            register(NoReturn())
+
+    plugins.register(Plugin(), name="noreturn-type")
+    legacy = make_legacy(tmp_path / "odd.db", params=PARAMS + [(1, "", "q_nr", "7")])
+    with pytest.raises(PluginError, match=r"type 'noreturn': validate\(7\) returned None"):
+        import_legacy(legacy, target, plugins.get_types())
+    assert not os.path.exists(target)  # nothing imported, and no empty database left behind

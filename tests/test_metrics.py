@@ -259,7 +259,10 @@ def profits(conn, minimize=False, **kwargs):
 
 @pytest.mark.parametrize("rank, message", [
     (lambda self, conn, **kw: profits(conn), "metric 'plug': rank() returned a score of 20 after 30, but asked for "
-                                             "lower is better (minimize=True); its rows must be best first"),
+                                             "lower is better (minimize=True); if higher is better for it, pass "
+                                             "--maximize, else its rank() must honour minimize"),
+    (lambda self, conn, **kw: [r.__class__(str(r.group), r.run, r.dataset, r.algo, r.score) for r in profits(conn)],
+     "metric 'plug': rank() returned group '1', a str; group ids are ints"),
     (lambda self, conn, **kw: None, "metric 'plug': rank() returned NoneType None; it must return a list of "
                                     "gf.Ranked(group, run, dataset, algo, score) rows"),
     (lambda self, conn, **kw: [(1, 1, "SPY", "a", 3.0)], "metric 'plug': rank() returned tuple (1, 1, 'SPY', 'a', "
@@ -286,7 +289,7 @@ def test_a_plugin_metric_reads_a_read_only_connection_and_gets_at_most_limit_row
         return []
 
     register_metric(deleting)
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+    with pytest.raises(plugins.PluginError, match=r"metric 'plug': rank\(\) tried to write to the database \("):
         resolve("plug").rank(scored, dataset="SPY")
     assert scored.execute("SELECT count(*) FROM results").fetchone()[0] > 0
     scored.execute("DELETE FROM results WHERE value IS NULL")  # gf's own connection writes again afterwards

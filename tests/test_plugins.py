@@ -407,8 +407,15 @@ def test_registration_mistakes_are_refused_not_skipped(site, monkeypatch, run_gf
     install_fake_plugin(site, monkeypatch, "pct", PERCENT_PLUGIN.replace("@hookimpl\n", ""))
     monkeypatch.setenv("GF_LOAD_PLUGINS", "pct")
     result = run_gf("plugins", "list", "--json")
-    assert json.loads(result.stdout)[0]["error"] == ("TypeError: gf_register_types is not marked @gf.hookimpl, so gf "
-                                                     "would never call it")
+    assert json.loads(result.stdout)[0]["error"] == ("PluginError: gf_register_types is not marked @gf.hookimpl, so "
+                                                     "gf would never call it")
+
+    class Unmarked:  # registered by hand, as a plugin's own tests do: refused as well
+        def gf_register_types(self, register):
+            register(ParamType())
+
+    with pytest.raises(PluginError, match="gf_register_types is not marked @gf.hookimpl"):
+        plugins.register(Unmarked(), name="unmarked")
 
 
 def test_a_fixer_refuses_a_child_by_false_alone_and_is_named(load_text, db_path):

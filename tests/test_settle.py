@@ -106,3 +106,22 @@ def test_coordinator_killed_with_outcomes_not_yet_recorded_loses_no_run_and_a_re
     # the rerun closed the launches whose programs had recorded their runs: none stays pending for good
     assert conn.execute("SELECT count(*) FROM launches WHERE status = 'pending'").fetchone() == (0,)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_runs_a_launcher_read_from_a_results_file_are_recorded_only_for_the_group_they_read(group_db):
+    """A Slurm-like launcher hands over the runs its job wrote (gf.read_results): one of a stale copy of the
+    database, whose group 1 held other values, is not recorded against this group 1."""
+    conn = store.connect(group_db)
+    good, stale = Evaluation(1, "good"), Evaluation(1, "stale")
+    store.hand_out_launches(conn, [good, stale])
+    digest = conn.execute("SELECT digest FROM groups WHERE id = 1").fetchone()[0]
+    run = {"group_id": 1, "started": store.now(), "stopped": store.now(), "status": "ok"}
+    outcomes = settle_many(conn, [
+        Finished(good, exit_code=0, runs=[{"run": {**run, "group_digest": digest}, "rows": [("a", "score", 1.0)]}]),
+        Finished(stale, exit_code=0, runs=[{"run": {**run, "group_digest": "0" * 40}, "rows": [("a", "score", 9.0)]}]),
+    ])
+    assert [ok for ok, _runs in outcomes] == [True, False]
+    assert conn.execute("SELECT dataset, status, error FROM runs ORDER BY dataset").fetchall() == [
+        ("good", "ok", None),
+        ("stale", "failed", "a run it reported was of a group holding other values than group 1 (did the program "
+                            "read another copy of the database?); not recorded")]
