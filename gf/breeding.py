@@ -313,15 +313,22 @@ def param_rows(params, types):
 
 
 def store_children(conn, children, types, *, breeder, generation, loop_id=None):
-    """Write children as new groups in one transaction; return their ids."""
+    """Write children as new groups in one transaction; return their ids.
+
+    A child another gf stored meanwhile (two coordinators breeding on one database: the default
+    breeder's proposals are the same for the same scores) is checked again under the write lock,
+    and left out."""
     ids, cache = [], {}
     with store.transaction(conn):
         for child in children:
+            rows = child.rows or param_rows(child.params, types)
+            if conn.execute("SELECT 1 FROM groups WHERE digest = ?", (store.digest(rows),)).fetchone():
+                continue
             constraints = constraints_of(conn, child.parents, cache)
             ids.append(
                 store.insert_group(
                     conn,
-                    params=child.rows or param_rows(child.params, types),
+                    params=rows,
                     constraints=[constraint.stored() for constraint in constraints],
                     origin=f"bred by {breeder}",
                     parents=child.parents,

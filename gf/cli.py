@@ -621,18 +621,26 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
 @metric_options
 @json_option
 @click.option("-n", "count", type=COUNT, default=10, show_default=True, help="How many groups.")
-def best(db_path, metric_spec, metric_sql, minimize, as_json, count):
+@click.option("--datasets-allow", multiple=True, metavar="S", help="Only datasets matching S (glob or substring).")
+@click.option("--datasets-deny", multiple=True, metavar="S", help="Not datasets matching S (a hold-out, say).")
+def best(db_path, metric_spec, metric_sql, minimize, as_json, count, datasets_allow, datasets_deny):
     """The best groups over every dataset: mean score, among the groups scored on the most datasets.
 
     What GeneticFuckery.best() and top() (without a dataset) return; `gf top` ranks per dataset.
     """
-    from gf import metrics
+    from gf import engine, metrics
 
     metric = metrics.resolve(metric_spec, sql_file=metric_sql)
     conn = open_db(db_path)
     minimize = _direction(conn, metric, minimize)
-    datasets = store.datasets(conn)
-    ranked = metrics.overall(conn, metric, datasets, minimize)[:count]
+    datasets = engine.select_datasets(conn, datasets_allow, datasets_deny, db_path)
+    left_out = {}
+    ranked = metrics.overall(conn, metric, datasets, minimize, left_out=left_out)
+    if left_out.get("groups", 0) > len(ranked):  # one run on a hold-out dataset would rank that group alone
+        click.echo(f"note: {len(ranked)} group(s) scored on the most datasets are ranked; {left_out['groups']} "
+                   f"scored on fewer are left out (most lack {left_out['missed']}): rank over the others with "
+                   f"--datasets-deny {shlex.quote(left_out['missed'])}", err=True)
+    ranked = ranked[:count]
     if not ranked:
         recorded = metrics.result_names(conn)
         raise InputError(f"no run in {db_path} is scored by metric {metric.name!r}{metrics.unscored(conn, metric)}; "

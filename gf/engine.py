@@ -322,7 +322,7 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
     children, discarded, wanted = breeding.breed_children(conn, breeder, request)
     ids = breeding.store_children(conn, children, types, breeder=breeder.name, generation=generation,
                                   loop_id=loop_id)
-    return ids, discarded, wanted
+    return ids, discarded + len(children) - len(ids), wanted  # another gf's meanwhile: duplicates too
 
 
 def _once(compute):

@@ -117,6 +117,9 @@ def ingest(conn, paths, db_path=""):
     parsed = [(str(path), *item) for path in paths for item in read(path)]
     digests = dict(conn.execute("SELECT id, digest FROM groups"))
     for path, number, run, _rows in parsed:
+        if conn.execute("SELECT 1 FROM runs WHERE uid = ?", (run["uid"],)).fetchone():
+            run.pop("group_digest")
+            continue  # recorded before (here, or in a database merged into this one): skipped below
         if run["group_id"] not in digests:
             raise LoadError(path, number, f"group {run['group_id']} does not exist in {db_path or 'the database'}")
         wanted = run.pop("group_digest")

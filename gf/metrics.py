@@ -440,13 +440,15 @@ def resolve(spec=None, *, sql_file=None, algo=None):
 
 def direction(conn, metric, minimize):
     """``(minimize, loop)``: ``minimize`` as given (``--minimize``/``--maximize``), else as the newest breed
-    loop by ``metric`` had it (``loop`` its id), else higher is better (``loop`` None): a loss bred with
+    loop (by id) by ``metric`` had it (``loop`` its id), else higher is better (``loop`` None): a loss bred with
     ``--minimize`` is not ranked worst first by a later `gf best --metric loss`."""
     if minimize is not None:
         return bool(minimize), None
     import json
 
-    for loop_id, args in conn.execute("SELECT id, args FROM loops ORDER BY started DESC, id DESC"):
+    # newest by id (the order loops were opened in this database), not by start time: clocks differ
+    # between machines, and gf report takes the last loop by id too
+    for loop_id, args in conn.execute("SELECT id, args FROM loops ORDER BY id DESC"):
         try:
             settings = json.loads(args)
         except ValueError:
@@ -490,11 +492,14 @@ def top_per_dataset(conn, metric, datasets, n, minimize=False):
     return {dataset: metric.rank(conn, dataset=dataset, limit=n, minimize=minimize) for dataset in datasets}
 
 
-def overall(conn, metric, datasets, minimize=False):
+def overall(conn, metric, datasets, minimize=False, left_out=None):
     """Groups ranked over several datasets: ``[(group, mean_score, {dataset: score})]``, best first.
 
     Only groups scored on the most datasets compete (a group evaluated on one easy
     dataset does not beat one that is good on all of them).
+
+    :param left_out: a dict that gets ``groups`` (how many scored groups did not compete) and
+        ``missed`` (the dataset those groups lacked most often), to say why.
     """
     scores = {}
     for dataset in datasets:
@@ -506,6 +511,12 @@ def overall(conn, metric, datasets, minimize=False):
     if not scores:
         return []
     coverage = max(len(by_dataset) for by_dataset in scores.values())
+    if left_out is not None:
+        from collections import Counter
+
+        short = [by_dataset for by_dataset in scores.values() if len(by_dataset) < coverage]
+        lacking = Counter(dataset for by_dataset in short for dataset in datasets if dataset not in by_dataset)
+        left_out.update(groups=len(short), missed=lacking.most_common(1)[0][0] if lacking else None)
     ranked = [
         (group, math.fsum(by_dataset.values()) / len(by_dataset), by_dataset)  # exact: any order, one sum
         for group, by_dataset in scores.items()

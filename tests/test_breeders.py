@@ -798,3 +798,17 @@ def test_ga_mutates_a_weak_algos_params_harder():
     sampled = GeneticBreeder().breed(request)[:200]
     spread = {name: statistics.pstdev(child.params[name] for child in sampled) for name in ("a__x", "b__y")}
     assert 1.6 < spread["b__y"] / spread["a__x"] < 2.5
+
+
+def test_a_child_another_gf_stored_meanwhile_is_left_out(load_text, db_path):
+    """Two coordinators breeding on one database propose the same children (the default breeder's model
+    and mean children depend on the scores alone): the duplicate check is made again under the write lock."""
+    from gf.breeding import store_children
+
+    load_text("x = 1\n")
+    conn = store.connect(db_path)
+    children = [Child({"x": 5.0}, [1]), Child({"x": 6.0}, [1])]
+    assert store_children(conn, children, plugins.get_types(), breeder="default", generation=1) == [2, 3]
+    other = [Child({"x": 6.0}, [1]), Child({"x": 7.0}, [1])]  # bred by another gf from the same scores
+    assert store_children(store.connect(db_path), other, plugins.get_types(), breeder="default", generation=1) == [4]
+    assert conn.execute("SELECT count(*), count(DISTINCT digest) FROM groups").fetchone() == (4, 4)

@@ -331,3 +331,22 @@ def test_the_best_score_of_a_loop_is_the_mean_of_each_datasets_best(load_text, d
     conn = store.connect(db_path)
     assert engine.best_score(conn, resolve("v"), ["d1", "d2"], minimize=False) == 7.0  # (10 + 4) / 2
     assert engine.best_score(conn, resolve("v"), ["d1", "d2"], minimize=True) == 1.5  # (2 + 1) / 2
+
+
+def test_gf_best_says_when_one_group_alone_covers_the_most_datasets_and_can_leave_a_hold_out_out(load_text, db_path,
+                                                                                                  run_gf):
+    """One run on a hold-out dataset made that group the only one ranked; gf best says so, and
+    --datasets-deny leaves the hold-out out."""
+    for x in (1, 2, 3):
+        load_text(f"x = {x}\n")
+    for group, score in ((1, 1.0), (2, 5.0), (3, 3.0)):
+        for dataset in ("d1", "d2"):
+            GeneticFuckery(dbfile=db_path, pid=group).record({"a": {"v": score}}, dataset=dataset)
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"v": 0.0}}, dataset="holdout-2024")
+    result = run_gf("best", "--db", db_path, "--metric", "v", "--json")
+    assert [row["group"] for row in json.loads(result.stdout)] == [1]
+    assert result.stderr == ("note: 1 group(s) scored on the most datasets are ranked; 2 scored on fewer are left out "
+                             "(most lack holdout-2024): rank over the others with --datasets-deny holdout-2024\n")
+    result = run_gf("best", "--db", db_path, "--metric", "v", "--json", "--datasets-deny", "holdout*")
+    assert [(row["group"], row["score"]) for row in json.loads(result.stdout)] == [(2, 5.0), (3, 3.0), (1, 1.0)]
+    assert result.stderr == ""

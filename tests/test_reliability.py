@@ -290,3 +290,21 @@ def test_damage_found_mid_command_is_one_line_saying_what_to_do(load_text, db_pa
     merged = Path(db_path).with_name("merged.db")
     result = run_gf("merge", merged, db_path)  # and the merge it stopped leaves no empty database behind
     assert (result.exit_code, result.stderr, merged.exists()) == (1, message, False)
+
+
+def test_a_results_file_ingested_again_into_a_merged_database_adds_nothing(load_text, db_path, tmp_path, run_gf):
+    """Merged, the run's group has another id; the run is there all the same (it was refused as a run of
+    another group's values)."""
+    load_text("x = 1\n")
+    results = tmp_path / "results.jsonl"
+    env = {**os.environ, "GF_DB": db_path, "GF_PARAM_GROUP": "1", "GF_RESULTS": str(results), "GF_DATA": "d"}
+    code = "from gf import GeneticFuckery; GeneticFuckery().record({'a': {'v': 1.0}})"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    assert run_gf("ingest", "--db", db_path, results).exit_code == 0
+    merged = tmp_path / "merged.db"
+    (tmp_path / "other.js").write_text("y = 2\n")
+    assert run_gf("load", "--db", merged, tmp_path / "other.js").exit_code == 0  # group 1 there: other values
+    assert run_gf("merge", merged, db_path).exit_code == 0
+    result = run_gf("ingest", "--db", merged, results, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"runs": 0, "skipped": 1, "results": 0}

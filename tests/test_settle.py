@@ -125,3 +125,18 @@ def test_runs_a_launcher_read_from_a_results_file_are_recorded_only_for_the_grou
         ("good", "ok", None),
         ("stale", "failed", "a run it reported was of a group holding other values than group 1 (did the program "
                             "read another copy of the database?); not recorded")]
+
+
+def test_a_pair_that_got_a_run_meanwhile_is_not_handed_out_again(group_db):
+    """The pairs to evaluate are chosen before the write lock; a run recorded in between (an orphan of a
+    killed gf that finished) drops its pair under the lock, unless --again; with --failed, only a run
+    that did not fail does."""
+    conn = store.connect(group_db)
+    with store.transaction(conn):
+        store.insert_run(conn, {"group_id": 1, "dataset": "done", "started": store.now(), "status": "ok"}, [])
+        store.insert_run(conn, {"group_id": 1, "dataset": "crashed", "started": store.now(), "status": "failed"}, [])
+    pairs = [Evaluation(1, "done"), Evaluation(1, "crashed"), Evaluation(1, "new")]
+    assert [e.dataset for e in store.hand_out_launches(conn, pairs)] == ["new"]
+    assert [e.dataset for e in store.hand_out_launches(conn, [Evaluation(1, "done"), Evaluation(1, "crashed")],
+                                                       failed=True)] == ["crashed"]
+    assert [e.dataset for e in store.hand_out_launches(conn, [Evaluation(1, "done")], again=True)] == ["done"]
