@@ -65,6 +65,10 @@ def _parse_line(path, number, line, unfinished):
         record = json.loads(line)
     except json.JSONDecodeError as error:
         hint = " (an unfinished last line: did a writer die mid-write? remove the line)" if unfinished else ""
+        if line.count('{"gf_run"') > 1:  # a writer died mid-line and another appended after it
+            cut = line.index('{"gf_run"', 1)
+            hint = (f" (two lines run together at character {cut + 1}: a writer died mid-line and another wrote "
+                    "after it; put a line break before that second {\"gf_run\" and remove the cut line before it)")
         raise LoadError(path, number, f"not a JSON line: {error.msg}{hint}") from None
     if not isinstance(record, dict) or record.get("gf_run") != 1 or not isinstance(record.get("uid"), str):
         raise LoadError(path, number, "not a gf results line (written by report() with GF_RESULTS set)")

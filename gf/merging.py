@@ -19,7 +19,9 @@ def merge_databases(out_path, in_paths):
     """Copy groups, lineage, loops, runs, results and tags of ``in_paths`` into ``out_path``.
 
     Groups, runs and loops are matched by their ULIDs, so merging the same input
-    twice adds nothing; integer ids are remapped. Everything is one transaction.
+    twice adds nothing; integer ids are remapped. A group with the values and
+    constraints of one already there (bred on two machines from the same scores) is
+    that group: its runs are added to it. Everything is one transaction.
 
     :returns: ``[{"database", "groups", "groups_skipped", "runs", "runs_skipped"}]``.
     """
@@ -50,6 +52,18 @@ def _ids_by_uid(conn, table):
     return dict(conn.execute(f"SELECT uid, id FROM {table}"))
 
 
+def _same_group(out, source, old_id, fingerprint):
+    """The id of a group of ``out`` with the values (digest) and constraints of ``source``'s group
+    ``old_id``, or ``None``: as `gf load` stores no copy of a group it already has."""
+    if not fingerprint:
+        return None
+    wanted = sorted(source.execute("SELECT lhs, op, rhs FROM constraints WHERE group_id = ?", (old_id,)))
+    for (candidate,) in out.execute("SELECT id FROM groups WHERE digest = ? ORDER BY id", (fingerprint,)).fetchall():
+        if sorted(out.execute("SELECT lhs, op, rhs FROM constraints WHERE group_id = ?", (candidate,))) == wanted:
+            return candidate
+    return None
+
+
 def _merge_one(out, source):
     loop_ids = _copy_loops(out, source)
     known_groups = _ids_by_uid(out, "groups")
@@ -59,6 +73,11 @@ def _merge_one(out, source):
         old_id, uid, created, origin, generation, breeder, loop_id, fingerprint = row
         if uid in known_groups:
             group_ids[old_id] = known_groups[uid]
+            continue
+        same = _same_group(out, source, old_id, fingerprint)
+        if same is not None:  # bred on both machines (the same scores propose the same children): one group
+            group_ids[old_id] = same
+            known_groups[uid] = same
             continue
         group_ids[old_id] = out.execute(
             "INSERT INTO groups (uid, created, origin, generation, breeder, loop_id, digest) "

@@ -42,32 +42,37 @@ def test_merge_round_trip_top_agrees_with_the_union(tmp_path, run_gf):
     result = run_gf("merge", merged, one, two, "--json")
     assert result.exit_code == 0, result.stderr
     counts = json.loads(result.stdout)
-    assert [(c["groups"], c["groups_skipped"]) for c in counts] == [(19, 0), (19, 0)]
+    # the start group, loaded on both with the same values and constraints, is one group once merged
+    assert [(c["groups"], c["groups_skipped"]) for c in counts] == [(19, 0), (18, 1)]
 
     def scores(path, rows):
         conn = sqlite3.connect(path)
-        return sorted((r["dataset"], r["score"], conn.execute("SELECT uid FROM groups WHERE id = ?",
-                                                                (r["group"],)).fetchone()[0]) for r in rows)
+        return {(r["dataset"], r["score"], conn.execute("SELECT digest FROM groups WHERE id = ?",
+                                                          (r["group"],)).fetchone()[0]) for r in rows}
 
-    union = scores(one, top_rows(run_gf, one)) + scores(two, top_rows(run_gf, two))
-    assert scores(merged, top_rows(run_gf, merged)) == sorted(union)
+    union = scores(one, top_rows(run_gf, one)) | scores(two, top_rows(run_gf, two))
+    assert scores(merged, top_rows(run_gf, merged)) == union
 
     again = json.loads(run_gf("merge", merged, one, "--json").stdout)
     assert again == [{"database": one, "groups": 0, "groups_skipped": 19, "runs": 0, "runs_skipped": 38}]
     conn = store.connect(merged)
-    assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 38
+    assert conn.execute("SELECT count(*), count(DISTINCT digest) FROM groups").fetchone() == (37, 37)
+    start = conn.execute("SELECT id FROM groups ORDER BY id LIMIT 1").fetchone()[0]
+    assert conn.execute("SELECT count(*) FROM runs WHERE group_id = ?", (start,)).fetchone()[0] == 4  # 2 + 2
     loops = json.loads(run_gf("loops", "--db", merged, "--json").stdout)
     assert [(loop["status"], loop["generation"], loop["target"], loop["groups"], loop["ok"]) for loop in loops] == [
         ("done", 3, 3, 18, 36)] * 2
     assert [loop["command"] for loop in loops] == ["evolve(objective)"] * 2
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-    # lineage survives the id remapping: every bred group's parents are groups of its own database
+    # lineage survives the id remapping: every bred group's parents are groups of its own database (or the
+    # start group both share)
     uid_db = {uid: "one" for (uid,) in sqlite3.connect(one).execute("SELECT uid FROM groups")}
     uid_db.update({uid: "two" for (uid,) in sqlite3.connect(two).execute("SELECT uid FROM groups")})
+    shared = conn.execute("SELECT uid FROM groups WHERE id = ?", (start,)).fetchone()[0]
     for child_uid, parent_uid in conn.execute(
             "SELECT c.uid, p.uid FROM group_parents gp JOIN groups c ON c.id = gp.group_id "
             "JOIN groups p ON p.id = gp.parent_id"):
-        assert uid_db[child_uid] == uid_db[parent_uid]
+        assert uid_db[child_uid] == uid_db[parent_uid] or parent_uid == shared
     assert conn.execute("SELECT count(*) FROM group_parents").fetchone()[0] == sum(
         sqlite3.connect(p).execute("SELECT count(*) FROM group_parents").fetchone()[0] for p in (one, two))
 
@@ -217,3 +222,34 @@ def test_merge_performers_with_the_seeds_metric_and_with_sql_that_scores_each_al
             assert any(conn.execute("SELECT 1 FROM results JOIN run_meta USING (run) WHERE pid = ? AND algo = ? "
                                     "AND name = 'profit' AND value = ?", (group, algo, profit[algo][d])).fetchone()
                        for d in ("d1", "d2"))
+
+
+def test_two_copies_breeding_the_same_children_merge_into_one_group_each(tmp_path, run_gf):
+    """The README's two-machine flow: copies of one database breed the same proposals (the default breeder's
+    model and mean children come from the scores alone); merged, each is one group, with both machines' runs."""
+    import shutil
+
+    base = bred_database(tmp_path, run_gf, "base.db", seed=1)
+    sqlite3.connect(base).execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the one file holds it all: copied whole
+    copies = []
+    for name, seed in (("c.db", "5"), ("d.db", "6")):
+        shutil.copy(base, tmp_path / name)
+        result = run_gf("breed", "--db", tmp_path / name, "--metric", "profit", "--population", "6", "--seed", seed,
+                        "--json")
+        assert result.exit_code == 0, result.stderr
+        for group in json.loads(result.stdout):  # evaluated on each machine
+            GeneticFuckery(dbfile=tmp_path / name, pid=group).record(objective(
+                GeneticFuckery(dbfile=tmp_path / name, pid=group), "d1"), dataset="d1")
+        copies.append(str(tmp_path / name))
+    digests = [{digest for (digest,) in sqlite3.connect(path).execute(
+        "SELECT digest FROM groups WHERE id > 19")} for path in copies]
+    shared = digests[0] & digests[1]
+    assert shared  # the same children bred on both
+    merged = tmp_path / "merged.db"
+    assert run_gf("merge", merged, *copies).exit_code == 0
+    conn = store.connect(merged)
+    assert conn.execute("SELECT count(*), count(DISTINCT digest) FROM groups").fetchone() == (
+        19 + len(digests[0] | digests[1]),) * 2
+    for digest in shared:  # evaluated on both machines: both runs kept, on the one group
+        assert conn.execute("SELECT count(*) FROM runs JOIN groups g ON g.id = runs.group_id WHERE g.digest = ? "
+                            "AND runs.dataset = 'd1'", (digest,)).fetchone() == (2,)
