@@ -643,14 +643,15 @@ def _count(conn, loop_id, generation, best_now, minimize):
     Kept in the loop's row, so the count goes on across the commands that resume the loop;
     a generation already counted is not counted again.
     """
-    best, stale, counted = conn.execute("SELECT best, stale, counted FROM loops WHERE id = ?", (loop_id,)).fetchone()
-    if generation <= counted:
-        return stale
-    if _better(best_now, best, minimize):
-        best, stale = best_now, 0
-    else:
-        stale += 1
-    with store.transaction(conn):
+    with store.transaction(conn):  # read and written under one lock: another gf on this loop counts once
+        best, stale, counted = conn.execute("SELECT best, stale, counted FROM loops WHERE id = ?",
+                                            (loop_id,)).fetchone()
+        if generation <= counted:
+            return stale
+        if _better(best_now, best, minimize):
+            best, stale = best_now, 0
+        else:
+            stale += 1
         conn.execute("UPDATE loops SET best = ?, stale = ?, counted = ? WHERE id = ?",
                      (best, stale, generation, loop_id))
     return stale
