@@ -420,7 +420,12 @@ def _direction(conn, metric, minimize):
     from gf import metrics
 
     lower, loop = metrics.direction(conn, metric, minimize)
-    if loop is not None and lower:
+    votes = metrics.directions(conn, metric) if loop is not None else {}
+    if len(votes) > 1:  # loops bred it both ways (a merged database): the last opened decides, said aloud
+        click.echo(f"warning: breed loops by {metric.name} disagree on which way is better (loop {votes[True]}: "
+                   f"lower, loop {votes[False]}: higher); ranking as loop {loop} had it, the last opened: pass "
+                   "--minimize or --maximize", err=True)
+    elif loop is not None and lower:
         click.echo(f"note: lower {metric.name} is better, as breed loop {loop} had it (--maximize for higher)",
                    err=True)
     return lower
@@ -636,10 +641,16 @@ def best(db_path, metric_spec, metric_sql, minimize, as_json, count, datasets_al
     datasets = engine.select_datasets(conn, datasets_allow, datasets_deny, db_path)
     left_out = {}
     ranked = metrics.overall(conn, metric, datasets, minimize, left_out=left_out)
-    if left_out.get("groups", 0) > len(ranked):  # one run on a hold-out dataset would rank that group alone
+    if left_out.get("all_lack") and left_out["groups"] > len(ranked):  # a hold-out run ranked one group alone
+        missed = left_out["missed"]
+        try:  # the option is a glob or a substring: suggest it only if it leaves out that dataset alone
+            kept = engine.select_datasets(conn, datasets_allow, (*datasets_deny, missed), db_path)
+        except InputError:
+            kept = None
+        how = (f"--datasets-deny {shlex.quote(missed)}" if kept == [d for d in datasets if d != missed]
+               else "--datasets-deny (a glob or substring matching it alone)")
         click.echo(f"note: {len(ranked)} group(s) scored on the most datasets are ranked; {left_out['groups']} "
-                   f"scored on fewer are left out (most lack {left_out['missed']}): rank over the others with "
-                   f"--datasets-deny {shlex.quote(left_out['missed'])}", err=True)
+                   f"more lack {missed}: rank over the other datasets with {how}", err=True)
     ranked = ranked[:count]
     if not ranked:
         recorded = metrics.result_names(conn)

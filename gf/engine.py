@@ -319,10 +319,14 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
         bounds=breeding.bounds_of(names, constraints, types),
         strict_bounds=breeding.strict_bounds_of(names, constraints, types),
     )
-    children, discarded, wanted = breeding.breed_children(conn, breeder, request)
-    ids = breeding.store_children(conn, children, types, breeder=breeder.name, generation=generation,
-                                  loop_id=loop_id)
-    return ids, discarded + len(children) - len(ids), wanted  # another gf's meanwhile: duplicates too
+    for _ in range(3):
+        children, discarded, wanted = breeding.breed_children(conn, breeder, request)
+        ids = breeding.store_children(conn, children, types, breeder=breeder.name, generation=generation,
+                                      loop_id=loop_id)
+        if ids:  # else another gf stored every one meanwhile: they are duplicates now, bred again
+            return ids, discarded + len(children) - len(ids), wanted  # another gf's meanwhile: duplicates too
+    raise InputError(f"another gf on this database stored every child breeder {breeder.name!r} bred, three times "
+                     "over; is a second gf breeding the same loop?")
 
 
 def _once(compute):

@@ -9,7 +9,7 @@ import random
 import statistics
 from collections import Counter
 
-from gf import breeding, metrics, plugins, store
+from gf import breeding, loader, metrics, plugins, store
 from gf.errors import InputError, some_of
 
 # -- gf merge -------------------------------------------------------------------------
@@ -52,14 +52,22 @@ def _ids_by_uid(conn, table):
     return dict(conn.execute(f"SELECT uid, id FROM {table}"))
 
 
-def _same_group(out, source, old_id, fingerprint):
-    """The id of a group of ``out`` with the values (digest) and constraints of ``source``'s group
-    ``old_id``, or ``None``: as `gf load` stores no copy of a group it already has."""
+def _same_group(out, source, old_id, fingerprint, place, before):
+    """The id of a group of ``out`` (one it had before this merge: ``id <= before``) with the values
+    (digest) and constraints (their meaning, as `gf load` compares them) of ``source``'s group
+    ``old_id``, and the same place: ``(loop id in out, generation)``, both ``None`` for a loaded
+    group. A group bred in another loop stays a group of its own, or that loop would lose it."""
     if not fingerprint:
         return None
-    wanted = sorted(source.execute("SELECT lhs, op, rhs FROM constraints WHERE group_id = ?", (old_id,)))
-    for (candidate,) in out.execute("SELECT id FROM groups WHERE digest = ? ORDER BY id", (fingerprint,)).fetchall():
-        if sorted(out.execute("SELECT lhs, op, rhs FROM constraints WHERE group_id = ?", (candidate,))) == wanted:
+
+    def meaning(conn, group):  # a set: `x <= 2` and `x <= 2.0` are equal
+        return {loader._meaning(loader.Constraint.from_stored(*row)) for row in conn.execute(
+            "SELECT lhs, op, rhs FROM constraints WHERE group_id = ?", (group,))}
+
+    wanted = meaning(source, old_id)
+    for (candidate,) in out.execute("SELECT id FROM groups WHERE digest = ? AND id <= ? AND loop_id IS ? AND "
+                                    "generation IS ? ORDER BY id", (fingerprint, before, *place)).fetchall():
+        if meaning(out, candidate) == wanted:
             return candidate
     return None
 
@@ -67,6 +75,7 @@ def _same_group(out, source, old_id, fingerprint):
 def _merge_one(out, source):
     loop_ids = _copy_loops(out, source)
     known_groups = _ids_by_uid(out, "groups")
+    before = out.execute("SELECT coalesce(max(id), 0) FROM groups").fetchone()[0]
     group_ids, added_groups = {}, []
     for row in source.execute(
             "SELECT id, uid, created, origin, generation, breeder, loop_id, digest FROM groups ORDER BY id"):
@@ -74,7 +83,7 @@ def _merge_one(out, source):
         if uid in known_groups:
             group_ids[old_id] = known_groups[uid]
             continue
-        same = _same_group(out, source, old_id, fingerprint)
+        same = _same_group(out, source, old_id, fingerprint, (loop_ids.get(loop_id), generation), before)
         if same is not None:  # bred on both machines (the same scores propose the same children): one group
             group_ids[old_id] = same
             known_groups[uid] = same

@@ -333,17 +333,18 @@ class CheckedMetric(Metric):
             try:
                 rows = self.metric.rank(conn, dataset=dataset, group=group, limit=limit, minimize=minimize,
                                         per_group=per_group)
+                try:
+                    iterator = iter(rows)
+                except TypeError:
+                    raise PluginError(f"metric {self.name!r}: rank() returned {type(rows).__name__} {rows!r:.60}; "
+                                      "it must return a list of gf.Ranked(group, run, dataset, algo, score) "
+                                      "rows") from None
+                rows = list(iterator)  # a generator runs its queries now
             except sqlite3.OperationalError as error:
                 if "readonly" not in str(error) and "read-only" not in str(error):
                     raise
                 raise PluginError(f"metric {self.name!r}: rank() tried to write to the database ({error}); a "
                                   "metric only reads (temporary tables too are refused)") from None
-            try:
-                iterator = iter(rows)
-            except TypeError:
-                raise PluginError(f"metric {self.name!r}: rank() returned {type(rows).__name__} {rows!r:.60}; it "
-                                  "must return a list of gf.Ranked(group, run, dataset, algo, score) rows") from None
-            rows = list(iterator)
         finally:
             conn.execute("PRAGMA query_only = 0")
         odd = next((row for row in rows if not isinstance(row, Ranked)), None)
@@ -458,6 +459,22 @@ def direction(conn, metric, minimize):
     return False, None
 
 
+def directions(conn, metric):
+    """``{minimize: newest loop id}`` over the breed loops by ``metric``: two keys when loops disagree
+    (a merged database's, bred the other way)."""
+    import json
+
+    found = {}
+    for loop_id, args in conn.execute("SELECT id, args FROM loops ORDER BY id DESC"):
+        try:
+            settings = json.loads(args)
+        except ValueError:
+            continue
+        if settings.get("metric") == metric.name:
+            found.setdefault(bool(settings.get("minimize")), loop_id)
+    return found
+
+
 def unscored(conn, metric):
     """``"; the 4 value(s) of 'loss' recorded were NaN or infinite ..."`` when ``metric`` names a result recorded
     only as NULL (a program's NaN): why a ranking found nothing. Empty otherwise."""
@@ -498,8 +515,9 @@ def overall(conn, metric, datasets, minimize=False, left_out=None):
     Only groups scored on the most datasets compete (a group evaluated on one easy
     dataset does not beat one that is good on all of them).
 
-    :param left_out: a dict that gets ``groups`` (how many scored groups did not compete) and
-        ``missed`` (the dataset those groups lacked most often), to say why.
+    :param left_out: a dict that gets ``groups`` (how many scored groups did not compete),
+        ``missed`` (the dataset those groups lacked most often) and ``all_lack`` (whether every one
+        of them lacks it: a hold-out few groups ran on), to say why.
     """
     scores = {}
     for dataset in datasets:
@@ -516,7 +534,8 @@ def overall(conn, metric, datasets, minimize=False, left_out=None):
 
         short = [by_dataset for by_dataset in scores.values() if len(by_dataset) < coverage]
         lacking = Counter(dataset for by_dataset in short for dataset in datasets if dataset not in by_dataset)
-        left_out.update(groups=len(short), missed=lacking.most_common(1)[0][0] if lacking else None)
+        missed, count = lacking.most_common(1)[0] if lacking else (None, 0)
+        left_out.update(groups=len(short), missed=missed, all_lack=bool(short) and count == len(short))
     ranked = [
         (group, math.fsum(by_dataset.values()) / len(by_dataset), by_dataset)  # exact: any order, one sum
         for group, by_dataset in scores.items()

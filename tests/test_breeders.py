@@ -812,3 +812,30 @@ def test_a_child_another_gf_stored_meanwhile_is_left_out(load_text, db_path):
     other = [Child({"x": 6.0}, [1]), Child({"x": 7.0}, [1])]  # bred by another gf from the same scores
     assert store_children(store.connect(db_path), other, plugins.get_types(), breeder="default", generation=1) == [4]
     assert conn.execute("SELECT count(*), count(DISTINCT digest) FROM groups").fetchone() == (4, 4)
+
+
+def test_a_generation_another_gf_stored_first_is_bred_again(load_text, db_path, monkeypatch):
+    """Every child of the first breeding was stored by another gf just before: they count as discarded and
+    the generation is bred again (it was left empty, ending a --patience loop or printing no line)."""
+    from gf import breeding, engine
+    from gf.metrics import resolve
+
+    load_text("x = 1\n")
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"score": 1}}, dataset="d")
+    real = breeding.breed_children
+    calls = []
+
+    def raced(conn, breeder, request):
+        children, discarded, wanted = real(conn, breeder, request)
+        if not calls:  # the other gf stores the very same children first
+            breeding.store_children(store.connect(db_path), children, request.types, breeder="default",
+                                    generation=1)
+        calls.append(len(children))
+        return children, discarded, wanted
+
+    monkeypatch.setattr(breeding, "breed_children", raced)
+    ids, discarded, wanted = engine.breed_generation(store.connect(db_path), metric=resolve("score"),
+                                                     breeder=plugins.get_breeders()["default"], datasets=["d"],
+                                                     top=1, population=4, rng=random.Random(1))
+    assert len(calls) == 2 and len(ids) == 4 and wanted == 4
+    assert store.connect(db_path).execute("SELECT count(*), count(DISTINCT digest) FROM groups").fetchone() == (9, 9)

@@ -253,3 +253,19 @@ def test_two_copies_breeding_the_same_children_merge_into_one_group_each(tmp_pat
     for digest in shared:  # evaluated on both machines: both runs kept, on the one group
         assert conn.execute("SELECT count(*) FROM runs JOIN groups g ON g.id = runs.group_id WHERE g.digest = ? "
                             "AND runs.dataset = 'd1'", (digest,)).fetchone() == (2,)
+
+
+def test_merge_joins_a_group_only_to_one_of_the_same_values_constraints_and_place(tmp_path, run_gf):
+    """Same values: in another written form of the same constraints, one group; with other constraints, or a
+    copy within the same input, two (and merging again adds nothing)."""
+    src, other = tmp_path / "src.db", tmp_path / "other.db"
+    for path, text in ((src, "x = 1.0\ny = 2.0\nx < y\nx <= 2\n"), (src, "x = 1.0\ny = 2.0\n"),
+                       (other, "x = 1.0\ny = 2.0\ny > x\nx <= 2.0\n")):
+        (tmp_path / "p.js").write_text(text)
+        assert run_gf("load", "--db", path, tmp_path / "p.js").exit_code == 0
+    merged = tmp_path / "merged.db"
+    first = json.loads(run_gf("merge", merged, other, src, "--json").stdout)
+    assert [(c["groups"], c["groups_skipped"]) for c in first] == [(1, 0), (1, 1)]  # src's constrained one is other's
+    again = json.loads(run_gf("merge", merged, other, src, "--json").stdout)
+    assert [(c["groups"], c["groups_skipped"]) for c in again] == [(0, 1), (0, 2)]
+    assert store.connect(merged).execute("SELECT count(*) FROM groups").fetchone() == (2,)

@@ -291,6 +291,14 @@ def test_a_plugin_metric_reads_a_read_only_connection_and_gets_at_most_limit_row
     register_metric(deleting)
     with pytest.raises(plugins.PluginError, match=r"metric 'plug': rank\(\) tried to write to the database \("):
         resolve("plug").rank(scored, dataset="SPY")
+
+    def scratch(self, conn, **kw):  # a generator: its queries run as gf reads it
+        conn.execute("CREATE TEMP TABLE scratch (x)")
+        yield from profits(conn, **kw)
+
+    register_metric(scratch)
+    with pytest.raises(plugins.PluginError, match=r"metric 'plug': rank\(\) tried to write to the database \("):
+        resolve("plug").rank(scored, dataset="SPY")
     assert scored.execute("SELECT count(*) FROM results").fetchone()[0] > 0
     scored.execute("DELETE FROM results WHERE value IS NULL")  # gf's own connection writes again afterwards
 
@@ -345,8 +353,42 @@ def test_gf_best_says_when_one_group_alone_covers_the_most_datasets_and_can_leav
     GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"v": 0.0}}, dataset="holdout-2024")
     result = run_gf("best", "--db", db_path, "--metric", "v", "--json")
     assert [row["group"] for row in json.loads(result.stdout)] == [1]
-    assert result.stderr == ("note: 1 group(s) scored on the most datasets are ranked; 2 scored on fewer are left out "
-                             "(most lack holdout-2024): rank over the others with --datasets-deny holdout-2024\n")
+    assert result.stderr == ("note: 1 group(s) scored on the most datasets are ranked; 2 more lack holdout-2024: rank "
+                             "over the other datasets with --datasets-deny holdout-2024\n")
     result = run_gf("best", "--db", db_path, "--metric", "v", "--json", "--datasets-deny", "holdout*")
     assert [(row["group"], row["score"]) for row in json.loads(result.stdout)] == [(2, 5.0), (3, 3.0), (1, 1.0)]
     assert result.stderr == ""
+    # a generation not yet evaluated everywhere (groups lacking different datasets): no hold-out, no note
+    for x in (4, 5):
+        load_text(f"x = {x}\n")
+    GeneticFuckery(dbfile=db_path, pid=4).record({"a": {"v": 2.0}}, dataset="d1")
+    GeneticFuckery(dbfile=db_path, pid=5).record({"a": {"v": 2.0}}, dataset="d2")
+    result = run_gf("best", "--db", db_path, "--metric", "v", "--datasets-deny", "holdout*")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_gf_best_suggests_a_deny_pattern_only_if_it_leaves_that_dataset_out_alone(load_text, db_path, run_gf):
+    """`--datasets-deny d1` is a substring: it would leave d10 out too (and then no dataset at all)."""
+    for x in (1, 2, 3):
+        load_text(f"x = {x}\n")
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"v": 1.0}}, dataset="d1")
+    for group in (1, 2, 3):
+        GeneticFuckery(dbfile=db_path, pid=group).record({"a": {"v": float(group)}}, dataset="d10")
+    result = run_gf("best", "--db", db_path, "--metric", "v")
+    assert result.stderr == ("note: 1 group(s) scored on the most datasets are ranked; 2 more lack d1: rank over the "
+                             "other datasets with --datasets-deny (a glob or substring matching it alone)\n")
+
+
+def test_loops_that_disagree_on_a_metrics_direction_are_warned_of(load_text, db_path, run_gf):
+    """Two loops by one metric, bred both ways (a merged database): the last opened decides, and gf says so."""
+    load_text("x = 5\n")
+    g = GeneticFuckery(dbfile=db_path)
+    objective = lambda params, dataset: {"m": {"loss": (params.x - 1) ** 2}}
+    g.evolve(objective, metric="loss", minimize=True, generations=1, population=4, datasets=["a"], seed=1)
+    g.evolve(objective, metric="loss", minimize=False, generations=1, population=4, datasets=["b"], seed=1)
+    result = run_gf("best", "--db", db_path, "--metric", "loss", "--json")
+    losses = [row["score"] for row in json.loads(result.stdout)]
+    assert losses == sorted(losses, reverse=True)  # loop 2's way: higher first
+    assert result.stderr == ("warning: breed loops by loss disagree on which way is better (loop 1: lower, loop 2: "
+                             "higher); ranking as loop 2 had it, the last opened: pass --minimize or --maximize\n")
+    assert run_gf("best", "--db", db_path, "--metric", "loss", "--minimize").stderr == ""
