@@ -419,13 +419,8 @@ def _direction(conn, metric, minimize):
     """Whether lower is better (see :func:`gf.metrics.direction`), saying so when a loop decided it."""
     from gf import metrics
 
-    lower, loop = metrics.direction(conn, metric, minimize)
-    votes = metrics.directions(conn, metric) if loop is not None else {}
-    if len(votes) > 1:  # loops bred it both ways (a merged database): the last opened decides, said aloud
-        click.echo(f"warning: breed loops by {metric.name} disagree on which way is better (loop {votes[True]}: "
-                   f"lower, loop {votes[False]}: higher); ranking as loop {loop} had it, the last opened: pass "
-                   "--minimize or --maximize", err=True)
-    elif loop is not None and lower:
+    lower, loop = metrics.direction(conn, metric, minimize)  # loops that disagree: it warns
+    if loop is not None and lower and len(metrics.directions(conn, metric)) == 1:
         click.echo(f"note: lower {metric.name} is better, as breed loop {loop} had it (--maximize for higher)",
                    err=True)
     return lower
@@ -643,14 +638,15 @@ def best(db_path, metric_spec, metric_sql, minimize, as_json, count, datasets_al
     ranked = metrics.overall(conn, metric, datasets, minimize, left_out=left_out)
     if left_out.get("all_lack") and left_out["groups"] > len(ranked):  # a hold-out run ranked one group alone
         missed = left_out["missed"]
-        try:  # the option is a glob or a substring: suggest it only if it leaves out that dataset alone
-            kept = engine.select_datasets(conn, datasets_allow, (*datasets_deny, missed), db_path)
+        try:  # the option is a glob or a substring: suggest it only if it leaves out those datasets alone
+            kept = engine.select_datasets(conn, datasets_allow, (*datasets_deny, *missed), db_path)
         except InputError:
             kept = None
-        how = (f"--datasets-deny {shlex.quote(missed)}" if kept == [d for d in datasets if d != missed]
-               else "--datasets-deny (a glob or substring matching it alone)")
+        how = (" ".join(f"--datasets-deny {shlex.quote(name)}" for name in missed)
+               if kept == [d for d in datasets if d not in missed]
+               else "--datasets-deny (a glob or substring matching only those)")
         click.echo(f"note: {len(ranked)} group(s) scored on the most datasets are ranked; {left_out['groups']} "
-                   f"more lack {missed}: rank over the other datasets with {how}", err=True)
+                   f"more lack {', '.join(missed)}: rank over the other datasets with {how}", err=True)
     ranked = ranked[:count]
     if not ranked:
         recorded = metrics.result_names(conn)

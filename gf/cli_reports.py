@@ -157,7 +157,8 @@ def merge(as_json, out_db, in_dbs):
     """Merge IN_DBS (written on other machines) into OUT_DB, matching groups and runs by ULID.
 
     Integer ids are remapped; lineage, results and tags are kept; merging the same
-    database twice adds nothing.
+    database twice adds nothing. A group with the values and constraints of one OUT_DB
+    had, in the same place (loaded, or the same loop and generation), is that group.
     """
     from gf import merging
 

@@ -20,7 +20,8 @@ def merge_databases(out_path, in_paths):
 
     Groups, runs and loops are matched by their ULIDs, so merging the same input
     twice adds nothing; integer ids are remapped. A group with the values and
-    constraints of one already there (bred on two machines from the same scores) is
+    constraints of one the output had before this input, in the same place (see
+    :func:`_same_group`: bred on two copies resuming one loop, from the same scores), is
     that group: its runs are added to it. Everything is one transaction.
 
     :returns: ``[{"database", "groups", "groups_skipped", "runs", "runs_skipped"}]``.

@@ -442,26 +442,27 @@ def resolve(spec=None, *, sql_file=None, algo=None):
 def direction(conn, metric, minimize):
     """``(minimize, loop)``: ``minimize`` as given (``--minimize``/``--maximize``), else as the newest breed
     loop (by id) by ``metric`` had it (``loop`` its id), else higher is better (``loop`` None): a loss bred with
-    ``--minimize`` is not ranked worst first by a later `gf best --metric loss`."""
+    ``--minimize`` is not ranked worst first by a later `gf best --metric loss`. Loops by ``metric`` bred
+    both ways (databases merged) are warned of on stderr, whoever asks."""
     if minimize is not None:
         return bool(minimize), None
-    import json
+    votes = directions(conn, metric)
+    if not votes:
+        return False, None
+    loop = max(votes.values())
+    lower = votes.get(True) == loop
+    if len(votes) > 1:
+        import sys
 
-    # newest by id (the order loops were opened in this database), not by start time: clocks differ
-    # between machines, and gf report takes the last loop by id too
-    for loop_id, args in conn.execute("SELECT id, args FROM loops ORDER BY id DESC"):
-        try:
-            settings = json.loads(args)
-        except ValueError:
-            continue
-        if settings.get("metric") == metric.name:
-            return bool(settings.get("minimize")), loop_id
-    return False, None
+        sys.stderr.write(f"warning: breed loops by {metric.name} disagree on which way is better (loop {votes[True]}: "
+                         f"lower, loop {votes[False]}: higher); going by loop {loop}, the newest by id here (merged "
+                         "loops are numbered in merge order): pass --minimize or --maximize (minimize= in Python)\n")
+    return lower, loop
 
 
 def directions(conn, metric):
-    """``{minimize: newest loop id}`` over the breed loops by ``metric``: two keys when loops disagree
-    (a merged database's, bred the other way)."""
+    """``{minimize: newest loop id}`` over the breed loops by ``metric`` (newest by id, the order loops
+    were opened in this database: clocks differ between machines); two keys when loops disagree."""
     import json
 
     found = {}
@@ -516,8 +517,8 @@ def overall(conn, metric, datasets, minimize=False, left_out=None):
     dataset does not beat one that is good on all of them).
 
     :param left_out: a dict that gets ``groups`` (how many scored groups did not compete),
-        ``missed`` (the dataset those groups lacked most often) and ``all_lack`` (whether every one
-        of them lacks it: a hold-out few groups ran on), to say why.
+        ``missed`` (the datasets every one of them lacks: hold-outs few groups ran on) and
+        ``all_lack`` (whether there are such datasets), to say why.
     """
     scores = {}
     for dataset in datasets:
@@ -534,8 +535,8 @@ def overall(conn, metric, datasets, minimize=False, left_out=None):
 
         short = [by_dataset for by_dataset in scores.values() if len(by_dataset) < coverage]
         lacking = Counter(dataset for by_dataset in short for dataset in datasets if dataset not in by_dataset)
-        missed, count = lacking.most_common(1)[0] if lacking else (None, 0)
-        left_out.update(groups=len(short), missed=missed, all_lack=bool(short) and count == len(short))
+        missed = [dataset for dataset in datasets if short and lacking[dataset] == len(short)]
+        left_out.update(groups=len(short), missed=missed, all_lack=bool(missed))
     ranked = [
         (group, math.fsum(by_dataset.values()) / len(by_dataset), by_dataset)  # exact: any order, one sum
         for group, by_dataset in scores.items()

@@ -279,7 +279,7 @@ class GeneticFuckery:
         top = _whole("top", top, "parents per dataset", 1, optional=True)
         jobs = _whole("jobs", jobs, "evaluations at once", 1)
         chosen = metrics.resolve(metric)
-        minimize = _direction(self.conn, chosen, minimize)  # None: as the newest loop by it, else higher
+        minimize = metrics.direction(self.conn, chosen, minimize)[0]  # None: as the newest loop by it, else higher
         breeder_plugin = plugins.pick("breeder", breeder, plugins.get_breeders())
         launcher_plugin = plugins.pick("launcher", launcher, plugins.get_launchers())
         if not launcher_plugin.functions:
@@ -345,7 +345,7 @@ class GeneticFuckery:
         n = _whole("n", n, "groups", 1)
         chosen = metrics.resolve(metric)
         metrics.require_known(self.conn, chosen, self.dbfile)
-        minimize = _direction(self.conn, chosen, minimize)
+        minimize = metrics.direction(self.conn, chosen, minimize)[0]
         if dataset is not None:
             found = [
                 {"group": row.group, metric: row.score, "score": row.score, "dataset": row.dataset,
@@ -478,18 +478,6 @@ def _progress_line(line, final):
         sys.stderr.flush()
     elif final:
         sys.stderr.write(line + "\n")
-
-
-def _direction(conn, metric, minimize):
-    """:func:`gf.metrics.direction`'s answer; loops by the metric bred both ways are warned of."""
-    from gf import metrics
-
-    lower, loop = metrics.direction(conn, metric, minimize)
-    votes = metrics.directions(conn, metric) if loop is not None else {}
-    if len(votes) > 1:
-        _warn("breed loops by {} disagree on which way is better (loop {}: lower, loop {}: higher); ranking as loop {} "
-              "had it, the last opened: pass minimize=True or False", metric.name, votes[True], votes[False], loop)
-    return lower
 
 
 def _warn(message, *args):

@@ -837,5 +837,27 @@ def test_a_generation_another_gf_stored_first_is_bred_again(load_text, db_path, 
     ids, discarded, wanted = engine.breed_generation(store.connect(db_path), metric=resolve("score"),
                                                      breeder=plugins.get_breeders()["default"], datasets=["d"],
                                                      top=1, population=4, rng=random.Random(1))
-    assert len(calls) == 2 and len(ids) == 4 and wanted == 4
+    assert len(calls) == 2 and len(ids) == 4 and wanted == 4 and discarded >= 4  # the 4 the other gf took
     assert store.connect(db_path).execute("SELECT count(*), count(DISTINCT digest) FROM groups").fetchone() == (9, 9)
+    # another coordinator of the same loop took this generation: it is theirs, not bred twice
+    conn = store.connect(db_path)
+    with store.transaction(conn):
+        loop = conn.execute("INSERT INTO loops (uid, key, args, started, target, status) VALUES ('L', 'k', '{}', "
+                            "'now', 3, 'running')").lastrowid
+    calls.clear()
+
+    def raced_in_loop(conn, breeder, request):
+        children, discarded, wanted = real(conn, breeder, request)
+        if not calls:
+            breeding.store_children(store.connect(db_path), children, request.types, breeder="default",
+                                    generation=2, loop_id=loop)
+        calls.append(len(children))
+        return children, discarded, wanted
+
+    monkeypatch.setattr(breeding, "breed_children", raced_in_loop)
+    ids, discarded, _ = engine.breed_generation(conn, metric=resolve("score"), breeder=plugins.get_breeders()["default"],
+                                                datasets=["d"], top=1, population=4, rng=random.Random(2),
+                                                generation=2, loop_id=loop)
+    assert len(calls) == 1 and discarded >= 4
+    assert ids == [g for (g,) in conn.execute("SELECT id FROM groups WHERE loop_id = ? AND generation = 2", (loop,))]
+    assert len(ids) == 4

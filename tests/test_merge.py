@@ -269,3 +269,34 @@ def test_merge_joins_a_group_only_to_one_of_the_same_values_constraints_and_plac
     again = json.loads(run_gf("merge", merged, other, src, "--json").stdout)
     assert [(c["groups"], c["groups_skipped"]) for c in again] == [(0, 1), (0, 2)]
     assert store.connect(merged).execute("SELECT count(*) FROM groups").fetchone() == (2,)
+
+
+def test_merge_keeps_groups_of_other_loops_and_copies_within_one_input_apart(tmp_path, run_gf):
+    """Two databases each breeding a loop of their own from one start, seed for seed: the same children, but
+    each is a member of its loop's generations (the replay and resume go by them), so both are kept. And two
+    copies within one input (as a legacy import can make) both stay."""
+    import shutil
+
+    (tmp_path / "start.js").write_text(START)
+    base = tmp_path / "base.db"
+    assert run_gf("load", "--db", base, tmp_path / "start.js").exit_code == 0
+    copies = [tmp_path / "a.db", tmp_path / "b.db"]
+    for path in copies:
+        shutil.copy(base, path)
+        GeneticFuckery(dbfile=path).evolve(objective, metric="profit", generations=2, population=6,
+                                           datasets=["d1"], seed=7)
+    same = [sorted(d for (d,) in sqlite3.connect(path).execute("SELECT digest FROM groups")) for path in copies]
+    assert same[0] == same[1]  # seed for seed, the same children
+    merged = tmp_path / "merged.db"
+    counts = json.loads(run_gf("merge", merged, *map(str, copies), "--json").stdout)
+    assert [(c["groups"], c["groups_skipped"]) for c in counts] == [(13, 0), (12, 1)]  # the shared start joins
+    loops = json.loads(run_gf("loops", "--db", merged, "--json").stdout)
+    assert [loop["groups"] for loop in loops] == [12, 12]
+    twin = tmp_path / "twin.db"
+    assert run_gf("load", "--db", twin, tmp_path / "start.js").exit_code == 0
+    conn = store.connect(twin)
+    rows = store.group_params(conn, 1)
+    with store.transaction(conn):  # a second copy of group 1: same values, constraints and place
+        store.insert_group(conn, params=rows, constraints=store.group_constraints(conn, 1), origin="copy")
+    counts = json.loads(run_gf("merge", tmp_path / "twins.db", twin, "--json").stdout)
+    assert [(c["groups"], c["groups_skipped"]) for c in counts] == [(2, 0)]

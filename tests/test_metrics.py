@@ -358,12 +358,21 @@ def test_gf_best_says_when_one_group_alone_covers_the_most_datasets_and_can_leav
     result = run_gf("best", "--db", db_path, "--metric", "v", "--json", "--datasets-deny", "holdout*")
     assert [(row["group"], row["score"]) for row in json.loads(result.stdout)] == [(2, 5.0), (3, 3.0), (1, 1.0)]
     assert result.stderr == ""
-    # a generation not yet evaluated everywhere (groups lacking different datasets): no hold-out, no note
-    for x in (4, 5):
+    # two hold-outs: both named, both in the suggestion
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"v": 0.0}}, dataset="holdout-2025")
+    result = run_gf("best", "--db", db_path, "--metric", "v")
+    assert result.stderr == ("note: 1 group(s) scored on the most datasets are ranked; 2 more lack holdout-2024, "
+                             "holdout-2025: rank over the other datasets with --datasets-deny holdout-2024 "
+                             "--datasets-deny holdout-2025\n")
+
+
+def test_gf_best_gives_no_hold_out_note_for_groups_lacking_different_datasets(tmp_path, load_text, db_path, run_gf):
+    """A generation not yet evaluated everywhere: group 1 on d1 and d2, 2 on d1 only, 3 on d2 only."""
+    for x in (1, 2, 3):
         load_text(f"x = {x}\n")
-    GeneticFuckery(dbfile=db_path, pid=4).record({"a": {"v": 2.0}}, dataset="d1")
-    GeneticFuckery(dbfile=db_path, pid=5).record({"a": {"v": 2.0}}, dataset="d2")
-    result = run_gf("best", "--db", db_path, "--metric", "v", "--datasets-deny", "holdout*")
+    for group, dataset in ((1, "d1"), (1, "d2"), (2, "d1"), (3, "d2")):
+        GeneticFuckery(dbfile=db_path, pid=group).record({"a": {"v": 1.0}}, dataset=dataset)
+    result = run_gf("best", "--db", db_path, "--metric", "v")
     assert result.exit_code == 0 and result.stderr == ""
 
 
@@ -376,10 +385,10 @@ def test_gf_best_suggests_a_deny_pattern_only_if_it_leaves_that_dataset_out_alon
         GeneticFuckery(dbfile=db_path, pid=group).record({"a": {"v": float(group)}}, dataset="d10")
     result = run_gf("best", "--db", db_path, "--metric", "v")
     assert result.stderr == ("note: 1 group(s) scored on the most datasets are ranked; 2 more lack d1: rank over the "
-                             "other datasets with --datasets-deny (a glob or substring matching it alone)\n")
+                             "other datasets with --datasets-deny (a glob or substring matching only those)\n")
 
 
-def test_loops_that_disagree_on_a_metrics_direction_are_warned_of(load_text, db_path, run_gf):
+def test_loops_that_disagree_on_a_metrics_direction_are_warned_of(load_text, db_path, run_gf, tmp_path, capfd):
     """Two loops by one metric, bred both ways (a merged database): the last opened decides, and gf says so."""
     load_text("x = 5\n")
     g = GeneticFuckery(dbfile=db_path)
@@ -389,6 +398,14 @@ def test_loops_that_disagree_on_a_metrics_direction_are_warned_of(load_text, db_
     result = run_gf("best", "--db", db_path, "--metric", "loss", "--json")
     losses = [row["score"] for row in json.loads(result.stdout)]
     assert losses == sorted(losses, reverse=True)  # loop 2's way: higher first
-    assert result.stderr == ("warning: breed loops by loss disagree on which way is better (loop 1: lower, loop 2: "
-                             "higher); ranking as loop 2 had it, the last opened: pass --minimize or --maximize\n")
+    warning = ("warning: breed loops by loss disagree on which way is better (loop 1: lower, loop 2: higher); going by "
+               "loop 2, the newest by id here (merged loops are numbered in merge order): pass --minimize or "
+               "--maximize (minimize= in Python)\n")
+    assert result.stderr == warning
     assert run_gf("best", "--db", db_path, "--metric", "loss", "--minimize").stderr == ""
+    # every command that ranks by it says so: merge-performers built groups from the worst, silently
+    (tmp_path / "map.json").write_text('{"m": ["x"]}')
+    assert run_gf("merge-performers", "--db", db_path, "--metric", "loss", tmp_path / "map.json").stderr == warning
+    capfd.readouterr()
+    g.best("loss")  # and Python's best()
+    assert capfd.readouterr().err == warning
