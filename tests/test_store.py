@@ -268,3 +268,30 @@ def test_a_write_waits_out_a_lock_held_past_the_busy_timeout_and_says_so_if_it_n
     finally:
         release.set()
         thread.join()
+
+
+def test_a_transaction_that_reads_first_still_writes_when_another_writer_comes_in_between(tmp_path):
+    """The write lock is taken when the transaction begins (BEGIN IMMEDIATE): a transaction that reads,
+    then writes, is never refused because another connection wrote in between (with a deferred BEGIN,
+    SQLite refuses its write at once: its snapshot is stale, and waiting cannot help)."""
+    import threading
+
+    path = tmp_path / "two.db"
+    first = store.connect(path)
+    done = []
+
+    def other_writer():
+        conn = store.connect(path)
+        with store.transaction(conn):
+            conn.execute("INSERT INTO groups (uid, created, origin) VALUES ('other', 'now', 'test')")
+        done.append(True)
+
+    with store.transaction(first):
+        first.execute("SELECT count(*) FROM groups").fetchone()
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        thread.join(0.3)  # it waits for our lock (with a deferred BEGIN it would commit now)
+        first.execute("INSERT INTO groups (uid, created, origin) VALUES ('first', 'now', 'test')")
+    thread.join()
+    assert done == [True]
+    assert sorted(uid for (uid,) in first.execute("SELECT uid FROM groups")) == ["first", "other"]
