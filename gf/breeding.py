@@ -312,14 +312,20 @@ def param_rows(params, types):
     return rows
 
 
-def store_children(conn, children, types, *, breeder, generation, loop_id=None):
+def store_children(conn, children, types, *, breeder, generation, loop_id=None, theirs=None):
     """Write children as new groups in one transaction; return their ids.
 
     A child another gf stored meanwhile (two coordinators breeding on one database: the default
     breeder's proposals are the same for the same scores) is checked again under the write lock,
-    and left out."""
+    and left out. With ``theirs`` (a list), a generation of loop ``loop_id`` another coordinator of
+    that loop stored first is taken as bred: nothing is stored, and ``theirs`` gets its groups."""
     ids, cache = [], {}
     with store.transaction(conn):
+        if theirs is not None and loop_id is not None:
+            theirs.extend(group for (group,) in conn.execute(
+                "SELECT id FROM groups WHERE loop_id = ? AND generation = ? ORDER BY id", (loop_id, generation)))
+            if theirs:
+                return list(theirs)
         for child in children:
             rows = child.rows or param_rows(child.params, types)
             if conn.execute("SELECT 1 FROM groups WHERE digest = ?", (store.digest(rows),)).fetchone():

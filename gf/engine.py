@@ -319,22 +319,20 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
         bounds=breeding.bounds_of(names, constraints, types),
         strict_bounds=breeding.strict_bounds_of(names, constraints, types),
     )
-    lost = 0  # children another gf stored first: duplicates too
+    dropped = 0  # discarded over every attempt, and children another gf stored first (duplicates too)
     for _ in range(3):
         children, discarded, wanted = breeding.breed_children(conn, breeder, request)
+        theirs = []
         ids = breeding.store_children(conn, children, types, breeder=breeder.name, generation=generation,
-                                      loop_id=loop_id)
-        lost += len(children) - len(ids)
+                                      loop_id=loop_id, theirs=theirs)
+        if theirs:  # another coordinator of this very loop bred this generation first: it is theirs
+            return theirs, dropped + discarded, wanted
+        dropped += discarded + len(children) - len(ids)
         if ids:
-            return ids, discarded + lost, wanted
-        if loop_id is not None:  # another coordinator of this very loop bred this generation: it is theirs
-            theirs = [group for (group,) in conn.execute(
-                "SELECT id FROM groups WHERE loop_id = ? AND generation = ? ORDER BY id", (loop_id, generation))]
-            if theirs:
-                return theirs, discarded + lost, wanted
-        # else another gf (another loop) stored every one meanwhile: they are duplicates now, bred again
+            return ids, dropped, wanted
+        # another gf (another loop, or gf breed by hand) stored every one meanwhile: bred again
     raise InputError(f"another gf on this database stored every child breeder {breeder.name!r} bred, three times "
-                     "over; is a second gf breeding the same loop?")
+                     "over (another loop, or gf breed by hand); are two gf breeding with the same --seed?")
 
 
 def _once(compute):

@@ -439,7 +439,11 @@ def resolve(spec=None, *, sql_file=None, algo=None):
     return ResultMetric(result.lower(), chosen.lower() if chosen else None)
 
 
-def direction(conn, metric, minimize):
+#: ``(database, metric)`` pairs whose disagreeing loops were warned of (once a process: a notebook ranks often).
+_WARNED = set()
+
+
+def direction(conn, metric, minimize, where=None):
     """``(minimize, loop)``: ``minimize`` as given (``--minimize``/``--maximize``), else as the newest breed
     loop (by id) by ``metric`` had it (``loop`` its id), else higher is better (``loop`` None): a loss bred with
     ``--minimize`` is not ranked worst first by a later `gf best --metric loss`. Loops by ``metric`` bred
@@ -454,10 +458,19 @@ def direction(conn, metric, minimize):
     if len(votes) > 1:
         import sys
 
-        sys.stderr.write(f"warning: breed loops by {metric.name} disagree on which way is better (loop {votes[True]}: "
-                         f"lower, loop {votes[False]}: higher); going by loop {loop}, the newest by id here (merged "
-                         "loops are numbered in merge order): pass --minimize or --maximize (minimize= in Python)\n")
+        where = where or _database(conn)
+        if (where, metric.name) not in _WARNED:
+            _WARNED.add((where, metric.name))
+            sys.stderr.write(f"warning: breed loops by {metric.name} in {where} disagree on which way is better "
+                             f"(loop {votes[True]}: lower, loop {votes[False]}: higher); going by loop {loop}, the "
+                             "newest by id (merged loops are numbered in merge order): pass --minimize or "
+                             "--maximize (minimize= in Python)\n")
     return lower, loop
+
+
+def _database(conn):
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return row[2] if row and row[2] else "the database"
 
 
 def directions(conn, metric):

@@ -27,11 +27,12 @@ def choose_metric(conn, spec, sql_file, minimize, db_path):
     (:func:`gf.metrics.direction`)."""
     if spec or sql_file:
         metric = metrics.resolve(spec, sql_file=sql_file)
-        return metric, metrics.direction(conn, metric, minimize)[0]
+        return metric, metrics.direction(conn, metric, minimize, where=db_path)[0]
     found = last_loop_metric(conn)
     if found is None:
         raise InputError(f"{db_path} has no breed loop to take a metric from: pass --metric NAME")
-    return found[0], found[1] if minimize is None else bool(minimize)
+    # the newest loop's metric, and its way (direction() gives the same, and warns if loops disagree)
+    return found[0], metrics.direction(conn, found[0], minimize, where=db_path)[0]
 
 
 def group_report(conn, group_id, metric, minimize, db_path=""):
@@ -120,7 +121,7 @@ def compare(paths, spec=None, sql_file=None, minimize=None):
         # one metric named for all: one direction for all, the first database's that remembers one
         for path in paths:
             conn = store.connect(path, create=False)
-            lower, loop = metrics.direction(conn, metrics.resolve(spec, sql_file=sql_file), None)
+            lower, loop = metrics.direction(conn, metrics.resolve(spec, sql_file=sql_file), None, where=path)
             conn.close()
             if loop is not None:
                 minimize = lower

@@ -398,14 +398,21 @@ def test_loops_that_disagree_on_a_metrics_direction_are_warned_of(load_text, db_
     result = run_gf("best", "--db", db_path, "--metric", "loss", "--json")
     losses = [row["score"] for row in json.loads(result.stdout)]
     assert losses == sorted(losses, reverse=True)  # loop 2's way: higher first
-    warning = ("warning: breed loops by loss disagree on which way is better (loop 1: lower, loop 2: higher); going by "
-               "loop 2, the newest by id here (merged loops are numbered in merge order): pass --minimize or "
-               "--maximize (minimize= in Python)\n")
+    from gf import metrics
+
+    warning = (f"warning: breed loops by loss in {db_path} disagree on which way is better (loop 1: lower, loop 2: "
+               "higher); going by loop 2, the newest by id (merged loops are numbered in merge order): pass "
+               "--minimize or --maximize (minimize= in Python)\n")
     assert result.stderr == warning
+    metrics._WARNED.clear()  # said once a process (each gf command is one; a notebook ranks often)
     assert run_gf("best", "--db", db_path, "--metric", "loss", "--minimize").stderr == ""
     # every command that ranks by it says so: merge-performers built groups from the worst, silently
     (tmp_path / "map.json").write_text('{"m": ["x"]}')
     assert run_gf("merge-performers", "--db", db_path, "--metric", "loss", tmp_path / "map.json").stderr == warning
+    metrics._WARNED.clear()
+    assert run_gf("report", "--db", db_path, "1").stderr == warning  # the newest loop's metric, taken
+    metrics._WARNED.clear()
     capfd.readouterr()
-    g.best("loss")  # and Python's best()
+    for _ in range(3):
+        g.best("loss")  # and Python's best(), once
     assert capfd.readouterr().err == warning
