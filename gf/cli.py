@@ -419,6 +419,11 @@ def _direction(conn, metric, minimize):
     """Whether lower is better (see :func:`gf.metrics.direction`), saying so when a loop decided it."""
     from gf import metrics
 
+    if isinstance(metric, metrics.CheckedMetric) and conn.execute(
+            f"SELECT 1 FROM results INDEXED BY {store.BEST_FIRST_INDEX} WHERE +name = ? LIMIT 1",
+            (metric.name.lower(),)).fetchone():
+        click.echo(f"warning: {metric.name!r} is a metric a plugin registers, and also a result recorded here; the "
+                   "plugin's metric ranks (pass --metric-sql to rank by the result, or rename one)", err=True)
     lower, loop = metrics.direction(conn, metric, minimize)  # loops that disagree: it warns
     if loop is not None and lower and len(metrics.directions(conn, metric)) == 1:
         click.echo(f"note: lower {metric.name} is better, as breed loop {loop} had it (--maximize for higher)",

@@ -416,3 +416,27 @@ def test_loops_that_disagree_on_a_metrics_direction_are_warned_of(load_text, db_
     for _ in range(3):
         g.best("loss")  # and Python's best(), once
     assert capfd.readouterr().err == warning
+
+
+def test_a_plugin_metric_named_like_a_recorded_result_is_warned_of(scored, db_path, run_gf):
+    """It takes that name over (registered names are looked up first): said, not silent."""
+    def rank(self, conn, **kw):
+        return profits(conn, dataset=kw["dataset"], minimize=kw["minimize"], limit=kw["limit"])
+
+    from gf import Metric, hookimpl
+
+    class Profit(Metric):
+        name, description = "profit", "a plugin's profit"
+
+    Profit.rank = rank
+
+    class Plugin:
+        @hookimpl
+        def gf_register_metrics(self, register):
+            register(Profit())
+
+    plugins.register(Plugin(), name="profit-metric")
+    result = run_gf("top", "--db", db_path, "--metric", "profit", "-n", "1")
+    assert result.exit_code == 0 and result.stderr == (
+        "warning: 'profit' is a metric a plugin registers, and also a result recorded here; the plugin's metric "
+        "ranks (pass --metric-sql to rank by the result, or rename one)\n")
