@@ -110,6 +110,8 @@ class GfGroup(click.Group):
             where = getattr(getattr(error, "ctx", None), "command_path", None)
             hint = f"; see `{where} --help`" if where else ""
             message = error.format_message().rstrip(".")
+            for spelt, legacy in _LEGACY_SPELT.items():  # gf-breeder-auto --topN abc: name --topN, as typed
+                message = message.replace(f"'{spelt}'", f"'{legacy}'")
             if message.rstrip(")").endswith("?") and hint:  # "(Did you mean ...?)" reads badly before "; see"
                 hint = f" (see `{where} --help`)"
             click.echo(f"error: {message}{hint}", err=True)
@@ -805,6 +807,10 @@ LEGACY_COMMANDS = {"gf-load": "load", "gf-template-run": "template-run", "gf-bre
 LEGACY_OPTIONS = {"--metricName": "--metric", "--topN": "--top"}
 
 
+#: gf's spelling -> the original's, of the options a legacy script was given (its errors name what was typed).
+_LEGACY_SPELT = {}
+
+
 def _legacy(name):
     """``name``'s console script: ``gf <its command>`` with the original's option names accepted."""
 
@@ -816,6 +822,7 @@ def _legacy(name):
             option, equals, value = arg.partition("=")
             if index < end and option in LEGACY_OPTIONS:
                 arg = LEGACY_OPTIONS[option] + equals + value
+                _LEGACY_SPELT[LEGACY_OPTIONS[option]] = option
             spelt.append(arg)
         main([LEGACY_COMMANDS[name], *spelt])  # its help and errors name the gf spelling
 

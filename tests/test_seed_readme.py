@@ -187,3 +187,6 @@ def test_the_seeds_command_names_and_option_spellings_still_run(workdir):
     assert conn.execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone() == (2 + 8 * 2,)
     wrong = sh("GF_DB=new-opt-sat-2.gf gf-breeder-auto --metricNam profit", workdir)
     assert wrong.returncode == 2 and "see `gf breed --help`" in wrong.stderr
+    wrong = sh("GF_DB=new-opt-sat-2.gf gf-breeder-auto --metricName profit --topN abc", workdir)
+    assert wrong.returncode == 2 and wrong.stderr.startswith("error: Invalid value for '--topN': 'abc' is not a valid "
+                                                             "integer")
