@@ -150,7 +150,7 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
     finished_stream = _from_launcher(launcher, lambda: launcher.launch(evaluations, context))
     completed = False
     unreported = {evaluation.launch: evaluation for evaluation in evaluations}
-    repeated = 0
+    warned = False
     try:
         for item in _launched(launcher, finished_stream):
             batch = item if isinstance(item, list) else [item]  # a launcher may report several at once
@@ -158,11 +158,10 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
             # given) must not record a second run for it
             given = len(batch)
             batch = [finished for finished in batch if unreported.pop(finished.evaluation.launch, None) is not None]
-            if len(batch) < given:
-                if not repeated:
-                    _warn(progress, f"launcher {launcher.name!r} reported an evaluation twice, or one it was not "
-                                    "given; each evaluation is recorded once")
-                repeated += given - len(batch)
+            if len(batch) < given and not warned:
+                _warn(progress, f"launcher {launcher.name!r} reported an evaluation twice, or one it was not "
+                                "given; each evaluation is recorded once")
+                warned = True
             if not batch:
                 continue
             succeeded = sum(good for good, _runs in launch.settle_many(conn, batch))
