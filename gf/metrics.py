@@ -458,7 +458,9 @@ def direction(conn, metric, minimize, where=None):
     if len(votes) > 1:
         import sys
 
-        where = where or _database(conn)
+        from gf import store
+
+        where = where or store._path_of(conn)
         if (where, metric.name) not in _WARNED:
             _WARNED.add((where, metric.name))
             sys.stderr.write(f"warning: breed loops by {metric.name} in {where} disagree on which way is better "
@@ -466,11 +468,6 @@ def direction(conn, metric, minimize, where=None):
                              "newest by id (merged loops are numbered in merge order): pass --minimize or "
                              "--maximize (minimize= in Python)\n")
     return lower, loop
-
-
-def _database(conn):
-    row = conn.execute("PRAGMA database_list").fetchone()
-    return row[2] if row and row[2] else "the database"
 
 
 def directions(conn, metric):
