@@ -233,24 +233,24 @@ def test_the_direction_a_metric_was_bred_in_is_remembered(load_text, db_path, ru
     assert [(entry["minimize"], entry["group"]) for entry in compared["databases"]][1] == (True, 1)
 
 
-def register_metric(rank):
-    """Register a plugin metric named "plug" whose rank() is ``rank(self, conn, **kwargs)`` (in place of one
+def register_metric(rank, name="plug"):
+    """Register a plugin metric ``name`` whose rank() is ``rank(self, conn, **kwargs)`` (in place of one
     registered before)."""
     from gf import Metric, hookimpl
 
     plugins.reset()
 
     class Plug(Metric):
-        name, description = "plug", "a plugin's metric"
+        description = "a plugin's metric"
 
-    Plug.rank = rank
+    Plug.name, Plug.rank = name, rank
 
     class Plugin:
         @hookimpl
         def gf_register_metrics(self, register):
             register(Plug())
 
-    plugins.register(Plugin(), name="plug-metric")
+    plugins.register(Plugin(), name=f"{name}-metric")
 
 
 def profits(conn, minimize=False, **kwargs):
@@ -423,19 +423,7 @@ def test_a_plugin_metric_named_like_a_recorded_result_is_warned_of(scored, db_pa
     def rank(self, conn, **kw):
         return profits(conn, dataset=kw["dataset"], minimize=kw["minimize"], limit=kw["limit"])
 
-    from gf import Metric, hookimpl
-
-    class Profit(Metric):
-        name, description = "profit", "a plugin's profit"
-
-    Profit.rank = rank
-
-    class Plugin:
-        @hookimpl
-        def gf_register_metrics(self, register):
-            register(Profit())
-
-    plugins.register(Plugin(), name="profit-metric")
+    register_metric(rank, name="profit")
     result = run_gf("top", "--db", db_path, "--metric", "profit", "-n", "1")
     assert result.exit_code == 0 and result.stderr == (
         "warning: 'profit' is a metric a plugin registers, and also a result recorded here; the plugin's metric "
