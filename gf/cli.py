@@ -447,9 +447,9 @@ def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, sched
     if command and not shell and launcher.name == "local":  # it runs here: say so now, not once per evaluation
         from gf import processes
 
-        words = launch.command_line(command, "")
+        words = launch.command_line(command, "{}")
         # a program named by the dataset ("./{}/run.py") is known only per dataset: tried when run
-        reason = processes.unrunnable(words[0]) if words and "{}" not in launch.command_line(command, "{}")[0] else None
+        reason = processes.unrunnable(words[0]) if words and "{}" not in words[0] else None
         if reason:
             raise InputError(f"cannot run COMMAND {command!r}: {words[0]}: {reason}")
     context = launch.LaunchContext(db_path=os.path.abspath(db_path), command=command, jobs=jobs, timeout=timeout,
