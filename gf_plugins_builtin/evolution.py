@@ -11,7 +11,10 @@ batch of groups one update), so a loop resumed after a crash, or a database merg
 from another machine, breeds exactly as if nothing had happened. Why this fixes the
 original tool's weaknesses: every parameter moves by a step scaled to it (a value at
 0 moves; negative values move both ways); the population is whatever you choose; the
-best group so far always takes part in selection (elitism); gf refuses duplicates.
+best group so far always takes part in selection (elitism); gf refuses duplicates. A
+group the strategy did not sample (a crossover, the best so far) counts in its update as
+if it lay no farther from the mean than three samples' typical distance
+(:data:`STEP_LIMIT`), so one far-off group cannot blow the step up.
 
 With few parameters (up to about 80) some children are crossovers instead of samples:
 each parameter taken from one of two of the best groups so far (see
@@ -103,6 +106,11 @@ SUCCESS_TARGET, SUCCESS_DAMPING = 0.1, 1.0
 #: A model's optimum beyond a strict bound (``x > 0``) stops this many steps (sigma * scale)
 #: inside it; beyond any other bound, on it.
 CLIP_MARGIN = 0.1
+#: A group's step from the strategy's mean counts in the update at most this many times the
+#: square root of the number of numeric params (a sample's typical step) in the strategy's own
+#: scale: the models' proposals lie within 3 steps of the mean in every param and are never
+#: shortened (see :meth:`Strategy._limited`).
+STEP_LIMIT = 3.0
 #: Types sampled in their own units; other numeric types (plugins') move through their
 #: ``gf_mutate`` implementation around the strategy's mean (a log-scale type in log space).
 OWN_UNITS = {"float", "int", "real_0", "real_1"}
@@ -154,7 +162,8 @@ class Strategy:
         total = sum(weights)
         weights = [w / total for w in weights]
         mu_eff = 1 / sum(w * w for w in weights)
-        steps = [[(x[i] - self.mean[i]) / self.sigma for i in range(len(self.names))] for x in chosen]
+        steps = [self._limited([(x[i] - self.mean[i]) / self.sigma for i in range(len(self.names))])
+                 for x in chosen]
         mean_step = [sum(w * step[i] for w, step in zip(weights, steps)) for i in range(len(self.names))]
         self.mean = [m + self.sigma * d for m, d in zip(self.mean, mean_step)]
         norm = math.sqrt(self.c_sigma * (2 - self.c_sigma) * mu_eff)
@@ -173,6 +182,20 @@ class Strategy:
             variances.append(max(variance, 1e-300))
         self.scale = [math.sqrt(v) for v in variances]
         self.sigma *= math.exp(min(1.0, (self.c_sigma / self.d_sigma) * (length / self.chi_n - 1)))
+
+    def _limited(self, step):
+        """``step`` (in units of sigma), shortened to :data:`STEP_LIMIT` times the typical length of a
+        sample's step if it is longer, measured in the strategy's own scale.
+
+        Only a group the strategy did not sample lies that far: a crossover child or the best group so
+        far, which can lie millions of steps away once the step has shrunk (under noise it shrinks for
+        good around a lucky score). Taken at full length, one such step grew the scale a billionfold
+        in one generation and sent every later child far out of range."""
+        limit = STEP_LIMIT * math.sqrt(len(step))
+        length = math.sqrt(sum((d / s) ** 2 for d, s in zip(step, self.scale)))
+        if length <= limit:
+            return step
+        return [d * limit / length for d in step]
 
     def sample(self, rng, strength):
         """A new vector: mean + sigma * scale * N(0, 1), with per-parameter strength factors."""

@@ -628,6 +628,56 @@ def test_default_proposes_the_optimum_of_an_additive_model_that_sees_a_far_dip()
     assert found["quadratic"] == 0 and found["additive"] >= 8 and found["additive beats all"] >= 9, found
 
 
+def test_default_update_shortens_a_step_from_far_away():
+    """A group far from the mean in the strategy's own steps (a crossover child, the best group so far
+    after the step shrank) moves the mean and grows the scale as one 3 * sqrt(n) steps long would,
+    in its own direction; a sample's step, and a proposal's of 3 steps in every param, count in full."""
+    from gf_plugins_builtin.evolution import STEP_LIMIT, Strategy
+
+    def updated(first):
+        strategy = Strategy(["a", "b", "c", "d"], [0.0] * 4, [1.0, 2.0, 1.0, 1.0], population=4)
+        strategy.sigma = 1e-6
+        strategy.update([first, [0.0] * 4, [1e-6] * 4, [-1e-6] * 4])
+        return strategy
+
+    assert STEP_LIMIT == 3.0
+    far = updated([1.0, 0.0, 0.0, 0.0])  # a million steps away along a
+    near = updated([6e-6, 0.0, 0.0, 0.0])  # 3 * sqrt(4) = 6 steps: the limit itself
+    assert far.scale == near.scale and far.mean == near.mean
+    assert 1.0 < far.scale[0] < 10.0 and far.scale[1:] == near.scale[1:]
+    assert far.mean[0] == pytest.approx(far.weights[0] * 6e-6) and far.mean[1:] == [0.0, 0.0, 0.0]
+    proposal = updated([3e-6, 6e-6, -3e-6, 3e-6])  # 3 steps of each param's own scale: not shortened
+    assert proposal.mean[1] == pytest.approx(proposal.weights[0] * 6e-6)
+
+
+def test_default_noisy_scores_never_send_children_far_away(tmp_path):
+    """Under noise the step shrinks around a lucky score, and the crossovers drawn from the best groups
+    lie millions of steps from the mean: taken at full length they grew the scale a billionfold and
+    children went to 1e9-1e27 from generation 214 on (5 params, population 4). Now every child stays
+    near the optimum at (0, 1, 2, 3, 4)."""
+    start = tmp_path / "s.js"
+    start.write_text("a = 3.0\nb = -2.0\nc = 1.5\nd = 7.0\ne = 0.3\n")
+    db = str(tmp_path / "ev.db")
+    from gf import loader, store as gf_store
+    conn = gf_store.connect(db)
+    loader.load(conn, [str(start)], plugins.get_types(), db_path=db)
+    conn.close()
+    noise = random.Random(0)
+
+    def loss(p, _dataset):
+        return {"s": {"loss": sum((getattr(p, k) - i) ** 2 for i, k in enumerate("abcde")) + noise.random()}}
+
+    with GeneticFuckery(dbfile=db) as g:
+        g.evolve(loss, metric="loss", minimize=True, generations=260, population=4, datasets=["a"], seed=1,
+                 progress=False)
+    conn = store.connect(db)
+    worst, generations = conn.execute(
+        "SELECT max(abs(CAST(p.value AS REAL))), max(g.generation) FROM params p JOIN groups g ON g.id = p.group_id"
+    ).fetchone()
+    conn.close()
+    assert generations == 260 and worst < 10
+
+
 def test_default_success_share_counts_children_better_than_the_one_bred_at_the_mean():
     """The child at the mean is the group nearest it in steps (sigma * scale per param; an int
     from the rounded mean) with a number for every param; ties in score do not count as better."""
