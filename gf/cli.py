@@ -68,6 +68,8 @@ class Whole(click.IntRange):
 ID = Whole()
 #: A count of at least 1 (rows, parents, generations...).
 COUNT = Whole()
+#: How far back ``gf lineage`` goes: a deeper tree is past reading (and past Python's recursion limit).
+MAX_DEPTH = 200
 #: Children per generation: more than this is no population gf could breed, evaluate or keep in memory.
 MAX_POPULATION = 100_000
 
@@ -700,7 +702,8 @@ def tag(db_path, map_file, clear, as_json, algo, patterns):
 @cli.command()
 @db_option
 @json_option
-@click.option("--depth", type=COUNT, default=6, show_default=True, help="Generations to go back.")
+@click.option("--depth", type=Whole(most=MAX_DEPTH), default=6, show_default=True,
+              help=f"Generations to go back (at most {MAX_DEPTH}).")
 @click.argument("group", type=ID)
 def lineage(db_path, as_json, depth, group):
     """Print GROUP's ancestry: its parents, theirs, and so on."""

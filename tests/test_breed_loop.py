@@ -507,3 +507,29 @@ def test_parents_seen_on_fewer_datasets_rank_after_those_seen_on_all(load_text, 
         GeneticFuckery(dbfile=db_path, pid=group).record({"a": {"v": value}}, dataset=dataset)
     _ranking, groups = engine.rank_parents(store.connect(db_path), resolve("v"), ["d1", "d2"], top=3)
     assert groups == [2, 3, 1]  # positions summed: 2: 1 + 1, 3: 2 + 0 (ties by id), 1: 0 + 3 (missing on d2)
+
+
+def test_lineage_goes_back_at_most_200_generations(tmp_path, run_gf):
+    """A lineage deeper than Python's recursion limit once crashed ``gf lineage --depth 500``; the depth
+    now stops at 200, in text and JSON, with one line for more."""
+    params = tmp_path / "a.js"
+    params.write_text("x = 1\n")
+    db = str(tmp_path / "deep.db")
+    assert run_gf("load", "--db", db, params).exit_code == 0
+    conn = store.connect(db)
+    with conn:
+        for group in range(2, 302):  # a chain of 300 generations, each group the child of the one before
+            conn.execute("INSERT INTO groups (id, uid, created, origin, generation) VALUES (?, ?, '2026', 'bred', ?)",
+                         (group, f"u{group}", group - 1))
+            conn.execute("INSERT INTO group_parents VALUES (?, ?, 0)", (group, group - 1))
+    conn.close()
+    tree = json.loads(run_gf("lineage", "--db", db, "--depth", "200", "--json", "301").stdout)
+    depth = 0
+    while tree["parents"]:
+        [tree] = tree["parents"]
+        depth += 1
+    assert depth == 200 and tree["group"] == 101
+    text = run_gf("lineage", "--db", db, "--depth", "200", "301")
+    assert text.exit_code == 0 and len(text.stdout.splitlines()) == 201
+    refused = run_gf("lineage", "--db", db, "--depth", "201", "301")
+    assert refused.exit_code == 2 and "201 is too large (at most 200)" in refused.stderr
