@@ -123,6 +123,10 @@ def progress_series(conn, metric, *, minimize=False, datasets=None):
     return series
 
 
+#: Legend entries (datasets, then "best" and "median") drawn inside the axes; more go beside them.
+LEGEND_INSIDE = 24
+
+
 def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, height=6, dpi=100):
     """Plot the best (solid) and median (dashed) score of every generation, per dataset; write a PNG.
 
@@ -149,7 +153,10 @@ def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, h
 
     figure = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     axes = figure.add_subplot()
-    colours = matplotlib.colormaps["tab10" if len(series) <= 10 else "tab20"].colors
+    if len(series) <= 20:
+        colours = matplotlib.colormaps["tab10" if len(series) <= 10 else "tab20"].colors
+    else:  # one colour per dataset, not tab20's twenty over again
+        colours = [matplotlib.colormaps["turbo"](index / (len(series) - 1)) for index in range(len(series))]
     handles = []
     longest = max(len(points) for points in series.values())
     marker = "o" if longest <= 60 else None
@@ -165,7 +172,12 @@ def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, h
         Line2D([], [], color="0.3", linestyle="-", linewidth=2, label="best"),
         Line2D([], [], color="0.3", linestyle="--", linewidth=1.5, label="median"),
     ]
-    axes.legend(handles=handles, loc="best", fontsize="small", ncols=1 if len(handles) <= 12 else 2)
+    if len(handles) <= LEGEND_INSIDE:
+        axes.legend(handles=handles, loc="best", fontsize="small", ncols=1 if len(handles) <= 12 else 2)
+    else:  # beside the axes, in as many columns as it takes to fit the height
+        rows = max(8, int(height * 72 / 11))  # x-small text takes about 11 points a row
+        axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small",
+                    ncols=-(-len(handles) // rows))
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     first = min(points[0][0] for points in series.values())
     last = max(points[-1][0] for points in series.values())
@@ -318,7 +330,9 @@ def params(conn, metric, output, *, top=10, minimize=False, width=12, height=6, 
                   alpha=1.0 if best else 0.75, marker="o", markersize=4 if best else 2.5, zorder=3 if best else 2)
     if len(names) <= 20:
         for position, (lowest, highest) in enumerate(zip(table["low"], table["high"])):
-            axes.annotate(f"{lowest:.3g}", (position, 0), xytext=(2, -9), textcoords="offset points",
+            # a param every group shares is drawn at 0.5 (see ``normalized``), and so is its value
+            axes.annotate(f"{lowest:.3g}", (position, 0 if highest != lowest else 0.5), xytext=(2, -9),
+                          textcoords="offset points",
                           fontsize=7, color="0.35")
             if highest != lowest:
                 axes.annotate(f"{highest:.3g}", (position, 1), xytext=(2, 4), textcoords="offset points",

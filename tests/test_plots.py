@@ -250,3 +250,48 @@ def test_the_output_extension_picks_svg_or_pdf_and_any_other_is_refused(conn, tm
     with pytest.raises(InputError, match=r"p\.jpg: a plot is written as \.png, \.svg, \.pdf; end the file name"):
         plots.progress(conn, metric, tmp_path / "p.jpg", minimize=True)
     assert not (tmp_path / "p.jpg").exists()
+
+
+def drawn_figures(monkeypatch):
+    """The matplotlib figures the plots draw, captured as they are saved (the files are written too)."""
+    figures = []
+    save = plots._save
+
+    def capturing(figure, canvas_class, output):
+        figures.append(figure)
+        return save(figure, canvas_class, output)
+
+    monkeypatch.setattr(plots, "_save", capturing)
+    return figures
+
+
+def test_a_param_every_group_shares_has_its_value_on_its_line(conn, tmp_path, monkeypatch):
+    """Its line is drawn at 0.5; its one value was written at 0, below the axes' data."""
+    figures = drawn_figures(monkeypatch)
+    plots.params(conn, metrics.resolve("value"), tmp_path / "one.png", top=1, minimize=True, dpi=40)
+    axes = figures[0].axes[0]  # the next is the colour bar
+    labels = [text.xy[1] for text in axes.texts]
+    assert labels and set(labels) == {0.5}
+
+
+def test_many_datasets_each_get_a_colour_and_a_legend_entry_inside_the_picture(db_path, tmp_path, monkeypatch):
+    (tmp_path / "start.js").write_text(START)
+    assert CliRunner().invoke(cli, ["load", "--db", db_path, str(tmp_path / "start.js")]).exit_code == 0
+    datasets = [f"ds{index:02d}" for index in range(60)]
+    bred(db_path, generations=1, population=2, datasets=datasets).close()
+    figures = drawn_figures(monkeypatch)
+    output = tmp_path / "many.png"
+    with store.connect(db_path) as connection:
+        plots.progress(connection, metrics.resolve("value"), output, minimize=True)
+    assert_picture(output, 1000, 600)
+    figure = figures[0]
+    [axes] = figure.axes
+    legend = axes.get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == datasets + ["best", "median"]
+    colours = {line.get_color() if isinstance(line.get_color(), str) else tuple(line.get_color())
+               for line in axes.get_lines()}
+    assert len(colours) == 60
+    renderer = figure.canvas.get_renderer()
+    box, page = legend.get_window_extent(renderer), figure.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
+    assert not box.overlaps(axes.get_window_extent(renderer))
