@@ -637,7 +637,7 @@ def best(db_path, metric_spec, metric_sql, minimize, as_json, count, datasets_al
 
     What GeneticFuckery.best() and top() (without a dataset) return; `gf top` ranks per dataset.
     """
-    from gf import engine, metrics
+    from gf import engine, metrics, reports
 
     metric = metrics.resolve(metric_spec, sql_file=metric_sql)
     conn = open_db(db_path)
@@ -645,17 +645,9 @@ def best(db_path, metric_spec, metric_sql, minimize, as_json, count, datasets_al
     datasets = engine.select_datasets(conn, datasets_allow, datasets_deny, db_path)
     left_out = {}
     ranked = metrics.overall(conn, metric, datasets, minimize, left_out=left_out)
-    if left_out.get("all_lack") and left_out["groups"] > len(ranked):  # a hold-out run ranked one group alone
-        missed = left_out["missed"]
-        try:  # the option is a glob or a substring: suggest it only if it leaves out those datasets alone
-            kept = engine.select_datasets(conn, datasets_allow, (*datasets_deny, *missed), db_path)
-        except InputError:
-            kept = None
-        how = (" ".join(f"--datasets-deny {shlex.quote(name)}" for name in missed)
-               if kept == [d for d in datasets if d not in missed]
-               else "--datasets-deny (a glob or substring matching only those)")
-        click.echo(f"note: {len(ranked)} group(s) scored on the most datasets are ranked; {left_out['groups']} "
-                   f"more lack {', '.join(missed)}: rank over the other datasets with {how}", err=True)
+    note = reports.holdout_note(conn, len(ranked), left_out, datasets, datasets_allow, datasets_deny, db_path)
+    if note:
+        click.echo(f"note: {note}", err=True)
     ranked = ranked[:count]
     if not ranked:
         recorded = metrics.result_names(conn)

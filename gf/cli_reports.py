@@ -59,15 +59,21 @@ def report(db_path, metric_spec, metric_sql, minimize, as_json, groups):
 @metric_options
 @json_option
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a self-contained HTML page.")
+@click.option("--datasets-allow", multiple=True, metavar="S", help="Only datasets matching S (glob or substring).")
+@click.option("--datasets-deny", multiple=True, metavar="S", help="Not datasets matching S (a hold-out, say).")
 @click.argument("databases", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def compare(metric_spec, metric_sql, minimize, as_json, html_path, databases):
+def compare(metric_spec, metric_sql, minimize, as_json, html_path, datasets_allow, datasets_deny, databases):
     """Show the best group of each of DATABASES side by side; differing params marked *.
 
-    The metric defaults to each database's last breed loop's.
+    The metric defaults to each database's last breed loop's. In each database the groups scored on
+    the most of its datasets compete (as in `gf best`), by their mean score.
     """
     from gf import reports
 
-    result = reports.compare(databases, metric_spec, metric_sql, minimize)
+    result = reports.compare(databases, metric_spec, metric_sql, minimize, datasets_allow, datasets_deny)
+    for entry in result["databases"]:
+        if entry["note"]:
+            click.echo(f"note: {entry['database']}: {entry['note']}", err=True)
     if html_path:
         _write(html_path, reports.compare_html(result))
     if as_json:

@@ -2,6 +2,7 @@
 
 import html
 import json
+import shlex
 
 from gf import breeding, lineage, metrics, store
 from gf.errors import InputError
@@ -108,14 +109,45 @@ def render_group_report(report):
     return "\n".join(lines)
 
 
+def holdout_note(conn, ranked, left_out, datasets, allow=(), deny=(), db_path=""):
+    """What to tell a user whose ranking over ``datasets`` left groups out because each lacks the
+    same datasets (a hold-out run on a few groups): ``None`` if nothing was, else one line naming those
+    datasets and the ``--datasets-deny`` that ranks over the others. ``ranked`` is how many groups
+    competed; ``left_out`` is what :func:`gf.metrics.overall` filled in."""
+    if not (left_out.get("all_lack") and left_out["groups"] > ranked):
+        return None
+    from gf import engine
+
+    missed = left_out["missed"]
+    try:  # the option is a glob or a substring: suggest it only if it leaves out those datasets alone
+        kept = engine.select_datasets(conn, allow, (*deny, *missed), db_path)
+    except InputError:
+        kept = None
+    how = (" ".join(f"--datasets-deny {shlex.quote(name)}" for name in missed)
+           if kept == [d for d in datasets if d not in missed]
+           else "--datasets-deny (a glob or substring matching only those)")
+    return (f"{ranked} group(s) scored on the most datasets are ranked; {left_out['groups']} more lack "
+            f"{', '.join(missed)}: rank over the other datasets with {how}")
+
+
+def _better(minimize):
+    return "lower is better" if minimize else "higher is better"
+
+
 # -- compare --------------------------------------------------------------------------
 
 
-def compare(paths, spec=None, sql_file=None, minimize=None):
+def compare(paths, spec=None, sql_file=None, minimize=None, allow=(), deny=()):
     """The best group of each database by a metric, its params and per-dataset scores.
 
-    :returns: ``{"databases": [...], "datasets": [...], "params": [{"name", "values", "differs"}]}``.
+    Each database's groups compete over its datasets kept by ``allow`` and dropped by ``deny``
+    (see :func:`gf.engine.select_datasets`), among those scored on the most of them.
+
+    :returns: ``{"databases": [...], "datasets": [...], "params": [{"name", "values", "differs"}]}``;
+        a database's entry has a ``note`` (see :func:`holdout_note`) where groups were left out.
     """
+    from gf import engine
+
     entries = []
     if minimize is None and (spec or sql_file):
         # one metric named for all: one direction for all, the first database's that remembers one
@@ -129,13 +161,15 @@ def compare(paths, spec=None, sql_file=None, minimize=None):
     for path in paths:
         conn = store.connect(path, create=False)
         metric, lower = choose_metric(conn, spec, sql_file, minimize, path)
-        datasets = store.datasets(conn)
-        ranked = metrics.overall(conn, metric, datasets, lower)
+        datasets = engine.select_datasets(conn, allow, deny, path)
+        left_out = {}
+        ranked = metrics.overall(conn, metric, datasets, lower, left_out=left_out)
         if not ranked:
             raise InputError(f"{path}: no run is scored by metric {metric.name!r}")
         group, score, by_dataset = ranked[0]
         entries.append({"database": str(path), "metric": metric.name, "minimize": lower, "group": group,
-                        "score": score, "scores": by_dataset, "values": breeding.group_values(conn, group)})
+                        "score": score, "scores": by_dataset, "values": breeding.group_values(conn, group),
+                        "note": holdout_note(conn, len(ranked), left_out, datasets, allow, deny, path)})
         conn.close()
     datasets = list(dict.fromkeys(d for entry in entries for d in entry["scores"]))
     names = sorted({name for entry in entries for name in entry["values"]})
@@ -154,7 +188,7 @@ def render_compare(result, mark=lambda text: text):
     databases = result["databases"]
     header = {"what": "", **{str(i): entry["database"] for i, entry in enumerate(databases)}}
     rows = [{"what": "best group", **{str(i): e["group"] for i, e in enumerate(databases)}},
-            {"what": "metric", **{str(i): e["metric"] for i, e in enumerate(databases)}},
+            {"what": "metric", **{str(i): f"{e['metric']} ({_better(e['minimize'])})" for i, e in enumerate(databases)}},
             {"what": "mean score", **{str(i): e["score"] for i, e in enumerate(databases)}}]
     rows += [{"what": f"score {dataset}", **{str(i): e["scores"].get(dataset) for i, e in enumerate(databases)}}
              for dataset in result["datasets"]]
@@ -176,7 +210,7 @@ def compare_html(result):
         return f"<tr><th>{esc(label)}</th>{''.join(f'<td>{esc(value)}</td>' for value in values)}</tr>"
 
     body = [row("best group", [entry["group"] for entry in databases]),
-            row("metric", [entry["metric"] for entry in databases]),
+            row("metric", [f"{entry['metric']} ({_better(entry['minimize'])})" for entry in databases]),
             row("mean score", [entry["score"] for entry in databases])]
     body += [row(f"score {dataset}", [entry["scores"].get(dataset) for entry in databases])
              for dataset in result["datasets"]]
@@ -186,6 +220,8 @@ def compare_html(result):
         cells = "".join(f"<td>{esc(value)}</td>" for value in param["values"])
         body.append(f"<tr{css}><th>{esc(param['name'])}</th>{cells}</tr>")
     differing = sum(p["differs"] for p in result["params"])
+    notes = "".join(f"<p class='note'>note: {esc(entry['database'])}: {esc(entry['note'])}</p>\n"
+                    for entry in databases if entry.get("note"))
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>gf compare</title>
 <style>
@@ -197,6 +233,7 @@ th.section {{ background: #eee; }}
 </style></head><body>
 <h1>gf compare</h1>
 <p>The best group of each database; {differing} of {len(result['params'])} parameters differ (highlighted).</p>
+{notes}
 <table><tr><th></th>{head}</tr>
 {chr(10).join(body)}
 </table></body></html>

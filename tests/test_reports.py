@@ -98,6 +98,42 @@ def test_compare_text_and_html(bred, tmp_path, run_gf, load_text):
     assert data["databases"][1]["group"] == 1 and {p["name"]: p["differs"] for p in data["params"]}["x"] in (True, False)
 
 
+def test_compare_says_which_way_each_database_ranks_and_which_hold_outs_left_groups_out(tmp_path, run_gf):
+    """Each database's best group is the best of those scored on the most of its datasets (as in gf best):
+    a hold-out run on one group made it the best alone, with no word; the direction was in --json only."""
+    databases = []
+    for name, minimize in (("up.db", False), ("down.db", True)):
+        path = str(tmp_path / name)
+        for x in (1, 2, 3):
+            (tmp_path / "p.js").write_text(f"x = {x}\n")
+            run_gf("load", "--db", path, tmp_path / "p.js")
+        for group, score in ((1, 1.0), (2, 5.0), (3, 3.0)):
+            for dataset in ("d1", "d2"):
+                GeneticFuckery(dbfile=path, pid=group).record({"a": {"v": score}}, dataset=dataset)
+        conn = store.connect(path)
+        with conn:  # a loop remembered the direction, as gf breed --minimize would have
+            conn.execute("INSERT INTO loops (uid, key, args, started, status, target) VALUES (?, ?, ?, '2026', "
+                         "'done', 1)", (name, name, json.dumps({"metric": "v", "minimize": minimize})))
+        conn.close()
+        databases.append(path)
+    GeneticFuckery(dbfile=databases[0], pid=3).record({"a": {"v": 0.0}}, dataset="holdout-2024")
+    page = tmp_path / "c.html"
+    result = run_gf("compare", *databases, "--html", page)  # each by its own loop's metric and way
+    assert result.exit_code == 0, result.stderr
+    rows = {line.split()[0] + " " + line.split()[1]: line for line in result.stdout.splitlines()[1:3]}
+    assert rows["best group"].split()[2:] == ["3", "1"]  # up.db: group 3 alone was on every dataset
+    assert rows["metric v"].split("v ", 1)[1].split() == ["(higher", "is", "better)", "v", "(lower", "is", "better)"]
+    assert f"note: {databases[0]}: 1 group(s) scored on the most datasets are ranked; 2 more lack holdout-2024: " \
+        "rank over the other datasets with --datasets-deny holdout-2024" in result.stderr
+    html = page.read_text()
+    assert "<td>v (higher is better)</td><td>v (lower is better)</td>" in html and "lack holdout-2024" in html
+    data = json.loads(run_gf("compare", *databases, "--json", "--datasets-deny", "holdout*").stdout)
+    assert [(entry["group"], entry["score"], entry["note"]) for entry in data["databases"]] == [(2, 5.0, None),
+                                                                                               (1, 1.0, None)]
+    refused = run_gf("compare", *databases, "--metric", "v", "--datasets-allow", "nothing")
+    assert refused.exit_code == 2 and "leave no dataset" in refused.stderr
+
+
 def test_rerun_runs_again_with_each_runs_group_and_dataset(load_text, db_path, run_gf):
     load_text("x = 1\n")
     load_text("x = 2\n")
