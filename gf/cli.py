@@ -250,9 +250,10 @@ def load(db_path, parent, files):
 @db_option
 @json_option
 def groups(db_path, as_json):
-    """List parameter groups: id, created, origin, parents."""
+    """List parameter groups: id, created, origin, parents, the breed loop and generation that bred
+    them (`gf loops` lists the loops); --json adds each group's uid and digest."""
     rows = store.list_groups(open_db(db_path))
-    emit(rows, ["id", "created", "origin", "parents", "generation", "breeder"], as_json)
+    emit(rows, ["id", "created", "origin", "parents", "loop", "generation", "breeder"], as_json)
 
 
 #: What ``gf loops`` shows as a loop's status (``interrupted``: its gf died on this machine).

@@ -94,7 +94,8 @@ def render_group_report(report):
     """The text of :func:`group_report` for people."""
     head = f"group {report['id']}  {report['origin']}"
     if report["generation"] is not None:
-        head += f"  (generation {report['generation']}, {report['breeder']})"
+        head += f"  (generation {report['generation']}, {report['breeder']}"
+        head += f", loop {report['loop']})" if report.get("loop") is not None else ")"
     lines = [head, f"created {report['created']}  uid {report['uid']}", ""]
     lines += ["lineage:"] + ["  " + line for line in lineage.draw(report["lineage"])] + [""]
     lines += ["params:"] + ["  " + line for line in table(report["params"], ["name", "type", "value", "reads_as"])]

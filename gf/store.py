@@ -588,9 +588,10 @@ def group_parents(conn, group_id):
 
 
 def list_groups(conn):
-    """Every group as a dict: id, uid, created, origin, parents, generation, breeder."""
+    """Every group as a dict: id, uid, created, origin, parents, loop (the breed loop's id, or
+    ``None``), generation, breeder, digest."""
     rows = conn.execute(
-        """SELECT g.id, g.uid, g.created, g.origin, g.generation, g.breeder,
+        """SELECT g.id, g.uid, g.created, g.origin, g.generation, g.breeder, g.loop_id, g.digest,
                   (SELECT group_concat(parent_id, ',') FROM
                       (SELECT parent_id FROM group_parents p WHERE p.group_id = g.id ORDER BY position))
            FROM groups g ORDER BY g.id"""
@@ -602,10 +603,12 @@ def list_groups(conn):
             "created": created,
             "origin": origin,
             "parents": [int(p) for p in parents.split(",")] if parents else [],
+            "loop": loop,
             "generation": generation,
             "breeder": breeder,
+            "digest": digest,
         }
-        for group_id, uid, created, origin, generation, breeder, parents in rows
+        for group_id, uid, created, origin, generation, breeder, loop, digest, parents in rows
     ]
 
 

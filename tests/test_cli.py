@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from gf import GeneticFuckery
+from gf import GeneticFuckery, store
 from gf.cli import cli
 from conftest import GF
 
@@ -27,8 +27,11 @@ def test_groups_lists_ids_origin_and_parents(populated, run_gf):
     listed = json.loads(run_gf("groups", "--db", populated, "--json").stdout)
     assert [(g["id"], g["parents"]) for g in listed] == [(1, []), (2, [1])]
     assert listed[1]["origin"].endswith("on group 1") and len(listed[1]["uid"]) == 26
+    conn = store.connect(populated)
+    assert [(g["loop"], g["digest"]) for g in listed] == conn.execute("SELECT loop_id, digest FROM groups").fetchall()
+    assert all(len(g["digest"]) > 16 for g in listed)
     text = run_gf("groups", "--db", populated).stdout.splitlines()
-    assert text[0].split() == ["id", "created", "origin", "parents", "generation", "breeder"]
+    assert text[0].split() == ["id", "created", "origin", "parents", "loop", "generation", "breeder"]
     assert len(text) == 3
 
 

@@ -27,7 +27,7 @@ def test_report_defaults_to_the_last_loops_metric(bred, run_gf):
     result = run_gf("report", "--db", bred, "6")
     assert result.exit_code == 0, result.stderr
     text = result.stdout
-    assert text.startswith("group 6  bred by default  (generation 2, default)")
+    assert text.startswith("group 6  bred by default  (generation 2, default, loop 1)")
     assert "lineage:\n  group 6 (generation 2, default)" in text
     assert "params:\n  name   type   value" in text and "constraints:\n  n_int >= 0" in text
     assert "best results by value (lowest first):" in text and "d1       score" in text
