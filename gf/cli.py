@@ -202,7 +202,7 @@ def _cell(value):
         return f"{value:.6g}"
     if isinstance(value, (list, tuple)):
         return ",".join(str(item) for item in value)
-    text = str(value)
+    text = str(value).replace("\t", "\\t")  # a tab would break the columns' alignment
     if "\n" in text or "\r" in text:  # an error with its stderr tail: one row of the table, --json has it whole
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         text = " | ".join(lines)

@@ -87,7 +87,7 @@ def _text(value):
         return f"{value:.6g}"
     if isinstance(value, (list, dict, bool)):
         return json.dumps(value)
-    return str(value)
+    return str(value).replace("\t", "\\t").replace("\n", "\\n")  # a tab or newline would break the columns
 
 
 def render_group_report(report):

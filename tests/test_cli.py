@@ -80,6 +80,17 @@ def test_a_long_error_keeps_its_first_and_last_lines_on_its_row():
     assert _cell("E" * 300 + "\n") == "E" * (CELL_WIDTH - 3) + "..."
 
 
+def test_a_tab_in_a_value_keeps_the_table_aligned(load_text, db_path, run_gf):
+    from gf.reports import table
+
+    load_text("x = 1\n")
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"v": 1.0}}, dataset="tab\there")
+    lines = run_gf("runs", "--db", db_path).stdout.splitlines()
+    assert "\t" not in "".join(lines) and "tab\\there" in lines[1]
+    assert lines[0].index("dataset") == lines[1].index("tab\\there")
+    assert table([{"a": "x\ty", "b": "z\nw"}], ["a", "b"]) == ["a     b", "x\\ty  z\\nw"]
+
+
 def test_template_run_prints_a_line_per_group_and_dataset(populated, run_gf):
     result = run_gf("template-run", "--db", populated, "python -m mything {}", "A-1", "B 2")
     db = shlex.quote(os.path.abspath(populated))
