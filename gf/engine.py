@@ -242,11 +242,15 @@ def _wait_for_held(conn, held, progress, label):
 def _release(conn, evaluations):
     """Abandon what this gf handed out and will not settle now (stopped early, e.g. Ctrl-C in
     ``evolve`` with the process going on, a notebook): no other gf waits on a live owner's
-    launches, and a program of them that still ends will not record."""
+    launches, and a program of them that still ends will not record. A launch whose program
+    has recorded its run already is done, not abandoned (under the same lock)."""
+    launches = [(evaluation.launch,) for evaluation in evaluations]
     try:
         with store.transaction(conn):
+            conn.executemany("UPDATE launches SET status = 'done' WHERE uid = ? AND status = 'pending' "
+                             "AND EXISTS (SELECT 1 FROM runs WHERE runs.launch = launches.uid)", launches)
             conn.executemany("UPDATE launches SET status = 'abandoned' WHERE uid = ? AND status = 'pending'",
-                             [(evaluation.launch,) for evaluation in evaluations])
+                             launches)
     except Exception:  # the database may be why it stopped: a rerun takes them over as before
         pass
 

@@ -13,7 +13,7 @@ import pytest
 from pathlib import Path
 
 from gf import GeneticFuckery, store
-from conftest import count_rows
+from conftest import GF, count_rows
 
 WRITER = textwrap.dedent("""
     import sys
@@ -289,6 +289,28 @@ def test_a_run_whose_launch_was_abandoned_is_not_recorded(load_text, db_path):
     assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
     assert conn.execute("SELECT status FROM launches ORDER BY created, rowid").fetchall() == [
         ("abandoned",), ("pending",)]
+
+
+def test_sigterm_marks_done_the_launch_whose_program_recorded_its_run(load_text, db_path, tmp_path):
+    """gf stopped (SIGTERM) while a program that had recorded its run still worked on: its launch was marked
+    abandoned, which says its run should not exist."""
+    load_text("x = 1\n")
+    program = tmp_path / "after.py"
+    program.write_text("import time\nfrom gf import GeneticFuckery\nGeneticFuckery().record({'a': {'v': 1}})\n"
+                       "while True: time.sleep(1)  # work after recording (uploading logs...)\n")
+    gf = subprocess.Popen([GF, "run", "--db", db_path, f"{sys.executable} {program} {{}}", "d1", "d2", "-j", "1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    conn = store.connect(db_path)
+    deadline = time.time() + 30
+    while conn.execute("SELECT count(*) FROM runs").fetchone()[0] < 1:
+        assert time.time() < deadline and gf.poll() is None
+        time.sleep(0.05)
+    gf.send_signal(signal.SIGTERM)
+    assert gf.wait(timeout=60) == 143
+    assert conn.execute("SELECT r.dataset, r.status, l.status FROM runs r JOIN launches l ON l.uid = r.launch"
+                        ).fetchall() == [("d1", "ok", "done")]
+    assert conn.execute("SELECT dataset, status FROM launches ORDER BY dataset").fetchall() == [
+        ("d1", "done"), ("d2", "abandoned")]
 
 
 def test_a_second_gf_run_leaves_the_pairs_a_live_gf_evaluates_to_it(load_text, db_path, tmp_path):
