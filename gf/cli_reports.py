@@ -184,7 +184,11 @@ def ingest(db_path, as_json, files):
     """
     from gf import ingest as ingesting
 
-    found = ingesting.ingest(open_db(db_path), files, db_path)
+    torn = []
+    found = ingesting.ingest(open_db(db_path), files, db_path, torn)
+    for path, number in torn:
+        click.echo(f"warning: {path}:{number}: skipped a line cut short by a writer that died mid-write "
+                   "(its run was never recorded)", err=True)
     if as_json:
         click.echo(json.dumps(found))
     else:

@@ -126,11 +126,14 @@ class Progress:
             self.echo(line, self.done == self.total)
 
 
-def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluating", again=False, failed=False):
+def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluating", again=False, failed=False,
+             wait=False):
     """Launch ``evaluations`` and settle them as they finish; return ``(ok, failed)`` counts.
 
     A pair that has a run by the time it is launched is left out, unless ``again`` (or,
-    with ``failed``, if every run it has failed).
+    with ``failed``, if every run it has failed). A pair another live gf is evaluating now
+    is left to it; with ``wait`` (a breed loop, which ranks on every pair), this waits until
+    each such pair has a run, and evaluates here those whose gf stopped without one.
 
     Ctrl-C stops starting evaluations, kills running ones (they stay pending and
     are evaluated on resume) and raises :class:`Interrupted`.
@@ -138,8 +141,8 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
     progress = progress or Progress()
     retry_failed, ok, failed = failed, 0, 0
     context.stopping = context.stopping or threading.Event()
+    held = []
     if launcher.waits and evaluations:
-        held = []
         evaluations = store.hand_out_launches(conn, evaluations, again, failed=retry_failed, owner=_me(),
                                               alive=_alive, held=held)
         progress.held += len(held)
@@ -191,17 +194,63 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
             close()
         if not completed and launcher.waits:
             _release(conn, evaluations)
+    if wait and held:
+        free = _wait_for_held(conn, held, progress, label)
+        if free:  # their gf stopped without recording a run: evaluated here
+            more_ok, more_failed = evaluate(conn, launcher, free, context, progress, label, again, retry_failed, wait)
+            ok, failed = ok + more_ok, failed + more_failed
     return ok, failed
+
+
+#: Seconds between looks at the pairs another gf is evaluating, while a loop waits for them.
+HELD_POLL = 0.2
+
+
+def _wait_for_held(conn, held, progress, label):
+    """Wait until every evaluation of ``held`` (left to another gf) has a run, or no live gf holds it
+    any longer; return those without a run, for this gf to evaluate."""
+    import time
+
+    me = _me()
+
+    def still_held(evaluation):
+        pair = (evaluation.group, evaluation.dataset)
+        if conn.execute("SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? LIMIT 1", pair).fetchone():
+            return False
+        holders = conn.execute("SELECT host, process_id, process_start FROM launches "
+                               "WHERE status = 'pending' AND group_id = ? AND dataset IS ?", pair).fetchall()
+        return any(tuple(holder) != tuple(me) and _alive(*holder) for holder in holders)
+
+    shown = None
+    try:
+        while True:
+            waiting = [evaluation for evaluation in held if still_held(evaluation)]
+            if not waiting:
+                break
+            if len(waiting) != shown:
+                shown = len(waiting)
+                _warn(progress, f"{label}: waiting for {shown} evaluation(s) another gf is running now")
+            time.sleep(HELD_POLL)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted while waiting for {shown} evaluation(s) another gf is running; "
+                          "rerun the same command to resume") from None
+    return [evaluation for evaluation in held if not conn.execute(
+        "SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? LIMIT 1",
+        (evaluation.group, evaluation.dataset)).fetchone()]
 
 
 def _release(conn, evaluations):
     """Abandon what this gf handed out and will not settle now (stopped early, e.g. Ctrl-C in
     ``evolve`` with the process going on, a notebook): no other gf waits on a live owner's
-    launches, and a program of them that still ends will not record."""
+    launches, and a program of them that still ends will not record. A launch whose program
+    has recorded its run already is done, not abandoned (under the same lock)."""
+    launches = [(evaluation.launch,) for evaluation in evaluations]
     try:
         with store.transaction(conn):
+            conn.executemany("UPDATE launches SET status = 'done' WHERE uid = ? AND status = 'pending' "
+                             "AND EXISTS (SELECT 1 FROM runs WHERE runs.launch = launches.uid)", launches)
             conn.executemany("UPDATE launches SET status = 'abandoned' WHERE uid = ? AND status = 'pending'",
-                             [(evaluation.launch,) for evaluation in evaluations])
+                             launches)
     except Exception:  # the database may be why it stopped: a rerun takes them over as before
         pass
 
@@ -721,7 +770,7 @@ def run_loop(conn, settings, context, progress=None):
             if missing:
                 progress.best = best_score(conn, settings.metric, settings.datasets, settings.minimize)
                 ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, missing), context, progress,
-                                      f"generation {generation}/{settings.generations} (resumed)")
+                                      f"generation {generation}/{settings.generations} (resumed)", wait=True)
                 if not settings.launcher.waits:  # printed again: breed on once they have run
                     summary.waiting = _waiting(generation, len(missing))
                     return summary
@@ -760,7 +809,7 @@ def run_loop(conn, settings, context, progress=None):
                 _warn(progress, f"generation {generation}: bred {len(children)} of {wanted} children; {discarded} "
                                 "came out as duplicates of stored groups or broke constraints")
             ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, pairs), context, progress,
-                                  f"generation {generation}/{settings.generations}")
+                                  f"generation {generation}/{settings.generations}", wait=True)
             if not settings.launcher.waits:  # resumed once the printed commands have run
                 summary.waiting = _waiting(generation, len(pairs))
                 summary.append({"generation": generation, "children": len(children), "ok": 0, "failed": 0,

@@ -23,8 +23,10 @@ def append(path, run, rows, group_digest=None):
     """Append one run (validated ``rows``) to the results file at ``path``; return its ULID.
 
     The line carries the group's digest (a hash of its values), so ``gf ingest`` into a
-    database whose group of that id holds other values is refused. It is written with
-    one ``write`` under an exclusive lock, so concurrent writers never interleave lines.
+    database whose group of that id holds other values is refused. It is written under an
+    exclusive lock, so concurrent writers never interleave lines; a write that fails (a
+    full disk) is cut back off, and a line cut short by a writer that died is ended first,
+    so one failed writer never spoils the next run's line.
     """
     import fcntl
 
@@ -32,16 +34,38 @@ def append(path, run, rows, group_digest=None):
     digest = {"group_digest": group_digest} if group_digest else {}
     line = json.dumps({"gf_run": 1, "uid": uid, **run, **digest,
                        "results": [[algo, name, value] for algo, name, value in rows]}) + "\n"
-    with open(path, "a", encoding="utf-8") as handle:
+    # unbuffered: a buffered file would retry what it still holds when closed, after the cut
+    with open(path, "a+b", buffering=0) as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.write(line)
-        handle.flush()
-        os.fsync(handle.fileno())
+        size = os.fstat(handle.fileno()).st_size
+        data = line.encode()
+        if size and os.pread(handle.fileno(), 1, size - 1) != b"\n":
+            data = b"\n" + data
+        try:
+            written = 0
+            while written < len(data):
+                written += handle.write(data[written:])
+            os.fsync(handle.fileno())
+        except BaseException:
+            try:
+                os.ftruncate(handle.fileno(), size)
+            except OSError:
+                pass  # the write's own error says more
+            raise
     return uid
 
 
-def read(path):
+#: How every line :func:`append` writes begins: a line that does and is cut short is a torn write.
+LINE_START = '{"gf_run": 1, "uid": "'
+
+
+def read(path, torn=None):
     """Parse and validate a results file: ``[(line_number, run, rows)]``.
+
+    A line cut short by a writer that died mid-write is skipped when another line follows it:
+    its run was never recorded (its ``report()`` did not return) and no writer can still be
+    writing it; its number is added to the list ``torn``. An unfinished last line may still
+    be being written, so it is refused.
 
     :raises LoadError: ``FILE:LINE: what is wrong`` for the first bad line.
     """
@@ -56,8 +80,24 @@ def read(path):
         if not line.strip():
             continue
         unfinished = number == len(lines) and not text.endswith("\n")
+        if not unfinished and _cut_short(line):
+            if torn is not None:
+                torn.append(number)
+            continue
         parsed.append((number, *_parse_line(path, number, line, unfinished)))
     return parsed
+
+
+def _cut_short(line):
+    """Whether ``line`` is the start of a line :func:`append` wrote, cut off: the JSON ends before its text does
+    not (an error elsewhere, such as a hand edit, is not a torn write)."""
+    if not line.startswith(LINE_START) or line.count(LINE_START) > 1:
+        return False
+    try:
+        json.loads(line)
+    except json.JSONDecodeError as error:
+        return error.pos >= len(line.rstrip()) or error.msg == "Unterminated string starting at"
+    return False
 
 
 def _parse_line(path, number, line, unfinished):
@@ -113,12 +153,19 @@ FIELD_TYPES = {"dataset": str, "family": str, "label": str, "started": str, "sto
 FIELD_WORDS = {field: "a whole number" if kinds is int else "a string" for field, kinds in FIELD_TYPES.items()}
 
 
-def ingest(conn, paths, db_path=""):
+def ingest(conn, paths, db_path="", torn=None):
     """Record every run of ``paths`` not recorded yet, in one transaction.
 
+    :param torn: a list that gets ``(path, line number)`` of each line cut short by a writer
+        that died mid-write, skipped (see :func:`read`).
     :returns: ``{"runs": added, "skipped": already_there, "results": rows_added}``.
     """
-    parsed = [(str(path), *item) for path in paths for item in read(path)]
+    parsed = []
+    for path in paths:
+        cut = []
+        parsed += [(str(path), *item) for item in read(path, cut)]
+        if torn is not None:
+            torn += [(str(path), number) for number in cut]
     digests = dict(conn.execute("SELECT id, digest FROM groups"))
     for path, number, run, _rows in parsed:
         if conn.execute("SELECT 1 FROM runs WHERE uid = ?", (run["uid"],)).fetchone():

@@ -308,23 +308,35 @@ def settle_many(conn, batch):
                 store.insert_run(conn, {**base, **columns}, [tuple(row) for row in remote["rows"]])
             waiting.append(index)
         recorded = {}
-        for launch, run, status in _launches_where(
-                conn, "SELECT launch, id, status FROM runs WHERE launch IN ({}) ORDER BY id",
+        for launch, run, status, group, dataset in _launches_where(
+                conn, "SELECT launch, id, status, group_id, dataset FROM runs WHERE launch IN ({}) ORDER BY id",
                 [batch[index].evaluation.launch for index in waiting]):
-            recorded.setdefault(launch, []).append((run, status))
+            recorded.setdefault(launch, []).append((run, status, group, dataset))
         for index in waiting:
             finished = batch[index]
-            launch = finished.evaluation.launch
+            evaluation = finished.evaluation
+            launch = evaluation.launch
             failed = finished.error is not None or finished.exit_code not in (0, None)
             reason = _reason(finished)
-            runs = recorded.get(launch)
+            runs = [(run, status) for run, status, group, dataset in recorded.get(launch, ())
+                    if (group, dataset) == (evaluation.group, evaluation.dataset)]
+            strays = [(group, dataset) for _run, _status, group, dataset in recorded.get(launch, ())
+                      if (group, dataset) != (evaluation.group, evaluation.dataset)]
+            if strays and not runs:  # kept as recorded, but it is no evaluation of this pair
+                group, dataset = strays[0]
+                reason = (f"the command recorded its run for group {group} on dataset {dataset!r}, not for group "
+                          f"{evaluation.group} on {evaluation.dataset!r}: let GF_PARAM_GROUP and GF_DATA choose "
+                          "(no pid= or dataset= in the program)" + ("\n" + reason if failed else ""))
+                failed = True
             if runs:
                 if failed:
                     conn.execute(
                         "UPDATE runs SET status = 'failed', exit_code = ?, error = coalesce(error || ?, ?) "
-                        "WHERE launch = ?", (finished.exit_code, "\n" + reason, reason, launch))
+                        "WHERE launch = ? AND group_id = ? AND dataset IS ?",
+                        (finished.exit_code, "\n" + reason, reason, launch, evaluation.group, evaluation.dataset))
                 else:
-                    conn.execute("UPDATE runs SET exit_code = ? WHERE launch = ?", (finished.exit_code, launch))
+                    conn.execute("UPDATE runs SET exit_code = ? WHERE launch = ? AND group_id = ? AND dataset IS ?",
+                                 (finished.exit_code, launch, evaluation.group, evaluation.dataset))
                 ok = not failed and all(status == "ok" for _, status in runs)
                 outcomes[index] = (ok, [run for run, _ in runs])
                 continue

@@ -74,6 +74,13 @@ def _same_group(out, source, old_id, fingerprint, place, before):
 
 
 def _merge_one(out, source):
+    """Copy one source into ``out`` (inside the caller's transaction), reading the source in one
+    snapshot: a loop writing it meanwhile cannot add a run whose group this merge did not read."""
+    with store.snapshot(source):
+        return _copy_source(out, source)
+
+
+def _copy_source(out, source):
     loop_ids = _copy_loops(out, source)
     known_groups = _ids_by_uid(out, "groups")
     before = out.execute("SELECT coalesce(max(id), 0) FROM groups").fetchone()[0]

@@ -478,6 +478,21 @@ def transaction(conn):
         raise
 
 
+@contextlib.contextmanager
+def snapshot(conn):
+    """One read transaction: every read inside sees the database as the first one did (one WAL
+    snapshot), whatever other processes commit meanwhile; nothing is written."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # a failure that got us here matters more; closing the connection ends the read
+
+
 # -- groups -------------------------------------------------------------------------
 
 

@@ -533,3 +533,76 @@ def test_lineage_goes_back_at_most_200_generations(tmp_path, run_gf):
     assert text.exit_code == 0 and len(text.stdout.splitlines()) == 201
     refused = run_gf("lineage", "--db", db, "--depth", "201", "301")
     assert refused.exit_code == 2 and "201 is too large (at most 200)" in refused.stderr
+
+
+GATED = """import os, sys, time
+from gf import GeneticFuckery
+g = GeneticFuckery()
+gate = os.environ["GATE"]
+while g.group > 1 and not os.path.exists(gate):  # children wait for the test to open the gate
+    time.sleep(0.02)
+with g.report("r") as r:
+    r["a"]["score"] = -(g.x - 3 - (0.5 if sys.argv[1] == "d1" else -0.5)) ** 2 - (g.y + 1) ** 2
+"""
+
+
+def test_a_resumed_loop_waits_for_the_pairs_another_gf_is_evaluating(tmp_path, run_gf):
+    """A loop resumed while a `gf run` evaluated the rest of its generation left those pairs to it, then bred
+    the next generation without their scores: a seeded loop bred other children than an uninterrupted one."""
+    program = tmp_path / "gated.py"
+    program.write_text(GATED)
+    gate = tmp_path / "gate"
+    env = {**os.environ, "GF_LOAD_PLUGINS": "", "GATE": str(gate)}
+    (tmp_path / "start.js").write_text("x = 1\ny = -2\n")
+    command = f"{sys.executable} {program} {{}}"
+
+    def start(name):
+        path = str(tmp_path / name)
+        assert run_gf("load", "--db", path, tmp_path / "start.js").exit_code == 0
+        assert run_gf("run", "--db", path, command, "d1", "d2", env=env).exit_code == 0
+        return path, ["breed", "--db", path, "--metric", "score", "--top", "2", "--population", "4", "--loop", "2",
+                      "--seed", "3", command]
+
+    def digests(path):
+        return store.connect(path).execute("SELECT generation, digest FROM groups ORDER BY generation, digest").fetchall()
+
+    gate.touch()
+    reference, args = start("reference.db")
+    assert run_gf(*args, env=env).exit_code == 0
+    gate.unlink()
+
+    db_path, args = start("test.db")
+    conn = store.connect(db_path)
+
+    def until(condition):
+        deadline = time.time() + 60
+        while not condition():
+            assert time.time() < deadline
+            time.sleep(0.02)
+
+    def pending_of(process):
+        return conn.execute("SELECT count(*) FROM launches WHERE status = 'pending' AND process_id = ?",
+                            (process.pid,)).fetchone()[0]
+
+    try:
+        killed = subprocess.Popen([GF, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        until(lambda: pending_of(killed))  # generation 1 handed out, its programs at the gate
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        other = subprocess.Popen([GF, "run", "--db", db_path, command], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True, env=env)
+        until(lambda: pending_of(other) == 8)  # it took generation 1 over
+        with open(tmp_path / "resumed.err", "w") as errors:
+            resumed = subprocess.Popen([GF, *args], stdout=subprocess.DEVNULL, stderr=errors, env=env)
+            # it waits for the other gf, or (before) bred generation 2 without generation 1's scores
+            until(lambda: "waiting for" in (tmp_path / "resumed.err").read_text() or resumed.poll() is not None
+                  or conn.execute("SELECT 1 FROM groups WHERE generation = 2").fetchone())
+            gate.touch()
+            assert other.wait(60) == 0, other.stderr.read()
+            assert resumed.wait(60) == 0
+    finally:
+        gate.touch()  # the killed gf's programs end (their launches were abandoned: they record nothing)
+    stderr = (tmp_path / "resumed.err").read_text()
+    assert digests(db_path) == digests(reference)
+    assert "generation 1/2 (resumed): waiting for 8 evaluation(s) another gf is running now" in stderr
+    assert pairs_evaluated_twice(db_path) == []

@@ -78,6 +78,31 @@ def test_run_failed_evaluates_again_the_pairs_whose_every_run_failed(db, run_gf,
     assert result.stdout == "0 evaluated: 0 ok, 0 failed, 4 skipped (already run)\n" and count_rows(db, "runs") == 6
 
 
+def test_a_run_recorded_for_another_group_or_dataset_is_no_evaluation_of_the_pair(db, run_gf, tmp_path):
+    """A program that pins its group (`GeneticFuckery(pid=1)`) or renames its dataset recorded a run for another
+    pair than the one launched, and counted as ok: the launched pair never got a run and was evaluated again
+    on every `gf run`."""
+    pinned = tmp_path / "pinned.py"
+    pinned.write_text("import sys\nfrom gf import GeneticFuckery\ng = GeneticFuckery(pid=1)\n"
+                      "g.record({'a': {'v': 1}}, dataset=sys.argv[1])\n")
+    result = run_gf("run", "--db", db, f"{sys.executable} {pinned} {{}}", "aa", "--group", "2", "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["failed"] == 1
+    assert "the command recorded its run for group 1 on dataset 'aa', not for group 2 on 'aa'" in result.stderr
+    upper = tmp_path / "upper.py"
+    upper.write_text("import sys\nfrom gf import GeneticFuckery\n"
+                     "GeneticFuckery().record({'a': {'v': 1}}, dataset=sys.argv[1].upper())\n")
+    assert run_gf("run", "--db", db, f"{sys.executable} {upper} {{}}", "bb", "--group", "1").exit_code == 1
+    again = run_gf("run", "--db", db, f"{sys.executable} {upper} {{}}", "bb", "--group", "1", "--json")
+    assert json.loads(again.stdout)["evaluated"] == 0  # the failed run is the pair's: not evaluated forever
+    assert [(g, d, s, e.splitlines()[0] if e else e) for g, d, s, _, e in runs(db)] == [
+        (1, "BB", "ok", None),
+        (1, "aa", "ok", None),
+        (1, "bb", "failed", "the command recorded its run for group 1 on dataset 'BB', not for group 1 on 'bb': "
+                            "let GF_PARAM_GROUP and GF_DATA choose (no pid= or dataset= in the program)"),
+        (2, "aa", "failed", "the command recorded its run for group 1 on dataset 'aa', not for group 2 on 'aa': "
+                            "let GF_PARAM_GROUP and GF_DATA choose (no pid= or dataset= in the program)")]
+
+
 def test_shell_runs_through_sh_only_when_asked(db, run_gf, tmp_path):
     marker = tmp_path / "marker"
     result = run_gf("run", "--db", db, "--group", "1", f"{COMMAND} && touch {marker}", "aa", "--shell")

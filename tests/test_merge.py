@@ -9,6 +9,7 @@ from gf import GeneticFuckery, plugins, store
 from gf.breeding import violations
 from gf.loader import Constraint
 from gf.merging import combine
+from conftest import count_rows
 
 START = "a__x = 1\na__y_int = 4\nb__z = -2\nb__w_bool = false\nmode_choice = [\"p\", \"q\"]\na__x < 10\n"
 
@@ -300,3 +301,35 @@ def test_merge_keeps_groups_of_other_loops_and_copies_within_one_input_apart(tmp
         store.insert_group(conn, params=rows, constraints=store.group_constraints(conn, 1), origin="copy")
     counts = json.loads(run_gf("merge", tmp_path / "twins.db", twin, "--json").stdout)
     assert [(c["groups"], c["groups_skipped"]) for c in counts] == [(2, 0)]
+
+
+def test_a_source_written_during_its_merge_is_read_as_one_snapshot(tmp_path, load_text, db_path):
+    """A loop that commits a group and its run while the source is merged (here between the merge's read
+    of the groups and its read of the runs) cannot make the merge meet a run of a group it did not read:
+    the source is read in one snapshot, and the next merge takes what came after."""
+    from gf import merging
+
+    load_text("x = 1\n")
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"score": 1}}, "r", dataset="d1")
+    writer = store.connect(db_path)
+    wrote = []
+
+    def write_before_the_runs_are_read(sql):  # the statement is about to run on the source
+        if "FROM runs" in sql and not wrote:
+            with store.transaction(writer):
+                group = store.insert_group(writer, params=[("x", "2", "float", "2")], origin="bred")
+                store.insert_run(writer, {"group_id": group, "dataset": "d1", "started": store.now(),
+                                          "status": "ok"}, [("a", "score", 2)])
+            wrote.append(group)
+
+    source = store.connect(db_path, create=False)
+    source.set_trace_callback(write_before_the_runs_are_read)
+    out = store.connect(tmp_path / "out.db")
+    with store.transaction(out):
+        first = merging._merge_one(out, source)
+    assert wrote == [2] and count_rows(db_path, "runs") == 2  # the writer did commit mid-merge
+    assert first == {"groups": 1, "groups_skipped": 0, "runs": 1, "runs_skipped": 0}
+    with store.transaction(out):
+        second = merging._merge_one(out, source)
+    assert second == {"groups": 1, "groups_skipped": 1, "runs": 1, "runs_skipped": 1}
+    assert out.execute("SELECT count(*) FROM runs r JOIN groups g ON g.id = r.group_id").fetchone() == (2,)

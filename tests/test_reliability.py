@@ -13,7 +13,7 @@ import pytest
 from pathlib import Path
 
 from gf import GeneticFuckery, store
-from conftest import count_rows
+from conftest import GF, count_rows
 
 WRITER = textwrap.dedent("""
     import sys
@@ -207,6 +207,64 @@ def test_ingest_rejects_bad_lines_with_their_location(load_text, db_path, tmp_pa
     assert open(db_path, "rb").read() == before and good.group == 1
 
 
+def _report_into(results_file, db_path, dataset, count, limit=None):
+    """A program that reports ``count`` results of group 1 into ``results_file`` (under a file-size ``limit``)."""
+    code = ("import os\nfrom gf import GeneticFuckery\nwith GeneticFuckery().report('r') as r:\n"
+            "    for i in range(int(os.environ['COUNT'])): r['a'][f's{i}'] = i")
+    env = {**os.environ, "GF_DB": db_path, "GF_PARAM_GROUP": "1", "GF_RESULTS": str(results_file),
+           "GF_DATA": dataset, "COUNT": str(count)}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          preexec_fn=_limit_file_size(limit) if limit else None)
+
+
+def test_a_results_line_a_full_disk_cut_short_is_cut_back_off(load_text, db_path, tmp_path, run_gf):
+    """report() into a results file on a full disk (here a file-size limit) raised and left half its line in
+    the file: the next run's line was glued to it, and `gf ingest` refused the file, every run in it."""
+    load_text("x = 1\n")
+    results = tmp_path / "results.jsonl"
+    assert _report_into(results, db_path, "one", 1).returncode == 0
+    size = results.stat().st_size
+    full = _report_into(results, db_path, "two", 20000, limit=size + 64 * 1024)
+    assert full.returncode != 0 and "File too large" in full.stderr
+    assert results.stat().st_size == size
+    assert _report_into(results, db_path, "three", 1).returncode == 0
+    result = run_gf("ingest", "--db", db_path, results, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"runs": 2, "skipped": 0, "results": 2}
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT dataset FROM runs ORDER BY dataset").fetchall() == [("one",), ("three",)]
+
+
+def test_a_line_cut_short_by_a_writer_that_died_is_ended_and_skipped_by_ingest(load_text, db_path, tmp_path,
+                                                                                run_gf):
+    """A writer killed mid-line left no line break: the next run's line was glued to the cut one, and `gf ingest`
+    refused the file. Now the next writer ends the cut line first, and ingest skips it, saying so."""
+    load_text("x = 1\n")
+    results = tmp_path / "results.jsonl"
+    assert _report_into(results, db_path, "one", 1).returncode == 0
+    whole = results.read_text()
+    results.write_text(whole + whole[:len(whole) // 2])  # the second writer died halfway through its line
+    assert _report_into(results, db_path, "two", 1).returncode == 0
+    assert len(results.read_text().splitlines()) == 3
+    result = run_gf("ingest", "--db", db_path, results, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"runs": 2, "skipped": 0, "results": 2}
+    assert f"warning: {results}:2: skipped a line cut short by a writer that died mid-write" in result.stderr
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT dataset FROM runs ORDER BY dataset").fetchall() == [("one",), ("two",)]
+
+
+def test_ingest_refuses_a_broken_line_that_is_not_a_cut_one(load_text, db_path, tmp_path, run_gf):
+    """Only a line cut short is skipped: one broken in its middle (a hand edit) is refused, with its location."""
+    load_text("x = 1\n")
+    results = tmp_path / "results.jsonl"
+    assert _report_into(results, db_path, "one", 1).returncode == 0
+    whole = results.read_text()
+    results.write_text(whole.replace('"dataset"', '"dataset', 1) + whole)
+    result = run_gf("ingest", "--db", db_path, results)
+    assert result.exit_code == 2 and result.stderr.startswith(f"{results}:1: not a JSON line")
+
+
 def test_ingest_points_at_an_unfinished_last_line(load_text, db_path, tmp_path, run_gf):
     load_text("x = 1\n")
     path = tmp_path / "cut.jsonl"
@@ -231,6 +289,28 @@ def test_a_run_whose_launch_was_abandoned_is_not_recorded(load_text, db_path):
     assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
     assert conn.execute("SELECT status FROM launches ORDER BY created, rowid").fetchall() == [
         ("abandoned",), ("pending",)]
+
+
+def test_sigterm_marks_done_the_launch_whose_program_recorded_its_run(load_text, db_path, tmp_path):
+    """gf stopped (SIGTERM) while a program that had recorded its run still worked on: its launch was marked
+    abandoned, which says its run should not exist."""
+    load_text("x = 1\n")
+    program = tmp_path / "after.py"
+    program.write_text("import time\nfrom gf import GeneticFuckery\nGeneticFuckery().record({'a': {'v': 1}})\n"
+                       "while True: time.sleep(1)  # work after recording (uploading logs...)\n")
+    gf = subprocess.Popen([GF, "run", "--db", db_path, f"{sys.executable} {program} {{}}", "d1", "d2", "-j", "1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    conn = store.connect(db_path)
+    deadline = time.time() + 30
+    while conn.execute("SELECT count(*) FROM runs").fetchone()[0] < 1:
+        assert time.time() < deadline and gf.poll() is None
+        time.sleep(0.05)
+    gf.send_signal(signal.SIGTERM)
+    assert gf.wait(timeout=60) == 143
+    assert conn.execute("SELECT r.dataset, r.status, l.status FROM runs r JOIN launches l ON l.uid = r.launch"
+                        ).fetchall() == [("d1", "ok", "done")]
+    assert conn.execute("SELECT dataset, status FROM launches ORDER BY dataset").fetchall() == [
+        ("d1", "done"), ("d2", "abandoned")]
 
 
 def test_a_second_gf_run_leaves_the_pairs_a_live_gf_evaluates_to_it(load_text, db_path, tmp_path):
