@@ -62,12 +62,13 @@ def select_datasets(conn, allow=(), deny=(), db_path=""):
 
 def pending_pairs(conn, groups, datasets, again=False, failed=False):
     """(group, dataset) pairs still to evaluate: every pair (``again``), or those with no run
-    yet, and with ``failed`` also those whose every run failed."""
+    yet, and with ``failed`` also those whose every run failed. A run that failed because gf
+    could not write the database (a full disk, see :data:`gf.store.EVALUATED`) is no run."""
     pairs = [(group, dataset) for group in groups for dataset in datasets]
     if again:
         return pairs
     done = set()
-    which = " AND status != 'failed'" if failed else ""
+    which = f" AND {store.EVALUATED}" + (" AND status != 'failed'" if failed else "")
     for start in range(0, len(groups), 500):
         chunk = groups[start:start + 500]
         marks = ",".join("?" * len(chunk))
@@ -215,7 +216,8 @@ def _wait_for_held(conn, held, progress, label):
 
     def still_held(evaluation):
         pair = (evaluation.group, evaluation.dataset)
-        if conn.execute("SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? LIMIT 1", pair).fetchone():
+        if conn.execute(f"SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? AND {store.EVALUATED} LIMIT 1",
+                        pair).fetchone():
             return False
         holders = conn.execute("SELECT host, process_id, process_start FROM launches "
                                "WHERE status = 'pending' AND group_id = ? AND dataset IS ?", pair).fetchall()
@@ -235,7 +237,7 @@ def _wait_for_held(conn, held, progress, label):
         raise Interrupted(f"interrupted while waiting for {shown} evaluation(s) another gf is running; "
                           "rerun the same command to resume") from None
     return [evaluation for evaluation in held if not conn.execute(
-        "SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? LIMIT 1",
+        f"SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? AND {store.EVALUATED} LIMIT 1",
         (evaluation.group, evaluation.dataset)).fetchone()]
 
 

@@ -422,20 +422,34 @@ def _path_of(conn):
     return row[2] if row and row[2] else "the database"
 
 
+#: How :func:`environment_error` begins its advice for a full disk, a read-only file, a lock that
+#: never freed and a failing write: where a program's run failed with one of these in its error,
+#: gf could not record it, and the pair counts as not evaluated (see :data:`EVALUATED`).
+UNWRITTEN = {
+    "full": "the disk is full or the file reached its size limit;",
+    "read-only": "the database is read-only;",
+    "locked": "still locked by another writer after",
+    "io": "could not write: a full disk, a file size limit or a failing disk;",
+}
+#: SQL over ``runs``: a run that evaluated its pair: not one that failed because gf could not write
+#: its database (:data:`UNWRITTEN`), which ``gf run`` and a resumed loop make again.
+EVALUATED = ("NOT (status = 'failed' AND ("
+             + " OR ".join(f"instr(coalesce(error, ''), '{mark}') > 0" for mark in UNWRITTEN.values()) + "))")
+
+
 def environment_error(conn, error):
     """A :class:`StoreError` saying what to do about a full disk, a read-only file or a lock,
     or ``None`` when ``error`` is not one of those."""
     text = str(error).lower()
     if "disk is full" in text:
-        advice = "the disk is full or the file reached its size limit; free space and rerun (what was recorded before is kept)"
+        advice = f"{UNWRITTEN['full']} free space and rerun (what was recorded before is kept)"
     elif "readonly" in text or "read-only" in text:
-        advice = "the database is read-only; make the file and its folder writable, or work on a copy"
+        advice = f"{UNWRITTEN['read-only']} make the file and its folder writable, or work on a copy"
     elif "locked" in text or "busy" in text:
-        advice = (f"still locked by another writer after {LOCK_RETRIES + 1} waits of {BUSY_TIMEOUT:g} s, with "
+        advice = (f"{UNWRITTEN['locked']} {LOCK_RETRIES + 1} waits of {BUSY_TIMEOUT:g} s, with "
                   "pauses between them; is a process stuck holding it?")
     elif "disk i/o error" in text:
-        advice = ("could not write: a full disk, a file size limit or a failing disk; free space or check "
-                  "the disk and rerun (what was recorded before is kept)")
+        advice = f"{UNWRITTEN['io']} free space or check the disk and rerun (what was recorded before is kept)"
     else:
         return None
     return StoreError(f"{_path_of(conn)}: {advice} ({error})")
@@ -655,14 +669,15 @@ def hand_out_launches(conn, evaluations, again=False, failed=False, owner=(None,
     dataset) is abandoned: its coordinator is gone, and its program will not record. A
     pending launch whose program recorded its run (its gf killed before settling it) is
     marked done. Unless ``again``, a pair that got a run meanwhile (an orphan that finished
-    just before; with ``failed``, a run that did not fail) is dropped, under the same write
-    lock, so no pair is evaluated twice.
+    just before; with ``failed``, a run that did not fail; never one gf could not record, see
+    :data:`EVALUATED`) is dropped, under the same write lock, so no pair is evaluated twice.
 
     :param owner: this gf's ``(host, process id, start time)``, recorded with each launch.
     :param held: a list that gets the evaluations left to another gf.
     """
     kept = []
-    already = "SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ?" + (" AND status != 'failed'" if failed else "")
+    already = (f"SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? AND {EVALUATED}"
+               + (" AND status != 'failed'" if failed else ""))
     with transaction(conn):
         # a launch whose program recorded its run while its gf was gone (killed before it settled)
         # is done: it would otherwise stay pending for good, as no one launches that pair again

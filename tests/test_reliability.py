@@ -388,3 +388,37 @@ def test_a_results_file_ingested_again_into_a_merged_database_adds_nothing(load_
     result = run_gf("ingest", "--db", merged, results, "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {"runs": 0, "skipped": 1, "results": 0}
+
+
+FULL_DISK_PROGRAM = """\
+import os, resource, sys
+from gf import GeneticFuckery
+g = GeneticFuckery()
+if os.path.exists(sys.argv[2]):  # no file may grow past 1 byte: the database's write fails as on a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+if len(sys.argv) > 3:
+    raise SystemExit("the program's own failure")
+g.record({"a": {"v": g.x}})
+"""
+
+
+def test_a_run_gf_could_not_record_for_a_full_disk_is_evaluated_again(load_text, db_path, tmp_path, run_gf):
+    """gf's message said "free space and rerun", but the rerun skipped the pair: its failed run counted as
+    its evaluation. A run that failed because gf could not write the database is no evaluation now; a
+    run the program failed on its own still is (``--failed`` redoes it)."""
+    load_text("x = 1\n")
+    program, flag = tmp_path / "full.py", tmp_path / "full.flag"
+    program.write_text(FULL_DISK_PROGRAM)
+    command = f"{sys.executable} {program} {{}} {flag}"
+    flag.touch()
+    failed = run_gf("run", "--db", db_path, command, "d1", "-j", "1")
+    assert failed.exit_code == 1 and "could not write: a full disk" in failed.stderr
+    flag.unlink()  # space freed
+    again = run_gf("run", "--db", db_path, command, "d1", "-j", "1")
+    assert again.exit_code == 0 and again.stdout.startswith("1 evaluated: 1 ok, 0 failed")
+    assert run_gf("run", "--db", db_path, command, "d1", "-j", "1").stdout.startswith("0 evaluated")
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT status FROM runs ORDER BY id").fetchall() == [("failed",), ("ok",)]
+    assert run_gf("run", "--db", db_path, command + " own", "d2", "-j", "1").exit_code == 1
+    assert run_gf("run", "--db", db_path, command, "d2", "-j", "1").stdout.startswith("0 evaluated")
+    assert conn.execute("SELECT count(*) FROM runs WHERE dataset = 'd2'").fetchone() == (1,)
