@@ -773,6 +773,7 @@ def run_loop(conn, settings, context, progress=None):
                 progress.best = best_score(conn, settings.metric, settings.datasets, settings.minimize)
                 ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, missing), context, progress,
                                       f"generation {generation}/{settings.generations} (resumed)", wait=True)
+                store.require_same_file(conn)  # else its programs failed for want of it: not the command's fault
                 if not settings.launcher.waits:  # printed again: breed on once they have run
                     summary.waiting = _waiting(generation, len(missing))
                     return summary
@@ -812,6 +813,7 @@ def run_loop(conn, settings, context, progress=None):
                                 "came out as duplicates of stored groups or broke constraints")
             ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, pairs), context, progress,
                                   f"generation {generation}/{settings.generations}", wait=True)
+            store.require_same_file(conn)  # else its programs failed for want of it: not the command's fault
             if not settings.launcher.waits:  # resumed once the printed commands have run
                 summary.waiting = _waiting(generation, len(pairs))
                 summary.append({"generation": generation, "children": len(children), "ok": 0, "failed": 0,
@@ -873,7 +875,9 @@ def _summary(conn, settings, generation, children, ok, failed):
 
 def all_failed_message(conn, groups, which, function=False):
     """Why every evaluation ``which`` ("of generation 3") failed, with the last error seen
-    (``function``: the evaluations called a Python function, not a command)."""
+    (``function``: the evaluations called a Python function, not a command). If the database file
+    was deleted or replaced meanwhile, that is why: :class:`gf.errors.StoreError` says so instead."""
+    store.require_same_file(conn)
     marks = ",".join("?" * len(groups))
     row = conn.execute(
         f"SELECT exit_code, error FROM runs WHERE group_id IN ({marks}) AND status = 'failed' ORDER BY id DESC LIMIT 1",

@@ -329,9 +329,33 @@ def _why_not_open(path, exists, error):
     return "not a usable SQLite database"
 
 
+class Connection(sqlite3.Connection):
+    """A gf database connection; ``file`` is the ``(device, inode)`` of the file it opened (see
+    :func:`require_same_file`)."""
+
+    file = None
+
+
+def require_same_file(conn):
+    """Raise :class:`StoreError` if the file ``conn`` opened was deleted or replaced since: gf
+    would go on writing into a file no path reaches any more, and lose all of it."""
+    opened = getattr(conn, "file", None)  # None: not opened by :func:`connect`
+    if opened is None:
+        return
+    path = _path_of(conn)
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        raise StoreError(f"{path}: the database file was deleted while gf had it open; what gf recorded since "
+                         "is lost with it. Restore the file (or start again) and rerun") from None
+    if (now.st_dev, now.st_ino) != opened:
+        raise StoreError(f"{path}: the database file was replaced while gf had it open; what gf recorded since "
+                         "went to the old file. Rerun on the new one") from None
+
+
 def _open(path, exists):
     """``(connection, schema version)``; on read-only storage the file is opened immutable."""
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+    conn = _opened(sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, factory=Connection), path)
     try:
         return conn, conn.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.OperationalError as error:
@@ -345,9 +369,19 @@ def _open(path, exists):
     import pathlib
 
     conn.close()
-    conn = sqlite3.connect(pathlib.Path(path).absolute().as_uri() + "?immutable=1", uri=True,
-                           timeout=BUSY_TIMEOUT, isolation_level=None)
+    conn = _opened(sqlite3.connect(pathlib.Path(path).absolute().as_uri() + "?immutable=1", uri=True,
+                                   timeout=BUSY_TIMEOUT, isolation_level=None, factory=Connection), path)
     return conn, conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def _opened(conn, path):
+    """``conn``, knowing which file it opened (a file SQLite creates now: once it exists)."""
+    try:
+        found = os.stat(path)
+        conn.file = (found.st_dev, found.st_ino)
+    except OSError:
+        pass
+    return conn
 
 
 def _refuse_foreign(conn, path):

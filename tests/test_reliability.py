@@ -422,3 +422,33 @@ def test_a_run_gf_could_not_record_for_a_full_disk_is_evaluated_again(load_text,
     assert run_gf("run", "--db", db_path, command + " own", "d2", "-j", "1").exit_code == 1
     assert run_gf("run", "--db", db_path, command, "d2", "-j", "1").stdout.startswith("0 evaluated")
     assert conn.execute("SELECT count(*) FROM runs WHERE dataset = 'd2'").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_database_deleted_or_replaced_under_gf_is_named(load_text, db_path, tmp_path, how):
+    """gf went on writing into the unlinked file, its programs all failed for want of the database, and
+    it ended with "check the command"; a file replaced mid-loop mixed the old log into the new file."""
+    load_text("x = 1\n")
+    GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"v": 1.0}}, dataset="d1")
+    backup = tmp_path / "backup.db"
+    store.connect(db_path).execute("VACUUM INTO ?", (str(backup),))
+    program = tmp_path / "gone.py"
+    program.write_text(textwrap.dedent(f"""\
+        import os, shutil, sys
+        if not os.path.exists({str(tmp_path / 'done')!r}):
+            open({str(tmp_path / 'done')!r}, "w").close()
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists({db_path!r} + suffix):
+                    os.unlink({db_path!r} + suffix)
+            if {how!r} == "replaced":
+                shutil.copy({str(backup)!r}, {db_path!r})
+        from gf import GeneticFuckery
+        g = GeneticFuckery()
+        g.record({{"a": {{"v": g.x}}}})
+    """))
+    result = subprocess.run([GF, "breed", "--db", db_path, "--metric", "v", "--population", "2", "--loop", "2",
+                             "-j", "1", f"{sys.executable} {program} {{}}"], capture_output=True, text=True,
+                            env={**os.environ, "GF_DB": ""})
+    assert result.returncode == 1
+    assert f"error: {db_path}: the database file was {how} while gf had it open" in result.stderr
+    assert "check the command" not in result.stderr
