@@ -11,7 +11,7 @@ import json
 import os
 
 from gf import store
-from gf.errors import LoadError
+from gf.errors import LoadError, StoreError
 from gf.params import validate_results
 
 #: The run fields a results line carries (besides ``uid``, ``group_digest`` and ``results``).
@@ -28,17 +28,24 @@ def append(path, run, rows, group_digest=None):
     full disk) is cut back off, and a line cut short by a writer that died is ended first,
     so one failed writer never spoils the next run's line.
     """
-    import fcntl
-
     uid = store.new_ulid()
     digest = {"group_digest": group_digest} if group_digest else {}
     line = json.dumps({"gf_run": 1, "uid": uid, **run, **digest,
                        "results": [[algo, name, value] for algo, name, value in rows]}) + "\n"
+    try:
+        return _append_line(path, line.encode(), uid)
+    except OSError as error:  # the program's report() raises this: one line, not an OSError's traceback
+        raise StoreError(f"GF_RESULTS={path}: cannot write the results file ({error.strerror or error}); "
+                         "point GF_RESULTS at a file in a writable folder with free space") from None
+
+
+def _append_line(path, data, uid):
+    import fcntl
+
     # unbuffered: a buffered file would retry what it still holds when closed, after the cut
     with open(path, "a+b", buffering=0) as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         size = os.fstat(handle.fileno()).st_size
-        data = line.encode()
         if size and os.pread(handle.fileno(), 1, size - 1) != b"\n":
             data = b"\n" + data
         try:

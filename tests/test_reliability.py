@@ -183,6 +183,18 @@ def test_results_file_and_ingest(load_text, db_path, tmp_path, run_gf):
     assert conn.execute("SELECT count(*) FROM results WHERE value IS NULL").fetchone() == (3,)
 
 
+def test_a_results_file_that_cannot_be_written_is_named_by_report(load_text, db_path, tmp_path):
+    load_text("x = 1\n")
+    code = "from gf import GeneticFuckery\nwith GeneticFuckery().report('r') as r: r['a']['b'] = 2"
+    for where in (tmp_path / "no-such-folder" / "results.jsonl", tmp_path):
+        env = {**os.environ, "GF_DB": db_path, "GF_PARAM_GROUP": "1", "GF_RESULTS": str(where), "GF_DATA": "d"}
+        failed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert failed.returncode != 0  # the program's traceback ends in gf's own error, not an OSError
+        assert failed.stderr.strip().splitlines()[-1].startswith(
+            f"gf.errors.StoreError: GF_RESULTS={where}: cannot write the results file (")
+    assert count_rows(db_path, "runs") == 0
+
+
 @pytest.mark.parametrize(
     "line, message",
     [
