@@ -548,12 +548,22 @@ def overall(conn, metric, datasets, minimize=False, left_out=None):
         missed = [dataset for dataset in datasets if short and lacking[dataset] == len(short)]
         left_out.update(groups=len(short), missed=missed, all_lack=bool(missed))
     ranked = [
-        (group, math.fsum(by_dataset.values()) / len(by_dataset), by_dataset)  # exact: any order, one sum
+        (group, mean(by_dataset.values()), by_dataset)
         for group, by_dataset in scores.items()
         if len(by_dataset) == coverage
     ]
     ranked.sort(key=lambda item: (item[1] if minimize else -item[1], item[0]))
     return ranked
+
+
+def mean(scores):
+    """The mean of ``scores`` (numbers), correctly rounded whatever their order; finite when they are, however
+    large: a sum past the largest float (two scores near it) is taken over each score's share instead."""
+    scores = list(scores)
+    try:
+        return math.fsum(scores) / len(scores)
+    except OverflowError:
+        return math.fsum(score / len(scores) for score in scores)
 
 
 def result_names(conn):

@@ -1,4 +1,5 @@
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +19,12 @@ def console_script(name):
 
 GF = console_script("gf")
 DASK = console_script("dask")
+
+
+def gf_process(*args, cwd=None):
+    """Run the installed ``gf`` with ``args`` in a process of its own (the test's environment, which the
+    autouse fixture cleaned); the ``subprocess.CompletedProcess``, stdout and stderr as text."""
+    return subprocess.run([GF, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(autouse=True)

@@ -428,3 +428,30 @@ def test_a_plugin_metric_named_like_a_recorded_result_is_warned_of(scored, db_pa
     assert result.exit_code == 0 and result.stderr == (
         "warning: 'profit' is a metric a plugin registers, and also a result recorded here; the plugin's metric "
         "ranks (pass --metric-sql to rank by the result, or rename one)\n")
+
+
+def test_scores_near_the_largest_float_average_without_overflowing(load_text, db_path, tmp_path):
+    """Two datasets' scores of sys.float_info.max add up past any float: the mean is still that score."""
+    import sys
+
+    from gf import engine, metrics
+
+    from conftest import gf_process
+
+    load_text("x = 1\ny = 2\n")
+    huge = sys.float_info.max
+    for dataset in ("a", "b"):
+        GeneticFuckery(dbfile=db_path, pid=1).record({"algo": {"loss": huge}}, dataset=dataset)
+    conn = store.connect(db_path)
+    assert metrics.overall(conn, resolve("loss"), ["a", "b"]) == [(1, huge, {"a": huge, "b": huge})]
+    assert engine.best_score(conn, resolve("loss"), ["a", "b"], minimize=True) == huge
+    assert metrics.mean([huge, -huge, huge]) == huge / 3
+    best = gf_process("best", "--db", db_path, "--metric", "loss", "--minimize", "--json")
+    assert best.returncode == 0, best.stderr
+    assert json.loads(best.stdout)[0]["score"] == huge
+    compared = gf_process("compare", db_path, "--metric", "loss", "--json")
+    assert compared.returncode == 0, compared.stderr
+    assert json.loads(compared.stdout)["databases"][0]["score"] == huge
+    bred = gf_process("breed", "--db", db_path, "--metric", "loss", "--population", "2", "--seed", "1")
+    assert bred.returncode == 0, bred.stderr
+    assert len(bred.stdout.split()) == 2

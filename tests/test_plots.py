@@ -250,3 +250,23 @@ def test_the_output_extension_picks_svg_or_pdf_and_any_other_is_refused(conn, tm
     with pytest.raises(InputError, match=r"p\.jpg: a plot is written as \.png, \.svg, \.pdf; end the file name"):
         plots.progress(conn, metric, tmp_path / "p.jpg", minimize=True)
     assert not (tmp_path / "p.jpg").exists()
+
+
+def test_scores_near_the_largest_float_are_drawn_in_units_of_a_power_of_ten(load_text, db_path, tmp_path):
+    """matplotlib's ticks overflow on values near the largest float, and the median of two such scores
+    added them first: both plots draw them divided by a power of ten, and say so."""
+    from conftest import gf_process
+
+    load_text("x = 1\ny = 2\n")
+    load_text("x = 3\ny = 4\n")
+    for group, loss in ((1, 1e308), (2, 1.5e308)):
+        GeneticFuckery(dbfile=db_path, pid=group).record({"algo": {"loss": loss}}, dataset="a")
+    conn = store.connect(db_path, create=False)
+    assert plots.progress_series(conn, metrics.resolve("loss")) == {"a": [(0, 1.5e308, 1.25e308, 2)]}
+    conn.close()
+    for kind in ("progress", "params"):
+        output = tmp_path / f"{kind}.png"
+        drawn = gf_process("plot", kind, "--db", db_path, "--metric", "loss", "-o", output)
+        assert drawn.returncode == 0, drawn.stderr
+        assert drawn.stdout == f"{output}\n"
+        assert output.read_bytes().startswith(PNG_SIGNATURE)
