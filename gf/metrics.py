@@ -240,10 +240,15 @@ class SqlFileMetric(Metric):
     the worst groups).
     """
 
-    def __init__(self, path):
+    def __init__(self, path, sql=None):
+        """:param path: the query's file; ``sql``: its text, if already known (then the file is not read: a
+        loop's stored query scores as the loop did, wherever gf runs and whatever the file says now)."""
         self.path = str(path)
         self.name = f"sql:{self.path}"
         self.description = f"the query in {self.path}"
+        if sql is not None:
+            self.sql = sql
+            return
         try:
             with open(path, encoding="utf-8") as handle:
                 self.sql = handle.read()
