@@ -406,7 +406,8 @@ def _run_info(conn, run_ids):
     return info
 
 
-_RESULT = re.compile(r"^(?:([A-Za-z0-9_\-]+)\.)?([A-Za-z0-9_\-]+)$")
+#: ``[algo.]name``: what ``record()`` accepts as algo and result names (any text but ``.``, not only spaces).
+_RESULT = re.compile(r"^(?:([^.]*[^.\s][^.]*)\.)?([^.]*[^.\s][^.]*)$")
 
 
 def resolve(spec=None, *, sql_file=None, algo=None):
@@ -430,7 +431,7 @@ def resolve(spec=None, *, sql_file=None, algo=None):
     registered = plugins.get_metrics()
     if spec in registered:
         return CheckedMetric(registered[spec])
-    match = _RESULT.match(spec.strip())
+    match = _RESULT.match(spec)  # unstripped: record() keeps spaces around a name
     if not match:
         known = ", ".join(repr(name) for name in registered) or "none"
         raise InputError(
@@ -516,7 +517,13 @@ def require_known(conn, metric, db_path):
         return
     recorded = result_names(conn)
     if recorded:
-        raise InputError(f"no run in {db_path} is scored by metric {metric.name!r}; results recorded: "
+        import difflib
+
+        from gf import plugins
+
+        close = difflib.get_close_matches(metric.name, list(plugins.get_metrics()), n=1, cutoff=0.6)
+        hint = f" (or the registered metric {close[0]!r}?)" if close else ""
+        raise InputError(f"no run in {db_path} is scored by metric {metric.name!r}{hint}; results recorded: "
                          f"{some_of(recorded, metric.name)}")
 
 

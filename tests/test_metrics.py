@@ -136,8 +136,10 @@ def test_resolve_metric_specs(tmp_path):
     assert (resolve("Crossover.Profit").algo, resolve("Crossover.Profit").result) == ("crossover", "profit")
     assert resolve("profit", algo="meanrev").name == "meanrev.profit"
     assert resolve("max profit min trades").name == "max profit min trades"
-    with pytest.raises(InputError, match="unknown metric 'max profit': use a result name"):
-        resolve("max profit")
+    with pytest.raises(InputError, match="unknown metric 'a.b.c': use a result name"):
+        resolve("a.b.c")
+    with pytest.raises(InputError, match="unknown metric ' ': use a result name"):
+        resolve(" ")
     with pytest.raises(InputError, match="either --metric or --metric-sql"):
         resolve("profit", sql_file=tmp_path / "x.sql")
     with pytest.raises(InputError, match="with --metric-sql, choose the algo in the query"):
@@ -455,3 +457,20 @@ def test_scores_near_the_largest_float_average_without_overflowing(load_text, db
     bred = gf_process("breed", "--db", db_path, "--metric", "loss", "--population", "2", "--seed", "1")
     assert bred.returncode == 0, bred.stderr
     assert len(bred.stdout.split()) == 2
+
+
+def test_any_result_name_record_accepts_can_be_named_in_a_metric(load_text, db_path):
+    """record() refuses only '.' in names (and blank ones): spaces and any letters can be named in --metric."""
+    from conftest import gf_process
+
+    load_text("x = 1\n")
+    load_text("x = 2\n")
+    for group, (rate, profit) in ((1, (0.5, 3)), (2, (0.75, 1))):
+        GeneticFuckery(dbfile=db_path, pid=group).record({"Algo One": {"Win Rate": rate, "prófit": profit}},
+                                                         dataset="SPY")
+    assert (resolve("Algo One.Win Rate").algo, resolve("Algo One.Win Rate").result) == ("algo one", "win rate")
+    for metric, groups in (("win rate", [2, 1]), ("Algo One.win rate", [2, 1]), ("prófit", [1, 2]),
+                           ("algo one.PRÓFIT", [1, 2])):
+        ranked = gf_process("top", "--db", db_path, "--metric", metric, "--json")
+        assert ranked.returncode == 0, ranked.stderr
+        assert [row["group"] for row in json.loads(ranked.stdout)] == groups, metric
