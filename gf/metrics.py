@@ -478,7 +478,17 @@ def direction(conn, metric, minimize, where=None):
 
 def directions(conn, metric):
     """``{minimize: newest loop id}`` over the breed loops by ``metric`` (newest by id, the order loops
-    were opened in this database: clocks differ between machines); two keys when loops disagree."""
+    were opened in this database: clocks differ between machines); two keys when loops disagree. A result
+    of one algo (``crossover.trades``, ``--algo crossover``) no loop bred by goes by the loops of its result
+    (``trades``): one algo's values are ranked the same way as all of them."""
+    found = _loop_directions(conn, metric.name)
+    if not found and isinstance(metric, ResultMetric) and metric.algo is not None:
+        found = _loop_directions(conn, metric.result)
+    return found
+
+
+def _loop_directions(conn, name):
+    """:func:`directions` of the loops whose metric is called ``name``."""
     import json
 
     found = {}
@@ -487,7 +497,7 @@ def directions(conn, metric):
             settings = json.loads(args)
         except ValueError:
             continue
-        if settings.get("metric") == metric.name:
+        if settings.get("metric") == name:
             found.setdefault(bool(settings.get("minimize")), loop_id)
     return found
 

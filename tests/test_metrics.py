@@ -474,3 +474,28 @@ def test_any_result_name_record_accepts_can_be_named_in_a_metric(load_text, db_p
         ranked = gf_process("top", "--db", db_path, "--metric", metric, "--json")
         assert ranked.returncode == 0, ranked.stderr
         assert [row["group"] for row in json.loads(ranked.stdout)] == groups, metric
+
+
+def test_one_algos_result_ranks_the_way_loops_by_the_result_bred(load_text, db_path):
+    """Bred by trades with --minimize: `--algo crossover` (crossover.trades, a name no loop has) ranks lowest
+    first too, and says why; a loop by crossover.trades itself would decide for it."""
+    from gf import metrics
+
+    from conftest import gf_process
+
+    load_text("x = 5\n")
+    GeneticFuckery(dbfile=db_path).evolve(
+        lambda params, dataset: {"crossover": {"trades": abs(params.x - 1)}, "meanrev": {"trades": params.x}},
+        metric="trades", minimize=True, generations=1, population=4, datasets=["a"], seed=1, progress=False)
+    conn = store.connect(db_path)
+    fewest = conn.execute("SELECT min(value) FROM results WHERE algo = 'crossover' AND name = 'trades'").fetchone()[0]
+    assert metrics.direction(conn, resolve("trades", algo="crossover"), None) == (True, 1)
+    for args in (("--metric", "trades", "--algo", "crossover"), ("--metric", "crossover.trades")):
+        ranked = gf_process("top", "--db", db_path, *args, "--json", "-n", "1")
+        assert ranked.returncode == 0, ranked.stderr
+        assert json.loads(ranked.stdout)[0]["score"] == fewest
+        assert ranked.stderr == "note: lower crossover.trades is better, as breed loop 1 had it (--maximize for higher)\n"
+    GeneticFuckery(dbfile=db_path).evolve(
+        lambda params, dataset: {"crossover": {"trades": abs(params.x - 1)}}, metric="crossover.trades",
+        minimize=False, generations=1, population=4, datasets=["a"], seed=2, progress=False)
+    assert metrics.direction(conn, resolve("crossover.trades"), None) == (False, 2)
