@@ -430,6 +430,9 @@ def resolve(spec=None, *, sql_file=None, algo=None):
 
     registered = plugins.get_metrics()
     if spec in registered:
+        if algo:
+            raise InputError(f"--algo {algo} filters a result name (--metric profit --algo {algo}); {spec!r} is a "
+                             "registered metric, which chooses its own rows: leave out --algo")
         return CheckedMetric(registered[spec])
     match = _RESULT.match(spec)  # unstripped: record() keeps spaces around a name
     if not match:

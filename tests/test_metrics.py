@@ -148,6 +148,9 @@ def test_resolve_metric_specs(tmp_path):
         resolve(sql_file=tmp_path / "missing.sql")
     with pytest.raises(InputError, match="names algo a but --algo says b"):
         resolve("a.profit", algo="b")
+    with pytest.raises(InputError, match="'max profit min trades' is a registered metric, which chooses its own "
+                                         "rows: leave out --algo"):
+        resolve("max profit min trades", algo="crossover")
 
 
 def test_gf_top_per_dataset(scored, db_path, run_gf):
