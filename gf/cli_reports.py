@@ -41,12 +41,13 @@ def report(db_path, metric_spec, metric_sql, minimize, as_json, groups):
 
     The metric defaults to the one of the last breed loop.
     """
-    from gf import reports
+    from gf import metrics, reports
 
     conn = open_db(db_path)
     for group in groups:  # a missing group is the first thing to say, before any missing metric
         store.require_group(conn, group, db_path)
     metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
+    metrics.require_known(conn, metric, db_path)  # a misspelt result would report "no run scored", as if none were
     found = [reports.group_report(conn, group, metric, lower, db_path) for group in groups]
     if as_json:
         click.echo(to_json(found, indent=2))
