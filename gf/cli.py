@@ -701,12 +701,13 @@ def tag(db_path, map_file, clear, as_json, algo, patterns):
 
     if algo is not None and not algo.strip():  # an unset $ALGO in a script: --clear "" cleared every algo's tags
         raise InputError("ALGO is empty; name the algo (gf tag crossover 'fast*'), or leave it out to list the tags")
-    conn = open_db(db_path, create=True)
     mapping = tagging.read_map(map_file) if map_file else {}
     if algo:
         mapping.setdefault(algo, []).extend(patterns)
         if not patterns and not clear:
             raise InputError(f"name the params {algo} uses: gf tag {algo} 'pattern*' ...")
+    # only tags to save make a database: a listing (or a clearing) of a misspelt --db says there is none
+    conn = open_db(db_path, create=any(mapping.values()))
     unmatched = tagging.save(conn, mapping, clear=clear, clear_algo=algo)
     for algo_name, pattern in unmatched:
         click.echo(f"warning: {algo_name}: pattern {pattern!r} matches no parameter of any group", err=True)

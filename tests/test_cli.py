@@ -251,3 +251,17 @@ def test_json_output_writes_scores_that_overflow_to_infinity_as_null(load_text, 
     assert strict_json(bred.stdout)[0]["best"] is None
     listed = gf_process("loops", "--db", db_path, "--json")
     assert strict_json(listed.stdout)[0]["best"] is None
+
+
+def test_gf_tag_creates_a_database_only_to_save_tags(tmp_path):
+    from conftest import gf_process
+
+    missing = tmp_path / "typo.db"
+    for args in ((), ("--clear",)):
+        listed = gf_process("tag", "--db", missing, *args)
+        assert (listed.returncode, listed.stderr.startswith(f"error: {missing}: no such database")) == (1, True)
+        assert not missing.exists()
+    saved = gf_process("tag", "--db", missing, "crossover", "crossover__*")
+    assert saved.returncode == 0, saved.stderr
+    assert json.loads(gf_process("tag", "--db", missing, "--json").stdout) == [
+        {"algo": "crossover", "patterns": ["crossover__*"]}]
