@@ -21,10 +21,16 @@ GF = console_script("gf")
 DASK = console_script("dask")
 
 
-def gf_process(*args, cwd=None):
-    """Run the installed ``gf`` with ``args`` in a process of its own (the test's environment, which the
-    autouse fixture cleaned); the ``subprocess.CompletedProcess``, stdout and stderr as text."""
-    return subprocess.run([GF, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120)
+@pytest.fixture
+def gf_process():
+    """Run the installed ``gf`` in a process of its own: ``gf_process("top", "--db", db, cwd=folder)`` -> a
+    ``subprocess.CompletedProcess``, stdout and stderr as text (the test's environment, which
+    ``clean_environment`` cleaned)."""
+
+    def run(*args, cwd=None):
+        return subprocess.run([GF, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+    return run
 
 
 @pytest.fixture(autouse=True)

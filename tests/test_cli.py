@@ -223,11 +223,9 @@ def test_to_json_writes_non_finite_floats_as_null():
         '{"a": [null, [1.5, null]], "b": {"c": null}, "d": "inf"}')
 
 
-def test_json_output_writes_scores_that_overflow_to_infinity_as_null(load_text, db_path, tmp_path):
+def test_json_output_writes_scores_that_overflow_to_infinity_as_null(load_text, db_path, tmp_path, gf_process):
     """A profit near the largest float over half a trade, or a --metric-sql query, scores inf: --json says null."""
     from pathlib import Path
-
-    from conftest import gf_process
 
     example = Path(__file__).resolve().parents[1] / "examples" / "backtest"
     load_text((example / "params.js").read_text())
@@ -253,9 +251,7 @@ def test_json_output_writes_scores_that_overflow_to_infinity_as_null(load_text, 
     assert strict_json(listed.stdout)[0]["best"] is None
 
 
-def test_gf_tag_creates_a_database_only_to_save_tags(tmp_path):
-    from conftest import gf_process
-
+def test_gf_tag_creates_a_database_only_to_save_tags(tmp_path, gf_process):
     missing = tmp_path / "typo.db"
     for args in ((), ("--clear",)):
         listed = gf_process("tag", "--db", missing, *args)

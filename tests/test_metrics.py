@@ -435,13 +435,11 @@ def test_a_plugin_metric_named_like_a_recorded_result_is_warned_of(scored, db_pa
         "ranks (pass --metric-sql to rank by the result, or rename one)\n")
 
 
-def test_scores_near_the_largest_float_average_without_overflowing(load_text, db_path, tmp_path):
+def test_scores_near_the_largest_float_average_without_overflowing(load_text, db_path, tmp_path, gf_process):
     """Two datasets' scores of sys.float_info.max add up past any float: the mean is still that score."""
     import sys
 
     from gf import engine, metrics
-
-    from conftest import gf_process
 
     load_text("x = 1\ny = 2\n")
     huge = sys.float_info.max
@@ -462,9 +460,8 @@ def test_scores_near_the_largest_float_average_without_overflowing(load_text, db
     assert len(bred.stdout.split()) == 2
 
 
-def test_any_result_name_record_accepts_can_be_named_in_a_metric(load_text, db_path):
+def test_any_result_name_record_accepts_can_be_named_in_a_metric(load_text, db_path, gf_process):
     """record() refuses only '.' in names (and blank ones): spaces and any letters can be named in --metric."""
-    from conftest import gf_process
 
     load_text("x = 1\n")
     load_text("x = 2\n")
@@ -479,12 +476,10 @@ def test_any_result_name_record_accepts_can_be_named_in_a_metric(load_text, db_p
         assert [row["group"] for row in json.loads(ranked.stdout)] == groups, metric
 
 
-def test_one_algos_result_ranks_the_way_loops_by_the_result_bred(load_text, db_path):
+def test_one_algos_result_ranks_the_way_loops_by_the_result_bred(load_text, db_path, gf_process):
     """Bred by trades with --minimize: `--algo crossover` (crossover.trades, a name no loop has) ranks lowest
     first too, and says why; a loop by crossover.trades itself would decide for it."""
     from gf import metrics
-
-    from conftest import gf_process
 
     load_text("x = 5\n")
     GeneticFuckery(dbfile=db_path).evolve(

@@ -252,11 +252,9 @@ def test_the_output_extension_picks_svg_or_pdf_and_any_other_is_refused(conn, tm
     assert not (tmp_path / "p.jpg").exists()
 
 
-def test_scores_near_the_largest_float_are_drawn_in_units_of_a_power_of_ten(load_text, db_path, tmp_path):
+def test_scores_near_the_largest_float_are_drawn_in_units_of_a_power_of_ten(load_text, db_path, tmp_path, gf_process):
     """matplotlib's ticks overflow on values near the largest float, and the median of two such scores
     added them first: both plots draw them divided by a power of ten, and say so."""
-    from conftest import gf_process
-
     load_text("x = 1\ny = 2\n")
     load_text("x = 3\ny = 4\n")
     for group, loss in ((1, 1e308), (2, 1.5e308)):

@@ -118,11 +118,9 @@ def test_rerun_runs_again_with_each_runs_group_and_dataset(load_text, db_path, r
     assert result.exit_code == 2 and "run 99 does not exist" in result.stderr
 
 
-def test_without_a_metric_a_metric_sql_loop_is_scored_by_the_query_it_stored(load_text, db_path, tmp_path):
+def test_without_a_metric_a_metric_sql_loop_is_scored_by_the_query_it_stored(load_text, db_path, tmp_path, gf_process):
     """The loop's --metric-sql file was named by a path relative to its folder, and may change later: report,
     compare and plot (from anywhere) rank by the query the loop stored, in the direction it bred."""
-    from conftest import gf_process
-
     work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
     work.mkdir()
     elsewhere.mkdir()
