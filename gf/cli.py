@@ -5,6 +5,7 @@ status 2 (bad input or usage) or 1 (environment); ``--debug`` shows the tracebac
 """
 
 import json
+import math
 import os
 import shlex
 import sys
@@ -39,8 +40,6 @@ class Seconds(click.FloatRange):
     """A number of seconds above 0 and finite (``nan`` and ``inf`` parse as floats: refused here)."""
 
     def convert(self, value, param, ctx):
-        import math
-
         number = super().convert(value, param, ctx)
         if not math.isfinite(number) or number > 10**9:
             self.fail(f"{value!r} is not a number of seconds above 0 and below 1e9", param, ctx)
@@ -180,10 +179,28 @@ def open_db(db_path, create=False):
     return store.connect(db_path, create=create)
 
 
+def to_json(value, **options):
+    """``value`` as JSON text for gf's output: a non-finite float (a score past the largest float, a query's
+    NaN) as null, as JSON has no Infinity or NaN (``json.dumps`` would write them, and readers refuse them).
+    ``options`` go to ``json.dumps``."""
+    return json.dumps(_finite(value), allow_nan=False, **options)
+
+
+def _finite(value):
+    """``value`` with every non-finite float in it (in dicts, lists and tuples) replaced by ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
 def emit(rows, columns, as_json):
     """Print ``rows`` (dicts) as JSON or as an aligned table of ``columns``."""
     if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
+        click.echo(to_json(rows, indent=2, default=str))
         return
     if not rows:
         click.echo("(none)", err=True)
@@ -304,7 +321,7 @@ def show(db_path, as_json, group):
     ]
     constraints = [f"{lhs} {op} {rhs}" for lhs, op, rhs in store.group_constraints(conn, group)]
     if as_json:
-        click.echo(json.dumps({"group": group, "params": params, "constraints": constraints}, indent=2))
+        click.echo(to_json({"group": group, "params": params, "constraints": constraints}, indent=2))
         return
     emit(
         [{**param, "value": json.dumps(param["value"]), "reads_as": json.dumps(param["reads_as"])} for param in params],
@@ -511,7 +528,7 @@ def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler
     if progress.held:  # left to another gf evaluating them now (only then: the usual outcome keeps its keys)
         outcome["held_by_another_gf"] = progress.held
     if as_json:
-        click.echo(json.dumps(outcome))
+        click.echo(to_json(outcome))
     elif launcher.waits:
         hint = (f"; {failed_before} of them only failed before: add --failed to run those again"
                 if failed_before else "")
@@ -575,7 +592,7 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
         if wanted and len(children) < wanted:
             click.echo(f"warning: bred {len(children)} of {wanted} children; {discarded} came out as duplicates "
                        "of stored groups or broke constraints", err=True)
-        click.echo(json.dumps(children) if as_json else "\n".join(map(str, children)))
+        click.echo(to_json(children) if as_json else "\n".join(map(str, children)))
         return
     launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler,
                                         launcher_option)
@@ -588,7 +605,7 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
                   "launcher": launcher.name, "shell": shell})
     summary = engine.run_loop(conn, settings, context, engine.Progress(echo=_progress_echo))
     if as_json:
-        click.echo(json.dumps(summary))
+        click.echo(to_json(summary))
     elif launcher.waits:
         emit(summary, ["generation", "children", "ok", "failed", "best"], False)
     elif summary.waiting:  # lines were printed (or printed again)
@@ -679,12 +696,13 @@ def tag(db_path, map_file, clear, as_json, algo, patterns):
 
     if algo is not None and not algo.strip():  # an unset $ALGO in a script: --clear "" cleared every algo's tags
         raise InputError("ALGO is empty; name the algo (gf tag crossover 'fast*'), or leave it out to list the tags")
-    conn = open_db(db_path, create=True)
     mapping = tagging.read_map(map_file) if map_file else {}
     if algo:
         mapping.setdefault(algo, []).extend(patterns)
         if not patterns and not clear:
             raise InputError(f"name the params {algo} uses: gf tag {algo} 'pattern*' ...")
+    # only tags to save make a database: a listing (or a clearing) of a misspelt --db says there is none
+    conn = open_db(db_path, create=any(mapping.values()))
     unmatched = tagging.save(conn, mapping, clear=clear, clear_algo=algo)
     for algo_name, pattern in unmatched:
         click.echo(f"warning: {algo_name}: pattern {pattern!r} matches no parameter of any group", err=True)
@@ -706,7 +724,7 @@ def lineage(db_path, as_json, depth, group):
     store.require_group(conn, group, db_path)
     tree = lineages.ancestry(conn, group, depth)
     if as_json:
-        click.echo(json.dumps(tree, indent=2))
+        click.echo(to_json(tree, indent=2))
     else:
         click.echo("\n".join(lineages.draw(tree)))
 
@@ -759,7 +777,7 @@ def plugins_list(as_json, include_builtins):
 
     rows = plugins.describe_plugins(include_builtins)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(to_json(rows, indent=2))
         return
     emit([{**row, "hooks": row.get("hooks") or row.get("error")} for row in rows], ["name", "version", "hooks"], False)
 

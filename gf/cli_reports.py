@@ -3,8 +3,6 @@ merge-performers, merge, import-legacy, plot. Registered on the ``gf`` group by
 :mod:`gf.cli`; each command a few lines over the library.
 """
 
-import json
-
 import click
 
 from gf.cli import (
@@ -19,6 +17,7 @@ from gf.cli import (
     launch_options,
     metric_options,
     open_db,
+    to_json,
 )
 from gf import store
 from gf.errors import InputError
@@ -42,15 +41,16 @@ def report(db_path, metric_spec, metric_sql, minimize, as_json, groups):
 
     The metric defaults to the one of the last breed loop.
     """
-    from gf import reports
+    from gf import metrics, reports
 
     conn = open_db(db_path)
     for group in groups:  # a missing group is the first thing to say, before any missing metric
         store.require_group(conn, group, db_path)
     metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
+    metrics.require_known(conn, metric, db_path)  # a misspelt result would report "no run scored", as if none were
     found = [reports.group_report(conn, group, metric, lower, db_path) for group in groups]
     if as_json:
-        click.echo(json.dumps(found, indent=2))
+        click.echo(to_json(found, indent=2))
     else:
         click.echo("\n\n".join(reports.render_group_report(item) for item in found))
 
@@ -77,7 +77,7 @@ def compare(metric_spec, metric_sql, minimize, as_json, html_path, datasets_allo
     if html_path:
         _write(html_path, reports.compare_html(result))
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(to_json(result, indent=2))
         return
     for line in reports.render_compare(result, mark=lambda text: click.style(text, bold=True, fg="yellow")):
         click.echo(line)
@@ -116,7 +116,7 @@ def rerun(db_path, jobs, timeout, shell, launcher_name, launcher_option, schedul
                                  engine.Progress(echo=_progress_echo), "rerunning", again=True)
     if launcher.waits:
         if as_json:
-            click.echo(json.dumps({"rerun": ok + failed, "ok": ok, "failed": failed}))
+            click.echo(to_json({"rerun": ok + failed, "ok": ok, "failed": failed}))
         else:
             click.echo(f"{ok + failed} rerun: {ok} ok, {failed} failed")
 
@@ -190,7 +190,7 @@ def ingest(db_path, as_json, files):
         click.echo(f"warning: {path}:{number}: skipped a line cut short by a writer that died mid-write "
                    "(its run was never recorded)", err=True)
     if as_json:
-        click.echo(json.dumps(found))
+        click.echo(to_json(found))
     else:
         runs = f"{found['runs']} run{'' if found['runs'] == 1 else 's'}"
         click.echo(f"{runs} recorded ({found['results']} results), {found['skipped']} already there")
@@ -207,7 +207,7 @@ def import_legacy(as_json, new_db, old_db):
 
     found = legacy.import_legacy(old_db, new_db, plugins.get_types())
     if as_json:
-        click.echo(json.dumps(found, indent=2, default=str))
+        click.echo(to_json(found, indent=2, default=str))
     else:
         for key, value in found.items():
             click.echo(f"{key}: {value}")

@@ -9,7 +9,6 @@ never evaluated again.
 
 import fnmatch
 import json
-import math
 import random
 import threading
 from dataclasses import dataclass, field
@@ -414,7 +413,7 @@ def best_score(conn, metric, datasets, minimize):
     from gf import metrics
 
     bests = [rows[0].score for rows in metrics.top_per_dataset(conn, metric, datasets, 1, minimize).values() if rows]
-    return math.fsum(bests) / len(bests) if bests else None
+    return metrics.mean(bests) if bests else None
 
 
 # -- the loop -------------------------------------------------------------------------

@@ -240,10 +240,15 @@ class SqlFileMetric(Metric):
     the worst groups).
     """
 
-    def __init__(self, path):
+    def __init__(self, path, sql=None):
+        """:param path: the query's file; ``sql``: its text, if already known (then the file is not read: a
+        loop's stored query scores as the loop did, wherever gf runs and whatever the file says now)."""
         self.path = str(path)
         self.name = f"sql:{self.path}"
         self.description = f"the query in {self.path}"
+        if sql is not None:
+            self.sql = sql
+            return
         try:
             with open(path, encoding="utf-8") as handle:
                 self.sql = handle.read()
@@ -401,7 +406,8 @@ def _run_info(conn, run_ids):
     return info
 
 
-_RESULT = re.compile(r"^(?:([A-Za-z0-9_\-]+)\.)?([A-Za-z0-9_\-]+)$")
+#: ``[algo.]name``: what ``record()`` accepts as algo and result names (any text but ``.``, not only spaces).
+_RESULT = re.compile(r"^(?:([^.]*[^.\s][^.]*)\.)?([^.]*[^.\s][^.]*)$")
 
 
 def resolve(spec=None, *, sql_file=None, algo=None):
@@ -424,8 +430,11 @@ def resolve(spec=None, *, sql_file=None, algo=None):
 
     registered = plugins.get_metrics()
     if spec in registered:
+        if algo:
+            raise InputError(f"--algo {algo} filters a result name (--metric profit --algo {algo}); {spec!r} is a "
+                             "registered metric, which chooses its own rows: leave out --algo")
         return CheckedMetric(registered[spec])
-    match = _RESULT.match(spec.strip())
+    match = _RESULT.match(spec)  # unstripped: record() keeps spaces around a name
     if not match:
         known = ", ".join(repr(name) for name in registered) or "none"
         raise InputError(
@@ -472,7 +481,17 @@ def direction(conn, metric, minimize, where=None):
 
 def directions(conn, metric):
     """``{minimize: newest loop id}`` over the breed loops by ``metric`` (newest by id, the order loops
-    were opened in this database: clocks differ between machines); two keys when loops disagree."""
+    were opened in this database: clocks differ between machines); two keys when loops disagree. A result
+    of one algo (``crossover.trades``, ``--algo crossover``) no loop bred by goes by the loops of its result
+    (``trades``): one algo's values are ranked the same way as all of them."""
+    found = _loop_directions(conn, metric.name)
+    if not found and isinstance(metric, ResultMetric) and metric.algo is not None:
+        found = _loop_directions(conn, metric.result)
+    return found
+
+
+def _loop_directions(conn, name):
+    """:func:`directions` of the loops whose metric is called ``name``."""
     import json
 
     found = {}
@@ -481,7 +500,7 @@ def directions(conn, metric):
             settings = json.loads(args)
         except ValueError:
             continue
-        if settings.get("metric") == metric.name:
+        if settings.get("metric") == name:
             found.setdefault(bool(settings.get("minimize")), loop_id)
     return found
 
@@ -511,7 +530,13 @@ def require_known(conn, metric, db_path):
         return
     recorded = result_names(conn)
     if recorded:
-        raise InputError(f"no run in {db_path} is scored by metric {metric.name!r}; results recorded: "
+        import difflib
+
+        from gf import plugins
+
+        close = difflib.get_close_matches(metric.name, list(plugins.get_metrics()), n=1, cutoff=0.6)
+        hint = f" (or the registered metric {close[0]!r}?)" if close else ""
+        raise InputError(f"no run in {db_path} is scored by metric {metric.name!r}{hint}; results recorded: "
                          f"{some_of(recorded, metric.name)}")
 
 
@@ -548,12 +573,22 @@ def overall(conn, metric, datasets, minimize=False, left_out=None):
         missed = [dataset for dataset in datasets if short and lacking[dataset] == len(short)]
         left_out.update(groups=len(short), missed=missed, all_lack=bool(missed))
     ranked = [
-        (group, math.fsum(by_dataset.values()) / len(by_dataset), by_dataset)  # exact: any order, one sum
+        (group, mean(by_dataset.values()), by_dataset)
         for group, by_dataset in scores.items()
         if len(by_dataset) == coverage
     ]
     ranked.sort(key=lambda item: (item[1] if minimize else -item[1], item[0]))
     return ranked
+
+
+def mean(scores):
+    """The mean of ``scores`` (numbers), correctly rounded whatever their order; finite when they are, however
+    large: a sum past the largest float (two scores near it) is taken over each score's share instead."""
+    scores = list(scores)
+    try:
+        return math.fsum(scores) / len(scores)
+    except OverflowError:
+        return math.fsum(score / len(scores) for score in scores)
 
 
 def result_names(conn):

@@ -14,7 +14,6 @@ involved: plotting from a notebook or a thread leaves the user's pyplot alone.
 import json
 import math
 import os
-import statistics
 import textwrap
 
 from gf import metrics, store
@@ -48,6 +47,30 @@ def _score(value):
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+#: Scores beyond this magnitude are drawn divided by a power of ten: matplotlib's axis limits and ticks overflow
+#: (and fail) on values near the largest float.
+LARGEST_DRAWN = 1e300
+
+
+def _unit(scores):
+    """The power of ten ``scores`` are drawn in units of: 1, unless they reach past :data:`LARGEST_DRAWN`."""
+    largest = max(abs(score) for score in scores)
+    return 1.0 if largest <= LARGEST_DRAWN else 10.0 ** math.floor(math.log10(largest))
+
+
+def _in_units(label, unit):
+    """``label``, naming the unit scores are drawn in when it is not 1."""
+    return label if unit == 1 else f"{label} (x {unit:.0e})"
+
+
+def _median(scores):
+    """The median of ``scores``; the middle two halved before they are added, so that two near the largest
+    float do not add up to infinity."""
+    ordered = sorted(scores)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else ordered[middle - 1] / 2 + ordered[middle] / 2
 
 
 def _nothing_scored(conn, metric, datasets):
@@ -117,7 +140,7 @@ def progress_series(conn, metric, *, minimize=False, datasets=None):
         if by_generation:
             pick = min if minimize else max
             series[dataset] = [
-                (generation, pick(scores), statistics.median(scores), len(scores))
+                (generation, pick(scores), _median(scores), len(scores))
                 for generation, scores in sorted(by_generation.items())
             ]
     return series
@@ -160,12 +183,13 @@ def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, h
     handles = []
     longest = max(len(points) for points in series.values())
     marker = "o" if longest <= 60 else None
+    unit = _unit([score for points in series.values() for point in points for score in point[1:3]])
     for index, (dataset, points) in enumerate(series.items()):
         colour = colours[index % len(colours)]
         generations = [point[0] for point in points]
-        axes.plot(generations, [point[1] for point in points], color=colour, linestyle="-", linewidth=2,
+        axes.plot(generations, [point[1] / unit for point in points], color=colour, linestyle="-", linewidth=2,
                   marker=marker, markersize=4)
-        axes.plot(generations, [point[2] for point in points], color=colour, linestyle="--", linewidth=1.5,
+        axes.plot(generations, [point[2] / unit for point in points], color=colour, linestyle="--", linewidth=1.5,
                   marker=marker, markersize=3, markerfacecolor="none")
         handles.append(Line2D([], [], color=colour, linewidth=2, label=str(dataset)))
     handles += [
@@ -185,7 +209,7 @@ def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, h
         axes.set_xlim(first - 1, last + 1)
     axes.grid(True, alpha=0.3)
     axes.set_xlabel("generation (0: loaded groups)")
-    axes.set_ylabel(f"score: {metric.name}")
+    axes.set_ylabel(_in_units(f"score: {metric.name}", unit))
     groups = sum(point[3] for points in series.values() for point in points)
     axes.set_title(_wrap(f"{metric.name} per generation, best and median ({_better(minimize)}; "
                          f"{groups} group scores on {len(series)} dataset{'s' if len(series) != 1 else ''})",
@@ -304,7 +328,8 @@ def params(conn, metric, output, *, top=10, minimize=False, width=12, height=6, 
     from matplotlib.colors import Normalize
 
     names, groups = table["names"], table["groups"]
-    scores = [score for _, score in groups]
+    unit = _unit(score for _, score in groups)
+    scores = [score / unit for _, score in groups]
     low, high = min(scores), max(scores)
     if low == high:  # one score: a range below (or above) it, so that it still gets the best colour
         pad = abs(low) * 0.1 or 1.0
@@ -326,7 +351,7 @@ def params(conn, metric, output, *, top=10, minimize=False, width=12, height=6, 
             for at, value in enumerate(table["values"][group])
         ]
         best = rank == 0
-        axes.plot(positions, normalized, color=colour_map(norm(score)), linewidth=3 if best else 1.3,
+        axes.plot(positions, normalized, color=colour_map(norm(score / unit)), linewidth=3 if best else 1.3,
                   alpha=1.0 if best else 0.75, marker="o", markersize=4 if best else 2.5, zorder=3 if best else 2)
     if len(names) <= 20:
         for position, (lowest, highest) in enumerate(zip(table["low"], table["high"])):
@@ -343,7 +368,7 @@ def params(conn, metric, output, *, top=10, minimize=False, width=12, height=6, 
     axes.set_ylim(-0.08, 1.08)
     axes.set_ylabel(f"normalized value (min-max over the {len(groups)} groups)")
     colorbar = figure.colorbar(ScalarMappable(norm=norm, cmap=colour_map), ax=axes, pad=0.01)
-    colorbar.set_label(f"{metric.name} (mean over datasets)")
+    colorbar.set_label(_in_units(f"{metric.name} (mean over datasets)", unit))
     if minimize:
         colorbar.ax.invert_yaxis()  # the better end up, as when maximizing
     best_group, best_score = groups[0]

@@ -18,7 +18,9 @@ def last_loop_metric(conn):
     if not name:
         return None
     if name.startswith("sql:"):
-        return metrics.SqlFileMetric(name[4:]), bool(args.get("minimize"))
+        # the query the loop ranked by, as it stored it: its file's path may be relative to another folder, and the
+        # file may have changed since; the same name keeps the direction the loop remembered
+        return metrics.SqlFileMetric(name[4:], sql=args.get("metric_sql")), bool(args.get("minimize"))
     return metrics.resolve(name), bool(args.get("minimize"))
 
 

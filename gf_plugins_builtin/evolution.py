@@ -94,6 +94,10 @@ ADDITIVE_NEAR = 1.5
 #: 10 / params``, rounded down: none from 80 parameters on, where the samples around the
 #: mean are worth more). Drawn once at least two generations' worth of groups are scored.
 CROSSOVER_SHARE, CROSSOVER_FULL_UP_TO, CROSSOVER_POOL, CROSSOVER_NUDGE = 0.25, 10, 16, 0.1
+
+#: Scores larger than this are scaled down (by a power of two) before the models are fitted to them.
+LARGEST_MODELLED = 2.0 ** 256
+
 #: The sample-success rule: while the model can have more scored groups than a separable
 #: quadratic in the numeric params has terms (``2 * params + 1 < MODEL_MAX``: up to 319 numeric
 #: params), a generation in which fewer than :data:`SUCCESS_TARGET` of the children beat the
@@ -400,6 +404,10 @@ class EvolutionBreeder(Breeder):
         """
         values = [history[g][0] for g in groups]
         scores = [history[g][1] if minimize else -history[g][1] for g in groups]
+        largest = max((abs(score) for score in scores), default=0.0)
+        if largest > LARGEST_MODELLED:  # the models square scores: near the largest float they would overflow
+            exponent = math.frexp(largest)[1]
+            scores = [math.ldexp(score, -exponent) for score in scores]  # a power of two: the same model, scaled
         steps = [strategy.sigma * s for s in strategy.scale]
         columns = []
         raw = zip(*[[v.get(name) for name in strategy.names] for v in values]) if strategy.names else ()

@@ -1,4 +1,5 @@
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +19,18 @@ def console_script(name):
 
 GF = console_script("gf")
 DASK = console_script("dask")
+
+
+@pytest.fixture
+def gf_process():
+    """Run the installed ``gf`` in a process of its own: ``gf_process("top", "--db", db, cwd=folder)`` -> a
+    ``subprocess.CompletedProcess``, stdout and stderr as text (the test's environment, which
+    ``clean_environment`` cleaned)."""
+
+    def run(*args, cwd=None):
+        return subprocess.run([GF, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+    return run
 
 
 @pytest.fixture(autouse=True)

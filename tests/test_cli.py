@@ -219,3 +219,59 @@ def test_a_reader_that_leaves_early_is_no_error(load_text, db_path):
                               text=True, env={**os.environ, "GF_LOAD_PLUGINS": ""}, timeout=60)
     assert finished.stdout.split() == ["name", "type", "value", "reads_as"]
     assert finished.stderr == ""
+
+
+def strict_json(text):
+    """``json.loads`` that refuses Infinity and NaN, as strict JSON readers do (Python's accepts them)."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_to_json_writes_non_finite_floats_as_null():
+    from gf.cli import to_json
+
+    nan, inf = float("nan"), float("inf")
+    assert to_json({"a": [nan, (1.5, -inf)], "b": {"c": inf}, "d": "inf"}) == (
+        '{"a": [null, [1.5, null]], "b": {"c": null}, "d": "inf"}')
+
+
+def test_json_output_writes_scores_that_overflow_to_infinity_as_null(load_text, db_path, tmp_path, gf_process):
+    """A profit near the largest float over half a trade, or a --metric-sql query, scores inf: --json says null."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "backtest"
+    load_text((example / "params.js").read_text())
+    GeneticFuckery(dbfile=db_path, pid=1).record({"algo": {"profit": 1.7e308, "trades": 0.5}}, dataset="SPY")
+    seed_metric = ("--metric", "max profit min trades")
+    for args, score_of in (
+            (("top", "--db", db_path, *seed_metric), lambda found: found[0]["score"]),
+            (("best", "--db", db_path, *seed_metric), lambda found: found[0]["by_dataset"]["SPY"]),
+            (("report", "1", "--db", db_path, *seed_metric), lambda found: found[0]["best"][0]["score"]),
+            (("compare", db_path, *seed_metric), lambda found: found["databases"][0]["scores"]["SPY"])):
+        shown = gf_process(*args, "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert score_of(strict_json(shown.stdout)) is None, args[0]
+    query = tmp_path / "overflow.sql"
+    query.write_text("SELECT runs.id AS run, results.value * 1e308 * 10 AS score FROM runs JOIN results ON "
+                     "results.run = runs.id WHERE runs.dataset = :dataset AND runs.status = 'ok' AND "
+                     "results.name = 'trades' ORDER BY score DESC LIMIT :limit\n")
+    bred = gf_process("breed", "--db", db_path, "--metric-sql", query, "--population", "2", "-j", "1", "--seed", "1",
+                      "--json", f"{sys.executable} {example / 'backtest.py'} {{}}")
+    assert bred.returncode == 0, bred.stderr
+    assert strict_json(bred.stdout)[0]["best"] is None
+    listed = gf_process("loops", "--db", db_path, "--json")
+    assert strict_json(listed.stdout)[0]["best"] is None
+
+
+def test_gf_tag_creates_a_database_only_to_save_tags(tmp_path, gf_process):
+    missing = tmp_path / "typo.db"
+    for args in ((), ("--clear",)):
+        listed = gf_process("tag", "--db", missing, *args)
+        assert (listed.returncode, listed.stderr.startswith(f"error: {missing}: no such database")) == (1, True)
+        assert not missing.exists()
+    saved = gf_process("tag", "--db", missing, "crossover", "crossover__*")
+    assert saved.returncode == 0, saved.stderr
+    assert json.loads(gf_process("tag", "--db", missing, "--json").stdout) == [
+        {"algo": "crossover", "patterns": ["crossover__*"]}]

@@ -368,3 +368,20 @@ def test_evolve_shows_a_progress_line_per_generation_unless_asked_not_to(load_te
     g.evolve(objective, metric="value", minimize=True, generations=3, population=4, datasets=["a"], seed=1,
              progress=False)
     assert capfd.readouterr().err == ""
+
+
+def test_evolve_breeds_from_scores_near_the_largest_float(load_text, db_path):
+    """The default breeder's models square the scores: near the largest float they are fitted scaled down."""
+    import sys
+
+    load_text(START)
+    huge = sys.float_info.max
+
+    def near_the_top(params, dataset):
+        return {"score": {"value": huge / (1 + (params.x - 1) ** 2 + (params.y - 3) ** 2)}}
+
+    best = GeneticFuckery(dbfile=db_path).evolve(near_the_top, metric="value", generations=5, population=8,
+                                                 datasets=["a", "b"], seed=1, progress=False)
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 1 + 5 * 8
+    assert huge / 2 < best["value"] <= huge

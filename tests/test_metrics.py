@@ -136,8 +136,10 @@ def test_resolve_metric_specs(tmp_path):
     assert (resolve("Crossover.Profit").algo, resolve("Crossover.Profit").result) == ("crossover", "profit")
     assert resolve("profit", algo="meanrev").name == "meanrev.profit"
     assert resolve("max profit min trades").name == "max profit min trades"
-    with pytest.raises(InputError, match="unknown metric 'max profit': use a result name"):
-        resolve("max profit")
+    with pytest.raises(InputError, match="unknown metric 'a.b.c': use a result name"):
+        resolve("a.b.c")
+    with pytest.raises(InputError, match="unknown metric ' ': use a result name"):
+        resolve(" ")
     with pytest.raises(InputError, match="either --metric or --metric-sql"):
         resolve("profit", sql_file=tmp_path / "x.sql")
     with pytest.raises(InputError, match="with --metric-sql, choose the algo in the query"):
@@ -146,6 +148,9 @@ def test_resolve_metric_specs(tmp_path):
         resolve(sql_file=tmp_path / "missing.sql")
     with pytest.raises(InputError, match="names algo a but --algo says b"):
         resolve("a.profit", algo="b")
+    with pytest.raises(InputError, match="'max profit min trades' is a registered metric, which chooses its own "
+                                         "rows: leave out --algo"):
+        resolve("max profit min trades", algo="crossover")
 
 
 def test_gf_top_per_dataset(scored, db_path, run_gf):
@@ -428,3 +433,67 @@ def test_a_plugin_metric_named_like_a_recorded_result_is_warned_of(scored, db_pa
     assert result.exit_code == 0 and result.stderr == (
         "warning: 'profit' is a metric a plugin registers, and also a result recorded here; the plugin's metric "
         "ranks (pass --metric-sql to rank by the result, or rename one)\n")
+
+
+def test_scores_near_the_largest_float_average_without_overflowing(load_text, db_path, tmp_path, gf_process):
+    """Two datasets' scores of sys.float_info.max add up past any float: the mean is still that score."""
+    import sys
+
+    from gf import engine, metrics
+
+    load_text("x = 1\ny = 2\n")
+    huge = sys.float_info.max
+    for dataset in ("a", "b"):
+        GeneticFuckery(dbfile=db_path, pid=1).record({"algo": {"loss": huge}}, dataset=dataset)
+    conn = store.connect(db_path)
+    assert metrics.overall(conn, resolve("loss"), ["a", "b"]) == [(1, huge, {"a": huge, "b": huge})]
+    assert engine.best_score(conn, resolve("loss"), ["a", "b"], minimize=True) == huge
+    assert metrics.mean([huge, -huge, huge]) == huge / 3
+    best = gf_process("best", "--db", db_path, "--metric", "loss", "--minimize", "--json")
+    assert best.returncode == 0, best.stderr
+    assert json.loads(best.stdout)[0]["score"] == huge
+    compared = gf_process("compare", db_path, "--metric", "loss", "--json")
+    assert compared.returncode == 0, compared.stderr
+    assert json.loads(compared.stdout)["databases"][0]["score"] == huge
+    bred = gf_process("breed", "--db", db_path, "--metric", "loss", "--population", "2", "--seed", "1")
+    assert bred.returncode == 0, bred.stderr
+    assert len(bred.stdout.split()) == 2
+
+
+def test_any_result_name_record_accepts_can_be_named_in_a_metric(load_text, db_path, gf_process):
+    """record() refuses only '.' in names (and blank ones): spaces and any letters can be named in --metric."""
+
+    load_text("x = 1\n")
+    load_text("x = 2\n")
+    for group, (rate, profit) in ((1, (0.5, 3)), (2, (0.75, 1))):
+        GeneticFuckery(dbfile=db_path, pid=group).record({"Algo One": {"Win Rate": rate, "prófit": profit}},
+                                                         dataset="SPY")
+    assert (resolve("Algo One.Win Rate").algo, resolve("Algo One.Win Rate").result) == ("algo one", "win rate")
+    for metric, groups in (("win rate", [2, 1]), ("Algo One.win rate", [2, 1]), ("prófit", [1, 2]),
+                           ("algo one.PRÓFIT", [1, 2])):
+        ranked = gf_process("top", "--db", db_path, "--metric", metric, "--json")
+        assert ranked.returncode == 0, ranked.stderr
+        assert [row["group"] for row in json.loads(ranked.stdout)] == groups, metric
+
+
+def test_one_algos_result_ranks_the_way_loops_by_the_result_bred(load_text, db_path, gf_process):
+    """Bred by trades with --minimize: `--algo crossover` (crossover.trades, a name no loop has) ranks lowest
+    first too, and says why; a loop by crossover.trades itself would decide for it."""
+    from gf import metrics
+
+    load_text("x = 5\n")
+    GeneticFuckery(dbfile=db_path).evolve(
+        lambda params, dataset: {"crossover": {"trades": abs(params.x - 1)}, "meanrev": {"trades": params.x}},
+        metric="trades", minimize=True, generations=1, population=4, datasets=["a"], seed=1, progress=False)
+    conn = store.connect(db_path)
+    fewest = conn.execute("SELECT min(value) FROM results WHERE algo = 'crossover' AND name = 'trades'").fetchone()[0]
+    assert metrics.direction(conn, resolve("trades", algo="crossover"), None) == (True, 1)
+    for args in (("--metric", "trades", "--algo", "crossover"), ("--metric", "crossover.trades")):
+        ranked = gf_process("top", "--db", db_path, *args, "--json", "-n", "1")
+        assert ranked.returncode == 0, ranked.stderr
+        assert json.loads(ranked.stdout)[0]["score"] == fewest
+        assert ranked.stderr == "note: lower crossover.trades is better, as breed loop 1 had it (--maximize for higher)\n"
+    GeneticFuckery(dbfile=db_path).evolve(
+        lambda params, dataset: {"crossover": {"trades": abs(params.x - 1)}}, metric="crossover.trades",
+        minimize=False, generations=1, population=4, datasets=["a"], seed=2, progress=False)
+    assert metrics.direction(conn, resolve("crossover.trades"), None) == (False, 2)

@@ -295,3 +295,21 @@ def test_many_datasets_each_get_a_colour_and_a_legend_entry_inside_the_picture(d
     box, page = legend.get_window_extent(renderer), figure.bbox
     assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
     assert not box.overlaps(axes.get_window_extent(renderer))
+
+
+def test_scores_near_the_largest_float_are_drawn_in_units_of_a_power_of_ten(load_text, db_path, tmp_path, gf_process):
+    """matplotlib's ticks overflow on values near the largest float, and the median of two such scores
+    added them first: both plots draw them divided by a power of ten, and say so."""
+    load_text("x = 1\ny = 2\n")
+    load_text("x = 3\ny = 4\n")
+    for group, loss in ((1, 1e308), (2, 1.5e308)):
+        GeneticFuckery(dbfile=db_path, pid=group).record({"algo": {"loss": loss}}, dataset="a")
+    conn = store.connect(db_path, create=False)
+    assert plots.progress_series(conn, metrics.resolve("loss")) == {"a": [(0, 1.5e308, 1.25e308, 2)]}
+    conn.close()
+    for kind in ("progress", "params"):
+        output = tmp_path / f"{kind}.png"
+        drawn = gf_process("plot", kind, "--db", db_path, "--metric", "loss", "-o", output)
+        assert drawn.returncode == 0, drawn.stderr
+        assert drawn.stdout == f"{output}\n"
+        assert output.read_bytes().startswith(PNG_SIGNATURE)

@@ -152,3 +152,35 @@ def test_rerun_runs_again_with_each_runs_group_and_dataset(load_text, db_path, r
     assert result.exit_code == 0 and json.loads(result.stdout) == {"rerun": 1, "ok": 1, "failed": 0}
     result = run_gf("rerun", "--db", db_path, PROGRAM, "99")
     assert result.exit_code == 2 and "run 99 does not exist" in result.stderr
+
+
+def test_without_a_metric_a_metric_sql_loop_is_scored_by_the_query_it_stored(load_text, db_path, tmp_path, gf_process):
+    """The loop's --metric-sql file was named by a path relative to its folder, and may change later: report,
+    compare and plot (from anywhere) rank by the query the loop stored, in the direction it bred."""
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    load_text("x = 5\n")
+    query = work / "score.sql"
+    query.write_text("SELECT runs.id AS run, results.value AS score FROM runs JOIN results ON results.run = runs.id "
+                     "WHERE runs.dataset = :dataset AND runs.status = 'ok' AND results.name = 'value' "
+                     "ORDER BY score ASC LIMIT :limit\n")
+    assert gf_process("run", "--db", db_path, PROGRAM, "d1", "-j", "1").returncode == 0
+    bred = gf_process("breed", "--db", db_path, "--metric-sql", "score.sql", "--minimize", "--population", "3",
+                      "--seed", "1", "-j", "1", PROGRAM, cwd=work)
+    assert bred.returncode == 0, bred.stderr
+    query.write_text("SELECT nonsense\n")  # edited since: the loop's own query still ranks
+    for folder in (work, elsewhere):
+        shown = gf_process("report", "1", "--db", db_path, "--json", cwd=folder)
+        assert shown.returncode == 0, shown.stderr
+        (found,) = json.loads(shown.stdout)
+        assert (found["metric"], found["minimize"]) == ("sql:score.sql", True)
+        assert [row["score"] for row in found["best"]] == [(5 - 3) ** 2 + len("d1")]
+    compared = gf_process("compare", db_path, "--json", cwd=elsewhere)
+    assert compared.returncode == 0, compared.stderr
+    best = json.loads(compared.stdout)["databases"][0]
+    conn = store.connect(db_path, create=False)
+    lowest = conn.execute("SELECT min(value) FROM results WHERE name = 'value'").fetchone()[0]
+    assert (best["metric"], best["minimize"], best["score"]) == ("sql:score.sql", True, lowest)
+    plotted = gf_process("plot", "progress", "--db", db_path, "-o", elsewhere / "progress.png", cwd=elsewhere)
+    assert plotted.returncode == 0, plotted.stderr
