@@ -26,28 +26,32 @@ def append(path, run, rows, group_digest=None):
     database whose group of that id holds other values is refused. It is written under an
     exclusive lock, so concurrent writers never interleave lines; a write that fails (a
     full disk) is cut back off, and a line cut short by a writer that died is ended first,
-    so one failed writer never spoils the next run's line.
+    so one failed writer never spoils the next run's line: the line after it says so
+    (``"after_cut": true``), and :func:`read` skips the cut one.
     """
     uid = store.new_ulid()
     digest = {"group_digest": group_digest} if group_digest else {}
-    line = json.dumps({"gf_run": 1, "uid": uid, **run, **digest,
-                       "results": [[algo, name, value] for algo, name, value in rows]}) + "\n"
+    record = {"gf_run": 1, "uid": uid, **run, **digest, "results": [[algo, name, value] for algo, name, value in rows]}
     try:
-        return _append_line(path, line.encode(), uid)
+        _append_line(path, record)
+        return uid
     except OSError as error:  # the program's report() raises this: one line, not an OSError's traceback
         raise StoreError(f"GF_RESULTS={path}: cannot write the results file ({error.strerror or error}); "
                          "point GF_RESULTS at a file in a writable folder with free space") from None
 
 
-def _append_line(path, data, uid):
+def _append_line(path, record):
+    """Write ``record`` as one line at the end of ``path``, under an exclusive lock."""
     import fcntl
 
     # unbuffered: a buffered file would retry what it still holds when closed, after the cut
     with open(path, "a+b", buffering=0) as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         size = os.fstat(handle.fileno()).st_size
-        if size and os.pread(handle.fileno(), 1, size - 1) != b"\n":
-            data = b"\n" + data
+        if size and os.pread(handle.fileno(), 1, size - 1) != b"\n":  # a writer died mid-line: end it, say so
+            data = b"\n" + json.dumps({**record, "after_cut": True}).encode() + b"\n"
+        else:
+            data = json.dumps(record).encode() + b"\n"
         try:
             written = 0
             while written < len(data):
@@ -59,20 +63,15 @@ def _append_line(path, data, uid):
             except OSError:
                 pass  # the write's own error says more
             raise
-    return uid
-
-
-#: How every line :func:`append` writes begins: a line that does and is cut short is a torn write.
-LINE_START = '{"gf_run": 1, "uid": "'
 
 
 def read(path, torn=None):
     """Parse and validate a results file: ``[(line_number, run, rows)]``.
 
-    A line cut short by a writer that died mid-write is skipped when another line follows it:
-    its run was never recorded (its ``report()`` did not return) and no writer can still be
-    writing it; its number is added to the list ``torn``. An unfinished last line may still
-    be being written, so it is refused.
+    A line cut short by a writer that died mid-write, which the next writer ended (its own line
+    says ``"after_cut": true``), is skipped when it is not a whole line: its run was never
+    recorded (its ``report()`` did not return); its number is added to the list ``torn``. Any
+    other broken line is refused; so is an unfinished last line, which may still be being written.
 
     :raises LoadError: ``FILE:LINE: what is wrong`` for the first bad line.
     """
@@ -87,24 +86,24 @@ def read(path, torn=None):
         if not line.strip():
             continue
         unfinished = number == len(lines) and not text.endswith("\n")
-        if not unfinished and _cut_short(line):
-            if torn is not None:
-                torn.append(number)
-            continue
-        parsed.append((number, *_parse_line(path, number, line, unfinished)))
+        try:
+            parsed.append((number, *_parse_line(path, number, line, unfinished)))
+        except LoadError:
+            if number < len(lines) and _after_cut(lines[number]):  # the next line says this one was cut
+                if torn is not None:
+                    torn.append(number)
+                continue
+            raise
     return parsed
 
 
-def _cut_short(line):
-    """Whether ``line`` is the start of a line :func:`append` wrote, cut off: the JSON ends before its text does
-    not (an error elsewhere, such as a hand edit, is not a torn write)."""
-    if not line.startswith(LINE_START) or line.count(LINE_START) > 1:
-        return False
+def _after_cut(line):
+    """Whether ``line`` is one :func:`append` wrote right after ending a line another writer left cut."""
     try:
-        json.loads(line)
-    except json.JSONDecodeError as error:
-        return error.pos >= len(line.rstrip()) or error.msg == "Unterminated string starting at"
-    return False
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and record.get("after_cut") is True
 
 
 def _parse_line(path, number, line, unfinished):

@@ -13,6 +13,7 @@ import pytest
 from pathlib import Path
 
 from gf import GeneticFuckery, store
+from gf.errors import LoadError
 from conftest import GF, count_rows
 
 WRITER = textwrap.dedent("""
@@ -264,6 +265,37 @@ def test_a_line_cut_short_by_a_writer_that_died_is_ended_and_skipped_by_ingest(l
     assert f"warning: {results}:2: skipped a line cut short by a writer that died mid-write" in result.stderr
     conn = store.connect(db_path)
     assert conn.execute("SELECT dataset FROM runs ORDER BY dataset").fetchall() == [("one",), ("two",)]
+
+
+def test_a_line_cut_at_any_point_is_skipped_and_no_other(load_text, db_path, tmp_path):
+    """Guessing a cut line from how its JSON broke missed cuts inside ``null``, ``1.5e`` or the line's first
+    characters (the whole file was refused), and skipped a whole line damaged near its end. The line after
+    a cut now says so, and only that cut line is skipped, wherever the cut fell."""
+    from gf import ingest
+
+    load_text("x = 1\n")
+    source = tmp_path / "one.jsonl"
+    assert _report_into(source, db_path, "one", 1).returncode == 0
+    whole = source.read_text()
+    record = json.loads(whole)
+    run = {field: record[field] for field in ingest.FIELDS if field in record}
+    rows = [tuple(row) for row in record["results"]]
+    results = tmp_path / "results.jsonl"
+    for cut in range(1, len(whole) - 1):  # every prefix short of the whole line
+        results.write_text(whole + whole[:cut])
+        ingest.append(results, run, rows, group_digest=record["group_digest"])
+        torn = []
+        parsed = ingest.read(results, torn)
+        assert [number for number, _run, _rows in parsed] == [1, 3] and torn == [2], cut
+    results.write_text(whole + whole[:-1])  # all but its line break: a whole line, kept
+    ingest.append(results, run, rows, group_digest=record["group_digest"])
+    torn = []
+    assert [number for number, _run, _rows in ingest.read(results, torn)] == [1, 2, 3] and torn == []
+    damaged = whole.replace('"s0"', '"s0', 1)  # a whole line broken near its end, not by a cut: refused
+    assert damaged != whole
+    results.write_text(damaged + whole)
+    with pytest.raises(LoadError, match="results.jsonl:1: not a JSON line"):
+        ingest.read(results, [])
 
 
 def test_ingest_refuses_a_broken_line_that_is_not_a_cut_one(load_text, db_path, tmp_path, run_gf):
