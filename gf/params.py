@@ -317,7 +317,7 @@ class GeneticFuckery:
             pairs = engine.pending_pairs(self.conn, starting, datasets, failed=True)
             if pairs:
                 ok, failed = engine.evaluate(self.conn, launcher_plugin, engine.evaluations_for(self.conn, pairs),
-                                             context, display, label="starting groups", failed=True)
+                                             context, display, label="starting groups", failed=True, wait=True)
                 if failed and not ok:  # (none at all: another gf evaluates them)
                     raise engine.AllFailed(engine.all_failed_message(self.conn, starting, "of the starting groups",
                                                                      True))

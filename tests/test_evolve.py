@@ -385,3 +385,33 @@ def test_evolve_breeds_from_scores_near_the_largest_float(load_text, db_path):
     conn = store.connect(db_path)
     assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 1 + 5 * 8
     assert huge / 2 < best["value"] <= huge
+
+
+def test_evolve_waits_for_a_starting_pair_another_gf_is_evaluating(load_text, db_path, tmp_path):
+    """evolve() left the starting group's pair to a `gf run` evaluating it and went on at once: with no score
+    yet it raised "no run is scored" (with some, it would breed from part of them)."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import GF
+
+    load_text("x = 1\n")
+    program = tmp_path / "slow.py"
+    program.write_text("import time\nfrom gf import GeneticFuckery\ng = GeneticFuckery()\ntime.sleep(2)\n"
+                       "g.record({'a': {'score': -(g.x - 3) ** 2}})\n")
+    other = subprocess.Popen([GF, "run", "--db", db_path, f"{sys.executable} {program} {{}}", "train", "-j", "1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conn = store.connect(db_path)
+    deadline = time.monotonic() + 30
+    while not conn.execute("SELECT 1 FROM launches WHERE status = 'pending'").fetchone():
+        assert time.monotonic() < deadline and other.poll() is None
+        time.sleep(0.05)
+    best = GeneticFuckery(dbfile=db_path).evolve(lambda g, dataset: {"a": {"score": -(g.x - 3) ** 2}},
+                                                  metric="score", datasets=["train"], generations=1, population=4,
+                                                  seed=1, progress=False)
+    assert other.wait(timeout=30) == 0
+    starting = conn.execute("SELECT count(*), min(command) FROM runs WHERE group_id = 1").fetchone()
+    assert starting[0] == 1 and str(program) in starting[1]  # the other gf's run, not one of evolve's own
+    assert conn.execute("SELECT count(*) FROM groups WHERE generation = 1").fetchone() == (4,)
+    assert best["score"] >= -4
