@@ -496,3 +496,23 @@ def test_a_database_deleted_or_replaced_under_gf_is_named(load_text, db_path, tm
     assert result.returncode == 1
     assert f"error: {db_path}: the database file was {how} while gf had it open" in result.stderr
     assert "check the command" not in result.stderr
+
+
+def test_a_resumed_loop_makes_again_the_runs_gf_could_not_record(load_text, db_path, tmp_path, run_gf):
+    load_text("x = 1\n")
+    program, flag = tmp_path / "full.py", tmp_path / "full.flag"
+    program.write_text(FULL_DISK_PROGRAM)
+    command = f"{sys.executable} {program} {{}} {flag}"
+    assert run_gf("run", "--db", db_path, command, "d1", "-j", "1").exit_code == 0
+    breed = ["breed", "--db", db_path, "--metric", "v", "--population", "3", "--loop", "2", "--seed", "1", "-j", "1",
+             command]
+    flag.touch()
+    stopped = run_gf(*breed)
+    assert stopped.exit_code == 1 and "could not write: a full disk" in stopped.stderr
+    flag.unlink()
+    resumed = run_gf(*breed)
+    assert resumed.exit_code == 0, resumed.stderr
+    assert "generation 1/2 (resumed): evaluations 3/3, 0 failed" in resumed.stderr
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM groups g WHERE generation = 1 AND EXISTS "
+                        "(SELECT 1 FROM runs r WHERE r.group_id = g.id AND r.status = 'ok')").fetchone() == (3,)
