@@ -142,9 +142,15 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
     retry_failed, ok, failed = failed, 0, 0
     context.stopping = context.stopping or threading.Event()
     held = []
-    if launcher.waits and evaluations:
-        evaluations = store.hand_out_launches(conn, evaluations, again, failed=retry_failed, owner=_me(),
-                                              alive=_alive, held=held)
+    if evaluations:
+        if launcher.waits:
+            evaluations = store.hand_out_launches(conn, evaluations, again, failed=retry_failed, owner=_me(),
+                                                  alive=_alive, held=held)
+        else:  # a launcher that hands the commands out (print) records no launch, but leaves another's alone
+            me = _me()
+            leave = [store.held_elsewhere(conn, (e.group, e.dataset), me, _alive) for e in evaluations]
+            held = [e for e, other in zip(evaluations, leave) if other]
+            evaluations = [e for e, other in zip(evaluations, leave) if not other]
         progress.held += len(held)
         if held:
             _warn(progress, f"{len(held)} evaluation(s) left to another gf that is evaluating them now on this "
@@ -218,9 +224,7 @@ def _wait_for_held(conn, held, progress, label):
         if conn.execute(f"SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? AND {store.EVALUATED} LIMIT 1",
                         pair).fetchone():
             return False
-        holders = conn.execute("SELECT host, process_id, process_start FROM launches "
-                               "WHERE status = 'pending' AND group_id = ? AND dataset IS ?", pair).fetchall()
-        return any(tuple(holder) != tuple(me) and _alive(*holder) for holder in holders)
+        return store.held_elsewhere(conn, pair, me, _alive)
 
     shown = None
     try:

@@ -721,9 +721,7 @@ def hand_out_launches(conn, evaluations, again=False, failed=False, owner=(None,
             pair = (evaluation.group, evaluation.dataset)
             if not again and conn.execute(already + " LIMIT 1", pair).fetchone():
                 continue
-            holders = conn.execute("SELECT host, process_id, process_start FROM launches "
-                                   "WHERE status = 'pending' AND group_id = ? AND dataset IS ?", pair).fetchall()
-            if alive is not None and any(tuple(holder) != tuple(owner) and alive(*holder) for holder in holders):
+            if alive is not None and held_elsewhere(conn, pair, owner, alive):
                 if held is not None:  # another gf, alive, is evaluating it
                     held.append(evaluation)
                 continue
@@ -736,6 +734,14 @@ def hand_out_launches(conn, evaluations, again=False, failed=False, owner=(None,
             [(evaluation.launch, evaluation.group, evaluation.dataset, now(), *owner) for evaluation in kept],
         )
     return kept
+
+
+def held_elsewhere(conn, pair, owner, alive):
+    """Whether another gf than ``owner`` that ``alive(host, process_id, start)`` says still runs has a
+    launch of ``pair`` (group, dataset) pending: it is evaluating that pair now."""
+    holders = conn.execute("SELECT host, process_id, process_start FROM launches "
+                           "WHERE status = 'pending' AND group_id = ? AND dataset IS ?", pair).fetchall()
+    return any(tuple(holder) != tuple(owner) and alive(*holder) for holder in holders)
 
 
 def launch_abandoned(conn, launch):

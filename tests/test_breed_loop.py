@@ -201,6 +201,33 @@ def test_print_launcher_hands_out_lines_and_a_rerun_goes_on(backtest_db, run_gf,
     assert conn.execute("SELECT max(generation), count(DISTINCT loop_id) FROM groups").fetchone() == (2, 1)
 
 
+def test_print_launcher_leaves_out_the_pairs_another_gf_is_evaluating(load_text, db_path, run_gf, tmp_path):
+    """A print loop rerun while a `gf run` evaluated its printed pairs printed them again, and running the lines
+    evaluated each pair twice."""
+    load_text("x = 1\n")
+    program = tmp_path / "slow.py"
+    program.write_text("import os, time\nfrom gf import GeneticFuckery\ng = GeneticFuckery()\n"
+                       "time.sleep(float(os.environ.get('SLOW', '0')))\ng.record({'a': {'score': g.x}})\n")
+    command = f"{sys.executable} {program} {{}}"
+    assert run_gf("run", "--db", db_path, command, "d1").exit_code == 0
+    args = ["breed", "--db", db_path, "--metric", "score", "--population", "2", "--loop", "2", "--seed", "1",
+            "--launcher", "print", command]
+    assert len(run_gf(*args).stdout.splitlines()) == 2
+    other = subprocess.Popen([GF, "run", "--db", db_path, command, "-j", "2"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env={**os.environ, "SLOW": "3"})
+    conn = store.connect(db_path)
+    deadline = time.time() + 30
+    while conn.execute("SELECT count(*) FROM launches WHERE status = 'pending'").fetchone()[0] < 2:
+        assert time.time() < deadline and other.poll() is None
+        time.sleep(0.05)
+    again = run_gf(*args)
+    assert again.exit_code == 0 and again.stdout == ""
+    assert "2 evaluation(s) left to another gf that is evaluating them now" in again.stderr
+    assert other.wait(timeout=30) == 0
+    assert conn.execute("SELECT count(*) FROM runs GROUP BY group_id, dataset HAVING count(*) > 1").fetchall() == []
+    assert len(run_gf(*args).stdout.splitlines()) == 2  # generation 2's lines, once generation 1 has run
+
+
 def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_path, run_gf):
     load_text("x = 1\n")
     assert run_gf("run", "--db", db_path, PROGRAM, "slow-a", "slow-b").exit_code == 0
