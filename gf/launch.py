@@ -305,6 +305,10 @@ def settle_many(conn, batch):
                         "(did the program read another copy of the database?); not recorded")
                     continue
                 columns = {key: value for key, value in remote["run"].items() if key in _REMOTE_COLUMNS}
+                dataset = remote["run"].get("dataset")
+                if isinstance(dataset, str) and dataset != evaluation.dataset:
+                    # kept as the program recorded it, as a local run is, and no evaluation of this pair (below)
+                    columns.update(dataset=dataset, family=dataset)
                 store.insert_run(conn, {**base, **columns}, [tuple(row) for row in remote["rows"]])
             waiting.append(index)
         recorded = {}

@@ -91,6 +91,23 @@ def test_breed_loop_through_dask_workers(cluster, workdir, run_gf):
     assert not list(workers_dir.rglob("bt.db"))
 
 
+def test_a_run_recorded_for_another_dataset_on_a_worker_is_no_evaluation_of_the_pair(cluster, workdir, run_gf):
+    """As with the local launcher: the coordinator recorded the program's run under the launched pair, whatever
+    dataset the program recorded it for."""
+    address, _ = cluster
+    assert run_gf("load", "--db", "u.db", "start.js").exit_code == 0
+    upper = workdir / "upper.py"
+    upper.write_text("import sys\nfrom gf import GeneticFuckery\n"
+                     "GeneticFuckery().record({'a': {'v': 1}}, dataset=sys.argv[1].upper())\n")
+    result = run_gf("run", "--db", "u.db", f"{sys.executable} {upper} {{}}", "bb", "--launcher", "dask",
+                    "--scheduler", address)
+    assert result.exit_code == 1
+    conn = store.connect("u.db")
+    runs = conn.execute("SELECT group_id, dataset, status, error FROM runs ORDER BY dataset").fetchall()
+    assert [run[:3] for run in runs] == [(1, "BB", "ok"), (1, "bb", "failed")]
+    assert runs[1][3].startswith("the command recorded its run for group 1 on dataset 'BB', not for group 1 on 'bb'")
+
+
 def test_a_timeout_and_a_dying_worker_come_back_as_failed_runs(cluster, workdir, run_gf):
     address, _ = cluster
     assert run_gf("load", "--db", "w.db", "start.js").exit_code == 0
