@@ -434,7 +434,7 @@ def resolve(spec=None, *, sql_file=None, algo=None):
             raise InputError(f"--algo {algo} filters a result name (--metric profit --algo {algo}); {spec!r} is a "
                              "registered metric, which chooses its own rows: leave out --algo")
         return CheckedMetric(registered[spec])
-    match = _RESULT.match(spec)  # unstripped: record() keeps spaces around a name
+    match = _RESULT.match(spec.strip())  # " profit" from a shell variable means profit
     if not match:
         known = ", ".join(repr(name) for name in registered) or "none"
         raise InputError(

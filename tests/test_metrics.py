@@ -461,7 +461,8 @@ def test_scores_near_the_largest_float_average_without_overflowing(load_text, db
 
 
 def test_any_result_name_record_accepts_can_be_named_in_a_metric(load_text, db_path, gf_process):
-    """record() refuses only '.' in names (and blank ones): spaces and any letters can be named in --metric."""
+    """record() refuses only '.' in names (and blank ones): spaces and any letters can be named in --metric
+    (spaces around the whole name are dropped, as a shell variable may add them)."""
 
     load_text("x = 1\n")
     load_text("x = 2\n")
@@ -470,7 +471,7 @@ def test_any_result_name_record_accepts_can_be_named_in_a_metric(load_text, db_p
                                                          dataset="SPY")
     assert (resolve("Algo One.Win Rate").algo, resolve("Algo One.Win Rate").result) == ("algo one", "win rate")
     for metric, groups in (("win rate", [2, 1]), ("Algo One.win rate", [2, 1]), ("prófit", [1, 2]),
-                           ("algo one.PRÓFIT", [1, 2])):
+                           ("algo one.PRÓFIT", [1, 2]), (" prófit ", [1, 2])):  # spaces around: a shell's
         ranked = gf_process("top", "--db", db_path, "--metric", metric, "--json")
         assert ranked.returncode == 0, ranked.stderr
         assert [row["group"] for row in json.loads(ranked.stdout)] == groups, metric
