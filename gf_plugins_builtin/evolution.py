@@ -115,6 +115,8 @@ CLIP_MARGIN = 0.1
 #: scale: the models' proposals lie within 3 steps of the mean in every param and are never
 #: shortened (see :meth:`Strategy._limited`).
 STEP_LIMIT = 3.0
+#: The largest factor a tagged param's step takes (an algo ranked last: see ``gf.engine.per_algo``).
+MAX_STRENGTH = 2.0
 #: Types sampled in their own units; other numeric types (plugins') move through their
 #: ``gf_mutate`` implementation around the strategy's mean (a log-scale type in log space).
 OWN_UNITS = {"float", "int", "real_0", "real_1"}
@@ -158,6 +160,7 @@ class Strategy:
                         separable * 2 * (self.mu_eff - 2 + 1 / self.mu_eff) / ((n + 2) ** 2 + self.mu_eff))
         self.chi_n = math.sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n * n))
         self.generations = 0
+        self.reach = STEP_LIMIT  # see :meth:`_limited`
 
     def update(self, ranked):
         """One generation's update from its samples ``ranked`` (vectors, best first)."""
@@ -191,12 +194,15 @@ class Strategy:
         """``step`` (in units of sigma), shortened to :data:`STEP_LIMIT` times the typical length of a
         sample's step if it is longer, measured in the strategy's own scale.
 
-        Only a group the strategy did not sample lies that far: a crossover child or the best group so
-        far, which can lie millions of steps away once the step has shrunk (under noise it shrinks for
-        good around a lucky score). Taken at full length, one such step grew the scale a billionfold
-        in one generation and sent every later child far out of range."""
-        limit = STEP_LIMIT * math.sqrt(len(step))
-        length = math.sqrt(sum((d / s) ** 2 for d, s in zip(step, self.scale)))
+        What lies that far is mostly a group the strategy did not sample: a crossover child or the
+        best group so far, which can lie millions of steps away once the step has shrunk (under noise
+        it shrinks for good around a lucky score). Taken at full length, one such step grew the scale
+        a billionfold in one generation and sent every later child far out of range. With tags, the
+        limit is :attr:`reach` (twice as far: tagged params are sampled with up to twice the step);
+        a tagged param's sample, drawn around a mean moved towards its algo's best groups (see
+        :meth:`EvolutionBreeder._follow_algos`), may still lie beyond it and be shortened."""
+        limit = self.reach * math.sqrt(len(step))
+        length = math.hypot(*(d / s for d, s in zip(step, self.scale)))  # no overflow, however far
         if length <= limit:
             return step
         return [d * limit / length for d in step]
@@ -254,6 +260,8 @@ class EvolutionBreeder(Breeder):
         discrete = [n for n in names if n not in numeric]
         strategy = Strategy(numeric, [float(start_values[n]) for n in numeric],
                             [self._scale(start_values[n], request.bounds.get(n)) for n in numeric], population)
+        if request.tags:  # a tagged param's samples take up to twice the step (see :meth:`_strength`)
+            strategy.reach = STEP_LIMIT * MAX_STRENGTH
         probabilities = {n: self._start_probabilities(start_values[n]) for n in discrete}
         best = None
         # the params the child at the mean takes exactly (ints rounded), for the sample-success rule

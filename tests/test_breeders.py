@@ -650,6 +650,31 @@ def test_default_update_shortens_a_step_from_far_away():
     assert proposal.mean[1] == pytest.approx(proposal.weights[0] * 6e-6)
 
 
+def test_default_update_reaches_twice_as_far_with_tags(load_text, db_path, run_gf, monkeypatch):
+    """Tagged params are sampled with up to twice the step: their samples were shortened (and seeded runs
+    changed) under the limit meant for groups the strategy did not sample."""
+    from gf_plugins_builtin import evolution
+
+    reaches = set()
+    limited = evolution.Strategy._limited
+    monkeypatch.setattr(evolution.Strategy, "_limited",
+                        lambda self, step: reaches.add(self.reach) or limited(self, step))
+    load_text("one__a = 1.0\ntwo__b = 1.0\n")
+
+    def score(g, dataset):
+        return {"one": {"score": -(g.one.a - 3) ** 2}, "two": {"score": -10 * (g.two.b + 2) ** 2}}
+
+    GeneticFuckery(dbfile=db_path).evolve(score, metric="score", datasets=["d1"], generations=2, population=8,
+                                          seed=5, progress=False)
+    assert reaches == {evolution.STEP_LIMIT} == {3.0}
+    for algo in ("one", "two"):
+        assert run_gf("tag", "--db", db_path, algo, f"{algo}__*").exit_code == 0
+    reaches.clear()
+    GeneticFuckery(dbfile=db_path).evolve(score, metric="score", datasets=["d1"], generations=2, population=8,
+                                          seed=6, progress=False)
+    assert reaches == {evolution.STEP_LIMIT * evolution.MAX_STRENGTH} == {6.0}
+
+
 def test_default_noisy_scores_never_send_children_far_away(tmp_path):
     """Under noise the step shrinks around a lucky score, and the crossovers drawn from the best groups
     lie millions of steps from the mean: taken at full length they grew the scale a billionfold and
