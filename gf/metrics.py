@@ -429,10 +429,24 @@ def resolve(spec=None, *, sql_file=None, algo=None):
     from gf import plugins
 
     registered = plugins.get_metrics()
+    if spec not in registered and " " in spec.strip():
+        # a registered metric's name with a letter wrong or missing is a mistake, not a result of that name
+        # (record() would have to have stored one first; evolve() would evaluate every dataset before saying so)
+        import difflib
+
+        close = difflib.get_close_matches(spec.strip().lower(), [name.lower() for name in registered], n=1,
+                                          cutoff=0.85)
+        named = {name.lower(): name for name in registered}
+        if close and spec.strip().lower() == close[0]:
+            spec = named[close[0]]  # only the case differs
+        elif close:
+            raise InputError(f"unknown metric {spec!r}: did you mean the registered metric {named[close[0]]!r}? "
+                             "(see `gf metrics list`)")
     if spec in registered:
         if algo:
             raise InputError(f"--algo {algo} filters a result name (--metric profit --algo {algo}); {spec!r} is a "
-                             "registered metric, which chooses its own rows: leave out --algo")
+                             f"registered metric, which chooses its own rows: leave out --algo, or name the "
+                             f"result of one algo as --metric {algo}.{spec}")
         return CheckedMetric(registered[spec])
     match = _RESULT.match(spec.strip())  # " profit" from a shell variable means profit
     if not match:

@@ -498,3 +498,17 @@ def test_one_algos_result_ranks_the_way_loops_by_the_result_bred(load_text, db_p
         lambda params, dataset: {"crossover": {"trades": abs(params.x - 1)}}, metric="crossover.trades",
         minimize=False, generations=1, population=4, datasets=["a"], seed=2, progress=False)
     assert metrics.direction(conn, resolve("crossover.trades"), None) == (False, 2)
+
+
+def test_a_registered_metric_misspelt_is_refused_before_anything_is_evaluated(load_text, db_path):
+    """Taken for a result name, "max profit min trade" had evolve() evaluate every starting dataset before it
+    said no run was scored by it; only its case differing, it is the registered metric."""
+    load_text("x = 1\n")
+    calls = []
+    with pytest.raises(InputError, match="did you mean the registered metric 'max profit min trades'"):
+        GeneticFuckery(dbfile=db_path).evolve(lambda g, d: calls.append(d) or {"a": {"profit": 1.0, "trades": 1}},
+                                              metric="max profit min trade", generations=1, datasets=["a", "b"],
+                                              progress=False)
+    assert calls == []
+    assert resolve("Max Profit Min Trades").name == "max profit min trades"
+    assert resolve("win rate").name == "win rate"  # far from every registered name: a result's
