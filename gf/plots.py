@@ -211,9 +211,12 @@ def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, h
     axes.set_xlabel("generation (0: loaded groups)")
     axes.set_ylabel(_in_units(f"score: {metric.name}", unit))
     groups = sum(point[3] for points in series.values() for point in points)
-    axes.set_title(_wrap(f"{metric.name} per generation, best and median ({_better(minimize)}; "
-                         f"{groups} group scores on {len(series)} dataset{'s' if len(series) != 1 else ''})",
-                         width))
+    title = _wrap(f"{metric.name} per generation, best and median ({_better(minimize)}; "
+                  f"{groups} group scores on {len(series)} dataset{'s' if len(series) != 1 else ''})", width)
+    if len(handles) <= LEGEND_INSIDE:
+        axes.set_title(title)
+    else:  # over the whole figure: the axes are narrowed by the legend beside them
+        figure.suptitle(title)
     return _save(figure, Canvas, output)
 
 

@@ -295,6 +295,10 @@ def test_many_datasets_each_get_a_colour_and_a_legend_entry_inside_the_picture(d
     box, page = legend.get_window_extent(renderer), figure.bbox
     assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
     assert not box.overlaps(axes.get_window_extent(renderer))
+    title = figure.get_suptitle()  # over the whole figure, not cut off over the narrowed axes
+    assert title.startswith("value per generation") and axes.get_title() == ""
+    heading = figure._suptitle.get_window_extent(renderer)
+    assert page.x0 <= heading.x0 and heading.x1 <= page.x1
 
 
 def test_scores_near_the_largest_float_are_drawn_in_units_of_a_power_of_ten(load_text, db_path, tmp_path, gf_process):
