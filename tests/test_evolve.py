@@ -7,6 +7,7 @@ import pytest
 
 from gf import GeneticFuckery, InputError, store
 from gf.engine import AllFailed
+from conftest import GF
 
 START = "x = -4\ny = 6\nn_int = 0\nflag_bool = false\nmode_choice = [\"slow\", \"fast\"]\nx < y\n"
 
@@ -393,8 +394,6 @@ def test_evolve_waits_for_a_starting_pair_another_gf_is_evaluating(load_text, db
     import subprocess
     import sys
     import time
-
-    from conftest import GF
 
     load_text("x = 1\n")
     program = tmp_path / "slow.py"
