@@ -339,14 +339,15 @@ def show(db_path, as_json, group):
 @json_option
 @click.option("--group", "group_id", type=ID, help="Only runs of this group.")
 @click.option("--dataset", help="Only runs on this dataset.")
-def runs(db_path, as_json, group_id, dataset):
+@click.option("--last", type=COUNT, metavar="N", help="Only the N runs recorded last (of those).")
+def runs(db_path, as_json, group_id, dataset, last):
     """List recorded runs: group, dataset, label, status, times, result count."""
     conn = open_db(db_path)
     if group_id is not None:
         store.require_group(conn, group_id, db_path)
     if dataset is not None:
         _require_dataset(conn, dataset, db_path)
-    rows = store.list_runs(conn, group_id=group_id, dataset=dataset)
+    rows = store.list_runs(conn, group_id=group_id, dataset=dataset, last=last)
     emit(rows, ["id", "group", "dataset", "label", "status", "started", "stopped", "results", "error"], as_json)
 
 

@@ -750,8 +750,9 @@ def launch_abandoned(conn, launch):
     return row is not None and row[0] == "abandoned"
 
 
-def list_runs(conn, *, group_id=None, dataset=None):
-    """Runs as dicts (newest last), optionally only one group's or one dataset's."""
+def list_runs(conn, *, group_id=None, dataset=None, last=None):
+    """Runs as dicts (newest last), optionally only one group's or one dataset's, and only the ``last``
+    recorded of those."""
     where, args = [], []
     if group_id is not None:
         where.append("r.group_id = ?")
@@ -765,7 +766,11 @@ def list_runs(conn, *, group_id=None, dataset=None):
              FROM runs r"""
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY r.id"
+    if last is not None:  # the newest, read newest first through the primary key, then put back in order
+        sql = f"SELECT * FROM ({sql} ORDER BY r.id DESC LIMIT ?) ORDER BY 1"
+        args.append(last)
+    else:
+        sql += " ORDER BY r.id"
     keys = ("id", "group", "dataset", "label", "status", "started", "stopped", "host", "exit_code", "error", "results")
     return [dict(zip(keys, row)) for row in conn.execute(sql, args)]
 

@@ -51,6 +51,11 @@ def test_runs_filters_by_group_and_dataset(populated, run_gf):
     ]
     assert [r["id"] for r in json.loads(run_gf("runs", "--db", populated, "--dataset", "TSLA", "--json").stdout)] == [2]
     assert json.loads(run_gf("runs", "--db", populated, "--group", "2", "--json").stdout) == []  # none yet
+    assert [r["id"] for r in json.loads(run_gf("runs", "--db", populated, "--last", "1", "--json").stdout)] == [2]
+    assert [r["id"] for r in json.loads(run_gf("runs", "--db", populated, "--last", "5", "--json").stdout)] == [1, 2]
+    assert [r["id"] for r in json.loads(run_gf("runs", "--db", populated, "--last", "1", "--dataset", "SPY",
+                                               "--json").stdout)] == [1]
+    assert run_gf("runs", "--db", populated, "--last", "0").exit_code == 2
     # a filter naming nothing there is a mistake, not an empty list
     result = run_gf("runs", "--db", populated, "--group", "9")
     assert result.exit_code == 2 and "group 9 does not exist" in result.stderr
