@@ -449,7 +449,9 @@ def _direction(conn, metric, minimize):
                    "plugin's metric ranks (pass --metric-sql to rank by the result, or rename one)", err=True)
     lower, loop = metrics.direction(conn, metric, minimize)  # loops that disagree: it warns
     if loop is not None and lower and len(metrics.directions(conn, metric)) == 1:
-        click.echo(f"note: lower {metric.name} is better, as breed loop {loop} had it (--maximize for higher)",
+        bred_by = json.loads(conn.execute("SELECT args FROM loops WHERE id = ?", (loop,)).fetchone()[0]).get("metric")
+        by = f" by {bred_by}" if bred_by and bred_by != metric.name else ""  # one algo's result: its result's loop
+        click.echo(f"note: lower {metric.name} is better, as breed loop {loop}{by} had it (--maximize for higher)",
                    err=True)
     return lower
 

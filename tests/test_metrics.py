@@ -493,7 +493,7 @@ def test_one_algos_result_ranks_the_way_loops_by_the_result_bred(load_text, db_p
         ranked = gf_process("top", "--db", db_path, *args, "--json", "-n", "1")
         assert ranked.returncode == 0, ranked.stderr
         assert json.loads(ranked.stdout)[0]["score"] == fewest
-        assert ranked.stderr == "note: lower crossover.trades is better, as breed loop 1 had it (--maximize for higher)\n"
+        assert ranked.stderr == "note: lower crossover.trades is better, as breed loop 1 by trades had it (--maximize for higher)\n"
     GeneticFuckery(dbfile=db_path).evolve(
         lambda params, dataset: {"crossover": {"trades": abs(params.x - 1)}}, metric="crossover.trades",
         minimize=False, generations=1, population=4, datasets=["a"], seed=2, progress=False)
