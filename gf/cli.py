@@ -447,6 +447,7 @@ def _direction(conn, metric, minimize):
             (metric.name.lower(),)).fetchone():
         click.echo(f"warning: {metric.name!r} is a metric a plugin registers, and also a result recorded here; the "
                    "plugin's metric ranks (pass --metric-sql to rank by the result, or rename one)", err=True)
+    metrics.refuse_near_registered(conn, metric, store.path_of(conn))
     lower, loop = metrics.direction(conn, metric, minimize)  # loops that disagree: it warns
     if loop is not None and lower and len(metrics.directions(conn, metric)) == 1:
         bred_by = json.loads(conn.execute("SELECT args FROM loops WHERE id = ?", (loop,)).fetchone()[0]).get("metric")
@@ -611,8 +612,8 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
         click.echo(to_json(summary))
     elif launcher.waits:
         emit(summary, ["generation", "children", "ok", "failed", "best"], False)
-    elif summary.waiting:  # lines were printed (or printed again)
-        click.echo(f"# run the lines above, then rerun this gf breed to rank them and go on", err=True)
+    elif summary.waiting:  # lines were printed (or printed again), or another gf runs them
+        click.echo(f"# {summary.waiting}", err=True)
     if summary.reason:
         click.echo(summary.reason, err=True)
 

@@ -200,7 +200,7 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
             close()
         if not completed and launcher.waits:
             _release(conn, evaluations)
-    if wait and held:
+    if wait and held and launcher.waits:  # (a launcher that only prints the lines leaves them to the other gf)
         free = _wait_for_held(conn, held, progress, label)
         if free:  # their gf stopped without recording a run: evaluated here
             more_ok, more_failed = evaluate(conn, launcher, free, context, progress, label, again, retry_failed, wait)
@@ -774,11 +774,12 @@ def run_loop(conn, settings, context, progress=None):
             missing = pending_pairs(conn, generation_groups(conn, loop_id, generation), settings.datasets)
             if missing:
                 progress.best = best_score(conn, settings.metric, settings.datasets, settings.minimize)
+                held_before = progress.held
                 ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, missing), context, progress,
                                       f"generation {generation}/{settings.generations} (resumed)", wait=True)
                 store.require_same_file(conn)  # else its programs failed for want of it: not the command's fault
                 if not settings.launcher.waits:  # printed again: breed on once they have run
-                    summary.waiting = _waiting(generation, len(missing))
+                    summary.waiting = _waiting(generation, len(missing), progress.held - held_before)
                     return summary
                 summary.append(_summary(conn, settings, generation, generation_groups(conn, loop_id, generation), ok,
                                         failed))
@@ -814,11 +815,12 @@ def run_loop(conn, settings, context, progress=None):
             if wanted and len(children) < wanted:
                 _warn(progress, f"generation {generation}: bred {len(children)} of {wanted} children; {discarded} "
                                 "came out as duplicates of stored groups or broke constraints")
+            held_before = progress.held
             ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, pairs), context, progress,
                                   f"generation {generation}/{settings.generations}", wait=True)
             store.require_same_file(conn)  # else its programs failed for want of it: not the command's fault
             if not settings.launcher.waits:  # resumed once the printed commands have run
-                summary.waiting = _waiting(generation, len(pairs))
+                summary.waiting = _waiting(generation, len(pairs), progress.held - held_before)
                 summary.append({"generation": generation, "children": len(children), "ok": 0, "failed": 0,
                                 "best": None, "printed": len(pairs)})
                 return summary
@@ -852,9 +854,14 @@ def _warn(progress, message):
         logger.warning(message)
 
 
-def _waiting(generation, count):
-    return (f"waiting for generation {generation}'s {count} printed evaluations: run them, then rerun this "
-            "command to go on")
+def _waiting(generation, count, held=0):
+    """Why a loop whose launcher printed the lines stops here (``held`` of the ``count`` left to another gf)."""
+    if held >= count:
+        return (f"waiting for generation {generation}'s {count} evaluations, which another gf is running: rerun "
+                "this command once they are done")
+    others = f" ({held} more run by another gf)" if held else ""
+    return (f"waiting for generation {generation}'s {count - held} printed evaluations{others}: run them, then rerun "
+            "this command to go on")
 
 
 def _better(score, than, minimize):

@@ -49,7 +49,8 @@ def _append_line(path, record):
         fcntl.flock(handle, fcntl.LOCK_EX)
         size = os.fstat(handle.fileno()).st_size
         if size and os.pread(handle.fileno(), 1, size - 1) != b"\n":  # a writer died mid-line: end it, say so
-            data = b"\n" + json.dumps({**record, "after_cut": True}).encode() + b"\n"
+            # first in the line, so that even this line cut short still says so (see :func:`read`)
+            data = b"\n" + json.dumps({"after_cut": True, **record}).encode() + b"\n"
         else:
             data = json.dumps(record).encode() + b"\n"
         try:
@@ -97,13 +98,14 @@ def read(path, torn=None):
     return parsed
 
 
+#: How a line :func:`append` wrote right after ending a line another writer left cut begins.
+AFTER_CUT = '{"after_cut": true, '
+
+
 def _after_cut(line):
-    """Whether ``line`` is one :func:`append` wrote right after ending a line another writer left cut."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return False
-    return isinstance(record, dict) and record.get("after_cut") is True
+    """Whether ``line`` is one :func:`append` wrote right after ending a line another writer left cut (itself
+    cut short or not)."""
+    return line.startswith(AFTER_CUT)
 
 
 def _parse_line(path, number, line, unfinished):

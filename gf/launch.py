@@ -308,7 +308,8 @@ def settle_many(conn, batch):
                 dataset = remote["run"].get("dataset")
                 if isinstance(dataset, str) and dataset != evaluation.dataset:
                     # kept as the program recorded it, as a local run is, and no evaluation of this pair (below)
-                    columns.update(dataset=dataset, family=dataset)
+                    family = remote["run"].get("family")
+                    columns.update(dataset=dataset, family=family if isinstance(family, str) else dataset)
                 store.insert_run(conn, {**base, **columns}, [tuple(row) for row in remote["rows"]])
             waiting.append(index)
         recorded = {}

@@ -429,19 +429,8 @@ def resolve(spec=None, *, sql_file=None, algo=None):
     from gf import plugins
 
     registered = plugins.get_metrics()
-    if spec not in registered and " " in spec.strip():
-        # a registered metric's name with a letter wrong or missing is a mistake, not a result of that name
-        # (record() would have to have stored one first; evolve() would evaluate every dataset before saying so)
-        import difflib
-
-        close = difflib.get_close_matches(spec.strip().lower(), [name.lower() for name in registered], n=1,
-                                          cutoff=0.85)
-        named = {name.lower(): name for name in registered}
-        if close and spec.strip().lower() == close[0]:
-            spec = named[close[0]]  # only the case differs
-        elif close:
-            raise InputError(f"unknown metric {spec!r}: did you mean the registered metric {named[close[0]]!r}? "
-                             "(see `gf metrics list`)")
+    named = {name.lower(): name for name in registered}
+    spec = named.get(spec.strip().lower(), spec)  # a registered metric, whatever the case and spaces around
     if spec in registered:
         if algo:
             raise InputError(f"--algo {algo} filters a result name (--metric profit --algo {algo}); {spec!r} is a "
@@ -483,7 +472,7 @@ def direction(conn, metric, minimize, where=None):
 
         from gf import store
 
-        where = where or store._path_of(conn)
+        where = where or store.path_of(conn)
         if (where, metric.name) not in _WARNED:
             _WARNED.add((where, metric.name))
             sys.stderr.write(f"warning: breed loops by {metric.name} in {where} disagree on which way is better "
@@ -542,16 +531,38 @@ def require_known(conn, metric, db_path):
         where, args = where + " AND +algo = ?", args + [metric.algo]
     if conn.execute(f"SELECT 1 FROM results INDEXED BY {BEST_FIRST_INDEX} WHERE {where} LIMIT 1", args).fetchone():
         return
+    refuse_near_registered(conn, metric, db_path)
     recorded = result_names(conn)
     if recorded:
         import difflib
 
         from gf import plugins
 
-        close = difflib.get_close_matches(metric.name, list(plugins.get_metrics()), n=1, cutoff=0.6)
-        hint = f" (or the registered metric {close[0]!r}?)" if close else ""
+        close = difflib.get_close_matches(metric.result, list(plugins.get_metrics()), n=1, cutoff=0.6)
+        hint = f" (or the registered metric {close[0]!r}?)" if close and metric.algo is None else ""
         raise InputError(f"no run in {db_path} is scored by metric {metric.name!r}{hint}; results recorded: "
                          f"{some_of(recorded, metric.name)}")
+
+
+#: How alike (difflib's ratio) a result name no run recorded must be to a registered metric's name to be taken
+#: for a misspelling of it: "max profit min trade" (0.98) is, "max profit" (0.65) is not.
+NEAR_REGISTERED = 0.85
+
+
+def refuse_near_registered(conn, metric, where):
+    """Refuse a result name (of no algo) that no run in ``conn`` recorded and that is a registered metric's name a
+    letter or two off ("max profit min trade"): a mistake, said before anything is evaluated or ranked."""
+    if not isinstance(metric, ResultMetric) or metric.algo is not None:
+        return
+    import difflib
+
+    from gf import plugins
+
+    near = difflib.get_close_matches(metric.result, list(plugins.get_metrics()), n=1, cutoff=NEAR_REGISTERED)
+    if near and not conn.execute(f"SELECT 1 FROM results INDEXED BY {BEST_FIRST_INDEX} WHERE +name = ? LIMIT 1",
+                                 (metric.result,)).fetchone():
+        raise InputError(f"unknown metric {metric.name!r}: did you mean the registered metric {near[0]!r}? (no run in "
+                         f"{where} has a result of that name; see `gf metrics list`)")
 
 
 def top_per_dataset(conn, metric, datasets, n, minimize=False):

@@ -279,6 +279,7 @@ class GeneticFuckery:
         top = _whole("top", top, "parents per dataset", 1, optional=True)
         jobs = _whole("jobs", jobs, "evaluations at once", 1)
         chosen = metrics.resolve(metric)
+        metrics.refuse_near_registered(self.conn, chosen, self.dbfile)  # before any evaluation
         minimize = metrics.direction(self.conn, chosen, minimize)[0]  # None: as the newest loop by it, else higher
         breeder_plugin = plugins.pick("breeder", breeder, plugins.get_breeders())
         launcher_plugin = plugins.pick("launcher", launcher, plugins.get_launchers())

@@ -30,6 +30,7 @@ def choose_metric(conn, spec, sql_file, minimize, db_path):
     (:func:`gf.metrics.direction`)."""
     if spec or sql_file:
         metric = metrics.resolve(spec, sql_file=sql_file)
+        metrics.refuse_near_registered(conn, metric, db_path)
         return metric, metrics.direction(conn, metric, minimize, where=db_path)[0]
     found = last_loop_metric(conn)
     if found is None:

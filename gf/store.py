@@ -342,7 +342,7 @@ def require_same_file(conn):
     opened = getattr(conn, "file", None)  # None: not opened by :func:`connect`
     if opened is None:
         return
-    path = _path_of(conn)
+    path = path_of(conn)
     try:
         now = os.stat(path)
     except FileNotFoundError:
@@ -451,7 +451,8 @@ def _set_wal(conn):
 LOCK_RETRIES = 5
 
 
-def _path_of(conn):
+def path_of(conn):
+    """The file ``conn`` opened (for messages)."""
     row = conn.execute("PRAGMA database_list").fetchone()
     return row[2] if row and row[2] else "the database"
 
@@ -486,7 +487,7 @@ def environment_error(conn, error):
         advice = f"{UNWRITTEN['io']} free space or check the disk and rerun (what was recorded before is kept)"
     else:
         return None
-    return StoreError(f"{_path_of(conn)}: {advice} ({error})")
+    return StoreError(f"{path_of(conn)}: {advice} ({error})")
 
 
 def _begin(conn):

@@ -77,7 +77,7 @@ def evaluate_remotely(task):
         context = LaunchContext(db_path=path, command=task["command"], timeout=task["timeout"], shell=task["shell"])
         finished = _run_until_cancelled(context, evaluation)
         cursor = conn.execute(
-            "SELECT id, label, dataset, started, stopped, status, host, process_id, command, error FROM runs "
+            "SELECT id, label, dataset, family, started, stopped, status, host, process_id, command, error FROM runs "
             "WHERE launch = ? ORDER BY id", (evaluation.launch,))
         names = [column[0] for column in cursor.description]
         runs = []

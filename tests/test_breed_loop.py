@@ -214,15 +214,18 @@ def test_print_launcher_leaves_out_the_pairs_another_gf_is_evaluating(load_text,
             "--launcher", "print", command]
     assert len(run_gf(*args).stdout.splitlines()) == 2
     other = subprocess.Popen([GF, "run", "--db", db_path, command, "-j", "2"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env={**os.environ, "SLOW": "3"})
+                             stderr=subprocess.DEVNULL, env={**os.environ, "SLOW": "5"})
     conn = store.connect(db_path)
     deadline = time.time() + 30
     while conn.execute("SELECT count(*) FROM launches WHERE status = 'pending'").fetchone()[0] < 2:
         assert time.time() < deadline and other.poll() is None
         time.sleep(0.05)
     again = run_gf(*args)
+    assert other.poll() is None  # not waited for: printing nothing, the loop is done for now
     assert again.exit_code == 0 and again.stdout == ""
     assert "2 evaluation(s) left to another gf that is evaluating them now" in again.stderr
+    assert again.stderr.endswith("# waiting for generation 1's 2 evaluations, which another gf is running: rerun this "
+                                 "command once they are done\n")
     assert other.wait(timeout=30) == 0
     assert conn.execute("SELECT count(*) FROM runs GROUP BY group_id, dataset HAVING count(*) > 1").fetchall() == []
     assert len(run_gf(*args).stdout.splitlines()) == 2  # generation 2's lines, once generation 1 has run

@@ -103,8 +103,9 @@ def test_a_run_recorded_for_another_dataset_on_a_worker_is_no_evaluation_of_the_
                     "--scheduler", address)
     assert result.exit_code == 1
     conn = store.connect("u.db")
-    runs = conn.execute("SELECT group_id, dataset, status, error FROM runs ORDER BY dataset").fetchall()
+    runs = conn.execute("SELECT group_id, dataset, status, error, family FROM runs ORDER BY dataset").fetchall()
     assert [run[:3] for run in runs] == [(1, "BB", "ok"), (1, "bb", "failed")]
+    assert runs[0][4] == "bb"  # as the program recorded it: its family from GF_DATA, as on the local launcher
     assert runs[1][3].startswith("the command recorded its run for group 1 on dataset 'BB', not for group 1 on 'bb'")
 
 

@@ -510,5 +510,14 @@ def test_a_registered_metric_misspelt_is_refused_before_anything_is_evaluated(lo
                                               metric="max profit min trade", generations=1, datasets=["a", "b"],
                                               progress=False)
     assert calls == []
-    assert resolve("Max Profit Min Trades").name == "max profit min trades"
+    assert resolve("Max Profit Min Trades").name == resolve(" max profit min trades ").name == "max profit min trades"
     assert resolve("win rate").name == "win rate"  # far from every registered name: a result's
+    # a result of such a name that runs did record ranks as any result; so does one algo's, and a loop by it resumes
+    for group, profit in ((1, 3.0), (2, 5.0)):
+        if group == 2:
+            load_text("x = 2\n")
+        GeneticFuckery(dbfile=db_path, pid=group).record({"rsi": {"max profit min trade": profit,
+                                                                  "max profit min trades": profit}}, dataset="a")
+    best = GeneticFuckery(dbfile=db_path).best(metric="max profit min trade")
+    assert best["group"] == 2
+    assert GeneticFuckery(dbfile=db_path).best(metric="rsi.max profit min trades")["group"] == 2
