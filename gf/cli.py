@@ -610,6 +610,8 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
     summary = engine.run_loop(conn, settings, context, engine.Progress(echo=_progress_echo))
     if as_json:
         click.echo(to_json(summary))
+        if summary.waiting:  # on stderr: a printed loop that waits and one that is done print the same list
+            click.echo(f"# {summary.waiting}", err=True)
     elif launcher.waits:
         emit(summary, ["generation", "children", "ok", "failed", "best"], False)
     elif summary.waiting:  # lines were printed (or printed again), or another gf runs them

@@ -822,7 +822,7 @@ def run_loop(conn, settings, context, progress=None):
             if not settings.launcher.waits:  # resumed once the printed commands have run
                 summary.waiting = _waiting(generation, len(pairs), progress.held - held_before)
                 summary.append({"generation": generation, "children": len(children), "ok": 0, "failed": 0,
-                                "best": None, "printed": len(pairs)})
+                                "best": None, "printed": len(pairs) - (progress.held - held_before)})
                 return summary
             summary.append(_summary(conn, settings, generation, children, ok, failed))
             progress.best = summary[-1]["best"]

@@ -103,9 +103,15 @@ AFTER_CUT = '{"after_cut": true, '
 
 
 def _after_cut(line):
-    """Whether ``line`` is one :func:`append` wrote right after ending a line another writer left cut (itself
-    cut short or not)."""
-    return line.startswith(AFTER_CUT)
+    """Whether ``line`` is one :func:`append` wrote right after ending a line another writer left cut: it begins
+    with :data:`AFTER_CUT` (or is cut short inside it). A line of an earlier gf of this kind has the mark last."""
+    if line.startswith(AFTER_CUT) or (line and AFTER_CUT.startswith(line)):
+        return True
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and record.get("after_cut") is True
 
 
 def _parse_line(path, number, line, unfinished):

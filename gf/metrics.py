@@ -429,8 +429,8 @@ def resolve(spec=None, *, sql_file=None, algo=None):
     from gf import plugins
 
     registered = plugins.get_metrics()
-    named = {name.lower(): name for name in registered}
-    spec = named.get(spec.strip().lower(), spec)  # a registered metric, whatever the case and spaces around
+    if spec.strip() in registered:  # spaces around from a shell variable; the case must match (a result's may not)
+        spec = spec.strip()
     if spec in registered:
         if algo:
             raise InputError(f"--algo {algo} filters a result name (--metric profit --algo {algo}); {spec!r} is a "
@@ -550,10 +550,11 @@ NEAR_REGISTERED = 0.85
 
 
 def refuse_near_registered(conn, metric, where):
-    """Refuse a result name (of no algo) that no run in ``conn`` recorded and that is a registered metric's name a
-    letter or two off ("max profit min trade"): a mistake, said before anything is evaluated or ranked."""
-    if not isinstance(metric, ResultMetric) or metric.algo is not None:
-        return
+    """Refuse a result name (of no algo, with a space in it) that no run in ``conn`` recorded and that is a registered
+    metric's name a letter or two off, or in another case ("max profit min trade", "Max Profit Min Trades"): a
+    mistake, said before anything is evaluated or ranked."""
+    if not isinstance(metric, ResultMetric) or metric.algo is not None or " " not in metric.result:
+        return  # a name without a space (sharp, max_profit) is a result's name as much as a misspelling
     import difflib
 
     from gf import plugins

@@ -510,7 +510,14 @@ def test_a_registered_metric_misspelt_is_refused_before_anything_is_evaluated(lo
                                               metric="max profit min trade", generations=1, datasets=["a", "b"],
                                               progress=False)
     assert calls == []
-    assert resolve("Max Profit Min Trades").name == resolve(" max profit min trades ").name == "max profit min trades"
+    from gf.metrics import CheckedMetric, ResultMetric
+
+    assert isinstance(resolve(" max profit min trades "), CheckedMetric)  # spaces around: a shell's
+    assert isinstance(resolve("Max Profit Min Trades"), ResultMetric)  # another case: a result's name, unless...
+    with pytest.raises(InputError, match="did you mean the registered metric 'max profit min trades'"):
+        GeneticFuckery(dbfile=db_path).evolve(lambda g, d: calls.append(d), metric="Max Profit Min Trades",
+                                              generations=1, datasets=["a"], progress=False)
+    assert calls == []  # ...no run recorded it
     assert resolve("win rate").name == "win rate"  # far from every registered name: a result's
     # a result of such a name that runs did record ranks as any result; so does one algo's, and a loop by it resumes
     for group, profit in ((1, 3.0), (2, 5.0)):
@@ -521,3 +528,7 @@ def test_a_registered_metric_misspelt_is_refused_before_anything_is_evaluated(lo
     best = GeneticFuckery(dbfile=db_path).best(metric="max profit min trade")
     assert best["group"] == 2
     assert GeneticFuckery(dbfile=db_path).best(metric="rsi.max profit min trades")["group"] == 2
+    # a name without a space is a result's, however near: evolve() may record it first
+    GeneticFuckery(dbfile=db_path).evolve(lambda g, d: {"a": {"max_profit_min_trades": -(g.x - 3) ** 2}},
+                                          metric="max_profit_min_trades", generations=1, population=2,
+                                          datasets=["b"], progress=False)

@@ -291,12 +291,12 @@ def test_a_line_cut_at_any_point_is_skipped_and_no_other(load_text, db_path, tmp
     ingest.append(results, run, rows, group_digest=record["group_digest"])
     torn = []
     assert [number for number, _run, _rows in ingest.read(results, torn)] == [1, 2, 3] and torn == []
-    results.write_text(whole + whole[:40])  # two writers in a row died mid-line, the second after a cut
-    with open(results, "a") as handle:
-        handle.write("\n" + json.dumps({"after_cut": True, **record})[:60])
-    ingest.append(results, run, rows, group_digest=record["group_digest"])
-    torn = []
-    assert [number for number, _run, _rows in ingest.read(results, torn)] == [1, 4] and torn == [2, 3]
+    marked = json.dumps({"after_cut": True, **record})
+    for cut in range(1, len(marked)):  # two writers in a row died mid-line, the second after a cut
+        results.write_text(whole + whole[:40] + "\n" + marked[:cut])
+        ingest.append(results, run, rows, group_digest=record["group_digest"])
+        torn = []
+        assert [number for number, _run, _rows in ingest.read(results, torn)] == [1, 4] and torn == [2, 3], cut
     damaged = whole.replace('"s0"', '"s0', 1)  # a whole line broken near its end, not by a cut: refused
     assert damaged != whole
     results.write_text(damaged + whole)
