@@ -267,8 +267,8 @@ def load(db_path, parent, files):
 @db_option
 @json_option
 def groups(db_path, as_json):
-    """List parameter groups: id, created, origin, parents, the breed loop and generation that bred
-    them (`gf loops` lists the loops); --json adds each group's uid and digest."""
+    """List parameter groups: id, created, origin, parents, the breed loop, generation and breeder that
+    bred them (`gf loops` lists the loops); --json adds each group's uid and digest."""
     rows = store.list_groups(open_db(db_path))
     emit(rows, ["id", "created", "origin", "parents", "loop", "generation", "breeder"], as_json)
 
@@ -339,9 +339,9 @@ def show(db_path, as_json, group):
 @json_option
 @click.option("--group", "group_id", type=ID, help="Only runs of this group.")
 @click.option("--dataset", help="Only runs on this dataset.")
-@click.option("--last", type=COUNT, metavar="N", help="Only the N runs recorded last (of those).")
+@click.option("--last", type=COUNT, metavar="N", help="Only the last N runs recorded (after --group/--dataset).")
 def runs(db_path, as_json, group_id, dataset, last):
-    """List recorded runs: group, dataset, label, status, times, result count."""
+    """List recorded runs: group, dataset, label, status, times, result count, error."""
     conn = open_db(db_path)
     if group_id is not None:
         store.require_group(conn, group_id, db_path)

@@ -562,6 +562,9 @@ def refuse_near_registered(conn, metric, where):
     near = difflib.get_close_matches(metric.result, list(plugins.get_metrics()), n=1, cutoff=NEAR_REGISTERED)
     if near and not conn.execute(f"SELECT 1 FROM results INDEXED BY {BEST_FIRST_INDEX} WHERE +name = ? LIMIT 1",
                                  (metric.result,)).fetchone():
+        if metric.result == near[0].lower():
+            raise InputError(f"unknown metric {metric.name!r}: a registered metric's name with other capitals (they "
+                             f"count): write it {near[0]!r} (see `gf metrics list`)")
         raise InputError(f"unknown metric {metric.name!r}: did you mean the registered metric {near[0]!r}? (no run in "
                          f"{where} has a result of that name; see `gf metrics list`)")
 

@@ -514,7 +514,8 @@ def test_a_registered_metric_misspelt_is_refused_before_anything_is_evaluated(lo
 
     assert isinstance(resolve(" max profit min trades "), CheckedMetric)  # spaces around: a shell's
     assert isinstance(resolve("Max Profit Min Trades"), ResultMetric)  # another case: a result's name, unless...
-    with pytest.raises(InputError, match="did you mean the registered metric 'max profit min trades'"):
+    with pytest.raises(InputError, match="a registered metric's name with other capitals .they count.: write it "
+                                         "'max profit min trades'"):
         GeneticFuckery(dbfile=db_path).evolve(lambda g, d: calls.append(d), metric="Max Profit Min Trades",
                                               generations=1, datasets=["a"], progress=False)
     assert calls == []  # ...no run recorded it
