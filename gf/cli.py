@@ -457,13 +457,17 @@ def _direction(conn, metric, minimize):
     return lower
 
 
-def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler=None, launcher_option=()):
+def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler=None, launcher_option=(),
+                    as_json=False):
     from gf import launch, plugins
 
     launcher = plugins.get_launcher(launcher_name)
     if not launcher.commands:
         raise InputError(f"the {launcher.name} launcher runs Python functions, not commands: "
                          "use GeneticFuckery.evolve()")
+    if as_json and not launcher.waits:  # its output is the command lines: JSON after them would be neither
+        raise InputError(f"--json with the {launcher.name} launcher: its output is the command lines; leave out "
+                         "--json (`gf loops --json` tells a script how the loop stands)")
     launch.check_template(command, shell=shell)
     if scheduler and "scheduler" not in (launcher.options or {}):
         raise InputError(f"--scheduler is for the dask launcher; add --launcher dask (not {launcher.name})")
@@ -512,7 +516,7 @@ def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler
     from gf import engine
 
     launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler,
-                                        launcher_option)
+                                        launcher_option, as_json)
     conn = open_db(db_path)
     for group_id in group_ids:
         store.require_group(conn, group_id, db_path)
@@ -599,7 +603,7 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
         click.echo(to_json(children) if as_json else "\n".join(map(str, children)))
         return
     launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler,
-                                        launcher_option)
+                                        launcher_option, as_json)
     settings = engine.LoopSettings(
         metric=metric, breeder=breeder, launcher=launcher, datasets=datasets, generations=generations, top=top,
         compare=compare, population=population, minimize=minimize, seed=seed, max_time=max_time, patience=patience,
@@ -610,8 +614,6 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
     summary = engine.run_loop(conn, settings, context, engine.Progress(echo=_progress_echo))
     if as_json:
         click.echo(to_json(summary))
-        if summary.waiting:  # on stderr: a printed loop that waits and one that is done print the same list
-            click.echo(f"# {summary.waiting}", err=True)
     elif launcher.waits:
         emit(summary, ["generation", "children", "ok", "failed", "best"], False)
     elif summary.waiting:  # lines were printed (or printed again), or another gf runs them

@@ -102,7 +102,7 @@ def rerun(db_path, jobs, timeout, shell, launcher_name, launcher_option, schedul
         raise InputError("--print prints the command lines (the print launcher): leave out --launcher, "
                          "--launcher-option and --scheduler")
     launcher, context = _launch_context(db_path, command, jobs, timeout, shell,
-                                        "print" if print_only else launcher_name, scheduler, launcher_option)
+                                        "print" if print_only else launcher_name, scheduler, launcher_option, as_json)
     conn = open_db(db_path)
     pairs = []
     for run in runs:
