@@ -219,12 +219,13 @@ def _wait_for_held(conn, held, progress, label):
 
     me = _me()
 
+    def evaluated(evaluation):
+        return conn.execute(f"SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? AND {store.EVALUATED} LIMIT 1",
+                            (evaluation.group, evaluation.dataset)).fetchone() is not None
+
     def still_held(evaluation):
-        pair = (evaluation.group, evaluation.dataset)
-        if conn.execute(f"SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? AND {store.EVALUATED} LIMIT 1",
-                        pair).fetchone():
-            return False
-        return store.held_elsewhere(conn, pair, me, _alive)
+        return not evaluated(evaluation) and store.held_elsewhere(conn, (evaluation.group, evaluation.dataset), me,
+                                                                  _alive)
 
     shown = None
     try:
@@ -239,9 +240,7 @@ def _wait_for_held(conn, held, progress, label):
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while waiting for {shown} evaluation(s) another gf is running; "
                           "rerun the same command to resume") from None
-    return [evaluation for evaluation in held if not conn.execute(
-        f"SELECT 1 FROM runs WHERE group_id = ? AND dataset IS ? AND {store.EVALUATED} LIMIT 1",
-        (evaluation.group, evaluation.dataset)).fetchone()]
+    return [evaluation for evaluation in held if not evaluated(evaluation)]
 
 
 def _release(conn, evaluations):
