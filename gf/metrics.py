@@ -610,6 +610,11 @@ def overall(conn, metric, datasets, minimize=False, left_out=None):
     return ranked
 
 
+def better(minimize):
+    """How reports say which way scores rank: "lower is better" or "higher is better"."""
+    return "lower is better" if minimize else "higher is better"
+
+
 def mean(scores):
     """The mean of ``scores`` (numbers), correctly rounded whatever their order; finite when they are, however
     large: a sum past the largest float (two scores near it) is taken over each score's share instead."""

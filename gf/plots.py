@@ -82,10 +82,6 @@ def _nothing_scored(conn, metric, datasets):
     )
 
 
-def _better(minimize):
-    return "lower is better" if minimize else "higher is better"
-
-
 def _wrap(title, width):
     """``title`` in lines that fit a figure ``width`` inches wide (about ten characters an inch)."""
     return textwrap.fill(title, width=max(24, int(width * 9.5)), break_on_hyphens=False)
@@ -211,7 +207,7 @@ def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, h
     axes.set_xlabel("generation (0: loaded groups)")
     axes.set_ylabel(_in_units(f"score: {metric.name}", unit))
     groups = sum(point[3] for points in series.values() for point in points)
-    title = _wrap(f"{metric.name} per generation, best and median ({_better(minimize)}; "
+    title = _wrap(f"{metric.name} per generation, best and median ({metrics.better(minimize)}; "
                   f"{groups} group scores on {len(series)} dataset{'s' if len(series) != 1 else ''})", width)
     if len(handles) <= LEGEND_INSIDE:
         axes.set_title(title)
@@ -376,7 +372,7 @@ def params(conn, metric, output, *, top=10, minimize=False, width=12, height=6, 
         colorbar.ax.invert_yaxis()  # the better end up, as when maximizing
     best_group, best_score = groups[0]
     title = (f"top {len(groups)} group{'s' if len(groups) != 1 else ''} by {metric.name} "
-             f"({_better(minimize)}): numeric parameters; thick line: the best, "
+             f"({metrics.better(minimize)}): numeric parameters; thick line: the best, "
              f"group {best_group} ({best_score:.4g})")
     if table["total"] > len(names):
         title += f"; showing the {len(names)} of {table['total']} params whose values differ most"

@@ -134,10 +134,6 @@ def holdout_note(conn, ranked, left_out, datasets, allow=(), deny=(), db_path=""
             f"{', '.join(missed)}: rank over the other datasets with {how}")
 
 
-def _better(minimize):
-    return "lower is better" if minimize else "higher is better"
-
-
 # -- compare --------------------------------------------------------------------------
 
 
@@ -192,7 +188,7 @@ def render_compare(result, mark=lambda text: text):
     databases = result["databases"]
     header = {"what": "", **{str(i): entry["database"] for i, entry in enumerate(databases)}}
     rows = [{"what": "best group", **{str(i): e["group"] for i, e in enumerate(databases)}},
-            {"what": "metric", **{str(i): f"{e['metric']} ({_better(e['minimize'])})" for i, e in enumerate(databases)}},
+            {"what": "metric", **{str(i): f"{e['metric']} ({metrics.better(e['minimize'])})" for i, e in enumerate(databases)}},
             {"what": "mean score", **{str(i): e["score"] for i, e in enumerate(databases)}}]
     rows += [{"what": f"score {dataset}", **{str(i): e["scores"].get(dataset) for i, e in enumerate(databases)}}
              for dataset in result["datasets"]]
@@ -214,7 +210,7 @@ def compare_html(result):
         return f"<tr><th>{esc(label)}</th>{''.join(f'<td>{esc(value)}</td>' for value in values)}</tr>"
 
     body = [row("best group", [entry["group"] for entry in databases]),
-            row("metric", [f"{entry['metric']} ({_better(entry['minimize'])})" for entry in databases]),
+            row("metric", [f"{entry['metric']} ({metrics.better(entry['minimize'])})" for entry in databases]),
             row("mean score", [entry["score"] for entry in databases])]
     body += [row(f"score {dataset}", [entry["scores"].get(dataset) for entry in databases])
              for dataset in result["datasets"]]
