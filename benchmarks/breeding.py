@@ -194,9 +194,15 @@ def grow(base, workdir, sizes):
 
 
 def forget_values():
-    """Empty gf's cache of decoded group values (when this gf has one): a cold start."""
+    """Empty what gf keeps in the process from the generations before (when this gf keeps it): its
+    decoded group values and the default breeder's replays: a cold start."""
     if hasattr(gf, "values"):
         gf.values.clear()
+    try:
+        from gf_plugins_builtin import replay
+    except ImportError:
+        return
+    replay.forget()
 
 
 def breed_once(db, breeder_name, seed, breeder=None, cold=False):

@@ -47,8 +47,14 @@ class BreedRequest:
     :ivar history: ``history()`` -> ``[(group_id, {name: value}, score)]`` of every group
         scored on the ranked datasets (mean score), best first: for model-based breeders.
     :ivar minimize: whether lower scores are better.
+    :ivar scores: ``scores()`` -> ``[(group_id, score)]``: :attr:`history` without the values, to
+        read only the groups a breeder needs (with :attr:`values`).
+    :ivar values: ``values(group_ids)`` -> ``{group_id: {name: value}}``.
     :ivar batches: ``batches()`` -> every group id in creation order, in batches: the
         groups of one generation of one loop together, each run of loaded groups together.
+    :ivar digests: ``digests()`` -> ``{group_id: digest}`` of every group: the digest names
+        the group's values in every database (see :func:`gf.store.digest`), so a breeder can
+        tell groups it has seen before (``None`` where the request was built without it).
     :ivar bounds: ``{name: (low, high)}`` from the parents' constraints against numbers
         and the types' bounds (``None`` where open).
     :ivar strict_bounds: ``{name: (low is strict, high is strict)}``: whether a bound in
@@ -74,6 +80,9 @@ class BreedRequest:
     history: object = None
     minimize: bool = False
     batches: object = None
+    scores: object = None
+    values: object = None
+    digests: object = None
     bounds: dict = field(default_factory=dict)
     strict_bounds: dict = field(default_factory=dict)
     attempt: int = 0

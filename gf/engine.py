@@ -351,6 +351,7 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
     more = {group for algo_groups in algo_ranking.values() for group in algo_groups} - set(params)
     params.update(breeding.many_group_values(conn, sorted(more)))
     constraints = breeding.constraints_of(conn, groups)
+    scores = _once(lambda: [(group, score) for group, score, _ in metrics.overall(conn, metric, datasets, minimize)])
     request = breeding.BreedRequest(
         ranking=ranking,
         groups=groups,
@@ -365,9 +366,12 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
         algo_ranking=algo_ranking,
         algo_strength=strength,
         generation=generation,
-        history=_once(lambda: _history(conn, metric, datasets, minimize)),
+        history=_once(lambda: _history(scores(), conn)),
         minimize=minimize,
         batches=_once(lambda: breeding.batches(conn)),
+        scores=scores,
+        values=lambda group_ids: breeding.many_group_values(conn, group_ids),
+        digests=_once(lambda: dict(conn.execute("SELECT id, digest FROM groups"))),
         bounds=breeding.bounds_of(names, constraints, types),
         strict_bounds=breeding.strict_bounds_of(names, constraints, types),
     )
@@ -399,13 +403,13 @@ def _once(compute):
     return value
 
 
-def _history(conn, metric, datasets, minimize):
-    """``[(group, {name: value}, mean score)]`` of every group scored on all ``datasets``, best first."""
-    from gf import breeding, metrics
+def _history(scores, conn):
+    """``[(group, {name: value}, mean score)]`` of the ``scores``' groups (every group scored on all
+    the datasets, best first)."""
+    from gf import breeding
 
-    ranked = metrics.overall(conn, metric, datasets, minimize)
-    values = breeding.many_group_values(conn, [group for group, _, _ in ranked])
-    return [(group, values[group], score) for group, score, _ in ranked]
+    values = breeding.many_group_values(conn, [group for group, _ in scores])
+    return [(group, values[group], score) for group, score in scores]
 
 
 def best_score(conn, metric, datasets, minimize):

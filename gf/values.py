@@ -15,9 +15,9 @@ lists inside them), so changing what they got never changes the cache.
 import json
 
 #: Decoded values kept per process, counted in params (about 55 bytes each): 2,000
-#: groups of 1,000 params, about 110 MB. Past it, further groups are decoded on every
-#: read (the entries already kept stay: breeding reads every group in the same order
-#: each generation, which would evict everything from a least-recently-used cache).
+#: groups of 1,000 params, about 110 MB. Past it, the groups read least recently are
+#: dropped: breeding reads the newest groups (the default breeder's models use the latest
+#: 640) and the best few, which stay.
 CACHE_LIMIT = 2_000_000
 
 _CHUNK = 500
@@ -67,14 +67,18 @@ def many(conn, group_ids):
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
         digests.update(conn.execute(f"SELECT id, digest FROM groups WHERE id IN ({marks})", chunk))
-    missing = [group for group in ids if _cache.get(digests.get(group)) is None]
+    missing = [group for group in ids if digests.get(group) not in _cache]
     decoded, containers = _read(conn, missing)
     found = {}
     for group in ids:
-        entry = _cache.get(digests.get(group))
+        digest = digests.get(group)
+        entry = _cache.pop(digest, None)
         if entry is None:
-            entry = _remember(digests.get(group), decoded.get(group, {}), containers.get(group, ()))
+            entry = _remember(digest, decoded.get(group, {}), containers.get(group, ()))
+        else:
+            _cache[digest] = entry  # the most recently read now
         found[group] = _copy(entry)
+    _evict()
     return found
 
 
@@ -88,7 +92,7 @@ def _read(conn, group_ids):
     database (the hot loop of a cold read)."""
     decoded = {group: {} for group in group_ids}
     containers = {}
-    names = _names if _cached_params < CACHE_LIMIT else {}
+    names = _names
     for chunk in _chunks(group_ids):
         marks = ",".join("?" * len(chunk))
         # The full name as store.join_name makes it, built by SQLite: faster than in Python.
@@ -118,10 +122,19 @@ def _remember(digest, values, containers):
         items = value.values() if type(value) is dict else value
         (nested if any(type(item) is list or type(item) is dict for item in items) else flat).append(name)
     entry = (values, tuple(flat), tuple(nested))
-    if digest is not None and _cached_params + len(values) <= CACHE_LIMIT:
+    if digest is not None and len(values) <= CACHE_LIMIT:
         _cache[digest] = entry
         _cached_params += len(values)
     return entry
+
+
+def _evict():
+    """Drop the groups read least recently until what is kept fits :data:`CACHE_LIMIT` (after a
+    read: the groups it read are the most recent, and are returned either way)."""
+    global _cached_params
+    while _cached_params > CACHE_LIMIT:
+        values, _flat, _nested = _cache.pop(next(iter(_cache)))
+        _cached_params -= len(values)
 
 
 def _copy(entry):

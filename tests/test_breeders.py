@@ -716,7 +716,8 @@ def test_default_success_share_counts_children_better_than_the_one_bred_at_the_m
                12: ({"x": 1.0}, 1.0),  # no k_int: never the child at the mean, yet it counts as better
                13: ({"x": 0.0, "k_int": 2}, 5.0),  # a tie: not better
                14: ({"x": 9.0, "k_int": 9}, 7.0)}
-    share = lambda batch, minimize=True: EvolutionBreeder._success(strategy, own, rounded, batch, history, minimize)
+    share = lambda batch, minimize=True: EvolutionBreeder._success(strategy, own, rounded,
+                                                                   [history[g] for g in batch], minimize)
     assert share([10, 12, 11, 13, 14]) == 0.5  # 10 and 12 beat 11
     assert share([10, 12, 11, 13, 14], minimize=False) == 0.25  # 14
     assert share([10, 12, 13, 14]) is None  # 13 is 0.25 squared steps away: over the 0.04 allowed at 2 params
@@ -725,7 +726,8 @@ def test_default_success_share_counts_children_better_than_the_one_bred_at_the_m
     history[13] = ({"x": 1.0, "k_int": 2}, 5.0)
     assert share([10, 12, 13, 14]) == 2 / 3  # now 13 is at the mean
     assert share([11, 12]) is None  # too few to say
-    assert EvolutionBreeder._success(strategy, own, set(), [10, 11, 12, 13, 14], history, True) is None  # 2 vs 2.4
+    assert EvolutionBreeder._success(strategy, own, set(), [history[g] for g in [10, 11, 12, 13, 14]],
+                                     True) is None  # 2 vs 2.4
 
 
 def sample_spread(count, generations, monkeypatch, rule):

@@ -138,13 +138,19 @@ def test_a_merged_database_reads_every_group_as_written(tmp_path, run_gf):
     assert read(merged, list(expected)) == expected
 
 
-def test_groups_past_the_limit_are_decoded_each_time(tmp_path, monkeypatch):
-    monkeypatch.setattr(values, "CACHE_LIMIT", 3)
+def test_past_the_limit_the_groups_read_least_recently_are_dropped(tmp_path, monkeypatch):
+    """Breeding reads the newest groups every generation: they stay, the oldest go."""
+    monkeypatch.setattr(values, "CACHE_LIMIT", 5)  # params: two groups of 2
     path = tmp_path / "a.db"
     ids = [write_group(path, {"a": float(i), "b": -float(i)}) for i in range(4)]
     expected = {group: {"a": float(i), "b": -float(i)} for i, group in enumerate(ids)}
     assert read(path, ids) == expected
     decoded = []
     monkeypatch.setattr(values, "_scan", counting(values._scan, decoded))
-    assert read(path, ids) == expected
-    assert len(decoded) == 6  # the first group (2 params) is kept; the 3 others do not fit
+    assert read(path, ids[2:]) == {group: expected[group] for group in ids[2:]} and decoded == []
+    assert read(path, ids[:1]) == {ids[0]: expected[ids[0]]} and len(decoded) == 2  # dropped: read again
+    decoded.clear()
+    assert read(path, ids[3:]) == {ids[3]: expected[ids[3]]} and decoded == []  # read after the third
+    assert read(path, ids[2:3]) == {ids[2]: expected[ids[2]]} and len(decoded) == 2  # the least recent
+    assert values._cached_params <= 5 and len(values._cache) == 2
+    assert read(path, ids) == expected  # a read larger than the limit still returns every group
