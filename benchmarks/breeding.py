@@ -18,18 +18,19 @@ that file and breeds with ``ResultMetric("profit")``, ``--top 8``:
 
 The breeders run interleaved, median of ``--runs`` after a warm-up round. More
 timings (median of at most 3) breed on *grown* databases: a loop of ``--grown``
-earlier children (by default 320 and 992, i.e. 328 and 1,000 stored groups) bred by
-``default``, each generation scored on both datasets before the next is bred, as
-``gf breed`` does; the default breeder replays every scored generation
-(``request.history()``, ``request.batches()``), and the duplicate check looks every
-child up among all stored groups.
+earlier children (by default 320, 992 and 4,800, i.e. 328, 1,000 and 4,808 stored
+groups: 10, 31 and 150 generations) bred by ``default``, each generation scored on both
+datasets before the next is bred, as ``gf breed`` does; the default breeder replays every
+scored generation (``request.batches()``), and the duplicate check looks every child up
+among all stored groups.
 
-gf keeps the params it decoded for the rest of the process (``gf.values``), so a
-loop's later generations read them from memory: those are the ``warm`` rows (the
-cache is filled by the generations before, as in ``gf breed --loop``). ``cold`` rows
-empty that cache first: the first generation of a process, as every ``gf breed``
-run by hand or with the print launcher is. (With a gf that has no such cache, both
-are the same.)
+gf keeps in the process what the generations before read: the params it decoded
+(``gf.values``) and where the default breeder's replay left off
+(``gf_plugins_builtin.replay``), so a loop's later generations replay only what is new:
+those are the ``warm`` rows (as in ``gf breed --loop``). ``cold`` rows empty both first:
+the first generation of a process, as every ``gf breed`` run by hand or with the print
+launcher is, which replays every generation. (With a gf that keeps neither, both are the
+same.)
 
 One more generation of each breeder runs with every step wrapped in a timer
 (exclusive times: a step's time excludes the steps it calls) to show where the time
@@ -70,8 +71,8 @@ POPULATION = 32
 COMPARE = 6
 #: Generations timed per breeder on a grown database (each takes seconds; the point is the trend).
 GROWN_RUNS = 3
-#: Children stored in the grown databases by default: 328 and 1,000 groups with the 8 parents.
-GROWN = (320, 992)
+#: Children stored in the grown databases by default: 328, 1,000 and 4,808 groups with the 8 parents.
+GROWN = (320, 992, 4800)
 PROFILE_TOP = 10
 SEED = 20240601
 
@@ -437,12 +438,13 @@ def render(report):
         f" `--top {setup['top']}`; population {POPULATION} for {' and '.join(POPULATION_BREEDERS)}, classic"
         f" breeds C({COMPARE}, 2). The grown databases hold a loop of generations bred by `default` (the number"
         " is in the table), each scored on both datasets before the next was bred (the default breeder replays"
-        " every scored generation). No target is set for this benchmark; the aim is a time per generation"
+        " every scored generation, from where the last one left off when warm). No target is set for this benchmark; the aim is a time per generation"
         " nearly independent of how many groups are stored.",
         "",
-        "`warm`: gf's decoded group values (`gf.values`) already hold what the generations before read, as in"
-        " the later generations of `gf breed --loop`; `cold`: that cache emptied first, as in the first"
-        " generation of a process (every `gf breed` run by hand or with the print launcher)."
+        "`warm`: gf already holds what the generations before read (decoded group values, `gf.values`, and"
+        " where the default breeder's replay left off, `gf_plugins_builtin.replay`), as in the later"
+        " generations of `gf breed --loop`; `cold`: both emptied first, as in the first generation of a process"
+        " (every `gf breed` run by hand or with the print launcher), which replays every generation."
         + ("" if report["value_cache"] else " This gf has no such cache: both are the same."),
         "",
         "| breeder | stored groups (generations) | values | children / generation | s / generation | children / s |",

@@ -34,7 +34,8 @@ class BreedRequest:
 
     :ivar ranking: ``{dataset: [Ranked]}``, the top groups of every dataset, best first.
     :ivar groups: parent group ids, best first overall (mean rank across datasets).
-    :ivar params: ``{group_id: {full_name: value}}`` of every parent.
+    :ivar params: ``{group_id: {full_name: value}}`` of every parent, and of each tagged algo's best
+        groups in :attr:`algo_ranking`, as many as there are parents.
     :ivar types: the :class:`gf.paramtypes.TypeRegistry`.
     :ivar population: how many children to propose (``None``: the breeder decides).
     :ivar compare: how many results of each parent the classic breeder pairs.

@@ -348,7 +348,9 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
     params = breeding.many_group_values(conn, groups)
     names = list(dict.fromkeys(name for values in params.values() for name in values))
     tagged, algo_ranking, strength = per_algo(conn, metric, datasets, names, minimize)
-    more = {group for algo_groups in algo_ranking.values() for group in algo_groups} - set(params)
+    # each tagged algo's best groups, as many as there are parents (not every group it scored: that
+    # would read the whole history every generation)
+    more = {group for algo_groups in algo_ranking.values() for group in algo_groups[:len(groups)]} - set(params)
     params.update(breeding.many_group_values(conn, sorted(more)))
     constraints = breeding.constraints_of(conn, groups)
     scores = _once(lambda: [(group, score) for group, score, _ in metrics.overall(conn, metric, datasets, minimize)])

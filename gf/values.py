@@ -13,6 +13,7 @@ lists inside them), so changing what they got never changes the cache.
 """
 
 import json
+import threading
 
 #: Decoded values kept per process, counted in params (about 55 bytes each): 2,000
 #: groups of 1,000 params, about 110 MB. Past it, the groups read least recently are
@@ -24,6 +25,9 @@ _CHUNK = 500
 
 #: ``{digest: (values, names of flat lists and dicts, names of nested ones)}``
 _cache = {}
+#: Held while the cache is read or changed: one process may run several loops in threads, and a
+#: group another thread dropped between the look-up and the read would come back empty.
+_lock = threading.Lock()
 _cached_params = 0
 #: One string object per param name, shared by every cached group.
 _names = {}
@@ -55,9 +59,10 @@ def encode(value):
 def clear():
     """Forget every decoded group (tests; a long-lived process that wants the memory back)."""
     global _cached_params
-    _cache.clear()
-    _names.clear()
-    _cached_params = 0
+    with _lock:
+        _cache.clear()
+        _names.clear()
+        _cached_params = 0
 
 
 def many(conn, group_ids):
@@ -67,18 +72,19 @@ def many(conn, group_ids):
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
         digests.update(conn.execute(f"SELECT id, digest FROM groups WHERE id IN ({marks})", chunk))
-    missing = [group for group in ids if digests.get(group) not in _cache]
-    decoded, containers = _read(conn, missing)
-    found = {}
-    for group in ids:
-        digest = digests.get(group)
-        entry = _cache.pop(digest, None)
-        if entry is None:
-            entry = _remember(digest, decoded.get(group, {}), containers.get(group, ()))
-        else:
-            _cache[digest] = entry  # the most recently read now
-        found[group] = _copy(entry)
-    _evict()
+    with _lock:
+        missing = [group for group in ids if digests.get(group) not in _cache]
+        decoded, containers = _read(conn, missing)
+        found = {}
+        for group in ids:
+            digest = digests.get(group)
+            entry = _cache.pop(digest, None)
+            if entry is None:
+                entry = _remember(digest, decoded.get(group, {}), containers.get(group, ()))
+            else:
+                _cache[digest] = entry  # the most recently read now
+            found[group] = _copy(entry)
+        _evict()
     return found
 
 

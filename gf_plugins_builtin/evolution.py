@@ -71,6 +71,7 @@ import copy
 import math
 
 from gf import Breeder, Child, hookimpl
+from gf.values import encode
 from gf_plugins_builtin import replay, surrogate
 from gf_plugins_builtin.mutators import fold
 
@@ -256,13 +257,27 @@ class _Replay:
         self.own, self.rounded, self.local = [], set(), False
 
     def copy(self):
-        """A copy that changes to this one (the breeder's, a later update's) do not reach."""
+        """A copy that changes to this one (the breeder's, a later update's) do not reach: values
+        (a choice's list) go on to children's params, which fixers change in place."""
         twin = copy.copy(self)
-        twin.batch_start = dict(self.batch_start)
+        twin.start, twin.batch_start = _owned(self.start), _owned(self.batch_start)
+        twin.best = None if self.best is None else (_owned(self.best[0]), self.best[1])
         twin.strategy = self.strategy.copy()
-        # values (a choice's list) are shared with children's params, which fixers may change
         twin.probabilities = copy.deepcopy(self.probabilities)
         return twin
+
+
+def _owned(values):
+    """A copy of ``{name: value}`` sharing no list or dict with it."""
+    return {name: copy.deepcopy(value) if isinstance(value, (list, dict)) else value for name, value in values.items()}
+
+
+def _exactly(one, other):
+    """Whether two ``{name: value}`` hold the same names in the same order and the same values as
+    stored: ``==`` takes ``1``, ``1.0`` and ``True`` (and ``[1]`` and ``[True]``) for one value."""
+    return list(one) == list(other) and all(
+        type(a) is type(b) and (a == b if type(a) in (int, str, bool) else encode(a) == encode(b))  # -0.0 is no 0.0
+        for a, b in zip(one.values(), other.values()))
 
 
 def _lowest_knot(curve, reach=None):
@@ -371,7 +386,9 @@ class EvolutionBreeder(Breeder):
         where an earlier generation's replay in this process left off when it saw the same
         groups with the same scores (:mod:`gf_plugins_builtin.replay`), and reads the values of
         only the batches it replays."""
-        header = (REPLAY_VERSION, population, request.minimize, bool(request.tags))
+        # the breeder's class in the key: a plugin's variant (another ``_scale``, say) keeps its own
+        header = (REPLAY_VERSION, type(self).__module__, type(self).__qualname__, self.name, population,
+                  request.minimize, bool(request.tags))
         keys = (replay.chain(header, batches, history, request.digests())
                 if request.digests is not None else [None] * len(batches))
         index, state = replay.resume(keys)
@@ -388,7 +405,7 @@ class EvolutionBreeder(Breeder):
                 _extend(state.batch_start, [values for values, _score in members])
                 self._update(state, members, request.minimize)
             final = _extend(dict(state.batch_start), [request.params.get(g, {}) for g in request.groups])
-            if last or final == state.start and self._config(request, final) == state.config:
+            if last or _exactly(final, state.start) and self._config(request, final) == state.config:
                 break
             # a param first seen in a batch just replayed (or a parent's), or other types or bounds
             # than the kept state's: replayed from the start with every param it will have

@@ -23,6 +23,7 @@ generations.
 """
 
 import hashlib
+import threading
 from collections import OrderedDict
 
 #: Replay states kept per process (each a few copies of the strategy's vectors: about
@@ -31,6 +32,7 @@ from collections import OrderedDict
 KEPT = 16
 
 _states = OrderedDict()
+_lock = threading.Lock()  # one process may run several loops in threads
 
 
 class History:
@@ -103,11 +105,12 @@ def chain(header, batches, history, digests):
 def resume(keys):
     """``(index, state)``: the latest of ``keys`` whose state is kept (a copy of it: the caller
     may change it), or ``(None, None)``."""
-    for index in range(len(keys) - 1, -1, -1):
-        state = _states.get(keys[index]) if keys[index] is not None else None
-        if state is not None:
-            _states.move_to_end(keys[index])
-            return index, state.copy()
+    with _lock:
+        for index in range(len(keys) - 1, -1, -1):
+            state = _states.get(keys[index]) if keys[index] is not None else None
+            if state is not None:
+                _states.move_to_end(keys[index])
+                return index, state.copy()
     return None, None
 
 
@@ -116,12 +119,15 @@ def remember(key, state):
     reach) under ``key``, the :data:`KEPT` most recent states."""
     if key is None:
         return
-    _states[key] = state.copy()
-    _states.move_to_end(key)
-    while len(_states) > KEPT:
-        _states.popitem(last=False)
+    kept = state.copy()
+    with _lock:
+        _states[key] = kept
+        _states.move_to_end(key)
+        while len(_states) > KEPT:
+            _states.popitem(last=False)
 
 
 def forget():
     """Drop every kept state (tests; a process that wants the memory back)."""
-    _states.clear()
+    with _lock:
+        _states.clear()
