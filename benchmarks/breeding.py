@@ -230,11 +230,14 @@ def time_breeders(base, workdir, runs, seed_base, warmup=True, cold=("default",)
     """``{(breeder, "warm" or "cold"): [(seconds, children, discarded)]}``: interleaved generations,
     each on a fresh copy; ``cold`` lists the breeders also timed from an empty value cache.
 
-    With ``warmup``, a first round (imports, plugin registries, page cache) is not kept.
-    A cold generation goes last in its round, so the warm ones find what the previous round read.
+    With ``warmup``, a first round (imports, plugin registries, page cache) is not kept; else an untimed
+    generation of the default breeder goes first (what a loop's generation before would have read and
+    replayed). A cold generation goes last in its round, so the warm ones find what it read and replayed.
     """
     cases = [(name, "warm") for name in BREEDERS] + [(name, "cold") for name in cold]
     samples = {case: [] for case in cases}
+    if not warmup:
+        breed_once(fresh_copy(base, workdir, "timed.db"), "default", seed_base - 1)
     for run in range(runs + warmup):
         for name, cache in cases:
             db = fresh_copy(base, workdir, "timed.db")
@@ -274,7 +277,7 @@ class PhaseTimer:
 
 
 INSIDE_BREED = ("breed(): breeder code", "breed(): gf_mutate calls",
-                "breed(): request.history() (rank every scored group, read its params)",
+                "breed(): reading stored params (request.values, request.history(); the parents' too)",
                 "breed(): request.batches() (SQL)")
 
 
@@ -301,7 +304,7 @@ class _TimedBreeder:
 def breakdown(db, breeder_name, seed, cold=False):
     """One instrumented generation: ``(total seconds, {phase: seconds}, {phase: calls})``."""
     timer = PhaseTimer()
-    history = "breed(): request.history() (rank every scored group, read its params)"
+    history = "breed(): reading stored params (request.values, request.history(); the parents' too)"
     patches = [
         (engine, "rank_parents", "rank parents (metric SQL)"),
         (engine, "per_algo", "rank parents (metric SQL)"),
@@ -531,11 +534,13 @@ def main():
         profiles = {f"{name}, {PARENTS} groups": profile(fresh_copy(base, workdir, "timed.db"), name, 3000)
                     for name in BREEDERS}
         for db, groups, _generations in grown:
+            breed_once(fresh_copy(db, workdir, "timed.db"), "default", 2999)  # warm: as the generation before would
             breakdowns[f"default, {groups:,} groups, warm"] = breakdown(fresh_copy(db, workdir, "timed.db"), "default",
                                                                        3000)
         db, groups, _generations = grown[-1]
         breakdowns[f"default, {groups:,} groups, cold"] = breakdown(fresh_copy(db, workdir, "timed.db"), "default",
                                                                    3000, cold=True)
+        breed_once(fresh_copy(db, workdir, "timed.db"), "default", 2999)
         profiles[f"default, {groups:,} groups, warm"] = profile(fresh_copy(db, workdir, "timed.db"), "default", 3000)
         profiles[f"default, {groups:,} groups, cold"] = profile(fresh_copy(db, workdir, "timed.db"), "default", 3000,
                                                                cold=True)
