@@ -441,8 +441,8 @@ def render(report):
         f" `--top {setup['top']}`; population {POPULATION} for {' and '.join(POPULATION_BREEDERS)}, classic"
         f" breeds C({COMPARE}, 2). The grown databases hold a loop of generations bred by `default` (the number"
         " is in the table), each scored on both datasets before the next was bred (the default breeder replays"
-        " every scored generation, from where the last one left off when warm). No target is set for this benchmark; the aim is a time per generation"
-        " nearly independent of how many groups are stored.",
+        " every scored generation, from where the last one left off when warm). No target is set for this"
+        " benchmark; the aim is a time per generation nearly independent of how many groups are stored.",
         "",
         "`warm`: gf already holds what the generations before read (decoded group values, `gf.values`, and"
         " where the default breeder's replay left off, `gf_plugins_builtin.replay`), as in the later"

@@ -11,10 +11,10 @@ batch of groups one update), so a loop resumed after a crash, or a database merg
 from another machine, breeds exactly as if nothing had happened. Within one process
 the replay resumes where the last generation's left off when the groups and scores it
 replayed are unchanged (:mod:`gf_plugins_builtin.replay`), and reads only the groups it
-needs: a long loop's generations take about as long at generation 300 as at the first. Why this fixes the
-original tool's weaknesses: every parameter moves by a step scaled to it (a value at
-0 moves; negative values move both ways); the population is whatever you choose; the
-best group so far always takes part in selection (elitism); gf refuses duplicates. A
+needs: a loop's generation takes as long after 150 generations as after 30 (BENCHMARKS.md,
+breeding). Why this fixes the original tool's weaknesses: every parameter moves by a
+step scaled to it (a value at 0 moves; negative values move both ways); the population
+is whatever you choose; the best group so far always takes part in selection (elitism); gf refuses duplicates. A
 group the strategy did not sample (a crossover, the best so far) counts in its update as
 if it lay no farther from the mean than three samples' typical distance
 (:data:`STEP_LIMIT`), so one far-off group cannot blow the step up.
@@ -269,7 +269,8 @@ class _Replay:
 
 def _owned(values):
     """A copy of ``{name: value}`` sharing no list or dict with it."""
-    return {name: copy.deepcopy(value) if isinstance(value, (list, dict)) else value for name, value in values.items()}
+    return {name: copy.deepcopy(value) if isinstance(value, (list, dict)) else value
+            for name, value in values.items()}
 
 
 def _exactly(one, other):

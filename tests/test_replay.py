@@ -36,7 +36,8 @@ def new_db(tmp_path, name, text=START):
 
 def loss(p, _dataset):
     mode = {"a": 1.0, "b": 0.0, "c": 2.0}[p.mode_choice[0]]
-    return {"s": {"loss": (p.x - 1.5) ** 2 + (p.y + 0.5) ** 2 + (p.k_int - 7) ** 2 + (0.0 if p.flag_bool else 1.0) + mode}}
+    flag = 0.0 if p.flag_bool else 1.0
+    return {"s": {"loss": (p.x - 1.5) ** 2 + (p.y + 0.5) ** 2 + (p.k_int - 7) ** 2 + flag + mode}}
 
 
 def evolve(db, generations, seed, fn=loss):
