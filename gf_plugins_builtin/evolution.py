@@ -229,11 +229,14 @@ class Strategy:
 
 
 def _extend(start, groups):
-    """``start`` with every param of ``groups`` it lacks, at the first value one of them has."""
+    """``start`` with every param of ``groups`` it lacks, at the first value one of them has, in the
+    order the groups hold them (a set's order changes from process to process, and with it which
+    random draw each param gets: a seeded loop would breed other children after a restart)."""
     for values in groups:
         if values.keys() - start.keys():
-            for name in values.keys() - start.keys():
-                start[name] = values[name]
+            for name, value in values.items():
+                if name not in start:
+                    start[name] = value
     return start
 
 
@@ -680,7 +683,9 @@ class EvolutionBreeder(Breeder):
                 if name in values:
                     key = _key(values[name])
                     votes[key] = (values[name], votes.get(key, (None, 0.0))[1] + 1.0 / len(best_values))
-            for key in set(table) | set(votes):
+            # new values last, in the order the votes found them (in a set's order, a new value's place,
+            # and so the draws of _pick, would change from process to process)
+            for key in list(table) + [key for key in votes if key not in table]:
                 old = table.get(key, (votes.get(key, (None,))[0], 0.0))
                 table[key] = (old[0], (1 - DISCRETE_RATE) * old[1] + DISCRETE_RATE * votes.get(key, (None, 0.0))[1])
 
