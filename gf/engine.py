@@ -765,6 +765,9 @@ def run_loop(conn, settings, context, progress=None):
         return False
 
     try:
+        if resumed and progress.echo:
+            progress.echo(f"resuming breed loop {loop_id}: {generation} of its {settings.generations} generations "
+                          "bred so far", True)
         if not resumed and progress.echo:
             done = conn.execute("SELECT max(id) FROM loops WHERE key = ? AND status = 'done' AND id != ?",
                                 (settings.key(), loop_id)).fetchone()[0]

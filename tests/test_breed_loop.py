@@ -269,6 +269,7 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     result = run_gf(*args)
     assert result.exit_code == 0, result.stderr
     assert "(resumed)" in result.stderr
+    assert result.stderr.splitlines()[0] == f"resuming breed loop {loop['id']}: 2 of its 3 generations bred so far"
     # the resumed generation 2 then 3: each with its 4 children
     assert [line.split()[:2] for line in result.stdout.splitlines()[1:]] == [["2", "4"], ["3", "4"]]
     time.sleep(1.0)  # evaluations the killed gf left running have finished (and were not recorded)
