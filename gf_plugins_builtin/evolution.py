@@ -414,7 +414,7 @@ class EvolutionBreeder(Breeder):
             # a param first seen in a batch just replayed (or a parent's), or other types or bounds
             # than the kept state's: replayed from the start with every param it will have
             guess, state = final, None
-        if batches:
+        if batches and not (index == len(batches) - 1 and guess is None):  # else it is kept as it is
             replay.remember(keys[-1], state)
         return state
 
