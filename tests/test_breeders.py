@@ -835,6 +835,46 @@ def test_default_keeps_the_best_group_so_far_in_every_update(monkeypatch):
     assert firsts[1] == [params[best_first]["x"], params[best_first]["y"]]
 
 
+def test_default_elitism_forgets_a_best_group_after_five_generations(monkeypatch):
+    """A lucky score (under noise, most of the best) takes part in selection for the five generations
+    after its own, then no more: kept for good, it held the strategy's mean on it."""
+    from gf_plugins_builtin import evolution
+
+    params, batches, scores = scored_generations(["x", "y"], generations=8)
+    lucky = batches[1][0]
+    scores[lucky] = -1000.0  # far better than anything after it
+    firsts = []
+    update = evolution.Strategy.update
+    monkeypatch.setattr(evolution.Strategy, "update",
+                        lambda self, ranked: (firsts.append(ranked[0]), update(self, ranked))[1])
+    default_children(params, batches, scores, population=8)
+    lucky_vector = [params[lucky]["x"], params[lucky]["y"]]
+    assert len(firsts) == 8  # one update per generation
+    assert [first == lucky_vector for first in firsts] == [True] * 6 + [False] * 2
+    assert evolution.ELITE_GENERATIONS == 5
+
+
+def test_default_does_not_settle_on_a_lucky_score_under_noise(db_path, load_text):
+    """A noisy sphere, population 8: the old elitism (the best so far, kept for good) let one lucky
+    group hold the strategy's mean until every child was a near copy of it; now the children keep
+    spreading around the optimum, however lucky one score was."""
+    rng = random.Random(3)
+    load_text("".join(f"x{i} = 3.0\nx{i} >= -10\nx{i} <= 10\n" for i in range(4)))
+
+    def evaluate(params, _dataset):
+        true = sum((params[f"x{i}"] - 1.0) ** 2 for i in range(4))
+        return {"score": {"value": true + rng.gauss(0.0, 1.0)}}
+
+    with GeneticFuckery(dbfile=db_path) as gf:
+        gf.evolve(evaluate, metric="value", minimize=True, generations=60, population=8, datasets=["d"], seed=3)
+    from gf import values
+
+    conn = store.connect(db_path)
+    last = values.many(conn, store.group_ids(conn)[-40:])  # the last five generations
+    spread = statistics.pstdev(last[g]["x0"] for g in last)
+    assert spread > 0.1, spread  # 0.29 (0.04 with the old elitism)
+
+
 def test_default_learns_which_discrete_value_scores_best():
     """Groups whose choice heads "c" score best, generation after generation: the samples lean to "c"
     (from 1 in 4 at the start: half the weight on the starting "a")."""
