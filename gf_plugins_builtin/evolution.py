@@ -113,6 +113,14 @@ LARGEST_MODELLED = 2.0 ** 256
 #: The child at the mean is recognized by its floats and ints (see :meth:`EvolutionBreeder._success`);
 #: where it was bred elsewhere (tagged params lean towards their algo's best) the rule stays off.
 SUCCESS_TARGET, SUCCESS_DAMPING = 0.1, 1.0
+#: The other side of the rule, where the first is off (more than 319 numeric params): a generation
+#: in which more than :data:`GROWTH_TARGET` of the children beat the child at the mean grows the
+#: step by ``exp((share - GROWTH_TARGET) / GROWTH_DAMPING)``. There the quadratic model's child does
+#: the travelling, and samples that often beat the mean say that what sets them apart (noise,
+#: ripples, discrete values) is not the smooth shape the model fits: wider samples show it that.
+#: On a smooth score every sample is worse than the mean (share about 0.03: the model's child),
+#: and the rule never acts.
+GROWTH_TARGET, GROWTH_DAMPING = 0.2, 0.1
 #: A model's optimum beyond a strict bound (``x > 0``) stops this many steps (sigma * scale)
 #: inside it; beyond any other bound, on it.
 CLIP_MARGIN = 0.1
@@ -133,7 +141,7 @@ ELITE_GENERATIONS = 5
 MAX_STRENGTH = 2.0
 #: Part of every replay's chain key (see :mod:`gf_plugins_builtin.replay`): a change to how the
 #: strategy is updated must change it, or a process would resume from a state the old rules left.
-REPLAY_VERSION = 2
+REPLAY_VERSION = 3
 #: Types sampled in their own units; other numeric types (plugins') move through their
 #: ``gf_mutate`` implementation around the strategy's mean (a log-scale type in log space).
 OWN_UNITS = {"float", "int", "real_0", "real_1"}
@@ -457,7 +465,7 @@ class EvolutionBreeder(Breeder):
         """One generation's update from ``members``, the ``(values, score)`` of one batch."""
         strategy = state.strategy
         ranked = sorted(members, key=lambda member: member[1], reverse=not minimize)
-        success = self._success(strategy, state.own, state.rounded, members, minimize) if state.local else None
+        success = self._success(strategy, state.own, state.rounded, members, minimize) if state.own else None
         own_best = ranked[0]
         elite = None
         for member in state.bests:  # the best of the last ELITE_GENERATIONS batches, the latest among equals
@@ -467,8 +475,10 @@ class EvolutionBreeder(Breeder):
             ranked = [elite] + ranked  # elitism: it takes part in selection
         strategy.update([[float(values.get(n, strategy.mean[i])) for i, n in enumerate(strategy.names)]
                          for values, _score in ranked])
-        if success is not None and success < SUCCESS_TARGET:
+        if success is not None and state.local and success < SUCCESS_TARGET:
             strategy.sigma *= math.exp((success - SUCCESS_TARGET) / SUCCESS_DAMPING)
+        elif success is not None and not state.local and success > GROWTH_TARGET:
+            strategy.sigma *= math.exp((success - GROWTH_TARGET) / GROWTH_DAMPING)
         self._learn(state.probabilities, [values for values, _score in ranked[: strategy.mu]])
         state.bests = (state.bests + [own_best])[-ELITE_GENERATIONS:]
 
