@@ -730,14 +730,16 @@ def test_default_success_share_counts_children_better_than_the_one_bred_at_the_m
                                      True) is None  # 2 vs 2.4
 
 
-def sample_spread(count, generations, monkeypatch, rule):
+def sample_spread(count, generations, monkeypatch, rule, noise=None):
     """The rms of the samples (children past the proposals, one parent) of the next generation,
-    ``count`` params, after ``generations`` bred on a sphere whose optimum is the starting point."""
+    ``count`` params, after ``generations`` bred on a sphere whose optimum is the starting point
+    (with ``noise``, a random number generator: scored by noise alone)."""
     from gf_plugins_builtin import evolution
 
     monkeypatch.setattr(evolution, "SUCCESS_TARGET", 0.1 if rule else 0.0)  # 0: never shrinks
+    monkeypatch.setattr(evolution, "GROWTH_TARGET", 0.2 if rule else 1.0)  # 1: never grows
     names = [f"x{i}" for i in range(count)]
-    score = lambda values: sum(values[n] ** 2 for n in names)
+    score = (lambda values: sum(values[n] ** 2 for n in names)) if noise is None else (lambda _: noise.random())
     params, batches = {1: {n: 0.0 for n in names}}, [[1]]
     scores = {1: 0.5}
     for generation in range(1, generations + 1):
@@ -758,11 +760,21 @@ def test_default_shrinks_its_step_when_children_never_beat_the_mean(monkeypatch)
     of the path length's own adaptation (which makes up for part of it). After 6 generations of
     16 at 20 params the samples lie about a fifth nearer the optimum (the start) than without
     the rule. From 320 numeric params (where the model never has more groups than terms) the
-    rule is off: the very same children."""
+    rule is off, and its other side, which grows the step, does not act: the very same children."""
     shrunk, kept = (sample_spread(20, 6, monkeypatch, rule) for rule in (True, False))
     assert 0.7 < shrunk / kept < 0.9
     wide, same = (sample_spread(320, 2, monkeypatch, rule) for rule in (True, False))
     assert wide == same
+
+
+def test_default_grows_its_step_when_children_often_beat_the_mean_beyond_319_params(monkeypatch):
+    """From 320 numeric params, a generation in which more than a fifth of the children beat the one
+    bred at the mean grows the step by exp((share - 0.2) / 0.1): scored by noise alone, about half
+    do, and the next samples spread over the whole box (folded into its bounds, 10 either side of
+    the start), not a third of it. On the sphere centred on the start (the test before) none do: the
+    very same children."""
+    grown, kept = (sample_spread(320, 2, monkeypatch, rule, noise=random.Random(5)) for rule in (True, False))
+    assert kept < 3.5 and grown > 5.0, (grown, kept)  # 3.1 and 5.8 (uniform in [-10, 10]: 5.77)
 
 
 @pytest.mark.parametrize("returned, error, message", [

@@ -28,7 +28,7 @@ FULL_RUN = (
     "evaluations) takes more than a day of CPU time on this 2-core machine, most of it Optuna at 1,000 parameters: "
     "a TPE run takes 7-85 min there (about 15 h for its 45 runs); a CMA-ES run took 16-50 min beside other "
     "work and 11-14 GB of memory (its 40 runs, roughly 25 h; see the Notes), while a gf default run "
-    "takes 1-2 min; `--functions`, `--dims`, `--optimizers`, "
+    "takes 20-40 s; `--functions`, `--dims`, `--optimizers`, "
     "`--seeds` and `--budget` narrow it.\n"
 )
 
