@@ -290,7 +290,8 @@ def loops(db_path, as_json, statuses, last):
     machine (--json adds alive: false); rerun its `gf breed` command to go on.
     `last` is its latest activity; an interrupted loop's latest generation may be only
     partly evaluated. `reason` says why a loop stopped early (--max-time, --patience,
-    Ctrl-C, every evaluation failed). Loops are listed oldest first.
+    Ctrl-C, every evaluation failed), or that gf merge copied it while it ran on another
+    database. Loops are listed oldest first.
     """
     from gf import engine
 

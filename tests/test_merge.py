@@ -99,6 +99,8 @@ def test_merging_a_later_copy_of_a_loop_marks_it_done(tmp_path, run_gf):
     assert run_gf("merge", merged, snapshot).exit_code == 0
     [loop] = json.loads(run_gf("loops", "--db", merged, "--json").stdout)
     assert (loop["status"], loop["generation"], loop["stopped"]) == ("running", 2, None)
+    assert loop["reason"].startswith("copied by gf merge while it ran on another database: nothing runs it")
+    assert "copied by gf merge" in run_gf("loops", "--db", merged).stdout
     assert run_gf("merge", merged, one).exit_code == 0
     [loop] = json.loads(run_gf("loops", "--db", merged, "--json").stdout)
     [(stopped,)] = conn.execute("SELECT stopped FROM loops").fetchall()
