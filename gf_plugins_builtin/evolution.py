@@ -127,8 +127,11 @@ SUCCESS_TARGET, SUCCESS_DAMPING = 0.1, 1.0
 #: the travelling, and samples that often beat the mean say that what sets them apart (noise,
 #: ripples, discrete values) is not the smooth shape the model fits: wider samples show it that.
 #: On a smooth score every sample is worse than the mean (share about 0.03: the model's child),
-#: and the rule never acts.
-GROWTH_TARGET, GROWTH_DAMPING = 0.2, 0.1
+#: and the rule never acts. It grows the step to at most :data:`MAX_GROWTH` times its starting
+#: size: under noise alone (no shape to find) about half the children beat the mean however wide
+#: they spread, and a param without bounds would go on to any size (on the suite it grew at most
+#: 160-fold, once).
+GROWTH_TARGET, GROWTH_DAMPING, MAX_GROWTH = 0.2, 0.1, 1000.0
 #: A model's optimum beyond a strict bound (``x > 0``) stops this many steps (sigma * scale)
 #: inside it; beyond any other bound, on it.
 CLIP_MARGIN = 0.1
@@ -151,7 +154,7 @@ ELITE_GENERATIONS = 5
 MAX_STRENGTH = 2.0
 #: Part of every replay's chain key (see :mod:`gf_plugins_builtin.replay`): a change to how the
 #: strategy is updated must change it, or a process would resume from a state the old rules left.
-REPLAY_VERSION = 3
+REPLAY_VERSION = 4
 #: Types sampled in their own units; other numeric types (plugins') move through their
 #: ``gf_mutate`` implementation around the strategy's mean (a log-scale type in log space).
 OWN_UNITS = {"float", "int", "real_0", "real_1"}
@@ -176,7 +179,7 @@ class Strategy:
         # The starting step shrinks beyond 100 parameters: a sample's distance from the mean
         # grows with the square root of the dimension, and the step-size path adapts in
         # about n generations, too slowly to correct a step that is too long.
-        self.sigma = min(1.0, math.sqrt(100 / n))
+        self.sigma = self.start_sigma = min(1.0, math.sqrt(100 / n))
         self.scale = list(scales)  # the diagonal of C, as standard deviations
         self.path_sigma = [0.0] * len(names)
         self.path_c = [0.0] * len(names)
@@ -488,7 +491,8 @@ class EvolutionBreeder(Breeder):
         if success is not None and state.local and success < SUCCESS_TARGET:
             strategy.sigma *= math.exp((success - SUCCESS_TARGET) / SUCCESS_DAMPING)
         elif success is not None and not state.local and success > GROWTH_TARGET:
-            strategy.sigma *= math.exp((success - GROWTH_TARGET) / GROWTH_DAMPING)
+            grown = strategy.sigma * math.exp((success - GROWTH_TARGET) / GROWTH_DAMPING)
+            strategy.sigma = max(strategy.sigma, min(grown, MAX_GROWTH * strategy.start_sigma))
         self._learn(state.probabilities, [values for values, _score in ranked[: strategy.mu]])
         state.bests = (state.bests + [own_best])[-ELITE_GENERATIONS:]
 

@@ -777,6 +777,28 @@ def test_default_grows_its_step_when_children_often_beat_the_mean_beyond_319_par
     assert kept < 3.5 and grown > 5.0, (grown, kept)  # 3.1 and 5.8 (uniform in [-10, 10]: 5.77)
 
 
+def test_default_step_grows_only_so_far_under_noise_alone():
+    """Scored by noise alone, about half the children beat the one at the mean in every generation,
+    however wide they spread: the step grows to at most 1,000 times its starting size, so params
+    without bounds stay within reach (without the limit they were at 1e19 after ten generations)."""
+    from gf_plugins_builtin import evolution
+
+    noise = random.Random(2)
+    names = [f"x{i}" for i in range(320)]
+    params, batches, scores = {1: {n: 0.0 for n in names}}, [[1]], {1: 0.5}
+    for generation in range(1, 11):
+        batches.append([])
+        for number, child in enumerate(default_children(params, batches, scores, population=16, seed=generation)):
+            group = generation * 1000 + number
+            params[group], scores[group] = child.params, noise.random()
+            batches[-1].append(group)
+    largest = max(abs(value) for values in params.values() for value in values.values())
+    # a sample's step: sigma (at most 1,000 x 0.56 at 320 params) x scale (1 for a param at 0, adapted
+    # since) x N(0, 1), around a mean that wandered too
+    assert 100 < largest < 10_000, largest  # 3,600 (1e19 without the limit)
+    assert evolution.MAX_GROWTH == 1000.0
+
+
 @pytest.mark.parametrize("returned, error, message", [
     (lambda: None, "PluginError", "breeder 'careless': breed() returned NoneType None; it must return a list of "
                                   "gf.Child(params, parents)"),
