@@ -622,7 +622,8 @@ def list_loops(conn):
     latest activity (a group bred, a run or the loop stopped). A loop whose process died
     says ``running`` until it is resumed; ``alive`` (for a ``running`` loop) tells whether its
     gf still runs, ``None`` when it ran on another machine. A ``running`` loop that ``gf merge``
-    copied from another database (no gf runs it in this one) says so in ``reason``.
+    copied from another database (no gf runs it in this one) says so in ``reason``
+    (:data:`gf.merging.MERGED_WHILE_RUNNING`).
     """
     rows = conn.execute(
         """SELECT l.id, l.uid, l.status, l.started, l.stopped, l.target, l.args, l.best, l.stale, l.reason,
@@ -646,11 +647,7 @@ def list_loops(conn):
         loops.append({
             "id": loop_id, "uid": uid, "status": status, "started": started, "stopped": stopped, "last": last,
             "generation": done or 0, "target": target, "groups": groups, "ok": ok, "failed": failed,
-            "best": best, "stale": stale, "host": host, "process_id": process_id,
-            # gf merge copies no host: whatever ran the loop ran it on the input database, not on this one
-            "reason": reason if status != "running" or host else (
-                reason or "copied by gf merge while it ran on another database: nothing runs it in this one; "
-                          "rerun its command here to go on from this copy"),
+            "best": best, "stale": stale, "reason": reason, "host": host, "process_id": process_id,
             "alive": _alive(host, process_id, process_start) if status == "running" else None,
             "breeder": args.get("breeder"), "metric": args.get("metric"),
             "command": args.get("command") or (f"evolve({args['evolve']})" if args.get("evolve") else None),

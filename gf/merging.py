@@ -138,6 +138,11 @@ def _copy_source(out, source):
             "runs": added_runs, "runs_skipped": skipped_runs}
 
 
+#: The reason a loop copied while it ran gets (resuming it in the merged database clears it).
+MERGED_WHILE_RUNNING = ("copied by gf merge while it ran on another database: nothing runs it in this one; "
+                        "rerun its command here to go on from this copy")
+
+
 def _copy_loops(out, source):
     known = _ids_by_uid(out, "loops")
     mapping = {}
@@ -145,6 +150,8 @@ def _copy_loops(out, source):
     columns = "uid, key, args, started, stopped, target, status, best, stale, counted, reason"
     for old_id, *row in source.execute(f"SELECT id, {columns} FROM loops"):
         uid, status = row[0], row[6]
+        if status == "running":  # says so in gf loops, where it would look like a loop under way here
+            row[10] = MERGED_WHILE_RUNNING
         if uid in known:
             mapping[old_id] = known[uid]
             # a copy of a loop merged before: keep the state of whichever copy got further
