@@ -329,7 +329,7 @@ def store_children(conn, children, types, *, breeder, generation, loop_id=None, 
     breeder's proposals are the same for the same scores) is checked again under the write lock,
     and left out. With ``theirs`` (a list), a generation of loop ``loop_id`` another coordinator of
     that loop stored first is taken as bred: nothing is stored, and ``theirs`` gets its groups."""
-    ids, cache = [], {}
+    ids, cache, stored = [], {}, {}
     with store.transaction(conn):
         if theirs is not None and loop_id is not None:
             theirs.extend(group for (group,) in conn.execute(
@@ -340,12 +340,14 @@ def store_children(conn, children, types, *, breeder, generation, loop_id=None, 
             rows = child.rows or param_rows(child.params, types)
             if conn.execute("SELECT 1 FROM groups WHERE digest = ?", (store.digest(rows),)).fetchone():
                 continue
-            constraints = constraints_of(conn, child.parents, cache)
+            parents = tuple(dict.fromkeys(child.parents))
+            if parents not in stored:  # children mostly share their parents: their constraints' rows too
+                stored[parents] = [constraint.stored() for constraint in constraints_of(conn, parents, cache)]
             ids.append(
                 store.insert_group(
                     conn,
                     params=rows,
-                    constraints=[constraint.stored() for constraint in constraints],
+                    constraints=stored[parents],
                     origin=f"bred by {breeder}",
                     parents=child.parents,
                     generation=generation,
