@@ -7,6 +7,7 @@ so chains (``a < b``, ``b < c``) settle; what still fails is re-bred by gf.
 """
 
 import math
+import operator
 
 from gf import hookimpl
 
@@ -27,8 +28,11 @@ def _finite(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
 def _satisfied(left, op, right):
-    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+    return _COMPARE[op](left, right)
 
 
 def _clamp_to_type(params, name, param_type):
