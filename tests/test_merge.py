@@ -1,6 +1,5 @@
 """gf merge and gf merge-performers on real database files."""
 
-import contextlib
 import json
 import sqlite3
 
@@ -79,16 +78,6 @@ def test_merge_round_trip_top_agrees_with_the_union(tmp_path, run_gf):
         sqlite3.connect(p).execute("SELECT count(*) FROM group_parents").fetchone()[0] for p in (one, two))
 
 
-@contextlib.contextmanager
-def raw_snapshot(path):
-    raw = sqlite3.connect(path)
-    try:
-        with raw:
-            yield raw
-    finally:
-        raw.close()
-
-
 def test_merging_a_later_copy_of_a_loop_marks_it_done(tmp_path, run_gf):
     one = bred_database(tmp_path, run_gf, "one.db", seed=1)
     snapshot = str(tmp_path / "snapshot.db")
@@ -113,8 +102,10 @@ def test_merging_a_later_copy_of_a_loop_marks_it_done(tmp_path, run_gf):
     assert loop["reason"].startswith("copied by gf merge while it ran on another database: nothing runs it")
     assert "copied by gf merge" in run_gf("loops", "--db", merged).stdout
     # a loop without a host that no merge copied (its gf died before the host was kept, schema 5) is not one
-    with raw_snapshot(snapshot) as raw:
+    raw = sqlite3.connect(snapshot)
+    with raw:
         raw.execute("UPDATE loops SET host = NULL, process_id = NULL")
+    raw.close()
     [unmerged] = json.loads(run_gf("loops", "--db", snapshot, "--json").stdout)
     assert (unmerged["status"], unmerged["reason"]) == ("running", None)
     assert run_gf("merge", merged, one).exit_code == 0
