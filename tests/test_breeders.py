@@ -777,6 +777,44 @@ def test_default_grows_its_step_when_children_often_beat_the_mean_beyond_319_par
     assert kept < 3.5 and grown > 5.0, (grown, kept)  # 3.1 and 5.8 (uniform in [-10, 10]: 5.77)
 
 
+@pytest.mark.parametrize("count, flags, mirrored", [(320, 160, True), (320, 1, False), (20, 20, False)])
+def test_default_mirrors_its_samples_with_many_numbers_and_as_many_discrete_terms(count, flags, mirrored):
+    """From 320 numeric params, with discrete params giving the model at least as many terms (here 160
+    bools and 160 three-way choices: 480 terms), the samples come in pairs: the mean plus a step and
+    the mean minus it, with the same discrete values. With one bool and one choice, or 20 numbers,
+    every sample is drawn on its own."""
+    rng = random.Random(4)
+    names = [f"x{i}" for i in range(count)]
+    options = [["a", "b", "c"], ["b", "a", "c"], ["c", "a", "b"]]
+    params, batches = {}, []
+    for generation in range(2):
+        batches.append([])
+        for child in range(1 if generation == 0 else 12):
+            group = generation * 100 + child
+            params[group] = {**{n: rng.gauss(0.0, 1.0) for n in names},
+                             **{f"f{i}_bool": rng.random() < 0.5 for i in range(flags)},
+                             **{f"c{i}_choice": rng.choice(options) for i in range(flags)}}
+            batches[-1].append(group)
+    scores = {g: sum((v[n] - 1.0) ** 2 for n in names) + sum(v[f"f{i}_bool"] for i in range(flags))
+              for g, v in params.items()}
+    children = default_children(params, batches, scores, population=16)
+    mean = children[1].params  # the proposals: the model's optimum, then the child at the mean
+    samples = [child.params for child in children[2:]]
+    pairs = list(zip(samples[0::2], samples[1::2]))
+    mirror_images = [all(math.isclose(a[n] + b[n], 2 * mean[n], rel_tol=1e-12, abs_tol=1e-12) for n in names)
+                     for a, b in pairs]
+    discrete = [n for n in params[0] if n not in names]
+    shared = [all(a[n] == b[n] for n in discrete) for a, b in pairs]
+    if mirrored:
+        assert len(pairs) == 7 and all(mirror_images) and all(shared)
+        assert all(a[n] is not b[n] for a, b in pairs for n in discrete if n.endswith("_choice"))  # lists of their own
+        assert len({tuple(a[n] if n.endswith("_bool") else a[n][0] for n in discrete) for a, _b in pairs}) == 7
+        assert len({a[names[0]] for a, _b in pairs}) == 7
+    else:
+        assert not any(mirror_images)
+        assert flags == 1 or not any(shared)  # one bool and one choice: two samples often draw the same
+
+
 def test_default_step_grows_only_so_far_under_noise_alone():
     """Scored by noise alone, about half the children beat the one at the mean in every generation,
     however wide they spread: the step grows to at most 1,000 times its starting size, so params
