@@ -215,7 +215,7 @@ def breed_children(conn, breeder, request):
         discarded, and how many were wanted (``request.population``, or the number the breeder
         proposed at first when it chooses): fewer children than that when too few were new and valid.
     """
-    seen, cache, known = set(), {}, set()
+    seen, cache, known, by_parents = set(), {}, set(), {}
     wanted = request.population
     children, discarded, why = [], 0, None
     for attempt in range(MAX_ATTEMPTS):
@@ -227,7 +227,10 @@ def breed_children(conn, breeder, request):
             if len(children) >= wanted:
                 break
             _check_parents(conn, breeder, child, known)
-            constraints = constraints_of(conn, child.parents, cache)
+            parents = tuple(dict.fromkeys(child.parents))
+            if parents not in by_parents:  # children mostly share their parents
+                by_parents[parents] = constraints_of(conn, parents, cache)
+            constraints = list(by_parents[parents])  # a list of its own for the fixers
             answers = plugins.call_hook(  # through pluggy: a fixer may wrap the others (hookimpl(wrapper=True))
                 "gf_fix_child", params=child.params, constraints=constraints, types=request.types, rng=request.rng)
             refused = any(answer is False for answer in answers)  # only False refuses: not 0, not None
@@ -317,8 +320,8 @@ def param_rows(params, types):
     for name, value in sorted(params.items()):
         param_type = types.for_param(name)
         value = paramtypes.validated(param_type, value)  # as loading stores it: a float's 3 is 3.0 (one digest)
-        rows.append((name, values.encode(value), param_type.name, paramtypes.typed_json(param_type, value,
-                                                                                        values.encode)))
+        text = values.encode(value)
+        rows.append((name, text, param_type.name, paramtypes.typed_json(param_type, value, values.encode, text)))
     return rows
 
 

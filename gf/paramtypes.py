@@ -56,10 +56,13 @@ def validated(param_type, value):
     return result
 
 
-def typed_json(param_type, value, encode):
+def typed_json(param_type, value, encode, encoded=None):
     """``encode(param_type.extract(value))``: what the program will read, as stored; an ``extract``
-    whose result JSON cannot hold is refused naming the type."""
+    whose result JSON cannot hold is refused naming the type. ``encoded``, if given, is ``encode(value)``:
+    returned as it is when ``extract`` gives back ``value`` itself (a float, an int: most params)."""
     typed = param_type.extract(value)
+    if encoded is not None and typed is value:
+        return encoded
     try:
         return encode(typed)
     except (TypeError, ValueError) as error:

@@ -80,6 +80,7 @@ the discrete values do (see :meth:`EvolutionBreeder._mirrored`: the mixed functi
 
 import copy
 import math
+from itertools import accumulate
 
 from gf import Breeder, Child, hookimpl
 from gf.values import encode
@@ -375,6 +376,11 @@ class EvolutionBreeder(Breeder):
         children = []
         mirror = self._mirrored(numeric, probabilities)
         twin = None  # a sample whose mirror image is the next child
+        # what every child looks up, looked up once: each param's type name and bounds, and each
+        # discrete param's values with their cumulative sampling weights
+        kinds = [request.types.for_param(name).name for name in numeric]
+        bounds = [request.bounds.get(name, (None, None)) for name in numeric]
+        tables = {name: self._sampling_table(probabilities[name], self._strength(request, name)) for name in discrete}
         for number in range(population):
             shared = None  # the discrete values of the sample this child mirrors
             if number < len(proposals):
@@ -390,8 +396,7 @@ class EvolutionBreeder(Breeder):
                 vector, picks = strategy.sample(rng, strength), None
                 twin = vector if mirror else None
             params = {}
-            for index, (name, value) in enumerate(zip(numeric, vector)):
-                kind = request.types.for_param(name).name
+            for index, (name, value, kind, (low, high)) in enumerate(zip(numeric, vector, kinds, bounds)):
                 if kind not in OWN_UNITS:
                     step = strategy.sigma * strategy.scale[index] * strength[index]
                     centre = value if picks is not None else strategy.mean[index]
@@ -403,7 +408,6 @@ class EvolutionBreeder(Breeder):
                         centre = strategy.mean[index]
                     params[name] = request.mutate(name, centre, sigma=step, rate=0.0)
                     continue
-                low, high = request.bounds.get(name, (None, None))
                 # a sample is folded back into the bounds (its spread stays symmetric); a model's
                 # optimum beyond a bound stops at it (folding it back would send it as far the
                 # wrong way), just inside a strict one
@@ -417,9 +421,10 @@ class EvolutionBreeder(Breeder):
                 if picks is not None:
                     params[name] = picks[name]
                 elif shared is not None:
-                    params[name] = copy.deepcopy(shared[name])  # its own list: a fixer may change one in place
+                    value = shared[name]  # its own list: a fixer may change one in place
+                    params[name] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
                 else:
-                    params[name] = self._pick(rng, probabilities[name], self._strength(request, name))
+                    params[name] = self._pick(rng, *tables[name])
             children.append(Child(params, [best_group]))
         return children
 
@@ -765,10 +770,14 @@ class EvolutionBreeder(Breeder):
                 table[key] = (old[0], (1 - DISCRETE_RATE) * old[1] + DISCRETE_RATE * votes.get(key, (None, 0.0))[1])
 
     @staticmethod
-    def _pick(rng, table, strength):
+    def _sampling_table(table, strength):
+        """``(values, cumulative weights, strength)`` of a discrete param's probability ``table``, for :meth:`_pick`."""
         options = list(table.values())
-        weights = [max(FLOOR * strength, p) for _, p in options]
-        value = rng.choices([v for v, _ in options], weights=weights)[0]
+        return ([v for v, _ in options], list(accumulate(max(FLOOR * strength, p) for _, p in options)), strength)
+
+    @staticmethod
+    def _pick(rng, values, cumulative, strength):
+        value = rng.choices(values, cum_weights=cumulative)[0]
         if isinstance(value, list) and len(value) > 1 and rng.random() < FLOOR * strength:
             head = value[rng.randrange(1, len(value))]  # now and then an option no good group had
             value = [head] + [v for v in value if v != head]

@@ -11,8 +11,8 @@ unpenalized (the shared curvature) are projected out first and solved for exactl
 """
 
 import math
-from itertools import accumulate
-from operator import add, itemgetter, mul
+from itertools import accumulate, repeat
+from operator import add, itemgetter, mul, sub, truediv
 
 #: Ridge penalty per data point, on standardized columns.
 RIDGE = 1e-3
@@ -68,13 +68,13 @@ class _Ridge:
             return
         for index, column in enumerate(columns):
             mean = sum(column) / count
-            centred = [v - mean for v in column]
+            centred = list(map(sub, column, repeat(mean, count)))  # map and operator: the loops run in C
             sd = math.sqrt(_dot(centred, centred) / count)
             if sd > 1e-12 * (1.0 + abs(mean)):
                 self.kept.append(index)
                 self.means.append(mean)
                 self.sds.append(sd)
-                self.scaled.append([v / sd for v in centred])
+                self.scaled.append(list(map(truediv, centred, repeat(sd, count))))
         # Unpenalized columns are solved for exactly, not by conjugate gradients: with a column
         # the penalty does not hold in, ten steps left its coefficient far from converged (the
         # default breeder's shared curvature below 1% of its value at 1,000 params). The other
@@ -94,11 +94,17 @@ class _Ridge:
                     self.basis.append([x / size for x in rest])
                     self.triangle.append(shares + [size])
         self.solved = [k for k, index in enumerate(self.kept) if index not in free]
-        self.projected = [_project_out(self.scaled[k], self.basis) for k in self.solved]
-        self.cross = [[_dot(q, self.scaled[k]) for k in self.solved] for q in self.basis]
+        self.projected, self.cross = [], [[] for _ in self.basis]
+        for k in self.solved:
+            column, shares = _project_out(self.scaled[k], self.basis, shares=True)
+            self.projected.append(column)
+            for j, (q, cross) in enumerate(zip(self.basis, self.cross)):
+                # the first share is the column's own along the first vector; the later ones are
+                # taken from what the vectors before left of it, and its own are wanted
+                cross.append(shares[0] if j == 0 else _dot(q, self.scaled[k]))
         # Row-major copies with their own float objects: a dot product over floats that lie
         # together in memory runs about twice as fast as over the columns' floats.
-        self.rows = [[x * 1.0 for x in row] for row in zip(*self.projected)] if self.projected else []
+        self.rows = [list(map(mul, row, repeat(1.0))) for row in zip(*self.projected)] if self.projected else []
 
     def _normal(self, direction):  # (Z.T Z + penalty) @ direction, Z the penalized columns, projected
         image = [_dot(row, direction) for row in self.rows]
@@ -196,7 +202,7 @@ def _project_out(column, basis, shares=False):
     found = []
     for vector in basis:
         share = _dot(vector, column)
-        column = [a - share * b for a, b in zip(column, vector)]
+        column = list(map(sub, column, map(mul, vector, repeat(share))))
         found.append(share)
     return (column, found) if shares else column
 
