@@ -80,7 +80,8 @@ the discrete values do (see :meth:`EvolutionBreeder._mirrored`: the mixed functi
 
 import copy
 import math
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import mul, sub, truediv
 
 from gf import Breeder, Child, hookimpl
 from gf.values import encode
@@ -622,7 +623,7 @@ class EvolutionBreeder(Breeder):
         raw = zip(*[[v.get(name) for name in strategy.names] for v in values]) if strategy.names else ()
         for column, mean, step in zip(raw, strategy.mean, steps):
             try:
-                columns.append([(float(x) - mean) / step for x in column])
+                columns.append(list(map(truediv, map(sub, map(float, column), repeat(mean)), repeat(step))))
             except (TypeError, ValueError):  # a group without the param (or not a number there): at the mean
                 columns.append([(float(x) - mean) / step if _is_number(x) else 0.0 for x in column])
         options, indicators = {}, []
@@ -666,7 +667,7 @@ class EvolutionBreeder(Breeder):
         columns, scores, options, indicators, values = cls._model_data(
             strategy, discrete, probabilities, recent[-window:], history, minimize)
         count = len(columns)
-        squares = [[x * x for x in u] for u in columns]
+        squares = [list(map(mul, u, u)) for u in columns]
         shared = [sum(row) for row in zip(*squares)] or [0.0] * len(scores)
         if len(scores) > 2 * count + 1 + len(indicators):
             design = [column for pair in zip(columns, squares) for column in pair]
