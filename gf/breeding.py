@@ -180,6 +180,9 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+_PLAIN_NUMBERS = (float, int)  # exactly these types (a bool's type is bool), for a quick check
+
+
 def violations(params, constraints, types):
     """The constraints (and type bounds) ``params`` break, as text; empty when all hold."""
     broken = []
@@ -195,7 +198,10 @@ def violations(params, constraints, types):
     for constraint in constraints:
         left = params.get(constraint.lhs)
         right = params.get(constraint.rhs) if isinstance(constraint.rhs, str) else constraint.rhs
-        if left is None or right is None:
+        if type(left) in _PLAIN_NUMBERS and type(right) in _PLAIN_NUMBERS:  # most are: the checks below in short
+            if not loader.OPERATORS[constraint.op](left, right):
+                broken.append(str(constraint))
+        elif left is None or right is None:
             broken.append(f"{constraint}: a parameter is missing")
         elif not all(_is_number(value) for value in (left, right)):
             broken.append(f"{constraint}: not a number")

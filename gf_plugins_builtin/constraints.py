@@ -29,6 +29,7 @@ def _finite(value):
 
 
 _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_PLAIN_NUMBERS = (float, int)  # exactly these types (a bool's type is bool)
 
 
 def _satisfied(left, op, right):
@@ -59,6 +60,8 @@ def gf_fix_child(params, constraints, types, rng):
                 continue
             left = params[lhs]
             right = params[rhs] if isinstance(rhs, str) else rhs
+            if type(left) in _PLAIN_NUMBERS and type(right) in _PLAIN_NUMBERS and _satisfied(left, op, right):
+                continue  # most are: held, whether finite or not (an infinity that holds is left as it is)
             if not (_finite(left) and _finite(right)) or _satisfied(left, op, right):
                 continue  # not a finite number (a mutator's NaN, a string): the child's check refuses it
             changed = True
