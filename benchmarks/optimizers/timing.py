@@ -17,13 +17,14 @@ with ~200 scored points already known, on the ``mixed`` function (all four kinds
 
 The three are measured in turns (gf, NSGA-II, TPE, gf, ...), so load from other work
 on a shared machine falls on all of them alike; the report gives the median per optimizer.
-Each lives in a process of its own, as it would in use: in one process, every full garbage
-collection during one's measurement walked the others' objects too (Optuna's studies hold
-hundreds of thousands), which took 0.25-0.4 s of NSGA-II's 0.75-0.95 s per generation and
-up to 0.1 s of gf's.
+Each lives in a process of its own, spawned (not forked from the harness, whose objects it
+would carry), as it would in use: in one process, every full garbage collection during one's
+measurement walked the others' objects too (Optuna's studies hold hundreds of thousands), which
+took 0.25-0.4 s of NSGA-II's 0.75-0.95 s per generation and up to 0.1 s of gf's.
 """
 
 import contextlib
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 import shutil
@@ -169,7 +170,9 @@ def measure(batch=32, history=6, measured=3, seed=0, progress=print):
         progress(f"timing: building the histories ({history} generations of {batch} at {DIM} params)")
         workers = {}
         for kind in ("gf_default", "nsga2", "tpe"):
-            worker = stack.enter_context(ProcessPoolExecutor(max_workers=1))
+            # spawned, not forked: a worker holds its own subject's objects only, not the harness's
+            spawned = multiprocessing.get_context("spawn")
+            worker = stack.enter_context(ProcessPoolExecutor(max_workers=1, mp_context=spawned))
             name, told = worker.submit(_build, kind, batch, history, seed, workdir).result()
             workers[name] = worker
             result["samples"][name] = []
