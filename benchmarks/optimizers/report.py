@@ -196,9 +196,10 @@ def section(run, summary, checks, timing, machine_line):
         "gf: `gf.engine.breed_generation` inside `evolve` (rank, breed, fix, deduplicate, store 32 children), "
         "after the start group and 6 generations of its own; Optuna: 32 x `study.ask(fixed_distributions)` on an "
         "in-memory study of 192 told trials (NSGA-II's its own; TPE's told from random points, as its cost depends "
-        "on how many trials it models, not on who proposed them). Every measurement starts from a fresh copy of "
-        "that history; the three take turns, so load from other work falls on all alike. The `mixed` function "
-        "(all four kinds) at 1,000 parameters.\n",
+        "on how many trials it models, not on who proposed them). Each lives in a process of its own (spawned), "
+        "whose garbage collections walk its own objects only; every measurement starts from a fresh copy of that "
+        "history; the three take turns, one at a time, so load from other work falls on all alike. The `mixed` "
+        "function (all four kinds) at 1,000 parameters.\n",
         "### How the numbers are computed\n",
         "- **Normalized regret** = (best - f_opt) / (R - f_opt), where best is the true value of the run's "
         "best-*observed* point (noise cannot flatter a run), and R is the mean over seeds of random search's best on "
