@@ -120,7 +120,6 @@ class _Ridge:
         if standard is None:  # nothing to explain, or nothing to explain it with
             return y_mean, [0.0] * self.width, y_sd * y_sd * count
         found = steps[-1] if steps else [0.0] * len(self.solved)
-        misses = [t - _dot(row, found) for t, row in zip(target, self.rows)] if self.rows else target
         solution = self._solution(standard, found)
         coefficients = [0.0] * self.width
         intercept = y_mean
@@ -129,6 +128,7 @@ class _Ridge:
             intercept -= coefficients[index] * mean
         if not residuals:
             return intercept, coefficients, None
+        misses = [t - _dot(row, found) for t, row in zip(target, self.rows)] if self.rows else target
         return intercept, coefficients, y_sd * y_sd * _dot(misses, misses)
 
     def _steps(self, ys, iterations):
