@@ -56,12 +56,16 @@ def validated(param_type, value):
     return result
 
 
+_UNCHANGEABLE = (float, int, bool, str)  # exactly these types: a subclass may be anything
+
+
 def typed_json(param_type, value, encode, encoded=None):
     """``encode(param_type.extract(value))``: what the program will read, as stored; an ``extract``
     whose result JSON cannot hold is refused naming the type. ``encoded``, if given, is ``encode(value)``:
-    returned as it is when ``extract`` gives back ``value`` itself (a float, an int: most params)."""
+    returned as it is when ``extract`` gives back ``value`` itself and that is a number, a bool or a string
+    (most params), which ``extract`` cannot have changed in place (a list it may have)."""
     typed = param_type.extract(value)
-    if encoded is not None and typed is value:
+    if encoded is not None and typed is value and type(value) in _UNCHANGEABLE:
         return encoded
     try:
         return encode(typed)

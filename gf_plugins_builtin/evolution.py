@@ -308,8 +308,19 @@ class _Replay:
 
 def _owned(values):
     """A copy of ``{name: value}`` sharing no list or dict with it."""
-    return {name: copy.deepcopy(value) if isinstance(value, (list, dict)) else value
-            for name, value in values.items()}
+    return {name: _own(value) for name, value in values.items()}
+
+
+_SCALARS = (str, int, float, bool, type(None))  # exactly these types
+
+
+def _own(value):
+    """``value``, or a copy of it if it is a list or a dict (a list of plain values copied shallowly, as
+    fast as that): a child's own, as a fixer may change a choice's list in place, and no other child, the
+    breeder's tables or the groups it was taken from must change with it."""
+    if type(value) is list and all(type(item) in _SCALARS for item in value):
+        return value.copy()
+    return copy.deepcopy(value) if isinstance(value, (list, dict)) else value
 
 
 def _exactly(one, other):
@@ -376,11 +387,11 @@ class EvolutionBreeder(Breeder):
         pool = list(history)[:CROSSOVER_POOL] if crossovers else []  # the best groups so far (best first)
         history.load(pool)
         children = []
-        mirror = self._mirrored(numeric, probabilities)
-        twin = None  # a sample whose mirror image is the next child
         # what every child looks up, looked up once: each param's type name and bounds, and each
         # discrete param's values with their cumulative sampling weights
         kinds = [request.types.for_param(name).name for name in numeric]
+        mirror = self._mirrored(numeric, kinds, probabilities)
+        twin = None  # a sample whose mirror image is the next child
         bounds = [request.bounds.get(name, (None, None)) for name in numeric]
         tables = {name: self._sampling_table(probabilities[name], self._strength(request, name)) for name in discrete}
         for number in range(population):
@@ -421,10 +432,9 @@ class EvolutionBreeder(Breeder):
                 params[name] = int(round(value)) if kind == "int" else value
             for name in discrete:
                 if picks is not None:
-                    params[name] = picks[name]
+                    params[name] = _own(picks[name])
                 elif shared is not None:
-                    value = shared[name]  # its own list: a fixer may change one in place
-                    params[name] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
+                    params[name] = _own(shared[name])
                 else:
                     params[name] = self._pick(rng, *tables[name])
             children.append(Child(params, [best_group]))
@@ -551,13 +561,15 @@ class EvolutionBreeder(Breeder):
                    if position != centre) / (len(members) - 1)
 
     @staticmethod
-    def _mirrored(numeric, probabilities):
+    def _mirrored(numeric, kinds, probabilities):
         """Whether samples come in mirrored pairs: ``mean + d`` and ``mean - d``, the second taking the
         first's discrete values (an odd one out is a sample of its own).
 
         They do while the quadratic model can have no more scored groups than terms (more than 319
-        numeric params, as :data:`GROWTH_TARGET`'s rule) and the discrete params give it at least as
-        many terms as the numbers (one per value beyond each one's first). There every sample drawing
+        numeric params, as :data:`GROWTH_TARGET`'s rule), more than 319 of them are mirrored (those
+        sampled in their own units, :data:`OWN_UNITS`; another type's child is its ``gf_mutate`` around
+        the mean, for each child of a pair alike) and the discrete params give the model at least as
+        many terms as those (one per value beyond each one's first). There every sample drawing
         discrete values of its own buries what its numbers did under what they did: on the suite's
         mixed function at 1,000 params (600 numbers, 200 bools, 200 four-way choices: 800 discrete
         terms), the strategy's mean moved no nearer the floats' optimum in 20 generations (its move and
@@ -572,8 +584,9 @@ class EvolutionBreeder(Breeder):
         on the mean instead of 11 %); with every sample mirrored at 100 params (no discrete params),
         Rastrigin's regret went from 0.43 to 0.50, and the mixed function's from 0.018 to 0.020 (there
         the model has groups enough to tell the two apart)."""
+        mirrored = sum(kind in OWN_UNITS for kind in kinds)
         discrete_terms = sum(len(table) - 1 for table in probabilities.values())
-        return 2 * len(numeric) + 1 >= MODEL_MAX and discrete_terms >= len(numeric) > 0
+        return 2 * mirrored + 1 >= MODEL_MAX and discrete_terms >= mirrored
 
     @staticmethod
     def _crossover_count(population, params, scored):
@@ -601,7 +614,7 @@ class EvolutionBreeder(Breeder):
             params[name] = int(round(value)) if kind == "int" else value
         for name, table in probabilities.items():
             options = [v[name] for v in values if name in v]
-            params[name] = rng.choice(options) if options else max(table.values(), key=lambda e: e[1])[0]
+            params[name] = _own(rng.choice(options) if options else max(table.values(), key=lambda e: e[1])[0])
         return Child(params, list(parents))
 
     @staticmethod
@@ -782,8 +795,8 @@ class EvolutionBreeder(Breeder):
         value = rng.choices(values, cum_weights=cumulative)[0]
         if isinstance(value, list) and len(value) > 1 and rng.random() < FLOOR * strength:
             head = value[rng.randrange(1, len(value))]  # now and then an option no good group had
-            value = [head] + [v for v in value if v != head]
-        return value
+            return [head] + [v for v in value if v != head]
+        return _own(value)  # not the table's own list
 
     @staticmethod
     def _strength(request, name):

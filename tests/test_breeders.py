@@ -815,6 +815,35 @@ def test_default_mirrors_its_samples_with_many_numbers_and_as_many_discrete_term
         assert flags == 1 or not any(shared)  # one bool and one choice: two samples often draw the same
 
 
+def test_default_mirrors_only_numbers_sampled_in_their_own_units():
+    """A param of another numeric type (a plugin's log scale, say) is its gf_mutate around the mean in both
+    children of a pair, not mirrored: only numbers sampled in their own units count towards the 320."""
+    many_choices = {f"c{i}_choice": {"'a'": (["a", "b", "c"], 0.5), "'b'": (["b", "a", "c"], 0.5)}
+                    for i in range(700)}
+    assert EvolutionBreeder._mirrored(["x"] * 330, ["float"] * 330, many_choices)
+    assert EvolutionBreeder._mirrored(["x"] * 330, ["int"] * 320 + ["log"] * 10, many_choices)
+    assert not EvolutionBreeder._mirrored(["x"] * 334, ["log"] * 330 + ["int"] * 4, many_choices)
+    assert not EvolutionBreeder._mirrored(["x"] * 330, ["float"] * 330, dict(list(many_choices.items())[:329]))
+
+
+def test_default_children_share_no_list_with_each_other_or_the_breeders_tables():
+    """A fixer may change a child's choice list in place: no other child (a sample drawing the same value,
+    a crossover of the same parent, the mirror image of a sample), and no group or table the breeder
+    keeps, may change with it."""
+    names = [f"x{i}" for i in range(5)]
+    params, batches, scores = scored_generations(names, generations=3, per_generation=12)
+    before = {g: list(v["c_choice"]) for g, v in params.items()}
+    children = default_children(params, batches, scores, population=16)
+    assert any(len(child.parents) == 2 for child in children)  # crossovers among them
+    lists = [child.params["c_choice"] for child in children]
+    assert len({id(value) for value in lists}) == len(lists)
+    for value in lists:
+        value.reverse()
+    assert {g: v["c_choice"] for g, v in params.items()} == before
+    assert [child.params["c_choice"] for child in default_children(params, batches, scores, population=16)] == [
+        list(reversed(value)) for value in lists]  # bred again: the same children as before the change
+
+
 def test_default_step_grows_only_so_far_under_noise_alone():
     """Scored by noise alone, about half the children beat the one at the mean in every generation,
     however wide they spread: the step grows to at most 1,000 times its starting size, so params

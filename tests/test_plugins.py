@@ -550,3 +550,24 @@ def test_a_type_that_breaks_its_contract_is_named_and_nothing_is_stored(site, mo
     result = run_gf("load", "--db", db_path, path)
     assert result.stderr == message.format(path=path) and result.exit_code != 0
     assert not store.group_ids(store.connect(db_path))
+
+
+def test_a_type_whose_extract_normalizes_a_list_in_place_stores_what_it_returned():
+    """``extract`` may change a list in place and return it: the program reads what it returned, not the
+    value as it was before (the stored value's JSON is reused only for numbers, bools and strings)."""
+    from gf import values
+    from gf.breeding import param_rows
+
+    class SortedList(ParamType):
+        name, suffix, numeric = "sorted", "_sorted", False
+
+        def extract(self, value):
+            value.sort()
+            return value
+
+    class Types:
+        def for_param(self, name):
+            return SortedList()
+
+    ((name, value, type_name, typed),) = param_rows({"p_sorted": [3, 1, 2]}, Types())
+    assert (name, value, type_name, typed) == ("p_sorted", values.encode([3, 1, 2]), "sorted", values.encode([1, 2, 3]))
