@@ -74,9 +74,10 @@ overall shape and its child travels down it. On the suite at
 1,000 parameters this took the mean regret from 0.626 to 0.595 (the noisy sphere's 0.98 -> 0.76,
 Rastrigin's 0.96 -> 0.92, Schwefel's 1.03 -> 1.00; the mixed function's went up, 0.411 -> 0.419),
 and left the smooth functions' runs as they were. There too, where the discrete params give the model
-at least as many terms as the numbers, samples come in mirrored pairs that share their discrete values, so what the numbers do is not buried under what
-the discrete values do (see :meth:`EvolutionBreeder._mirrored`: the mixed function's 0.419 -> 0.392, the
-mean regret at 1,000 parameters 0.595 -> 0.592).
+at least as many terms as the numbers, samples come in mirrored pairs that share their discrete values,
+so what the numbers do is not buried under what the discrete values do (see
+:meth:`EvolutionBreeder._mirrored`: the mixed function's 0.419 -> 0.392, the mean regret at 1,000
+parameters 0.595 -> 0.592).
 """
 
 import copy

@@ -1,4 +1,5 @@
-"""The optimizer benchmark's breeder-time measurement: gf default and Optuna's samplers, each in a process of its own."""
+"""The optimizer benchmark's breeder-time measurement: gf default and Optuna's samplers, each in a process
+of its own."""
 
 import pytest
 

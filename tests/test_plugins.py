@@ -570,4 +570,5 @@ def test_a_type_whose_extract_normalizes_a_list_in_place_stores_what_it_returned
             return SortedList()
 
     ((name, value, type_name, typed),) = param_rows({"p_sorted": [3, 1, 2]}, Types())
-    assert (name, value, type_name, typed) == ("p_sorted", values.encode([3, 1, 2]), "sorted", values.encode([1, 2, 3]))
+    assert (name, type_name) == ("p_sorted", "sorted")
+    assert (value, typed) == (values.encode([3, 1, 2]), values.encode([1, 2, 3]))
