@@ -347,6 +347,71 @@ def test_surrogate_checked_ridge_fit_stops_early_on_noise_and_not_on_a_clean_fit
     assert surrogate.checked_ridge_fit(columns, noisy, held_out=0)[:2] == surrogate.ridge_fit(columns, noisy)
 
 
+def test_surrogate_columns_of_zeros_and_ones_fit_as_any_other_column():
+    """A column of 0s and 1s is kept as the rows where it is 1 and multiplied by gathering
+    them; the same column scaled to 0s and 2s goes the dense way. Standardized, both are the
+    same column, so every fit must agree: coefficients (halved for the 0/2 copy), intercepts,
+    residual sums, held-out errors and the steps the check chooses, with free columns, a
+    column that is 1 in a single row, and held-out rows where a 0/1 column holds other values
+    or a column of numbers holds only 0s and 1s."""
+    np = pytest.importorskip("numpy")
+    from gf_plugins_builtin import surrogate
+
+    rng = random.Random(11)
+    rows = 90
+    numbers = [[rng.gauss(0, 1) for _ in range(rows)] for _ in range(30)]
+    flags = [[float(rng.random() < p) for _ in range(rows)] for p in (0.5, 0.3, 0.1, 0.7) * 10]
+    flags.append([1.0 if r == 17 else 0.0 for r in range(rows)])  # 1 in one row only
+    flags.append([0.0] * rows)  # constant: dropped
+    shared = [sum(c[r] ** 2 for c in numbers) for r in range(rows)]
+    ys = [sum(c[r] for c in numbers[:5]) + 0.4 * shared[r] - 2 * flags[0][r] + flags[3][r] + rng.gauss(0, 0.3)
+          for r in range(rows)]
+    free = (len(numbers),)
+
+    def doubled(columns):  # the 0/1 columns as 0/2: no longer 0s and 1s, the same once standardized
+        return columns[:len(numbers) + 1] + [[2.0 * x for x in column] for column in columns[len(numbers) + 1:]]
+
+    design = numbers + [shared] + flags
+    assert surrogate._ones(flags[0]) is not None and surrogate._ones(doubled(design)[-3]) is None
+    # the products themselves, with vectors that do not sum to 0 (the fits only ever multiply
+    # centred ones)
+    kept = numbers + flags[:-1]
+    matrix = np.array(kept).T
+    scaled = (matrix - matrix.mean(0)) / matrix.std(0)
+    products = surrogate._Design([list(column) for column in scaled.T[:len(numbers)]],
+                                 [surrogate._ones(column) for column in flags[:-1]],
+                                 list(matrix.mean(0)[len(numbers):]), list(matrix.std(0)[len(numbers):]), rows)
+    vector, values = [rng.uniform(1, 2) for _ in kept], [rng.uniform(1, 2) for _ in range(rows)]
+    assert np.allclose(products.times(vector), scaled @ vector, rtol=1e-12)
+    assert np.allclose(products.transposed(values), scaled.T @ values, rtol=1e-12)
+    for iterations in (1, 4, 100):
+        intercept, found, rss = surrogate._Ridge(design, rows, free, 1e-2).fit(ys, iterations)
+        same, halves, same_rss = surrogate._Ridge(doubled(design), rows, free, 1e-2).fit(ys, iterations)
+        assert same == pytest.approx(intercept, rel=1e-9) and same_rss == pytest.approx(rss, rel=1e-9)
+        assert np.allclose(found[:len(numbers) + 1], halves[:len(numbers) + 1], rtol=1e-9, atol=1e-12)
+        assert np.allclose(found[len(numbers) + 1:], [2.0 * h for h in halves[len(numbers) + 1:]],
+                           rtol=1e-9, atol=1e-12)
+        explicit = sum((y - intercept - sum(c * col[r] for c, col in zip(found, design))) ** 2
+                       for r, y in enumerate(ys))
+        assert rss == pytest.approx(explicit, rel=1e-9)
+    assert found[-1] == 0.0 and found[0] == pytest.approx(1.0, rel=0.2) and found[len(numbers) + 1] < -1.5
+    # held out: a 0/1 column that holds 0.5 there, a column of numbers that holds only 0s and 1s
+    train, held = [column[:60] for column in design], [column[60:] for column in design]
+    held[len(numbers) + 1] = [0.5] * 30
+    held[0] = [float(r % 2) for r in range(30)]
+    errors = surrogate._Ridge(train, 60, free, surrogate.RIDGE).held_out_errors(ys[:60], held, ys[60:], 6)
+    twice = surrogate._Ridge(doubled(train), 60, free, surrogate.RIDGE).held_out_errors(ys[:60], doubled(held),
+                                                                                         ys[60:], 6)
+    assert twice == pytest.approx(errors, rel=1e-9)
+    for steps, error in enumerate(errors, 1):
+        intercept, coefficients = surrogate.ridge_fit(train, ys[:60], free=free, iterations=steps)
+        misses = [y - intercept - sum(c * column[r] for c, column in zip(coefficients, held))
+                  for r, y in enumerate(ys[60:])]
+        assert error == pytest.approx(sum(m * m for m in misses) / 30 / statistics.pvariance(ys[:60]), rel=1e-9)
+    checked = surrogate.checked_ridge_fit(design, ys, held_out=30, free=free)
+    assert checked[2] == surrogate.checked_ridge_fit(doubled(design), ys, held_out=30, free=free)[2]
+
+
 def test_surrogate_fits_a_power_of_a_score_that_levels_off_and_the_score_itself_when_quadratic():
     from gf_plugins_builtin import surrogate
 
