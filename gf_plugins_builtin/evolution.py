@@ -99,7 +99,8 @@ TRUST = 2.0
 #: Scored groups needed before the model is fitted, and at most this many are used
 #: (the most recent), or three per numeric parameter and discrete value if that is fewer
 #: (a local fit: on the suite this beat six per parameter, mostly on Ackley's function).
-#: The fit costs about groups x params x 40 multiplications: 1-2 s at 1,000 params and 640 groups.
+#: The fit costs about groups x params x 40 multiplications: 1-2 s at 1,000 params and 640 groups
+#: (less for a discrete value's column, whose products add up the rows where it is 1).
 MODEL_MIN, MODEL_MAX = 8, 640
 #: The additive model (one curve per numeric parameter) proposes a child up to this many
 #: numeric parameters (its fit costs about four times the quadratic model's), on these
