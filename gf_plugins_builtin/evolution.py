@@ -77,7 +77,10 @@ and left the smooth functions' runs as they were. There too, where the discrete 
 at least as many terms as the numbers, samples come in mirrored pairs that share their discrete values,
 so what the numbers do is not buried under what the discrete values do (see
 :meth:`EvolutionBreeder._mirrored`: the mixed function's 0.419 -> 0.392, the mean regret at 1,000
-parameters 0.595 -> 0.592).
+parameters 0.595 -> 0.592). The additive model's optima lie between its knots where its curve
+bends up: at the lowest point of the parabola through the lowest knot and its two neighbours (see
+:func:`_lowest_knot`: on the suite, seeds 0-9, the mean regret at 10 parameters 0.066 -> 0.054,
+Rastrigin's and Schwefel's at 100 0.44 -> 0.42 and 0.52 -> 0.48).
 """
 
 import copy
@@ -334,12 +337,36 @@ def _exactly(one, other):
 
 
 def _lowest_knot(curve, reach=None):
-    """The knot where ``curve`` (values at :data:`ADDITIVE_KNOTS`, ``None`` where nothing was
-    learnt) is lowest, within ``reach`` steps of the mean if given, the one nearest the mean
-    among equals; the mean (0) if nothing was learnt there."""
-    known = [(value, abs(knot), knot) for value, knot in zip(curve, ADDITIVE_KNOTS)
+    """Where ``curve`` (values at :data:`ADDITIVE_KNOTS`, ``None`` where nothing was learnt) is
+    lowest, within ``reach`` steps of the mean if given: the lowest knot (the one nearest the mean
+    among equals), moved to the lowest point of the parabola through it and the knots either
+    side when both are known and it bends up there, by at most half the knots' spacing; the mean
+    (0) if nothing was learnt there.
+
+    The parabola places the optimum between knots: a param whose best value lies between two
+    knots no longer lands up to half a spacing from it. On a score with many local optima that
+    is most of what is left late in a run: at 100 params, Rastrigin's function's best group had
+    each param 0.16 of a ripple from the bottom of its own (root mean square), and moving every
+    param to the bottom of its ripple would have taken its regret from 0.36 to 0.13 (seed 0).
+    On the suite (seeds 0-9) this took the mean regret at 10 params from 0.066 to 0.054
+    (Rastrigin's 0.18 -> 0.12, Schwefel's 0.27 -> 0.20; seeds 10-29 alike) and the multimodal
+    functions' at 100 params from 0.44 to 0.42 (Rastrigin's), 0.52 to 0.48 (Schwefel's) and
+    0.21 to 0.22 (Ackley's); the smooth functions' stayed as they were."""
+    known = [(value, abs(knot), index) for index, (value, knot) in enumerate(zip(curve, ADDITIVE_KNOTS))
              if value is not None and (reach is None or abs(knot) <= reach)]
-    return min(known)[2] if known else 0.0
+    if not known:
+        return 0.0
+    index = min(known)[2]
+    knot = ADDITIVE_KNOTS[index]
+    if 0 < index < len(curve) - 1 and curve[index - 1] is not None and curve[index + 1] is not None:
+        before, at, after = curve[index - 1], curve[index], curve[index + 1]
+        bend = before - 2.0 * at + after
+        if bend > 0:  # evenly spaced knots: the vertex lies (before - after) / (2 bend) spacings away
+            half = (ADDITIVE_KNOTS[index + 1] - knot) / 2.0
+            vertex = knot + max(-half, min(half, half * (before - after) / bend))
+            if reach is None or abs(vertex) <= reach:
+                knot = vertex
+    return knot
 
 
 def _clip(value, low, high, strict, margin):

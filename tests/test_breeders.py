@@ -494,6 +494,31 @@ def test_default_additive_proposal_keeps_a_param_the_groups_never_varied_at_the_
     assert children[1].params["fixed"] == pytest.approx(7.0)
 
 
+def test_default_additive_optimum_lies_between_knots_where_the_curve_bends_up():
+    """The additive model's optimum is the lowest point of the parabola through the lowest knot
+    and its neighbours: a parabola's own vertex exactly, wherever it lies between knots; no
+    further than half a spacing from the knot, nor beyond ``reach``; at the knot itself where a
+    neighbour is unknown, at an end of the knots, or where the curve does not bend up."""
+    from gf_plugins_builtin.evolution import ADDITIVE_KNOTS, _lowest_knot
+
+    half = (ADDITIVE_KNOTS[1] - ADDITIVE_KNOTS[0]) / 2
+    for vertex in (0.37, -1.21, 0.0, 2.9):
+        assert _lowest_knot([(k - vertex) ** 2 for k in ADDITIVE_KNOTS]) == pytest.approx(vertex)
+    assert _lowest_knot([(k + 2.95) ** 2 for k in ADDITIVE_KNOTS]) == -3.0  # the end knot: no neighbour beyond
+    sloped = [(k - 1.0) ** 2 for k in ADDITIVE_KNOTS]
+    assert _lowest_knot(sloped, reach=0.5) == pytest.approx(0.375 + half)  # the lowest within reach, moved half way
+    assert _lowest_knot(sloped, reach=0.45) == 0.375  # moved, it would lie beyond reach
+    assert _lowest_knot([(k - 0.37) ** 2 for k in ADDITIVE_KNOTS], reach=0.3) == pytest.approx(0.1875 + half)
+    assert _lowest_knot([(k - 0.37) ** 2 for k in ADDITIVE_KNOTS], reach=0.25) == 0.1875
+    gap = [(k - 0.37) ** 2 for k in ADDITIVE_KNOTS]
+    gap[ADDITIVE_KNOTS.index(0.5625)] = None
+    assert _lowest_knot(gap) == 0.375
+    assert _lowest_knot([-abs(k - 0.1) for k in ADDITIVE_KNOTS]) == -3.0  # bends down: the lowest knot
+    level = [abs(k) for k in ADDITIVE_KNOTS]
+    level[ADDITIVE_KNOTS.index(0.1875)] = 0.0  # the knot at 0 (nearest the mean) ties with its neighbour
+    assert _lowest_knot(level) == pytest.approx(half)  # half way between them
+
+
 def test_surrogate_quadratic_minimum_stays_within_the_trust_region():
     from gf_plugins_builtin.surrogate import quadratic_minimum
 
