@@ -739,7 +739,7 @@ class EvolutionBreeder(Breeder):
         One piecewise-linear curve per numeric parameter over :data:`ADDITIVE_KNOTS` (in
         steps from the mean) and an effect per discrete value, fitted to all the ``recent``
         groups (a shape needs more of them than the quadratic's local fit); every parameter
-        goes to the knot where its curve is lowest. Unlike the quadratic model it can see a
+        goes to where its curve is lowest (see :func:`_lowest_knot`). Unlike the quadratic model it can see a
         far-off dip, or a second valley, in what one parameter does; the nearer optimum
         hedges against a far one the model got wrong.
         """

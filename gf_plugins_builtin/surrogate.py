@@ -274,8 +274,9 @@ class _Design:
 
 
 def _ones(column):
-    """The rows where ``column`` is 1, if it holds nothing but 0s and 1s; else None."""
-    if column.count(1.0) + column.count(0.0) != len(column):
+    """The rows where ``column`` (a list or tuple) is 1, if it holds nothing but 0s and 1s; else
+    None (also for any other sequence, such as a numpy array: those take the dense way)."""
+    if not isinstance(column, (list, tuple)) or column.count(1.0) + column.count(0.0) != len(column):
         return None
     return list(compress(range(len(column)), column))
 

@@ -384,6 +384,9 @@ def test_surrogate_columns_of_zeros_and_ones_fit_as_any_other_column():
     vector, values = [rng.uniform(1, 2) for _ in kept], [rng.uniform(1, 2) for _ in range(rows)]
     assert np.allclose(products.times(vector), scaled @ vector, rtol=1e-12)
     assert np.allclose(products.transposed(values), scaled.T @ values, rtol=1e-12)
+    # columns that are not lists or tuples (a numpy array) take the dense way, with the same fit
+    as_arrays = surrogate.ridge_fit([np.array(column) for column in kept], ys, iterations=5)
+    assert as_arrays[0] == pytest.approx(surrogate.ridge_fit(kept, ys, iterations=5)[0], rel=1e-9)
     for iterations in (1, 4, 100):
         intercept, found, rss = surrogate._Ridge(design, rows, free, 1e-2).fit(ys, iterations)
         same, halves, same_rss = surrogate._Ridge(doubled(design), rows, free, 1e-2).fit(ys, iterations)
@@ -513,7 +516,11 @@ def test_default_additive_optimum_lies_between_knots_where_the_curve_bends_up():
     gap = [(k - 0.37) ** 2 for k in ADDITIVE_KNOTS]
     gap[ADDITIVE_KNOTS.index(0.5625)] = None
     assert _lowest_knot(gap) == 0.375
-    assert _lowest_knot([-abs(k - 0.1) for k in ADDITIVE_KNOTS]) == -3.0  # bends down: the lowest knot
+    assert _lowest_knot([-abs(k - 0.1) for k in ADDITIVE_KNOTS]) == -3.0  # lowest at an end: that knot
+    # the only knot within reach (0), where the curve bends down (both neighbours lie lower): that knot
+    bends_down = [-abs(k) - (0.6 * k if k > 0 else 0.0) for k in ADDITIVE_KNOTS]
+    assert _lowest_knot(bends_down, reach=0.1) == 0.0
+    assert _lowest_knot([1.0] * len(ADDITIVE_KNOTS)) == 0.0  # flat: the knot nearest the mean
     level = [abs(k) for k in ADDITIVE_KNOTS]
     level[ADDITIVE_KNOTS.index(0.1875)] = 0.0  # the knot at 0 (nearest the mean) ties with its neighbour
     assert _lowest_knot(level) == pytest.approx(half)  # half way between them
