@@ -81,12 +81,22 @@ parameters 0.595 -> 0.592). The additive model's optima lie between its knots wh
 bends up: at the lowest point of the parabola through the lowest knot and its two neighbours (see
 :func:`_lowest_knot`: on the suite, seeds 0-9, the mean regret at 10 parameters 0.066 -> 0.054,
 Rastrigin's and Schwefel's at 100 0.44 -> 0.42 and 0.52 -> 0.48).
+
+A generation's samples are a Latin hypercube (see :meth:`Strategy.stratified`): each numeric
+parameter's values, one in each of as many equally likely slices of the normal distribution as there
+are samples, in a random order of their own, instead of drawn each on its own. Each param's values
+then cover its range evenly, which is what both models learn from, and a generation's mean step is
+less at the mercy of a few draws. On the suite (seeds 0-9): the multimodal functions at 100 params
+1.124 -> 1.099 summed (seeds 10-19: 1.141 -> 1.115), the six others 0.248 -> 0.224 (the rotated
+ellipsoid's 0.086 -> 0.079, the noisy sphere's 0.101 -> 0.086); at 10 params, seeds 10-39, the five
+functions that were not at 0 0.473 -> 0.445 summed (Schwefel's went up, 0.166 -> 0.180).
 """
 
 import copy
 import math
 from itertools import accumulate, repeat
 from operator import mul, sub, truediv
+from statistics import NormalDist
 
 from gf import Breeder, Child, hookimpl
 from gf.values import encode
@@ -262,10 +272,25 @@ class Strategy:
             return step
         return [d * limit / length for d in step]
 
-    def sample(self, rng, strength):
-        """A new vector: mean + sigma * scale * N(0, 1), with per-parameter strength factors."""
-        return [m + self.sigma * s * f * rng.gauss(0.0, 1.0)
-                for m, s, f in zip(self.mean, self.scale, strength)]
+    def stratified(self, rng, strength, count):
+        """``count`` new vectors around the mean: mean + sigma * scale * z, with per-parameter strength
+        factors, where each parameter's ``count`` standard normal numbers z are one from each of
+        ``count`` equally likely slices of the normal distribution, in a random order of its own (a
+        Latin hypercube): the quantiles at ``(k + u) / count``, k = 0 .. count - 1, with ``u`` drawn
+        once per parameter (so a generation asked for again, around the same mean, gets other
+        values). Every parameter's values then spread over the distribution evenly, however few the
+        samples, and what the models learn of each one rests on values in every part of its range
+        (figures in the module's docstring)."""
+        columns = []
+        for m, s, f in zip(self.mean, self.scale, strength):
+            step, u = self.sigma * s * f, rng.random()
+            column = [m + step * _NORMAL.inv_cdf((k + u) / count) if 0 < k + u else m for k in range(count)]
+            rng.shuffle(column)
+            columns.append(column)
+        return [list(row) for row in zip(*columns)] if columns else [[] for _ in range(count)]
+
+
+_NORMAL = NormalDist()
 
 
 def _extend(start, groups):
@@ -421,6 +446,8 @@ class EvolutionBreeder(Breeder):
         kinds = [request.types.for_param(name).name for name in numeric]
         mirror = self._mirrored(numeric, kinds, probabilities)
         twin = None  # a sample whose mirror image is the next child
+        sampled = population - min(population, len(proposals) + (crossovers if len(pool) >= 2 else 0))
+        draws = iter(strategy.stratified(rng, strength, (sampled + 1) // 2 if mirror else sampled))
         bounds = [request.bounds.get(name, (None, None)) for name in numeric]
         tables = {name: self._sampling_table(probabilities[name], self._strength(request, name)) for name in discrete}
         for number in range(population):
@@ -435,7 +462,7 @@ class EvolutionBreeder(Breeder):
                 vector, picks, shared = [2.0 * m - x for m, x in zip(strategy.mean, twin)], None, children[-1].params
                 twin = None
             else:
-                vector, picks = strategy.sample(rng, strength), None
+                vector, picks = next(draws), None
                 twin = vector if mirror else None
             params = {}
             for index, (name, value, kind, (low, high)) in enumerate(zip(numeric, vector, kinds, bounds)):
