@@ -82,14 +82,18 @@ bends up: at the lowest point of the parabola through the lowest knot and its tw
 :func:`_lowest_knot`: on the suite, seeds 0-9, the mean regret at 10 parameters 0.066 -> 0.054,
 Rastrigin's and Schwefel's at 100 0.44 -> 0.42 and 0.52 -> 0.48).
 
-A generation's samples are a Latin hypercube (see :meth:`Strategy.stratified`): each numeric
-parameter's values, one in each of as many equally likely slices of the normal distribution as there
-are samples, in a random order of their own, instead of drawn each on its own. Each param's values
-then cover its range evenly, which is what both models learn from, and a generation's mean step is
-less at the mercy of a few draws. On the suite (seeds 0-9): the multimodal functions at 100 params
-1.124 -> 1.099 summed (seeds 10-19: 1.141 -> 1.115), the six others 0.248 -> 0.224 (the rotated
-ellipsoid's 0.086 -> 0.079, the noisy sphere's 0.101 -> 0.086); at 10 params, seeds 10-39, the five
-functions that were not at 0 0.473 -> 0.445 summed (Schwefel's went up, 0.166 -> 0.180).
+A generation's samples are a Latin hypercube (see :meth:`Strategy.stratified`): the values of
+each param sampled in its own units (:data:`OWN_UNITS`), one in each of as many equally likely
+slices of the normal distribution as there are samples (as there are pairs, where samples come in
+mirrored pairs), in a random order of their own, instead of drawn each on its own. Each param's
+values then cover its range evenly, which is what both models learn from, and a generation's mean
+step is less at the mercy of a few draws. On the suite (seeds 0-9): the multimodal functions at 100
+params 1.124 -> 1.099 summed (seeds 10-19: 1.141 -> 1.115), the six others 0.248 -> 0.224 (the
+rotated ellipsoid's 0.086 -> 0.079, the noisy sphere's 0.101 -> 0.086); at 1,000 params (seeds 0-4)
+the mean regret 0.592 -> 0.590 (the sphere's 0.38 -> 0.35, Rosenbrock's 0.40 -> 0.38). At 10 params
+it is about even: the five functions not at 0, summed, 0.488 -> 0.520 on seeds 0-9, 0.473 -> 0.445
+on seeds 10-39, and Schwefel's function went up on both (0.174 -> 0.191 over seeds 0-39); on seeds
+0-4 (BENCHMARKS.md) the mean regret went from 0.053 to 0.066, most of it Schwefel's.
 """
 
 import copy
@@ -277,20 +281,23 @@ class Strategy:
         factors, where each parameter's ``count`` standard normal numbers z are one from each of
         ``count`` equally likely slices of the normal distribution, in a random order of its own (a
         Latin hypercube): the quantiles at ``(k + u) / count``, k = 0 .. count - 1, with ``u`` drawn
-        once per parameter (so a generation asked for again, around the same mean, gets other
-        values). Every parameter's values then spread over the distribution evenly, however few the
-        samples, and what the models learn of each one rests on values in every part of its range
-        (figures in the module's docstring)."""
+        anew for each parameter and call (a generation asked for again around the same mean gets
+        other values, not the same ones in another order). Every parameter's values then spread
+        over the distribution evenly, however few the samples, and what the models learn of each
+        one rests on values in every part of its range (figures in the module's docstring)."""
         columns = []
         for m, s, f in zip(self.mean, self.scale, strength):
             step, u = self.sigma * s * f, rng.random()
-            column = [m + step * _NORMAL.inv_cdf((k + u) / count) if 0 < k + u else m for k in range(count)]
+            # kept inside (0, 1): for u near 1 the last slice's quantile would round to 1 (and u may be 0)
+            column = [m + step * _NORMAL.inv_cdf(min(max((k + u) / count, _EDGE), 1.0 - _EDGE)) for k in range(count)]
             rng.shuffle(column)
             columns.append(column)
         return [list(row) for row in zip(*columns)] if columns else [[] for _ in range(count)]
 
 
 _NORMAL = NormalDist()
+#: How near 0 or 1 :meth:`Strategy.stratified` takes a quantile: at most 7 standard deviations out.
+_EDGE = 1e-12
 
 
 def _extend(start, groups):

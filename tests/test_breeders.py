@@ -696,30 +696,60 @@ def test_default_model_shares_one_curvature_while_it_has_fewer_groups_than_terms
 def test_default_samples_spread_over_every_slice_of_the_normal_distribution():
     """A generation's samples are a Latin hypercube: each param's values, one in each of as many
     equally likely slices of the normal distribution as there are samples, in an order of its own;
-    asked again, other values (a duplicate generation is bred anew, not again)."""
+    asked again (the engine's next attempt, the same request), other values, not the same ones in
+    another order."""
     from statistics import NormalDist
 
     names = [f"x{i}" for i in range(20)]
     params, batches, scores = {1: {n: 0.0 for n in names}}, [[1]], {1: 5.0}  # no bounds: step 1 around 0
     slices = NormalDist().cdf
 
-    def samples(seed):
-        children = default_children(params, batches, scores, population=16, seed=seed)
-        assert children[0].params == params[1]  # the strategy's mean: no model yet, no crossovers
-        return children[1:]
-
-    first = samples(1)
+    request = request_for(params, population=16, history=lambda: [(1, params[1], scores[1])],
+                          batches=lambda: batches)
+    children = EvolutionBreeder().breed(request)
+    assert children[0].params == params[1]  # the strategy's mean: no model yet, no crossovers
+    first = children[1:]
     assert len(first) == 15
     for name in names:
         assert sorted(int(slices(child.params[name]) * 15) for child in first) == list(range(15))
     orders = {tuple(sorted(range(15), key=lambda k: first[k].params[name])) for name in names}
     assert len(orders) == len(names)  # each param in an order of its own
-    again = samples(2)
-    assert all(len({child.params[name] for child in first + again}) == 30 for name in names)
-    # the rest of the strategy's sampling stays a normal distribution's: one value in a slice of
-    # its own, anywhere in it (not always at the same quantile)
-    where = [slices(child.params[name]) * 15 % 1 for child in first + again for name in names]
+    request.attempt = 1  # as the engine asks again when children were refused: no proposals, 16 samples
+    again = EvolutionBreeder().breed(request)
+    assert len(again) == 16
+    for name in names:
+        assert sorted(int(slices(child.params[name]) * 16) for child in again) == list(range(16))
+        assert len({child.params[name] for child in first + again}) == 31
+    # within its slice a value lies anywhere (not always at the same quantile)
+    where = [slices(child.params[name]) * len(batch) % 1 for batch in (first, again) for child in batch
+             for name in names]
     assert min(where) < 0.1 and max(where) > 0.9
+
+
+def test_default_stratified_samples_stay_finite_at_the_edges_of_their_slices():
+    """The random offset within the slices at its extremes (0, and so near 1 that the last slice's
+    quantile would round to 1): every value finite, the outermost at most 7.1 steps out."""
+    from gf_plugins_builtin.evolution import Strategy
+
+    class Fixed(random.Random):
+        def __init__(self, value):
+            super().__init__(0)
+            self.value = value
+
+        def random(self):
+            return self.value
+
+        def getrandbits(self, bits):  # shuffles draw these (without it they would call random())
+            return super().getrandbits(bits)
+
+    for value in (0.0, 1.0 - 2.0 ** -53):
+        for count in (1, 2, 16, 1000):
+            strategy = Strategy(["a", "b"], [1.0, -2.0], [1.0, 3.0], population=8)
+            rows = strategy.stratified(Fixed(value), [1.0, 1.0], count)
+            assert len(rows) == count
+            for index, (mean, scale) in enumerate([(1.0, 1.0), (-2.0, 3.0)]):
+                steps = sorted((row[index] - mean) / (strategy.sigma * scale) for row in rows)
+                assert all(math.isfinite(step) and abs(step) <= 7.1 for step in steps)
 
 
 def test_default_does_not_cross_groups_with_many_parameters():
