@@ -650,7 +650,7 @@ def test_default_crosses_the_best_groups_when_parameters_are_few(monkeypatch):
     crossed = [child for child in children if len(child.parents) == 2]
     assert len(crossed) == 4  # 16 * 0.25, right after the proposals (the models' optima and the mean)
     first = children.index(crossed[0])
-    assert first in (3, 4) and children[first:first + 4] == crossed
+    assert first in (3, 4, 5) and children[first:first + 4] == crossed
     best = sorted(params, key=scores.get)[:16]
     for child in crossed:
         first, second = (params[g] for g in child.parents)
@@ -955,8 +955,9 @@ def test_default_mirrors_its_samples_with_many_numbers_and_as_many_discrete_term
     scores = {g: sum((v[n] - 1.0) ** 2 for n in names) + sum(v[f"f{i}_bool"] for i in range(flags))
               for g, v in params.items()}
     children = default_children(params, batches, scores, population=16)
-    mean = children[1].params  # the proposals: the model's optimum, then the child at the mean
-    samples = [child.params for child in children[2:]]
+    mean = children[1].params  # with 320 params, the proposals: the model's optimum, then the child at the mean
+    # with 20, up to five proposals (the additive model's optima too): the last ten children are samples
+    samples = [child.params for child in (children[2:] if count > 300 else children[-10:])]
     pairs = list(zip(samples[0::2], samples[1::2]))
     mirror_images = [all(math.isclose(a[n] + b[n], 2 * mean[n], rel_tol=1e-12, abs_tol=1e-12) for n in names)
                      for a, b in pairs]
