@@ -790,7 +790,7 @@ class EvolutionBreeder(Breeder):
         for reach in (None, *ADDITIVE_NEAR):
             vector = [mean + strategy.sigma * scale * _lowest_knot(curve, reach)
                       for mean, scale, curve in zip(strategy.mean, strategy.scale, curves)]
-            if all(vector != other for other, _picks in found):
+            if all(vector != other for other, _ in found):
                 found.append((vector, picks))
         return found
 

@@ -698,11 +698,9 @@ def test_default_samples_spread_over_every_slice_of_the_normal_distribution():
     equally likely slices of the normal distribution as there are samples, in an order of its own;
     asked again (the engine's next attempt, the same request), other values, not the same ones in
     another order."""
-    from statistics import NormalDist
-
     names = [f"x{i}" for i in range(20)]
     params, batches, scores = {1: {n: 0.0 for n in names}}, [[1]], {1: 5.0}  # no bounds: step 1 around 0
-    slices = NormalDist().cdf
+    slices = statistics.NormalDist().cdf
 
     request = request_for(params, population=16, history=lambda: [(1, params[1], scores[1])],
                           batches=lambda: batches)
