@@ -126,6 +126,9 @@ def _parse_line(path, number, line, unfinished):
         raise LoadError(path, number, f"not a JSON line: {error.msg}{hint}") from None
     if not isinstance(record, dict) or record.get("gf_run") != 1 or not isinstance(record.get("uid"), str):
         raise LoadError(path, number, "not a gf results line (written by report() with GF_RESULTS set)")
+    if not store.is_ulid(record["uid"]):
+        raise LoadError(path, number, f"uid must be the run's ULID (26 characters of Crockford base32, as report() "
+                                      f"writes them), got {json.dumps(record['uid'])[:40]}")
     group = record.get("group_id")
     if (not isinstance(group, int) or isinstance(group, bool) or not 0 < group < 2**63
             or record.get("status") not in ("ok", "failed")):
@@ -161,6 +164,27 @@ def _parse_line(path, number, line, unfinished):
     return run, rows
 
 
+def _identity(run):
+    """What tells two runs of the same uid apart: its dataset, start time and status (not its group id,
+    which ``gf merge`` may have renumbered)."""
+    return run["dataset"], run["started"], run["status"]
+
+
+def _difference(one, other):
+    """Which of :func:`_identity`'s fields differ, as ``dataset ("a" here, "b" there)``."""
+    return ", ".join(f"{field} ({json.dumps(a)} there, {json.dumps(b)} here)"
+                     for field, a, b in zip(("dataset", "start time", "status"), one, other) if a != b)
+
+
+def _same_run(first, path, number, run):
+    """Refuse a line carrying the uid of an earlier line (``first``: its path, line and identity) with another run."""
+    where, line, identity = first
+    if (where, line) != (path, number) and identity != _identity(run):
+        raise LoadError(path, number, f"run {run['uid']} is also on {where}:{line}, with another "
+                                      f"{_difference(identity, _identity(run))}: each run needs a uid of its own "
+                                      "(report() writes a new one for each)")
+
+
 #: What each run field of a results line must be (``None`` is allowed for all but group_id and status).
 FIELD_TYPES = {"dataset": str, "family": str, "label": str, "started": str, "stopped": str, "host": str,
                "process_id": int, "command": str, "error": str, "launch": str}
@@ -181,8 +205,15 @@ def ingest(conn, paths, db_path="", torn=None):
         if torn is not None:
             torn += [(str(path), number) for number in cut]
     digests = dict(conn.execute("SELECT id, digest FROM groups"))
+    first = {}  # uid -> (path, line, what identifies the run) of the first line carrying it
     for path, number, run, _rows in parsed:
-        if conn.execute("SELECT 1 FROM runs WHERE uid = ?", (run["uid"],)).fetchone():
+        _same_run(first.setdefault(run["uid"], (path, number, _identity(run))), path, number, run)
+        recorded = conn.execute("SELECT dataset, started, status FROM runs WHERE uid = ?", (run["uid"],)).fetchone()
+        if recorded:
+            if tuple(recorded) != _identity(run):
+                raise LoadError(path, number, f"run {run['uid']} is recorded in {db_path or 'the database'} already, "
+                                              f"with another {_difference(tuple(recorded), _identity(run))}: each run "
+                                              "needs a uid of its own (report() writes a new one for each)")
             run.pop("group_digest")
             continue  # recorded before (here, or in a database merged into this one): skipped below
         if run["group_id"] not in digests:

@@ -48,6 +48,13 @@ def new_ulid():
     return "".join(reversed(chars))
 
 
+def is_ulid(text):
+    """Whether ``text`` is a ULID as :func:`new_ulid` writes them: 26 Crockford base32 characters
+    (upper case, no I, L, O or U), the first at most 7 (a 128-bit number)."""
+    return (isinstance(text, str) and len(text) == 26 and text[0] <= "7"
+            and all(char in _CROCKFORD for char in text))
+
+
 def now():
     """The current UTC time as ISO 8601 text with milliseconds (SQLite date functions read it)."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")

@@ -86,7 +86,7 @@ decay_rate_int >= 1
 
 # Two recorded runs of group 1 (d1 and d2), written as results lines and recorded by `gf ingest`.
 LOADED_RESULTS = "".join(
-    f'{{"gf_run": 1, "uid": "01LOADEDRUN{index:015d}", "group_id": 1, "dataset": "{dataset}", '
+    f'{{"gf_run": 1, "uid": "01J0ADEDRVN{index:015d}", "group_id": 1, "dataset": "{dataset}", '
     f'"family": "{dataset}", "label": "setup", "started": "2024-01-0{index}T00:00:00.000+00:00", '
     f'"stopped": "2024-01-0{index}T00:01:00.000+00:00", "status": "ok", '
     f'"results": [["bt", "profit", {profit}], ["bt", "trades", {trades}]]}}\n'

@@ -200,12 +200,18 @@ def test_a_results_file_that_cannot_be_written_is_named_by_report(load_text, db_
     "line, message",
     [
         ("{not json", "not a JSON line"),
-        ('{"gf_run": 1, "uid": "X", "group_id": 1, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": [["a", "run", 1]]}',
+        ('{"gf_run": 1, "uid": "01JX0000000000000000000000", "group_id": 1, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": [["a", "run", 1]]}',
          "result name 'run' (in 'a') is reserved"),
-        ('{"gf_run": 1, "uid": "X", "group_id": 1, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": [["a", "b", "high"]]}',
+        ('{"gf_run": 1, "uid": "01JX0000000000000000000000", "group_id": 1, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": [["a", "b", "high"]]}',
          "is not a number or a boolean"),
-        ('{"gf_run": 1, "uid": "X", "group_id": 9, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": []}', "group 9 does not exist"),
+        ('{"gf_run": 1, "uid": "01JX0000000000000000000000", "group_id": 9, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": []}', "group 9 does not exist"),
         ('{"hello": 1}', "not a gf results line"),
+        ('{"gf_run": 1, "uid": "run-1", "group_id": 1, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": []}',
+         "uid must be the run's ULID (26 characters of Crockford base32, as report() writes them), got \"run-1\""),
+        ('{"gf_run": 1, "uid": "01JX000000000000000000000L", "group_id": 1, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": []}',
+         "uid must be the run's ULID"),
+        ('{"gf_run": 1, "uid": "81JX0000000000000000000000", "group_id": 1, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": []}',
+         "uid must be the run's ULID"),
     ],
 )
 def test_ingest_rejects_bad_lines_with_their_location(load_text, db_path, tmp_path, run_gf, line, message):
@@ -218,6 +224,39 @@ def test_ingest_rejects_bad_lines_with_their_location(load_text, db_path, tmp_pa
     assert result.exit_code == 2
     assert result.stderr.startswith(f"{path}:1: ") and message in result.stderr
     assert open(db_path, "rb").read() == before and good.group == 1
+
+
+def _line(uid, dataset, started="2026-01-01T00:00:00Z"):
+    return json.dumps({"gf_run": 1, "uid": uid, "group_id": 1, "dataset": dataset, "status": "ok",
+                       "started": started, "results": [["a", "b", 1]]}) + "\n"
+
+
+def test_ingest_refuses_one_uid_on_two_different_runs(load_text, db_path, tmp_path, run_gf):
+    """A results line's uid is what tells it is recorded already: two runs sharing one (hand-written
+    lines) would have the second skipped without a word, so ingest refuses them, recording nothing."""
+    load_text("x = 1\n")
+    uid = "01JX0000000000000000000001"
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text(_line(uid, "d1") + _line("01JX0000000000000000000002", "d2"))
+    second.write_text(_line(uid, "d3"))
+    before = open(db_path, "rb").read()
+    result = run_gf("ingest", "--db", db_path, first, second)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"{second}:1: run {uid} is also on {first}:1, with another dataset "
+                                    '("d1" there, "d3" here): each run needs a uid of its own')
+    assert open(db_path, "rb").read() == before
+
+    # the same run twice (a file ingested twice over, or copied into two) is one run, recorded once
+    assert run_gf("ingest", "--db", db_path, first, first).exit_code == 0
+    assert count_rows(db_path, "runs") == 2
+    # ... and a later file reusing a recorded run's uid for another run is refused
+    second.write_text(_line("01JX0000000000000000000003", "d3") + _line(uid, "d1", "2026-01-02T00:00:00Z"))
+    result = run_gf("ingest", "--db", db_path, second)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{second}:2: run {uid} is recorded in {db_path} already, with another start "
+                                    'time ("2026-01-01T00:00:00Z" there, "2026-01-02T00:00:00Z" here)')
+    assert count_rows(db_path, "runs") == 2
+    assert run_gf("ingest", "--db", db_path, first).exit_code == 0 and count_rows(db_path, "runs") == 2
 
 
 def _report_into(results_file, db_path, dataset, count, limit=None):
