@@ -638,8 +638,8 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
     conn = open_db(db_path)
     metrics.require_known(conn, metric, db_path)
     minimize = _direction(conn, metric, minimize)
-    datasets = [only_dataset] if only_dataset else store.datasets(conn)
-    if only_dataset:
+    datasets = [only_dataset] if only_dataset is not None else store.datasets(conn)
+    if only_dataset is not None:  # '' too: no run is on it (else every dataset would show)
         _require_dataset(conn, only_dataset, db_path)
     rows = [
         {"dataset": dataset, "rank": rank, "group": row.group, "score": row.score, "algo": row.algo, "run": row.run}

@@ -48,6 +48,10 @@ def _append_line(path, record):
     with open(path, "a+b", buffering=0) as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         size = os.fstat(handle.fileno()).st_size
+        if size >= len(SQLITE_HEADER) and os.pread(handle.fileno(), len(SQLITE_HEADER), 0) == SQLITE_HEADER:
+            # a line appended to a database is overwritten by its next write: the run would be lost unseen
+            raise StoreError(f"GF_RESULTS={path}: a SQLite database (the gf database itself?), not a results "
+                             "file; point GF_RESULTS at a file of its own, e.g. results.jsonl")
         if size and os.pread(handle.fileno(), 1, size - 1) != b"\n":  # a writer died mid-line: end it, say so
             # first in the line, so that even this line cut short still says so (see :func:`read`)
             data = b"\n" + json.dumps({"after_cut": True, **record}).encode() + b"\n"
@@ -66,6 +70,10 @@ def _append_line(path, record):
             raise
 
 
+#: How every SQLite database file begins.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 def read(path, torn=None):
     """Parse and validate a results file: ``[(line_number, run, rows)]``.
 
@@ -77,10 +85,19 @@ def read(path, torn=None):
     :raises LoadError: ``FILE:LINE: what is wrong`` for the first bad line.
     """
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as error:
-        raise LoadError(path, 0, f"cannot read results file: {getattr(error, 'strerror', None) or error}") from None
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise LoadError(path, 0, f"cannot read results file: {error.strerror or error}") from None
+    if data.startswith(SQLITE_HEADER):
+        raise LoadError(path, 0, "a SQLite database, not a results file (the JSON lines report() writes with "
+                                 "GF_RESULTS set); to combine gf databases, use gf merge")
+    try:
+        text = data.decode("utf-8-sig")  # a byte order mark an editor added is no fault
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise LoadError(path, line, f"not a text file: byte 0x{data[error.start]:02x} is not UTF-8; a results file "
+                                    "holds the JSON lines report() writes with GF_RESULTS set") from None
     parsed = []
     lines = text.split("\n")
     for number, line in enumerate(lines, start=1):
@@ -156,12 +173,27 @@ def _parse_line(path, number, line, unfinished):
     for field, kinds in FIELD_TYPES.items():
         if run[field] is not None and (not isinstance(run[field], kinds) or isinstance(run[field], bool)):
             raise LoadError(path, number, f"{field} must be {FIELD_WORDS[field]}, got {json.dumps(run[field])[:40]}")
+    for field in ("started", "stopped"):
+        if run[field] is not None and not _is_time(run[field]):
+            raise LoadError(path, number, f"{field} must be an ISO 8601 time such as 2026-01-31T09:30:00.000+00:00 "
+                                          f"(as report() writes it), got {json.dumps(run[field])[:40]}")
     if run["process_id"] is not None and not 0 <= run["process_id"] < 2**63:
         raise LoadError(path, number, f"process_id must be a process id, got {run['process_id']}")
     run["uid"] = record["uid"]
     digest = record.get("group_digest")
     run["group_digest"] = digest if isinstance(digest, str) else None
     return run, rows
+
+
+def _is_time(text):
+    """Whether ``text`` is a date and time as ISO 8601 writes them (SQLite's date functions read it)."""
+    import datetime
+
+    try:
+        datetime.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return False
+    return "T" in text or " " in text
 
 
 def _identity(run):

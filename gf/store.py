@@ -296,6 +296,7 @@ def connect(path=DEFAULT_DB, *, create=True):
         # power cut may lose the last commits (re-evaluated on resume). FULL would fsync
         # every run and make many concurrent writers several times slower.
         conn.execute("PRAGMA synchronous = NORMAL")
+        _refuse_foreign(conn, path, version)  # before anything is written: another program's file stays as it is
         if version != SCHEMA_VERSION:
             _upgrade(conn, path, version)
     except sqlite3.DatabaseError as error:
@@ -391,21 +392,21 @@ def _opened(conn, path):
     return conn
 
 
-def _refuse_foreign(conn, path):
-    """Raise :class:`StoreError` when ``path`` holds another program's tables."""
-    foreign = [
-        name
-        for (name,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
-        if name not in _OUR_TABLES
-    ]
-    if foreign:
-        raise StoreError(
-            f"{path}: a SQLite database but not a gf one (it has tables "
-            f"{', '.join(sorted(foreign)[:5])}); use a new file, or for an original "
-            "geneticfuckery database run `gf import-legacy`"
-        )
+def _refuse_foreign(conn, path, version):
+    """Raise :class:`StoreError` when ``path`` holds another program's tables: with schema ``version`` 0
+    (a new or empty file) any table but the migrations' own; with another, a file without gf's
+    migrations and groups (another program that sets ``PRAGMA user_version`` too)."""
+    tables = {name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+    foreign = tables - _OUR_TABLES
+    if version == 0 and not foreign or version != 0 and {"_sqlite_migrations", "groups"} <= tables and (
+            conn.execute("SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'gf' LIMIT 1").fetchone()):
+        return
+    has = f"it has tables {', '.join(sorted(foreign)[:5])}" if foreign else "it has no gf tables"
+    raise StoreError(
+        f"{path}: a SQLite database but not a gf one ({has}); use a new file, or for an original "
+        "geneticfuckery database run `gf import-legacy`"
+    )
 
 
 def _upgrade(conn, path, version):
@@ -414,8 +415,11 @@ def _upgrade(conn, path, version):
             f"{path}: written by a newer gf (schema {version}, this gf knows {SCHEMA_VERSION}); "
             "upgrade gf (a newer checkout, then `pip install -e .` in it)"
         )
-    if version == 0:
-        _refuse_foreign(conn, path)  # before anything is written: another program's file stays as it is
+    if version and _read_only(conn):
+        raise StoreError(
+            f"{path}: written by an older gf (schema {version}, this gf uses {SCHEMA_VERSION}) on storage gf "
+            "cannot write: open it once where it is writable, so gf can upgrade it, or work on a copy"
+        )
     # WAL lets readers go on while one process writes; it is a property of the file.
     _set_wal(conn)
     # The write lock makes creation race-free: processes that open a new file at
@@ -433,6 +437,22 @@ def _upgrade(conn, path, version):
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _read_only(conn):
+    """Whether ``conn`` cannot write its file (read-only storage: opened immutable, see :func:`_open`)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(f"PRAGMA user_version = {int(version)}")  # a write, rolled back
+    except sqlite3.OperationalError as error:
+        if "readonly" in str(error) or "read-only" in str(error) or "unable to open" in str(error):
+            return True
+        raise
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    return False
 
 
 def _set_wal(conn):

@@ -4,6 +4,7 @@ import json
 import os
 import resource
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -196,6 +197,25 @@ def test_a_results_file_that_cannot_be_written_is_named_by_report(load_text, db_
     assert count_rows(db_path, "runs") == 0
 
 
+def test_report_refuses_a_results_file_that_is_a_database(load_text, db_path, tmp_path):
+    """GF_RESULTS set to the database itself (or another SQLite file): a line appended to it would be
+    overwritten by the database's next write and the run lost without a word; report() refuses."""
+    load_text("x = 1\n")
+    code = "from gf import GeneticFuckery\nwith GeneticFuckery().report('r') as r: r['a']['b'] = 2"
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    for where in (db_path, other):
+        before = Path(where).read_bytes()
+        env = {**os.environ, "GF_DB": db_path, "GF_PARAM_GROUP": "1", "GF_RESULTS": str(where), "GF_DATA": "d"}
+        failed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert failed.returncode != 0
+        assert failed.stderr.strip().splitlines()[-1] == (
+            f"gf.errors.StoreError: GF_RESULTS={where}: a SQLite database (the gf database itself?), not a results "
+            "file; point GF_RESULTS at a file of its own, e.g. results.jsonl")
+        assert Path(where).read_bytes() == before
+    assert count_rows(db_path, "runs") == 0
+
+
 @pytest.mark.parametrize(
     "line, message",
     [
@@ -212,6 +232,10 @@ def test_a_results_file_that_cannot_be_written_is_named_by_report(load_text, db_
          "uid must be the run's ULID"),
         ('{"gf_run": 1, "uid": "81JX0000000000000000000000", "group_id": 1, "status": "ok", "started": "2026-01-01T00:00:00Z", "results": []}',
          "uid must be the run's ULID"),
+        ('{"gf_run": 1, "uid": "01JX0000000000000000000000", "group_id": 1, "status": "ok", "started": "yesterday", "results": []}',
+         'started must be an ISO 8601 time such as 2026-01-31T09:30:00.000+00:00 (as report() writes it), got "yesterday"'),
+        ('{"gf_run": 1, "uid": "01JX0000000000000000000000", "group_id": 1, "status": "ok", "started": "2026-01-01T00:00:00Z", "stopped": "2026-13-01T00:00:00Z", "results": []}',
+         'stopped must be an ISO 8601 time'),
     ],
 )
 def test_ingest_rejects_bad_lines_with_their_location(load_text, db_path, tmp_path, run_gf, line, message):
@@ -229,6 +253,26 @@ def test_ingest_rejects_bad_lines_with_their_location(load_text, db_path, tmp_pa
 def _line(uid, dataset, started="2026-01-01T00:00:00Z"):
     return json.dumps({"gf_run": 1, "uid": uid, "group_id": 1, "dataset": dataset, "status": "ok",
                        "started": started, "results": [["a", "b", 1]]}) + "\n"
+
+
+def test_ingest_reads_a_byte_order_mark_and_names_what_is_no_results_file(load_text, db_path, tmp_path, run_gf):
+    """An editor's byte order mark is no fault; a binary file or a database given by mistake gets a line saying
+    what it is, not a codec's message."""
+    load_text("x = 1\n")
+    marked = tmp_path / "marked.jsonl"
+    marked.write_bytes(b"\xef\xbb\xbf" + _line("01JX0000000000000000000009", "d1").encode())
+    assert run_gf("ingest", "--db", db_path, marked).exit_code == 0 and count_rows(db_path, "runs") == 1
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(_line("01JX0000000000000000000008", "d2").encode() + b"\xfb\x00\n")
+    result = run_gf("ingest", "--db", db_path, binary)
+    assert result.exit_code == 2 and result.stderr == (
+        f"{binary}:2: not a text file: byte 0xfb is not UTF-8; a results file holds the JSON lines report() writes "
+        "with GF_RESULTS set\n")
+    result = run_gf("ingest", "--db", db_path, db_path)
+    assert result.exit_code == 2 and result.stderr.startswith(
+        f"{db_path}: a SQLite database, not a results file (the JSON lines report() writes with GF_RESULTS set); "
+        "to combine gf databases, use gf merge")
+    assert count_rows(db_path, "runs") == 1
 
 
 def test_ingest_refuses_one_uid_on_two_different_runs(load_text, db_path, tmp_path, run_gf):

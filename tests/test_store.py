@@ -66,6 +66,42 @@ def test_another_programs_database_is_refused(tmp_path):
         store.connect(path)
 
 
+@pytest.mark.parametrize("version, has", [(0, "it has tables contacts"), (1, "it has tables contacts"),
+                                           (store.SCHEMA_VERSION, "it has tables contacts"),
+                                           (99, "it has tables contacts"), (3, "it has no gf tables")])
+def test_another_programs_database_is_refused_whatever_its_user_version(tmp_path, version, has):
+    """Many programs set ``PRAGMA user_version`` too: a file with a version but without gf's tables is
+    another program's, refused before anything is written (it was migrated into a gf database)."""
+    path = tmp_path / "app.db"
+    other = sqlite3.connect(path)
+    if "contacts" in has:
+        other.execute("CREATE TABLE contacts (id INTEGER PRIMARY KEY, name TEXT)")
+    other.execute(f"PRAGMA user_version = {version}")
+    other.commit()
+    other.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=rf"app.db: a SQLite database but not a gf one \({has}\); use a new file"):
+        store.connect(path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+def test_an_older_gf_database_on_storage_gf_cannot_write_says_so(tmp_path):
+    """An older gf's file needs upgrading once; where gf cannot write it (read-only storage), the message
+    says that, not that the file is unusable."""
+    path = tmp_path / "old.db"
+    store.connect(path).close()
+    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    with pytest.raises(StoreError, match=rf"old.db: written by an older gf \(schema 5, this gf uses "
+                                         rf"{store.SCHEMA_VERSION}\) on storage gf cannot write: open it once where "
+                                         "it is writable"):
+        store._upgrade(conn, str(path), 5)
+    conn.close()
+    # where it can write, the same file upgrades as before
+    writable = sqlite3.connect(path, isolation_level=None)
+    assert not store._read_only(writable)
+    writable.close()
+
+
 def test_missing_database_without_create(tmp_path):
     with pytest.raises(StoreError, match="no such database"):
         store.connect(tmp_path / "missing.db", create=False)
