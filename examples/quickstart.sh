@@ -2,15 +2,24 @@
 # A real gf breeding session on the example backtest (examples/backtest): load the
 # starting parameters, evaluate them on three datasets, breed and evaluate three
 # generations, then look at the best groups and where they came from.
-# Work happens in ./gf-quickstart (or $GF_QUICKSTART_DIR); rerunning starts afresh.
+# Work happens in ./gf-quickstart (or $GF_QUICKSTART_DIR); rerunning starts afresh there (a folder
+# this script did not make is left alone). gf and sqlite-utils run as `$PYTHON -m ...`, so the
+# console scripts need not be on PATH (`pip install --user` without ~/.local/bin on it).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 python=${PYTHON:-python3}
 work=${GF_QUICKSTART_DIR:-gf-quickstart}
+mark=.made-by-gf-quickstart
+if [ -e "$work" ] && [ ! -e "$work/$mark" ]; then
+    echo "quickstart.sh: $work exists and was not made by this script; move it away, or set GF_QUICKSTART_DIR to another folder" >&2
+    exit 1
+fi
 rm -rf "$work"
 mkdir -p "$work"
+touch "$work/$mark"
 cd "$work"
+gf() { "$python" -m gf "$@"; }
 export GF_DB="$PWD/backtest.db"
 backtest="$python $here/backtest/backtest.py {}"
 
@@ -37,7 +46,7 @@ gf lineage "$best" --depth 3
 
 echo
 echo "== plain SQL works too (the original tool's results + run_meta)"
-sqlite-utils "$GF_DB" "SELECT dataset, algo, round(max(value), 2) AS best_profit
+"$python" -m sqlite_utils "$GF_DB" "SELECT dataset, algo, round(max(value), 2) AS best_profit
                        FROM results JOIN run_meta USING (run) WHERE name = 'profit'
                        GROUP BY dataset, algo ORDER BY dataset, algo" --table
 echo

@@ -473,6 +473,11 @@ def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, sched
     if scheduler and "scheduler" not in (launcher.options or {}):
         raise InputError(f"--scheduler is for the dask launcher; add --launcher dask (not {launcher.name})")
     options = launch.launcher_options(launcher, launcher_option, scheduler)
+    operator = next((word for word in launch.command_line(command, "{}") if _shell_operator(word)), None) if (
+        command and not shell) else None
+    if operator:  # `python run.py {} | tee log`: the program would get `|`, `tee`, `log` as its arguments
+        click.echo(f"warning: COMMAND has the shell operator {operator!r}, but runs without a shell: the program "
+                   "gets it as an argument; add --shell to run COMMAND through sh -c", err=True)
     if command and not shell and launcher.name == "local":  # it runs here: say so now, not once per evaluation
         from gf import processes
 
@@ -484,6 +489,12 @@ def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, sched
     context = launch.LaunchContext(db_path=os.path.abspath(db_path), command=command, jobs=jobs, timeout=timeout,
                                    shell=shell, echo=click.echo, options=options)
     return launcher, context
+
+
+def _shell_operator(word):
+    """Whether ``word`` of a command split into words is a shell's pipe, redirection or separator."""
+    return word in ("|", "||", "&&", ";", "&") or word.startswith((">", "<", "|", "2>", "&>")) or (
+        len(word) > 1 and word.endswith(";"))
 
 
 def _progress_echo(line, final):
@@ -638,9 +649,13 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
     conn = open_db(db_path)
     metrics.require_known(conn, metric, db_path)
     minimize = _direction(conn, metric, minimize)
-    datasets = [only_dataset] if only_dataset is not None else store.datasets(conn)
     if only_dataset is not None:  # '' too: no run is on it (else every dataset would show)
         _require_dataset(conn, only_dataset, db_path)
+        datasets = [only_dataset]
+    else:  # none recorded yet: refused as gf best refuses it, not an empty table
+        from gf import engine
+
+        datasets = engine.select_datasets(conn, (), (), db_path)
     rows = [
         {"dataset": dataset, "rank": rank, "group": row.group, "score": row.score, "algo": row.algo, "run": row.run}
         for dataset in datasets
@@ -830,6 +845,7 @@ LEGACY_COMMANDS = {"gf-load": "load", "gf-template-run": "template-run", "gf-bre
 LEGACY_OPTIONS = {"--metricName": "--metric", "--topN": "--top"}
 
 
+_LEGACY_LOWER = {legacy.lower(): gf for legacy, gf in LEGACY_OPTIONS.items()}
 #: gf's spelling -> the original's, of the options a legacy script was given (its errors name what was typed).
 _LEGACY_SPELT = {}
 
@@ -843,10 +859,16 @@ def _legacy(name):
         spelt = []
         for index, arg in enumerate(args):
             option, equals, value = arg.partition("=")
-            if index < end and option in LEGACY_OPTIONS:
-                arg = LEGACY_OPTIONS[option] + equals + value
-                _LEGACY_SPELT[LEGACY_OPTIONS[option]] = option
+            if index < end and option.lower() in _LEGACY_LOWER:  # --metricName, as its README has it, or --metricname
+                arg = _LEGACY_LOWER[option.lower()] + equals + value
+                _LEGACY_SPELT[_LEGACY_LOWER[option.lower()]] = option
             spelt.append(arg)
+        if {"--help", "-h"} & set(args[:end]):  # its help is gf's: say so, and which of its own options still work
+            command = cli.commands[LEGACY_COMMANDS[name]]
+            own = [f"{legacy} for {gf}" for legacy, gf in LEGACY_OPTIONS.items()
+                   if any(gf in param.opts for param in command.params)]
+            click.echo(f"{name}: the original geneticfuckery's command, now `gf {LEGACY_COMMANDS[name]}` (its help "
+                       "follows)" + (f"; its options {', '.join(own)} are accepted too" if own else "") + "\n")
         main([LEGACY_COMMANDS[name], *spelt])  # its help and errors name the gf spelling
 
     run.__doc__ = f"`{name}`: the original tool's command, now `gf {LEGACY_COMMANDS[name]}`."

@@ -39,15 +39,19 @@ def _write(path, text):
 def report(db_path, metric_spec, metric_sql, minimize, as_json, groups):
     """Report GROUPS: params, lineage, and best results per dataset and algo.
 
-    The metric defaults to the one of the last breed loop.
+    The metric defaults to the one of the last breed loop; with none and no --metric, the report
+    lists the results a --metric could rank by instead.
     """
     from gf import metrics, reports
 
     conn = open_db(db_path)
     for group in groups:  # a missing group is the first thing to say, before any missing metric
         store.require_group(conn, group, db_path)
-    metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
-    metrics.require_known(conn, metric, db_path)  # a misspelt result would report "no run scored", as if none were
+    if metric_spec or metric_sql or reports.last_loop_metric(conn) is not None:
+        metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
+        metrics.require_known(conn, metric, db_path)  # a misspelt result would report "no run scored", as if none were
+    else:  # nothing bred here yet: params and lineage, and which results a --metric could rank by
+        metric, lower = None, None
     found = [reports.group_report(conn, group, metric, lower, db_path) for group in groups]
     if as_json:
         click.echo(to_json(found, indent=2))

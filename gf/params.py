@@ -80,6 +80,15 @@ class Params:
         return f"<gf params {where} of group {self.__group.group_id}: {', '.join(sorted(self.__children))}>"
 
 
+#: The original tool's methods on ``GeneticFuckery`` gf names otherwise: an unknown parameter of that
+#: name says what to call instead (a program written for it fails on the first such call).
+SEED_METHODS = {
+    "highest": "g.top(metric, n) (g.best(metric) for the single best group)",
+    "lowest": "g.top(metric, n, minimize=True)",
+    "pids": "`gf groups --json` (or SELECT id FROM groups)",
+}
+
+
 def _missing(group, path, name):
     """The message for an unknown name: its full path and the closest names that exist."""
     import difflib
@@ -87,6 +96,8 @@ def _missing(group, path, name):
     wanted = ".".join(path + (name.lower(),))
     close = difflib.get_close_matches(wanted, group.names, n=3, cutoff=0.6)
     hint = f"; closest: {', '.join(close)}" if close else ""
+    if not path and name in SEED_METHODS:
+        hint += f" (the original geneticfuckery's {name}() is {SEED_METHODS[name]} here)"
     return f"no parameter {wanted} in group {group.group_id} of {group.dbfile}{hint}"
 
 

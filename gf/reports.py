@@ -50,7 +50,7 @@ def group_report(conn, group_id, metric, minimize, db_path=""):
     # otherwise keep one per algo over all of them
     datasets = [dataset for (dataset,) in conn.execute(  # runs without a dataset are ranked by none
         "SELECT dataset FROM runs WHERE group_id = ? AND dataset IS NOT NULL GROUP BY dataset ORDER BY min(id)",
-        (group_id,))]
+        (group_id,))] if metric is not None else []
     for dataset in datasets:
         for row in metric.rank(conn, dataset=dataset, group=group_id, minimize=minimize, per_group=False):
             best.setdefault((row.dataset, row.algo), row)
@@ -59,8 +59,12 @@ def group_report(conn, group_id, metric, minimize, db_path=""):
         "params": params,
         "constraints": [f"{lhs} {op} {rhs}" for lhs, op, rhs in store.group_constraints(conn, group_id)],
         "lineage": lineage.ancestry(conn, group_id, 3),
-        "metric": metric.name,
+        "metric": metric.name if metric is not None else None,
         "minimize": minimize,
+        # every algo.name recorded for the group: what a --metric can rank it by
+        "recorded": [f"{algo}.{name}" for algo, name in conn.execute(
+            "SELECT DISTINCT algo, name FROM results JOIN runs ON runs.id = results.run WHERE runs.group_id = ? "
+            "ORDER BY algo, name", (group_id,))],
         "best": [{"dataset": row.dataset, "algo": row.algo, "score": row.score, "run": row.run}
                  for row in _best_first(best.values(), minimize)],
     }
@@ -104,6 +108,12 @@ def render_group_report(report):
     lines += ["params:"] + ["  " + line for line in table(report["params"], ["name", "type", "value", "reads_as"])]
     if report["constraints"]:
         lines += ["", "constraints:"] + [f"  {c}" for c in report["constraints"]]
+    if report["metric"] is None:
+        recorded = report["recorded"]
+        some = ", ".join(recorded[:8]) + (f" and {len(recorded) - 8} more" if len(recorded) > 8 else "")
+        lines += ["", "results: no breed loop here to take a metric from; pass --metric NAME to rank this group's runs"
+                  + (f" (recorded: {some})" if recorded else " (none recorded yet)")]
+        return "\n".join(lines)
     direction = "lowest" if report["minimize"] else "highest"
     lines += ["", f"best results by {report['metric']} ({direction} first):"]
     if report["best"]:
@@ -152,14 +162,14 @@ def compare(paths, spec=None, sql_file=None, minimize=None, allow=(), deny=()):
     if minimize is None and (spec or sql_file):
         # one metric named for all: one direction for all, the first database's that remembers one
         for path in paths:
-            conn = store.connect(path, create=False)
+            conn = store.connect(path, create=False, missing="check the path of each database to compare")
             lower, loop = metrics.direction(conn, metrics.resolve(spec, sql_file=sql_file), None, where=path)
             conn.close()
             if loop is not None:
                 minimize = lower
                 break
     for path in paths:
-        conn = store.connect(path, create=False)
+        conn = store.connect(path, create=False, missing="check the path of each database to compare")
         metric, lower = choose_metric(conn, spec, sql_file, minimize, path)
         datasets = engine.select_datasets(conn, allow, deny, path)
         left_out = {}

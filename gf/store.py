@@ -25,7 +25,7 @@ import time
 from gf.errors import GroupNotFound, StoreError
 
 #: Bump with every migration; a database with a higher version is refused.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: Seconds a connection waits for another writer before giving up.
 BUSY_TIMEOUT = 60.0
@@ -130,6 +130,13 @@ def _migrations():
         db.execute("ALTER TABLE launches ADD COLUMN host TEXT")
         db.execute("ALTER TABLE launches ADD COLUMN process_id INTEGER")
         db.execute("ALTER TABLE launches ADD COLUMN process_start INTEGER")
+
+    @migrations()
+    def m007_run_meta_seconds(db):
+        # run_meta's start and stop as the original tool kept them, seconds since 1970 (REAL): its
+        # hand-written SQL takes `stop - start` for a run's duration, which ISO text made 0
+        db.execute("DROP VIEW run_meta")
+        db.execute(_RUN_META)
 
     return migrations
 
@@ -236,8 +243,16 @@ _M001 = [
     """CREATE VIEW run_meta AS
         SELECT id AS run, group_id AS pid, started AS start, stopped AS stop,
                family, dataset
-        FROM runs""",
+        FROM runs""",  # replaced by :data:`_RUN_META` (m007)
 ]
+
+#: The seed's ``run_meta``: its times in seconds since 1970, as it stored them (ISO text in ``runs``).
+_RUN_META = """CREATE VIEW run_meta AS
+    SELECT id AS run, group_id AS pid,
+           (julianday(started) - 2440587.5) * 86400.0 AS start,
+           (julianday(stopped) - 2440587.5) * 86400.0 AS stop,
+           family, dataset
+    FROM runs"""
 
 _M002 = [
     # Every group's best and worst value of every result, per dataset: filter by name.
@@ -269,8 +284,11 @@ _M002 = [
 _OUR_TABLES = {"_sqlite_migrations"}
 
 
-def connect(path=DEFAULT_DB, *, create=True):
+def connect(path=DEFAULT_DB, *, create=True, missing=None):
     """Open (and, with ``create``, create or migrate) the gf database at ``path``.
+
+    ``missing`` is what to do about a missing file (without ``create``), when not to create it with
+    gf load or point GF_DB at another (a command's input database, given by path).
 
     :raises StoreError: the file is missing (without ``create``), is not SQLite,
         is another program's database, or was written by a newer gf.
@@ -282,10 +300,8 @@ def connect(path=DEFAULT_DB, *, create=True):
         raise InputError("the database path is empty; pass --db FILE or set GF_DB to a file")
     exists = os.path.exists(path)
     if not exists and not create:
-        raise StoreError(
-            f"{path}: no such database; create one with `gf load FILE --db {path}` "
-            "or point GF_DB at an existing file"
-        )
+        raise StoreError(f"{path}: no such database; " + (
+            missing or f"create one with `gf load FILE --db {path}` or point GF_DB at an existing file"))
     try:
         conn, version = _open(path, exists)
     except sqlite3.DatabaseError as error:

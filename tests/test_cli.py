@@ -133,6 +133,15 @@ def test_template_run_with_no_datasets_anywhere(load_text, db_path, run_gf):
     assert result.exit_code == 2 and "no datasets given and none recorded" in result.stderr
 
 
+def test_top_and_best_before_any_run_say_the_same(load_text, db_path, run_gf):
+    """A group loaded, nothing evaluated: both refuse alike (gf top showed an empty table, exit 0)."""
+    load_text("a = 1")
+    for command in ("top", "best"):
+        result = run_gf(command, "--db", db_path, "--metric", "profit")
+        assert (result.exit_code, result.stderr) == (2, f"error: no datasets recorded in {db_path} yet: evaluate a "
+                                                        'group first, e.g. gf run "python backtest.py {}" DATASET...\n')
+
+
 def test_missing_database_for_a_listing_is_exit_1(tmp_path, run_gf):
     result = run_gf("groups", "--db", tmp_path / "none.db")
     assert result.exit_code == 1 and "no such database" in result.stderr

@@ -11,16 +11,26 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_quickstart_is_a_real_breeding_session(tmp_path, monkeypatch):
+    """The script as a new user runs it; here without gf's console scripts on PATH (``pip install --user``
+    without ~/.local/bin on it): it runs them as ``$PYTHON -m``, as the README says one can."""
     monkeypatch.delenv("GF_LOAD_PLUGINS")
     work = tmp_path / "qs"
-    result = subprocess.run(
-        ["bash", str(ROOT / "examples" / "quickstart.sh")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "GF_QUICKSTART_DIR": str(work)},
-        timeout=300,
-    )
+    work.mkdir()
+    (work / "mine.txt").write_text("a user's own folder")
+    env = {**os.environ, "GF_QUICKSTART_DIR": str(work), "PATH": "/usr/bin:/bin", "PYTHON": sys.executable}
+
+    def quickstart():
+        return subprocess.run(["bash", str(ROOT / "examples" / "quickstart.sh")], cwd=tmp_path, capture_output=True,
+                              text=True, env=env, timeout=300)
+
+    refused = quickstart()  # a folder the script did not make is not deleted
+    assert refused.returncode == 1 and refused.stderr == (
+        f"quickstart.sh: {work} exists and was not made by this script; move it away, or set GF_QUICKSTART_DIR to "
+        "another folder\n")
+    assert [p.name for p in work.iterdir()] == ["mine.txt"]
+    work = tmp_path / "qs2"
+    env["GF_QUICKSTART_DIR"] = str(work)
+    result = quickstart()
     assert result.returncode == 0, result.stderr
     assert "generation 3/3: evaluations 24/24, 0 failed" in result.stderr
     assert "== gf lineage" in result.stdout

@@ -106,7 +106,12 @@ def test_a_run_recorded_for_another_group_or_dataset_is_no_evaluation_of_the_pai
 def test_shell_runs_through_sh_only_when_asked(db, run_gf, tmp_path):
     marker = tmp_path / "marker"
     result = run_gf("run", "--db", db, "--group", "1", f"{COMMAND} && touch {marker}", "aa", "--shell")
-    assert result.exit_code == 0 and marker.exists()
+    assert result.exit_code == 0 and marker.exists() and "warning" not in result.stderr
+    # without --shell the operator is the program's argument: gf says so before it runs
+    result = run_gf("run", "--db", db, "--group", "1", f"{COMMAND} > {marker}.log", "bb")
+    assert result.stderr.startswith("warning: COMMAND has the shell operator '>', but runs without a shell: the "
+                                    "program gets it as an argument; add --shell to run COMMAND through sh -c\n")
+    assert not Path(f"{marker}.log").exists()
 
 
 def test_failures_are_recorded_with_exit_code_and_stderr_tail_and_the_run_goes_on(db, run_gf):

@@ -63,6 +63,18 @@ def test_unknown_name_raises_attribute_error_with_full_path_and_closest_names(g,
     assert hasattr(g, "overall") and not hasattr(g, "underall")
 
 
+def test_the_original_tools_methods_say_what_gf_calls_them(g, db_path):
+    """A program written for the original tool calls g.highest()/g.lowest()/g.pids(): the error says what to call."""
+    with pytest.raises(AttributeError) as error:
+        g.highest
+    assert str(error.value) == (f"no parameter highest in group 1 of {db_path} (the original geneticfuckery's "
+                                "highest() is g.top(metric, n) (g.best(metric) for the single best group) here)")
+    with pytest.raises(AttributeError, match=r"lowest\(\) is g.top\(metric, n, minimize=True\) here"):
+        g.lowest
+    with pytest.raises(AttributeError, match="no parameter overall.highest in group 1 of [^(]*$"):
+        g.overall.highest  # a param's own part of that name is no method
+
+
 def test_dir_lists_parameters(g):
     assert {"seconds_15", "overall", "runtime", "r"} <= set(dir(g))
     assert dir(g.seconds_15.stop_threshold) == ["fast", "slow"]

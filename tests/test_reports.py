@@ -37,10 +37,21 @@ def test_report_defaults_to_the_last_loops_metric(bred, run_gf):
     assert data[0]["best"][0]["score"] == -5
 
 
-def test_report_without_a_loop_needs_a_metric(load_text, db_path, run_gf):
+def test_report_without_a_loop_shows_params_and_what_a_metric_could_rank(load_text, db_path, run_gf):
+    """The seed's first steps (load, run a program) make no breed loop: the report still shows the group, and
+    says which results a --metric could rank it by."""
     load_text("x = 1\n")
     result = run_gf("report", "--db", db_path, "1")
-    assert result.exit_code == 2 and "no breed loop to take a metric from: pass --metric" in result.stderr
+    assert result.exit_code == 0, result.stderr
+    assert "params:\n  name  type   value  reads_as\n  x     float  1      1\n" in result.stdout
+    assert result.stdout.endswith("results: no breed loop here to take a metric from; pass --metric NAME to rank this "
+                                  "group's runs (none recorded yet)\n")
+    GeneticFuckery(dbfile=db_path, pid=1).record({"bt": {"profit": 3, "trades": 2}}, dataset="d1")
+    assert run_gf("report", "--db", db_path, "1").stdout.endswith("(recorded: bt.profit, bt.trades)\n")
+    data = json.loads(run_gf("report", "--db", db_path, "1", "--json").stdout)[0]
+    assert (data["metric"], data["best"], data["recorded"]) == (None, [], ["bt.profit", "bt.trades"])
+    ranked = json.loads(run_gf("report", "--db", db_path, "1", "--metric", "profit", "--json").stdout)[0]
+    assert ranked["best"][0]["score"] == 3 and ranked["recorded"] == ["bt.profit", "bt.trades"]
 
 
 def test_report_ranks_each_dataset_even_with_a_metric_that_keeps_one_run_per_algo(load_text, db_path, run_gf):

@@ -190,3 +190,11 @@ def test_the_seeds_command_names_and_option_spellings_still_run(workdir):
     wrong = sh("GF_DB=new-opt-sat-2.gf gf-breeder-auto --metricName profit --topN abc", workdir)
     assert wrong.returncode == 2 and wrong.stderr.startswith("error: Invalid value for '--topN': 'abc' is not a valid "
                                                              "integer")
+    wrong = sh("GF_DB=new-opt-sat-2.gf gf-breeder-auto --metricname profit --topn abc", workdir)  # any case
+    assert wrong.returncode == 2 and wrong.stderr.startswith("error: Invalid value for '--topn'")
+    helped = sh("gf-breeder-auto --help", workdir)  # its help is gf breed's, and names the original's options
+    assert helped.returncode == 0 and helped.stdout.startswith(
+        "gf-breeder-auto: the original geneticfuckery's command, now `gf breed` (its help follows); its options "
+        "--metricName for --metric, --topN for --top are accepted too\n\nUsage: gf breed [OPTIONS] [COMMAND]")
+    assert sh("gf-load -h", workdir).stdout.startswith(
+        "gf-load: the original geneticfuckery's command, now `gf load` (its help follows)\n\nUsage: gf load")

@@ -1,5 +1,6 @@
 """The SQLite store: pragmas, schema version, refusing files it cannot use, ULIDs, races."""
 
+import datetime
 import sqlite3
 import subprocess
 import sys
@@ -17,7 +18,8 @@ def test_new_database_has_wal_foreign_keys_and_busy_timeout(db_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
     applied = conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
     assert applied == [("gf", "m001_initial"), ("gf", "m002_browsing_views"), ("gf", "m003_launches"),
-                       ("gf", "m004_results_best_first"), ("gf", "m005_loop_progress"), ("gf", "m006_launch_owner")]
+                       ("gf", "m004_results_best_first"), ("gf", "m005_loop_progress"), ("gf", "m006_launch_owner"),
+                       ("gf", "m007_run_meta_seconds")]
 
 
 def test_seed_compatible_tables_and_views(db_path):
@@ -34,7 +36,7 @@ def test_seed_compatible_tables_and_views(db_path):
 def test_reopening_a_current_database_does_not_migrate_again(db_path):
     store.connect(db_path).close()
     conn = store.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 6
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
 
 
 def test_database_from_a_newer_gf_is_refused(db_path):
@@ -164,7 +166,7 @@ def test_eight_processes_creating_one_database_at_once_all_succeed(db_path):
     assert [p.returncode for p in processes] == [0] * 8, [err for _, err in outcomes]
     conn = store.connect(db_path)
     assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 8
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 6
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -183,6 +185,22 @@ def test_an_older_database_is_migrated_forward(db_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
     assert sqlite_utils.Database(conn).view_names() == [
         "param_meta", "run_meta", "group_scores", "best_groups", "lineage", "failures"]
+
+
+def test_the_seeds_run_meta_gives_a_runs_duration_in_seconds(load_text, db_path):
+    """The original tool kept a run's start and stop as seconds since 1970: its SQL's `stop - start` is the
+    run's duration (ISO text made it 0)."""
+    import time
+
+    from gf import GeneticFuckery
+
+    load_text("x = 1\n")
+    with GeneticFuckery(dbfile=db_path, pid=1).report(dataset="SPY") as r:
+        time.sleep(0.2)
+        r["bt"]["profit"] = 1
+    conn = store.connect(db_path)
+    (duration,) = conn.execute("SELECT stop - start FROM run_meta").fetchone()
+    assert 0.19 <= duration < 30  # times are kept to the millisecond
 
 
 def test_browsing_views(load_text, db_path):
@@ -237,9 +255,14 @@ def test_a_version_3_database_is_migrated_to_the_current_schema_and_keeps_its_da
 
     before = version_3_database(db_path)
     conn = store.connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 6
-    assert [name for (name,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")][-3:] == [
-        "m004_results_best_first", "m005_loop_progress", "m006_launch_owner"]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 7
+    assert [name for (name,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")][-4:] == [
+        "m004_results_best_first", "m005_loop_progress", "m006_launch_owner", "m007_run_meta_seconds"]
+    # the seed's run_meta: times in seconds since 1970, so its `stop - start` is a run's duration
+    started, stopped, start, stop = conn.execute(
+        "SELECT started, stopped, start, stop FROM runs JOIN run_meta ON run = id ORDER BY id LIMIT 1").fetchone()
+    assert stopped is None and stop is None and isinstance(start, float)
+    assert abs(start - datetime.datetime.fromisoformat(started).timestamp()) < 1e-3
     assert [row[1] for row in conn.execute("PRAGMA table_info(launches)")][-3:] == [
         "host", "process_id", "process_start"]
     assert [row[1] for row in conn.execute("PRAGMA table_info(loops)")][-7:] == [
