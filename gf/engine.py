@@ -747,6 +747,9 @@ def run_loop(conn, settings, context, progress=None):
     if progress.echo and progress.refresh is None:
         progress.refresh = lambda: best_score(conn, settings.metric, settings.datasets, settings.minimize)
     started = time.monotonic() if settings.started is None else settings.started
+    # the score to beat (the best before the loop breeds anything), before the loop's first write: a
+    # metric gf cannot breed by (text scores) is refused with the database as it was
+    best_before = best_score(conn, settings.metric, settings.datasets, settings.minimize)
     loop_id, generation, resumed = _open_loop(conn, settings)
     if not resumed:
         earlier = _unfinished_like(conn, settings, loop_id)
@@ -776,10 +779,9 @@ def run_loop(conn, settings, context, progress=None):
             if done:
                 progress.echo(f"breed loop {done} with these arguments is done: this is a new one, loop {loop_id}",
                               True)
-        if not resumed:  # the score to beat: the best before the loop bred anything
+        if not resumed:
             with store.transaction(conn):
-                conn.execute("UPDATE loops SET best = ? WHERE id = ?",
-                             (best_score(conn, settings.metric, settings.datasets, settings.minimize), loop_id))
+                conn.execute("UPDATE loops SET best = ? WHERE id = ?", (best_before, loop_id))
         if resumed and generation:
             missing = pending_pairs(conn, generation_groups(conn, loop_id, generation), settings.datasets)
             if missing:

@@ -102,6 +102,8 @@ class Launcher:
         ``--launcher-option NAME=VALUE`` (``launcher_options={...}`` to ``evolve``), checked
         against this and by :meth:`check_options` before anything runs, and handed over
         as ``context.options`` (strings; absent when not given).
+
+    A launcher that needs what may be missing (an optional extra) says so in :meth:`check_ready`.
     """
 
     name = ""
@@ -115,6 +117,14 @@ class Launcher:
         """Refuse a bad value among ``options`` (the given ones, by name) with an :class:`InputError`.
 
         Called before anything is bred or run; the default accepts every value.
+        """
+
+    def check_ready(self, options):
+        """Refuse, with a :class:`gf.GfError` saying what to install or set, a launcher that cannot run here.
+
+        Called with the checked ``options`` after :meth:`check_options`, before anything is bred, run or
+        written: a launcher with optional dependencies imports them here (not at import time), so one that
+        is missing leaves the database as it was. The default is ready.
         """
 
     def launch(self, evaluations, context):
@@ -150,7 +160,9 @@ def launcher_options(launcher, given, scheduler=None):
     ``scheduler`` (``--scheduler``) is one more, ``scheduler``. A name the launcher does not
     take, a string without ``=`` or a name given twice is an :class:`InputError` naming the
     option; then the launcher's :meth:`Launcher.check_options` sees the values, so a bad one
-    is refused before anything is bred or run. A ``None`` value in a dict is left out.
+    is refused before anything is bred or run, and its :meth:`Launcher.check_ready` says whether
+    it can run here at all (every command and ``evolve`` that launches comes through here first).
+    A ``None`` value in a dict is left out.
     """
     known = launcher.options or {}
     if isinstance(given, dict):
@@ -178,6 +190,7 @@ def launcher_options(launcher, given, scheduler=None):
                              f"give it once{also}")
         options[name] = value
     launcher.check_options(options)
+    launcher.check_ready(options)
     return options
 
 

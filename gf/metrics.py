@@ -570,8 +570,23 @@ def refuse_near_registered(conn, metric, where):
 
 
 def top_per_dataset(conn, metric, datasets, n, minimize=False):
-    """``{dataset: [Ranked]}``: the best ``n`` groups of every dataset (one row per group)."""
-    return {dataset: metric.rank(conn, dataset=dataset, limit=n, minimize=minimize) for dataset in datasets}
+    """``{dataset: [Ranked]}``: the best ``n`` groups of every dataset (one row per group), their scores numbers.
+
+    Every breeder's parents come from here, and a breed loop's best score: a score that is no number
+    (a ``--metric-sql`` query's text) is refused as :func:`overall` refuses it.
+    """
+    return {dataset: _require_numbers(metric, dataset, metric.rank(conn, dataset=dataset, limit=n, minimize=minimize))
+            for dataset in datasets}
+
+
+def _require_numbers(metric, dataset, rows):
+    """``rows`` (:class:`Ranked`, of ``dataset``), or an :class:`InputError` naming the first whose score is no
+    number: scores gf breeds by or ranks over datasets are compared and averaged (``gf top`` shows any)."""
+    for row in rows:
+        if not isinstance(row.score, (int, float)):  # a --metric-sql query may return text or a blob
+            raise InputError(f"metric {metric.name!r} scored group {row.group} on {dataset} {row.score!r}, not a "
+                             "number: a ranking over datasets averages the scores, so return numbers")
+    return rows
 
 
 def overall(conn, metric, datasets, minimize=False, left_out=None):
@@ -586,10 +601,7 @@ def overall(conn, metric, datasets, minimize=False, left_out=None):
     """
     scores = {}
     for dataset in datasets:
-        for row in metric.rank(conn, dataset=dataset, minimize=minimize):
-            if not isinstance(row.score, (int, float)):  # a --metric-sql query may return text
-                raise InputError(f"metric {metric.name!r} scored group {row.group} on {dataset} {row.score!r}, not a "
-                                 "number: a ranking over datasets averages the scores, so return numbers")
+        for row in _require_numbers(metric, dataset, metric.rank(conn, dataset=dataset, minimize=minimize)):
             scores.setdefault(row.group, {})[dataset] = row.score
     if not scores:
         return []

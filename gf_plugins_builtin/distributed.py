@@ -4,7 +4,7 @@ A worker never opens the coordinator's database. Each task carries the group's
 parameters; the worker writes them into a private scratch store, runs the command
 against it (or calls the ``evolve`` function), and returns the run and its results,
 which the coordinator records. dask is the optional extra ``[dask]``, imported only
-when this launcher runs.
+when this launcher is chosen (its ``check_ready``, before gf writes anything) and runs.
 """
 
 import os
@@ -160,6 +160,11 @@ class DaskLauncher(Launcher):
     functions = True
     options = {"scheduler": "the scheduler's address, tcp://HOST:PORT (env GF_DASK_SCHEDULER); default: a local "
                             "cluster of --jobs processes"}
+
+    def check_ready(self, options):
+        _distributed()  # a missing extra is found before gf breeds or runs anything
+        if options.get("scheduler") or os.environ.get("GF_DASK_SCHEDULER"):
+            _connect_timeout()
 
     def launch(self, evaluations, context):
         import logging

@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -306,6 +307,71 @@ def test_evolve_checks_launcher_options(load_text, db_path):
     with pytest.raises(InputError, match="launcher option 'queue': the inprocess launcher has no such option"):
         g.evolve(fn, launcher_options={"queue": "x"}, **kwargs)
     assert store.connect(db_path).execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def test_launcher_check_ready_refuses_before_anything_is_written(db, run_gf):
+    """A plugin launcher that cannot run here (its SDK missing) is refused by gf run, breed, rerun and evolve
+    before a child is bred, a loop opened or a launch recorded."""
+    from gf import GeneticFuckery, GfError, Launcher, hookimpl
+
+    class NoSdk(GfError):
+        exit_code = 1
+
+    class Remote(Launcher):
+        name = "remote"
+        functions = True
+
+        def check_ready(self, options):
+            raise NoSdk("the remote launcher needs remote-sdk: pip install remote-sdk")
+
+        def launch(self, evaluations, context):
+            raise AssertionError("never reached")
+
+    class Plugin:
+        @hookimpl
+        def gf_register_launchers(self, register):
+            register(Remote())
+
+    plugins.register(Plugin(), name="remote-launcher")
+    assert run_gf("run", "--db", db, COMMAND, "aa").exit_code == 0
+    tables = ("groups", "loops", "launches", "runs")
+    before = [count_rows(db, table) for table in tables]
+    for command in (["run", COMMAND, "bb"], ["breed", "--metric", "ok", "--loop", "2", COMMAND],
+                    ["rerun", COMMAND, "1"]):
+        result = run_gf(*command, "--db", db, "--launcher", "remote")
+        assert (result.exit_code, result.stderr) == (
+            1, "error: the remote launcher needs remote-sdk: pip install remote-sdk\n"), command
+    with pytest.raises(NoSdk, match="the remote launcher needs remote-sdk"):
+        GeneticFuckery(dbfile=db, pid=1).evolve(lambda params, dataset: {"a": {"v": 1}}, metric="v", generations=1,
+                                                population=2, datasets=["cc"], launcher="remote")
+    assert [count_rows(db, table) for table in tables] == before
+
+
+def test_evolve_with_dask_missing_writes_nothing(gf_process, tmp_path):
+    """dask is installed for the suite: a module on PYTHONPATH makes `import distributed` fail in a real process,
+    as where the [dask] extra is not installed; evolve(launcher="dask") then leaves the database byte for byte."""
+    (tmp_path / "start.js").write_text("x = 1.5\n")
+    db = tmp_path / "evolve.db"
+    assert gf_process("load", "start.js", "--db", db, cwd=tmp_path).returncode == 0
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "distributed.py").write_text("raise ModuleNotFoundError(\"No module named 'distributed'\", "
+                                         "name='distributed')\n")
+    script = (
+        "import sys\n"
+        "from gf import GeneticFuckery, GfError\n"
+        "try:\n"
+        "    GeneticFuckery(dbfile=sys.argv[1]).evolve(lambda params, dataset: {'a': {'v': params.x}}, metric='v',\n"
+        "        generations=1, population=2, datasets=['d'], launcher='dask')\n"
+        "except GfError as error:\n"
+        "    print(f'{type(error).__name__}: {error}')\n")
+    before = db.read_bytes()
+    env = {**os.environ, "PYTHONPATH": str(shim)}
+    done = subprocess.run([sys.executable, "-c", script, str(db)], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "MissingDask: the dask launcher needs dask.distributed (the [dask] "
+                                                 "extra): pip install 'dask[distributed]'\n"), done.stderr
+    assert db.read_bytes() == before and not Path(f"{db}-wal").exists()
 
 
 def test_evolve_hands_launcher_options_over_as_strings(load_text, db_path):
