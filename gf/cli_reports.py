@@ -144,6 +144,9 @@ def merge_performers(db_path, metric_spec, metric_sql, minimize, top, output, lo
     from gf import merging, reports, tags
 
     mapping = tags.read_map(map_file)
+    if not mapping:
+        raise InputError(f'{map_file}: the map names no algo; write {{"algo": ["param__name", ...]}}: each algo '
+                         "and the params (or patterns) it uses")
     conn = open_db(db_path)
     metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
     params, parents, constraints, sources = merging.merge_performers(
@@ -156,7 +159,10 @@ def merge_performers(db_path, metric_spec, metric_sql, minimize, top, output, lo
     elif not load_it:
         click.echo(text, nl=False)
     if load_it:
-        click.echo(merging.load_merged(conn, params, parents, constraints, f"merge-performers {map_file}"))
+        group, warnings = merging.load_merged(conn, params, parents, constraints, f"merge-performers {map_file}")
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(group)
 
 
 @cli.command()

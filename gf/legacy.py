@@ -18,9 +18,15 @@ everything into a gf database in one transaction:
   over one odd value would help nobody.
 - ``parents`` held free text (pids, or dataset names in "family" strings): words that
   are the pid of a legacy group become lineage; the other words are counted and dropped.
+- What gf cannot keep as it is refuses the import, naming the legacy table and row, to
+  be fixed there: an id beyond SQLite's integers, a param name ``gf load`` would refuse
+  (or one that is both a value and a group of values: ``gf export`` must load again),
+  and a blob in a text column (names, algo, dataset, family, parents) that is not UTF-8. A
+  UTF-8 blob is imported as its text, as gf compares and prints datasets and names as text.
 """
 
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -29,8 +35,8 @@ import sqlite3
 import urllib.request
 from dataclasses import dataclass
 
-from gf import paramtypes, store
-from gf.errors import InputError
+from gf import loader, paramtypes, store
+from gf.errors import InputError, LoadError
 
 #: The original tool's tables and the columns the import reads from each.
 LEGACY_COLUMNS = {
@@ -180,14 +186,21 @@ def _open_legacy(old):
 def _read_groups(legacy, report):
     """``{pid: _Group}`` of every pid in param_meta or params, in pid order."""
     meta, params, bad_ids = {}, {}, 0
+    old = report["source"]
     for pid, generated, parents in legacy.execute("SELECT pid, generated, parents FROM param_meta"):
-        pid = _as_id(pid)
+        row = f"param_meta row with pid {pid!r}"
+        pid = _checked_id(pid, old, row)
         if pid is None:
             bad_ids += 1
             continue
-        meta[pid] = (generated, parents)
+        meta[pid] = (generated, _text(parents, old, row, "parents"))
     for pid, param, name, value in legacy.execute("SELECT pid, param, name, value FROM params"):
-        pid = _as_id(pid)
+        # an SQLite integer always fits and text is text: only other rows are looked at (and described)
+        if not isinstance(pid, int) or isinstance(param, bytes) or isinstance(name, bytes):
+            row = f"params row with pid {pid!r}, param {param!r}, name {name!r}"
+            pid = _checked_id(pid, old, row)
+            if pid is not None:
+                param, name = _text(param, old, row, "param"), _text(name, old, row, "name")
         if pid is None:
             bad_ids += 1
             continue
@@ -208,10 +221,13 @@ def _read_groups(legacy, report):
 def _read_runs(legacy, groups, report):
     """The runs of run_meta whose group is known, in run order."""
     runs, seen, orphans, bad_ids = [], set(), [], 0
+    old = report["source"]
     for run, pid, start, stop, family, dataset in legacy.execute(
         "SELECT run, pid, start, stop, family, dataset FROM run_meta ORDER BY run"
     ):
-        run, pid = _as_id(run), _as_id(pid)
+        row = f"run_meta row with run {run!r}, pid {pid!r}"
+        run, pid = _checked_id(run, old, row), _checked_id(pid, old, row)
+        family, dataset = _text(family, old, row, "family"), _text(dataset, old, row, "dataset")
         if run is None or run in seen:
             bad_ids += 1
             continue
@@ -237,6 +253,29 @@ def _as_id(value):
     if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
         return int(value)
     return None
+
+
+def _checked_id(value, old, row):
+    """:func:`_as_id`, refusing an id beyond SQLite's integers (no gf id can be one) with ``row`` (the
+    legacy row, described) of ``old`` named."""
+    number = _as_id(value)
+    if number is not None and not -(2**63) <= number < 2**63:
+        raise InputError(f"{old}: {row}: the id {number} is beyond SQLite's integers (at most "
+                         f"{2**63 - 1:,}); change or delete that row, then import again")
+    return number
+
+
+def _text(value, old, row, column):
+    """A legacy text column's value: a blob (the old tool wrote none, but a hand-made file may hold
+    them) is decoded as UTF-8, as gf keeps text; one that is no UTF-8 is refused with ``row`` (the
+    legacy row, described) of ``old`` named."""
+    if not isinstance(value, bytes):
+        return value
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{old}: {row}: its {column} is a blob that is not UTF-8 text; store it as text "
+                         "there, then import again") from None
 
 
 def _digest(*parts):
@@ -317,17 +356,22 @@ def _write_groups(conn, groups, types, origin, report):
 
 def _param_rows(group, group_id, types, report):
     """``params`` rows of one legacy group: names lower-cased as gf reads them, values typed."""
-    rows, seen = [], set()
+    rows, seen = [], {}  # full names, in the legacy rows' order
     for param, name, raw in group.params:
         if name is None:
             _warn(report, f"legacy group {group.pid}: a param with no name under {param!r}; left out")
             continue
         full_name = store.join_name(str(param or ""), str(name)).lower()
+        try:
+            prefixes = _prefixes(full_name)
+        except LoadError as error:
+            raise InputError(f"{report['source']}: params row with pid {group.pid!r}, param {param!r}, name "
+                             f"{name!r}: {error.message}; rename it there, then import again") from None
         if full_name in seen:
             _warn(report, f"legacy group {group.pid}: {full_name} is set twice (names differ in case only); "
                           "the first value is kept")
             continue
-        seen.add(full_name)
+        seen[full_name] = prefixes
         param_type = types.for_param(full_name)
         value, error = _fit(raw, param_type)
         value_json = json.dumps(value)
@@ -348,7 +392,25 @@ def _param_rows(group, group_id, types, report):
                            f"{param_type.name} ({error}); kept as it is",
             })
         rows.append((group_id, *store.split_name(full_name), value_json, param_type.name, json.dumps(typed)))
+    for full_name, prefixes in seen.items():  # as gf load: a name cannot be both a value and a group of values
+        for prefix in prefixes:
+            if prefix in seen:
+                raise InputError(f"{report['source']}: legacy group {group.pid}: {full_name} puts a group under "
+                                 f"{prefix}, which is already a value; rename one of them in its params rows, "
+                                 "then import again")
     return rows
+
+
+@functools.lru_cache(maxsize=1 << 16)  # legacy groups share their names: each is checked once
+def _prefixes(full_name):
+    """The names ``full_name`` nests under (``a__b__c``: ``a``, ``a__b``), once it passes gf load's name check
+    (``gf export`` of an imported group must load again).
+
+    :raises LoadError: it is no parameter name.
+    """
+    loader.check_name(full_name, ("", 0))
+    parts = full_name.split("__")
+    return tuple("__".join(parts[:end]) for end in range(1, len(parts)))
 
 
 def _fit(raw, param_type):
@@ -437,11 +499,15 @@ def _write_runs(conn, runs, groups, group_ids, report):
 def _write_results(conn, legacy, fresh_ids, skipped_runs, report):
     """Copy the results of the runs just inserted, streaming, in the legacy table's order."""
     counts = {"fed": 0, "skipped": 0, "orphans": 0, "unnamed": 0, "unscored": 0}
+    old = report["source"]
 
     def rows():
         for run, algo, name, value in legacy.execute("SELECT run, algo, name, value FROM results"):
             run = _as_id(run)
             if run in fresh_ids:
+                if isinstance(algo, bytes) or isinstance(name, bytes):  # (not described for every row: millions)
+                    row = f"results row with run {run!r}, algo {algo!r}, name {name!r}"
+                    algo, name = _text(algo, old, row, "algo"), _text(name, old, row, "name")
                 if algo is None or name is None:
                     counts["unnamed"] += 1
                     continue

@@ -397,16 +397,9 @@ def load(conn, paths, types, *, parent=None, db_path="", parsed=None):
     origin = "load " + " ".join(paths) + (f" on group {parent}" if parent is not None else "")
     rows, constraints = group_rows(parsed), [c.stored() for c in parsed.constraints]
     with store.transaction(conn):
-        same = [group for (group,) in conn.execute("SELECT id FROM groups WHERE digest = ? ORDER BY id",
-                                                   (store.digest(rows),))]
-        wanted = {_meaning(constraint) for constraint in parsed.constraints}
-        for group in same:  # the same values and constraints: that group, not a copy to evaluate again
-            if {_meaning(Constraint.from_stored(*row)) for row in store.group_constraints(conn, group)} == wanted:
-                parsed.warnings.append(f"group {group} already has these values and constraints: nothing loaded")
-                return group, parsed
-        if same:
-            parsed.warnings.append(f"group {same[0]} has the same values (with other constraints): runs of "
-                                   "both will repeat each other")
+        group = existing_group(conn, rows, parsed.constraints, parsed.warnings)
+        if group is not None:
+            return group, parsed
         group_id = store.insert_group(
             conn,
             params=rows,
@@ -415,6 +408,23 @@ def load(conn, paths, types, *, parent=None, db_path="", parsed=None):
             parents=[parent] if parent is not None else [],
         )
     return group_id, parsed
+
+
+def existing_group(conn, rows, constraints, warnings):
+    """The group that already has these param ``rows`` and ``constraints`` (a new one would be a copy to
+    evaluate again), or ``None``; appends to ``warnings`` what the caller tells the user. Call it inside
+    the transaction that stores the group."""
+    same = [group for (group,) in conn.execute("SELECT id FROM groups WHERE digest = ? ORDER BY id",
+                                               (store.digest(rows),))]
+    wanted = {_meaning(constraint) for constraint in constraints}
+    for group in same:
+        if {_meaning(Constraint.from_stored(*row)) for row in store.group_constraints(conn, group)} == wanted:
+            warnings.append(f"group {group} already has these values and constraints: nothing loaded")
+            return group
+    if same:
+        warnings.append(f"group {same[0]} has the same values (with other constraints): runs of both will "
+                        "repeat each other")
+    return None
 
 
 def _meaning(constraint):

@@ -278,9 +278,14 @@ def loader_text(params, constraints, header_lines):
 
 
 def load_merged(conn, params, parents, constraints, origin):
-    """Store the merged group (one transaction) with its parents; return its id."""
+    """Store the merged group (one transaction) with its parents; return ``(its id, warnings)``. A group
+    with these values and constraints already is that group, as in ``gf load``: nothing is stored."""
     rows = breeding.param_rows(params, plugins.get_types())
+    warnings = []
     with store.transaction(conn):
-        return store.insert_group(conn, params=rows, constraints=[c.stored() for c in constraints],
-                                  origin=origin, parents=parents)
+        group = loader.existing_group(conn, rows, constraints, warnings)
+        if group is None:
+            group = store.insert_group(conn, params=rows, constraints=[c.stored() for c in constraints],
+                                       origin=origin, parents=parents)
+    return group, warnings
 

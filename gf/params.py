@@ -207,6 +207,8 @@ class GeneticFuckery:
                         f"(groups there: {store.describe_ids(ids)})"
                     )
                 group = ids[0]
+            if isinstance(group, int) and not -(2**63) <= group < 2**63:  # pid=2**70: SQLite cannot be asked
+                store.require_group(self.conn, group, self.dbfile)
             rows = self.conn.execute("SELECT param, name, typed FROM params WHERE group_id = ?", (group,))
             rows = [(store.join_name(param, name), json.loads(typed)) for param, name, typed in rows]
             if not rows:
@@ -303,6 +305,8 @@ class GeneticFuckery:
         datasets = [str(dataset) for dataset in datasets]
         if not datasets:
             raise InputError("evolve needs at least one dataset, e.g. datasets=['train']")
+        if self.group is not None:  # before anything is evaluated or bred from it
+            store.require_group(self.conn, self.group, self.dbfile)
         starting = [self.group] if self.group is not None else store.group_ids(self.conn)
         # what identifies the loop: this reader's group, or the groups no breed loop made (every
         # group would change as the loop breeds, and an interrupted call could not find its loop)

@@ -658,8 +658,10 @@ def describe_ids(ids):
 
 
 def require_group(conn, group_id, path):
-    """Raise :class:`GroupNotFound`, listing the ids that exist, unless ``group_id`` exists."""
-    if conn.execute("SELECT 1 FROM groups WHERE id = ?", (group_id,)).fetchone() is None:
+    """Raise :class:`GroupNotFound`, listing the ids that exist, unless ``group_id`` exists (an integer
+    beyond SQLite's 64 bits never does: SQLite cannot even be asked for it)."""
+    if (isinstance(group_id, int) and not -(2**63) <= group_id < 2**63
+            or conn.execute("SELECT 1 FROM groups WHERE id = ?", (group_id,)).fetchone() is None):
         raise GroupNotFound(
             f"group {group_id} does not exist in {path}; groups there: {describe_ids(group_ids(conn))}"
         )

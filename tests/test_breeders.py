@@ -1,6 +1,7 @@
 """Breeders: classic reproduces the seed's rules exactly; default fixes its weaknesses."""
 
 import itertools
+import json
 import math
 import random
 import statistics
@@ -103,6 +104,29 @@ def test_classic_choice_rule():
     assert heads > 0.8  # 50% head from the parents' heads, else a permutation (2/3 of them start a or c)
     # b heads no parent: only the shuffled half starts with it, a third of that
     assert 0.13 < statistics.mean(v[0] == "b" for v in values) < 0.2
+
+
+@pytest.mark.parametrize("breeder", ["classic", "ga", "default"])
+def test_every_breeder_keeps_a_choices_options_of_every_plain_kind(tmp_path, gf_process, breeder):
+    """A choice's options are strings, numbers and booleans (gf load refuses lists, objects, null and
+    repeats, on which the classic breeder failed or merged options): each breeder's children keep them all."""
+    db, options = tmp_path / "c.db", ["a", 1, "1", 2.5, False, "b"]
+    (tmp_path / "l.js").write_text(f"a = 1\nc_choice = {json.dumps(options)}\n")
+    assert gf_process("load", "l.js", "--db", db, cwd=tmp_path).stdout == "1\n"
+    g = GeneticFuckery(dbfile=db, pid=1, dataset="d1")
+    assert g.c_choice == "a"
+    g.record({"bt": {"profit": 1}})
+    g.close()
+    bred = gf_process("breed", "--breeder", breeder, "--metric", "profit", "--seed", "1", "--db", db, cwd=tmp_path)
+    assert bred.returncode == 0 and bred.stderr == "", bred.stderr
+    children = {int(line) for line in bred.stdout.split()}
+    conn = store.connect(str(db), create=False)
+    rows = conn.execute("SELECT group_id, value, typed FROM params WHERE name = 'c_choice' AND group_id > 1").fetchall()
+    conn.close()
+    assert children and {group for group, _, _ in rows} == children
+    for _group, value, typed in rows:
+        assert sorted(map(json.dumps, json.loads(value))) == sorted(map(json.dumps, options)), (breeder, value)
+        assert json.loads(typed) == json.loads(value)[0]  # what the program reads: the head
 
 
 @pytest.mark.parametrize("breeder", BREEDERS)

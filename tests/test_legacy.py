@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,9 +72,18 @@ SEED_QUERY = """SELECT run, pid, algo, name, value FROM results JOIN run_meta US
                 WHERE dataset = ? ORDER BY run, algo, name"""
 
 
-def make_legacy(path, groups=GROUPS, params=PARAMS, runs=RUNS, results=RESULTS):
+#: The same tables with no column types: the old tool's files may hold any value in any column.
+UNTYPED_SCHEMA = [
+    "CREATE TABLE param_meta (pid, generated, parents)",
+    "CREATE TABLE params (pid, param, name, value)",
+    "CREATE TABLE run_meta (run, pid, start, stop, family, dataset)",
+    "CREATE TABLE results (run, algo, name, value)",
+]
+
+
+def make_legacy(path, groups=GROUPS, params=PARAMS, runs=RUNS, results=RESULTS, schema=LEGACY_SCHEMA):
     conn = sqlite3.connect(path)
-    for statement in LEGACY_SCHEMA:
+    for statement in schema:
         conn.execute(statement)
     conn.executemany("INSERT INTO param_meta VALUES (?, ?, ?)", groups)
     conn.executemany("INSERT INTO params VALUES (?, ?, ?, ?)", params)
@@ -336,3 +346,81 @@ def test_a_plugin_type_that_breaks_its_contract_is_named_on_import(tmp_path, tar
     with pytest.raises(PluginError, match=r"type 'noreturn': validate\(7\) returned None"):
         import_legacy(legacy, target, plugins.get_types())
     assert not os.path.exists(target)  # nothing imported, and no empty database left behind
+
+
+HUGE = "99999999999999999999"  # beyond SQLite's integers
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"groups": [(HUGE, 1671800000, None)], "params": [(HUGE, "", "x", 1)], "runs": [], "results": []},
+     f"param_meta row with pid '{HUGE}': the id {HUGE} is beyond SQLite's integers (at most "
+     "9,223,372,036,854,775,807); change or delete that row, then import again"),
+    ({"runs": RUNS + [(HUGE, 1, 1671800100, None, "d", "d")]},
+     f"run_meta row with run '{HUGE}', pid 1: the id {HUGE} is beyond SQLite's integers"),
+    ({"params": PARAMS + [(1, "x y", "a.b", "1.5")]},
+     "params row with pid 1, param 'x y', name 'a.b': 'x y__a.b' is not a parameter name: use letters, digits and "
+     "_ (and __ to nest); rename it there, then import again"),
+    ({"params": PARAMS + [(2, "overall__decay_rate_int", "fast", "1")]},
+     "legacy group 2: overall__decay_rate_int__fast puts a group under overall__decay_rate_int, which is already a "
+     "value; rename one of them in its params rows, then import again"),
+    ({"runs": RUNS + [(5, 1, 1671800100, None, b"TSLA", b"\xff\xfeTSLA")]},
+     "run_meta row with run 5, pid 1: its dataset is a blob that is not UTF-8 text; store it as text there, then "
+     "import again"),
+    ({"results": RESULTS + [(1, "trade", b"\xe9", 2)]},
+     "results row with run 1, algo 'trade', name b'\\xe9': its name is a blob that is not UTF-8 text"),
+], ids=["huge pid", "huge run id", "not a name", "a value and a group", "blob dataset not UTF-8",
+        "blob result name not UTF-8"])
+def test_a_legacy_row_gf_cannot_keep_is_refused_naming_it_and_nothing_is_written(tmp_path, gf_process, change,
+                                                                                 message):
+    """One line naming the legacy table and row (an id SQLite cannot hold, a name `gf load` would refuse, text
+    that is not text), exit 2, and the target exactly as before; not an unexpected error, nor an import that
+    `gf export`/`gf load` or a ranking fails on later."""
+    old = make_legacy(tmp_path / "odd.db", schema=UNTYPED_SCHEMA, **change)
+    target = tmp_path / "new.db"
+    (tmp_path / "mine.js").write_text("mine = 1\n")
+    assert gf_process("load", "mine.js", "--db", target, cwd=tmp_path).returncode == 0
+    before = target.read_bytes()
+    refused = gf_process("import-legacy", old, "--into", target, cwd=tmp_path)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr.startswith(f"error: {old}: {message}") and refused.stderr.count("\n") == 1, refused.stderr
+    assert target.read_bytes() == before and not Path(f"{target}-wal").exists()
+    fresh = tmp_path / "fresh.db"
+    assert gf_process("import-legacy", old, "--into", fresh, cwd=tmp_path).returncode == 2
+    assert not fresh.exists()
+
+
+def test_blobs_of_utf8_text_are_imported_as_text_and_every_command_reads_them(tmp_path, gf_process):
+    """A dataset, family, algo, name or parents text stored as a blob: gf keeps text (a blob dataset made
+    gf best, breed, template-run, report and run fail with TypeErrors about bytes)."""
+    runs = [(run, pid, start, stop, family.encode(), dataset.encode()) for run, pid, start, stop, family, dataset
+            in RUNS]
+    results = [(run, algo.encode(), name, value) for run, algo, name, value in RESULTS]
+    params = [(pid, param.encode(), name.encode(), value) for pid, param, name, value in PARAMS]
+    groups = [(pid, generated, parents.encode() if parents else parents) for pid, generated, parents in GROUPS]
+    old = make_legacy(tmp_path / "blobs.db", groups=groups, params=params, runs=runs, results=results,
+                      schema=UNTYPED_SCHEMA)
+    target = tmp_path / "new.db"
+    imported = gf_process("import-legacy", old, "--into", target, "--json", cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["imported"] == {"groups": 3, "params": 18, "parents": 3, "runs": 4,
+                                                       "results": 9}
+    assert rows(target, "SELECT DISTINCT typeof(dataset), typeof(family) FROM runs") == [("text", "text")]
+    assert rows(target, "SELECT DISTINCT typeof(algo), typeof(name) FROM results") == [("text", "text")]
+    assert rows(target, SEED_QUERY, "TSLA-2022-05-24") == rows(make_legacy(tmp_path / "plain.db"), SEED_QUERY,
+                                                              "TSLA-2022-05-24")
+    (tmp_path / "run.py").write_text("import gf\ngf.GeneticFuckery().record({'trade': {'profit': 1}})\n")
+    for args in (["best", "--metric", "profit"], ["report", "1", "--json", "--metric", "profit"],
+                 ["template-run", "python run.py {}"], ["breed", "--metric", "profit", "--seed", "1"],
+                 ["run", f"{sys.executable} run.py {{}}", "--group", "1", "--again"]):
+        done = gf_process(*args, "--db", target, cwd=tmp_path)
+        assert done.returncode == 0 and "bytes" not in done.stderr, (args, done.stderr)
+    assert "GF_DATA=TSLA-2022-05-24 " in gf_process("template-run", "x {}", "--db", target, cwd=tmp_path).stdout
+
+
+def test_a_choice_whose_options_are_not_plain_values_is_kept_and_warned(tmp_path, target, types):
+    """As any legacy value that does not fit its type: kept, and the warning says why."""
+    legacy = make_legacy(tmp_path / "odd.db", params=PARAMS + [(1, "", "nested_choice", "[[1, 2], [3]]")])
+    report = import_legacy(legacy, target, types)
+    assert [w["message"] for w in report["warnings"]] == [
+        "legacy group 1: nested_choice = [[1, 2], [3]] does not fit type choice (option 1 is a list; a choice's "
+        "options are strings, numbers or booleans); kept as it is"]

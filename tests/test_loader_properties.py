@@ -101,7 +101,10 @@ VALUES = {
     "float": FINITE | st.integers(-(2**70), 2**70),
     "int": st.integers() | st.integers(-(2**60), 2**60).map(float),
     "bool": st.booleans() | st.sampled_from([0, 1]),
-    "choice": st.lists(JSON, min_size=1, max_size=4),
+    # options are distinct plain values (as Python compares them: 1, 1.0 and true are one)
+    "choice": st.lists(st.booleans() | st.integers() | FINITE | st.text(LINE_CHAR | st.sampled_from("\n\r"),
+                                                                        max_size=8),
+                       min_size=1, max_size=4, unique=True),
     "real_0": st.floats(0, 1) | st.sampled_from([0, 1]),
     "real_1": st.floats(1, 2) | st.sampled_from([1, 2]),
 }

@@ -169,6 +169,23 @@ def test_merge_performers_takes_each_algos_params_from_its_best_groups(tmp_path,
     assert constraints and violations(values, constraints, plugins.get_types()) == []
 
 
+def test_merge_performers_load_of_values_a_group_has_prints_that_group(tmp_path, gf_process):
+    """As gf load: the merged values and constraints of a group already stored are that group, not a copy."""
+    db = tmp_path / "same.db"
+    (tmp_path / "start.js").write_text(START)
+    assert gf_process("load", "start.js", "--db", db, cwd=tmp_path).stdout == "1\n"
+    g = GeneticFuckery(dbfile=db, pid=1, dataset="d1")
+    g.record({"a": {"profit": 1}, "b": {"profit": 2}})
+    g.close()
+    (tmp_path / "map.json").write_text(json.dumps({"a": ["a__*"], "b": ["b__*"]}))
+    before = {path: path.read_bytes() for path in (db, tmp_path / "same.db-wal") if path.exists()}
+    for _ in range(2):
+        merged = gf_process("merge-performers", "map.json", "--metric", "profit", "--load", "--db", db, cwd=tmp_path)
+        assert (merged.returncode, merged.stdout) == (0, "1\n"), merged.stderr
+        assert merged.stderr == "warning: group 1 already has these values and constraints: nothing loaded\n"
+    assert {path: path.read_bytes() for path in (db, tmp_path / "same.db-wal") if path.exists()} == before
+
+
 def test_merge_performers_errors(tmp_path, run_gf, load_text, db_path):
     load_text("a__x = 1\n")
     GeneticFuckery(dbfile=db_path, pid=1).record({"a": {"profit": 1}}, dataset="d")

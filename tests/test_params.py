@@ -3,6 +3,9 @@
 import math
 import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -106,6 +109,38 @@ def test_missing_group_lists_the_ids_that_exist(g, db_path, load_text):
     with pytest.raises(GroupNotFound) as error:
         GeneticFuckery(dbfile=db_path, pid=7).overall
     assert str(error.value) == f"group 7 does not exist in {db_path}; groups there: 1-3"
+
+
+@pytest.mark.parametrize("group", [2**70, -(2**70), 2**63, -1])
+def test_an_unknown_group_id_even_beyond_sqlite_integers_is_group_not_found(g, db_path, group):
+    """As a missing id: not an OverflowError from SQLite (from reading, recording or evolving); nothing written."""
+    before = Path(db_path).read_bytes()
+    message = f"group {group} does not exist in {db_path}; groups there: 1"
+    with pytest.raises(GroupNotFound) as error:
+        GeneticFuckery(dbfile=db_path, pid=group).overall
+    assert str(error.value) == message
+    with pytest.raises(GroupNotFound) as error:
+        GeneticFuckery(dbfile=db_path, pid=group, dataset="d").record({"a": {"b": 1}})
+    assert str(error.value) == message
+    reader = GeneticFuckery(dbfile=db_path, pid=group)
+    with pytest.raises(GroupNotFound) as error:
+        reader.evolve(lambda params, dataset: {"a": {"b": 1}}, metric="b", generations=1, datasets=["d"],
+                      progress=False)
+    assert str(error.value) == message
+    reader.close()
+    assert Path(db_path).read_bytes() == before
+
+
+def test_gf_param_group_beyond_sqlite_integers_names_the_missing_group(g, db_path, tmp_path):
+    """A program run with GF_PARAM_GROUP=99999999999999999999 (a typo, a wrong variable) stops on
+    gf.GroupNotFound, as with GF_PARAM_GROUP=-1, not on SQLite's OverflowError."""
+    program = tmp_path / "program.py"
+    program.write_text("import gf\nprint(gf.GeneticFuckery().overall.decay_rate_int)\n")
+    env = {**os.environ, "GF_DB": db_path, "GF_PARAM_GROUP": "99999999999999999999"}
+    done = subprocess.run([sys.executable, str(program)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (f"gf.errors.GroupNotFound: group 99999999999999999999 does not exist in "
+                                            f"{db_path}; groups there: 1")
 
 
 def test_no_group_chosen_and_bad_environment(g, db_path, monkeypatch, load_text):
