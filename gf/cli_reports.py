@@ -219,8 +219,7 @@ def import_legacy(as_json, new_db, old_db):
     if as_json:
         click.echo(to_json(found, indent=2, default=str))
     else:
-        for key, value in found.items():
-            click.echo(f"{key}: {value}")
+        click.echo(legacy.summary(found))
 
 
 @cli.group()

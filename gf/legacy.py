@@ -16,8 +16,10 @@ everything into a gf database in one transaction:
 - The old tool never checked types: a value that does not fit the type its name's
   suffix gives is stored as it is and reported as a warning. Refusing a whole history
   over one odd value would help nobody.
-- ``parents`` held free text (pids, or dataset names in "family" strings): words that
-  are the pid of a legacy group become lineage; the other words are counted and dropped.
+- ``parents`` held JSON: ``{"origin": ...}`` for a loaded group, and for a bred one the runs its
+  two parents were picked by (``pA``, ``pB``): their groups become its lineage. Other text is read
+  as words: those that are the pid of a legacy group become lineage, the others (and a parent run
+  no longer in run_meta) are counted (``ignored_parent_words``) and dropped.
 - What gf cannot keep as it is refuses the import, naming the legacy table and row, to
   be fixed there: an id beyond SQLite's integers, a param name ``gf load`` would refuse
   (or one that is both a value and a group of values: ``gf export`` must load again),
@@ -122,7 +124,8 @@ def import_legacy(old_path, new_path=None, types=None):
         conn = store.connect(new)
         try:
             with store.transaction(conn):
-                group_ids = _write_groups(conn, groups, types, f"import-legacy {old}", report)
+                group_ids = _write_groups(conn, groups, types, f"import-legacy {old}", report,
+                                          {run.run: run.pid for run in runs})
                 fresh_runs, skipped_runs = _write_runs(conn, runs, groups, group_ids, report)
                 _write_results(conn, legacy, fresh_runs, skipped_runs, report)
         except BaseException:
@@ -135,6 +138,26 @@ def import_legacy(old_path, new_path=None, types=None):
     finally:
         legacy.close()
     return report
+
+
+def summary(report):
+    """:func:`import_legacy`'s ``report`` for people: what was imported, skipped, renumbered and dropped."""
+    done, skipped, remapped = report["imported"], report["skipped"], report["remapped"]
+    lines = [f"imported {report['source']} into {report['target']}: {done['groups']} groups ({done['params']} "
+             f"params, {done['parents']} parent links), {done['runs']} runs ({done['results']} results)"]
+    if any(skipped.values()):
+        lines.append(f"already there (imported before), skipped: {skipped['groups']} groups, {skipped['runs']} runs")
+    for kind in ("groups", "runs"):
+        if remapped[kind]:
+            pairs = ", ".join(f"{old} -> {new}" for old, new in list(remapped[kind].items())[:5])
+            more = f" and {len(remapped[kind]) - 5} more (--json lists all)" if len(remapped[kind]) > 5 else ""
+            lines.append(f"{kind} renumbered, as the target holds those ids: {pairs}{more}")
+    dropped = report["ignored_parent_words"]
+    if dropped:
+        lines.append(f"{dropped} parent reference{'s' if dropped != 1 else ''} named no legacy group or run: "
+                     "dropped (the lineage kept: `gf lineage ID`)")
+    lines += [f"warning: {warning}" for warning in report["warnings"]]
+    return "\n".join(lines)
 
 
 def _same_file(old, new):
@@ -318,8 +341,9 @@ def _timestamp(value):
 # -- writing ------------------------------------------------------------------------
 
 
-def _write_groups(conn, groups, types, origin, report):
-    """Insert the groups the target lacks; return ``{pid: group id in the target}``."""
+def _write_groups(conn, groups, types, origin, report, run_pids):
+    """Insert the groups the target lacks; return ``{pid: group id in the target}``. ``run_pids`` maps
+    each legacy run to its pid (a bred group's parents are named by the runs bred from)."""
     known = dict(conn.execute("SELECT uid, id FROM groups"))
     group_ids = {pid: known[group.uid] for pid, group in groups.items() if group.uid in known}
     fresh = [group for group in groups.values() if group.uid not in known]
@@ -341,7 +365,7 @@ def _write_groups(conn, groups, types, origin, report):
         report["imported"]["params"] += len(rows)
     # Lineage after every group exists: a parents text may name a later pid.
     for group in fresh:
-        parents = _parents(group, group_ids, report)
+        parents = _parents(group, group_ids, report, run_pids)
         conn.executemany(
             "INSERT INTO group_parents (group_id, parent_id, position) VALUES (?, ?, ?)",
             [(group_ids[group.pid], parent, position) for position, parent in enumerate(parents)],
@@ -447,9 +471,32 @@ def _readings(raw):
     return readings or [raw]
 
 
-def _parents(group, group_ids, report):
-    """Target ids of the legacy groups the parents text names, in its order."""
+#: The keys of a group the original tool bred that name its parents: the runs whose groups were crossed
+#: (its ``breed()`` stored ``{"highest": ..., "a": ..., "b": ..., "pA": run, "pB": run}``).
+PARENT_RUN_KEYS = ("pA", "pB")
+
+
+def _parents(group, group_ids, report, run_pids):
+    """Target ids of the legacy groups the parents text names, in its order.
+
+    The original tool wrote JSON: a loaded group's ``{"origin": ...}`` (no parents) and a bred one's
+    ``pA`` and ``pB``, the runs its two parents were picked by; other text is read as words, each
+    the pid of a group or not (counted in ``ignored_parent_words``)."""
     parents = []
+    try:
+        found = json.loads(group.parents) if isinstance(group.parents, str) else None
+    except ValueError:
+        found = None
+    if isinstance(found, dict):
+        for key in PARENT_RUN_KEYS:
+            run = found.get(key)
+            pid = run_pids.get(run) if isinstance(run, int) and not isinstance(run, bool) else None
+            if pid in group_ids and pid != group.pid:
+                if group_ids[pid] not in parents:
+                    parents.append(group_ids[pid])
+            elif key in found:
+                report["ignored_parent_words"] += 1  # a run no longer in run_meta
+        return parents
     for word in re.split(r"[\s,;]+", "" if group.parents is None else str(group.parents)):
         word = word.strip("[](){}\"'")
         if not word:

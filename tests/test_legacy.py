@@ -122,6 +122,31 @@ def counts(path):
             for table in ("groups", "params", "group_parents", "runs", "results")}
 
 
+def test_the_original_tools_bred_groups_keep_their_parents(tmp_path, target, types, gf_process):
+    """The original tool stored a bred group's parents as JSON bytes naming the two runs it was bred from
+    (``pA``, ``pB``) and a loaded group's origin: the runs' groups become the lineage."""
+    blob = lambda value: json.dumps(value, separators=(",", ":")).encode()  # what its orjson.dumps wrote
+    groups = [(1, 1671800000.5, blob({"origin": "bootstrapping via a.js"})),
+              (2, 1671800001.0, blob({"origin": "bootstrapping via b.js"})),
+              (3, 1671800002.0, blob({"highest": True, "a": 0, "b": 1, "pA": 2, "pB": 1})),
+              (4, 1671800003.0, blob({"highest": False, "a": 1, "b": 2, "pA": 1, "pB": 1})),
+              (5, 1671800004.0, blob({"highest": True, "a": 0, "b": 1, "pA": 4, "pB": 99}))]
+    params = [(pid, "p", "x", float(pid)) for pid in range(1, 6)]
+    runs = [(1, 1, 1671800100, 1671800101, "spy", "SPY"), (2, 2, 1671800102, 1671800103, "spy", "SPY"),
+            (4, 3, 1671800104, 1671800105, "{spy}", "SPY")]
+    old = make_legacy(tmp_path / "bred.db", groups=groups, params=params, runs=runs, results=[])
+    report = import_legacy(old, target, types)
+    assert report["imported"]["parents"] == 4 and report["ignored_parent_words"] == 1  # run 99 is gone
+    assert rows(target, "SELECT group_id, parent_id, position FROM group_parents ORDER BY 1, 3") == [
+        (3, 2, 0), (3, 1, 1),  # pA's run 2 is group 2's, pB's run 1 group 1's
+        (4, 1, 0),  # both runs of group 1: one parent
+        (5, 3, 0)]  # run 4 is group 3's
+    again = gf_process("import-legacy", old, "--into", tmp_path / "cli.db", cwd=tmp_path)  # what people read
+    assert (again.returncode, again.stdout) == (0, (
+        f"imported {old} into {tmp_path / 'cli.db'}: 5 groups (5 params, 4 parent links), 3 runs (0 results)\n"
+        "1 parent reference named no legacy group or run: dropped (the lineage kept: `gf lineage ID`)\n"))
+
+
 def test_groups_keep_their_ids_and_read_back_typed(legacy, target, types):
     report = import_legacy(legacy, target, types)
     assert report["imported"] == {"groups": 3, "params": 18, "parents": 3, "runs": 4, "results": 9}
