@@ -40,6 +40,27 @@ def _connect_timeout():
         raise MissingDask(f"GF_DASK_TIMEOUT={value!r} is not a number of seconds") from None
 
 
+def _reachable(address, timeout):
+    """Raise :class:`SchedulerUnreachable` if nothing listens at a ``tcp://HOST:PORT`` scheduler address (a
+    typo, a scheduler not started): found before gf breeds or writes anything, by opening a TCP
+    connection (no dask client: that takes seconds). Other protocols are left to dask."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is no number
+        host = port = None
+    if parts.scheme != "tcp" or not host or not port:
+        return
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as error:
+        raise SchedulerUnreachable(f"cannot reach the dask scheduler at {address} within {timeout:g} s ({error}); "
+                                   "is `dask scheduler` running there?") from None
+
+
 def _distributed():
     try:
         import distributed
@@ -163,8 +184,9 @@ class DaskLauncher(Launcher):
 
     def check_ready(self, options):
         _distributed()  # a missing extra is found before gf breeds or runs anything
-        if options.get("scheduler") or os.environ.get("GF_DASK_SCHEDULER"):
-            _connect_timeout()
+        address = options.get("scheduler") or os.environ.get("GF_DASK_SCHEDULER")
+        if address:
+            _reachable(address, _connect_timeout())
 
     def launch(self, evaluations, context):
         import logging

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -292,12 +293,24 @@ def test_evolve_runs_the_function_on_dask_workers(cluster, workdir, run_gf):
 
 
 def test_dask_missing_scheduler_is_a_clear_failure(workdir, run_gf, monkeypatch):
+    """A scheduler nothing listens at (a typo, one not started) is found before anything is bred or written."""
     monkeypatch.setenv("GF_DASK_TIMEOUT", "2")
     assert run_gf("load", "--db", "bt.db", "start.js").exit_code == 0
-    result = run_gf("run", "--db", "bt.db", PROGRAM, "aa", "--launcher", "dask", "--scheduler", "tcp://127.0.0.1:9")
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: cannot reach the dask scheduler at tcp://127.0.0.1:9 within 2 s")
-    assert result.stderr.count("\n") == 1
+    assert run_gf("run", "--db", "bt.db", PROGRAM, "aa", "bb").exit_code == 0  # scored: gf breed has parents
+    def dump():  # what a reader sees, the WAL's pages included (the main file's bytes lag behind them)
+        conn = sqlite3.connect(workdir / "bt.db")
+        try:
+            return list(conn.iterdump())
+        finally:
+            conn.close()
+
+    before = dump()
+    for args in (("run", "--db", "bt.db", PROGRAM, "cc"), ("breed", "--db", "bt.db", "--metric", "value", PROGRAM)):
+        result = run_gf(*args, "--launcher", "dask", "--scheduler", "tcp://127.0.0.1:9")
+        assert result.exit_code == 1
+        assert result.stderr.startswith("error: cannot reach the dask scheduler at tcp://127.0.0.1:9 within 2 s")
+        assert result.stderr.count("\n") == 1
+        assert dump() == before
 
 
 def test_a_scheduler_without_workers_is_said_while_gf_waits(workdir, run_gf, tmp_path):

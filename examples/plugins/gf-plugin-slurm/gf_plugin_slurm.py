@@ -338,6 +338,16 @@ class SlurmLauncher(Launcher):
     def check_options(self, options):
         settings(options)  # a bad value (poll=soon) is refused before gf breeds or runs anything
 
+    def check_ready(self, options):
+        """sbatch must be there: found missing before gf breeds or records anything (a launch would be left
+        abandoned)."""
+        import shutil
+
+        program = (command_setting("GF_SLURM_SBATCH", options) or [""])[0]
+        if shutil.which(program) is None:
+            raise SlurmError(f"cannot run {program!r} (not found): run gf where Slurm's sbatch is, "
+                             f"or point {_source('GF_SLURM_SBATCH', options)} at it")
+
     def launch(self, evaluations, context):
         evaluations = list(evaluations)
         if not evaluations:

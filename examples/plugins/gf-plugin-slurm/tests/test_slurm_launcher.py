@@ -204,6 +204,7 @@ def test_no_sbatch_or_a_refused_submission_is_one_line_and_records_nothing(run_g
     assert result.exit_code == 1
     assert result.stderr == ("error: cannot run 'no-such-sbatch' (not found): run gf where Slurm's sbatch is, "
                              "or point GF_SLURM_SBATCH at it\n")
+    assert query("SELECT count(*) FROM launches") == [(0,)]  # found missing before anything was handed out
     monkeypatch.delenv("GF_SLURM_SBATCH")
     monkeypatch.setenv("FAKE_SBATCH_FAIL", "1")
     result = run_gf("run", "--db", db, command, "a", "--launcher", "slurm")
