@@ -223,7 +223,7 @@ def breed_children(conn, breeder, request):
     """
     seen, cache, known, by_parents = set(), {}, set(), {}
     wanted = request.population
-    children, discarded, why = [], 0, None
+    children, discarded, why, refusing = [], 0, None, None
     for attempt in range(MAX_ATTEMPTS):
         request.attempt = attempt
         proposed = _proposed(breeder, request)
@@ -244,22 +244,26 @@ def breed_children(conn, breeder, request):
             if refused or broken:
                 discarded += 1
                 why = broken[0] if broken else f"a fixer refused it ({_fixers()})"
+                name = why.split(": ", 1)[0]  # "name: why" is a value its type refuses, not a constraint
+                refusing = name if broken and name in child.params else None
                 continue
             child.rows = param_rows(child.params, request.types)
             fingerprint = store.digest(child.rows)
             if fingerprint in seen or conn.execute("SELECT 1 FROM groups WHERE digest = ?", (fingerprint,)).fetchone():
                 discarded += 1
-                why = "a duplicate" + (" of a stored group" if fingerprint not in seen else "")
+                why, refusing = "a duplicate" + (" of a stored group" if fingerprint not in seen else ""), None
                 continue
             seen.add(fingerprint)
             children.append(child)
         if len(children) >= (wanted or 0):
             break
     if not children:
+        hint = ("widen the constraints or breed from more parents (--top)" if refusing is None
+                else f"a value its type refuses: check {refusing} in the parents (gf show ID), and rewrite it there "
+                     "(gf load --parent ID FILE)")
         raise InputError(
             f"breeder {breeder.name!r} produced no valid new child in {MAX_ATTEMPTS} attempts "
-            f"({discarded} discarded as duplicates or constraint violations; the last: {why}); "
-            "widen the constraints or breed from more parents (--top)"
+            f"({discarded} discarded as duplicates or constraint violations; the last: {why}); {hint}"
         )
     return children, discarded, wanted
 

@@ -19,6 +19,7 @@ import math
 
 from gf import Breeder, hookimpl
 from gf.breeding import Child
+from gf.values import encode
 
 # -- classic --------------------------------------------------------------------------
 
@@ -56,7 +57,9 @@ class ClassicBreeder(Breeder):
         rng = request.rng
         kind = request.types.for_param(name).name
         if kind == "choice":
-            union = list(dict.fromkeys([*a, *b]))
+            # each option once, by its stored form: an option a database kept from before options had to be plain
+            # values (a list, an object) is no dict key
+            union = list({encode(option): option for option in [*a, *b]}.values())
             if rng.random() < 0.5:
                 head = rng.choice([a[0], b[0]])
                 return [head] + [option for option in union if option != head]

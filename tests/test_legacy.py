@@ -442,10 +442,21 @@ def test_blobs_of_utf8_text_are_imported_as_text_and_every_command_reads_them(tm
     assert "GF_DATA=TSLA-2022-05-24 " in gf_process("template-run", "x {}", "--db", target, cwd=tmp_path).stdout
 
 
-def test_a_choice_whose_options_are_not_plain_values_is_kept_and_warned(tmp_path, target, types):
+def test_a_choice_whose_options_are_not_plain_values_is_kept_and_warned(tmp_path, target, types, gf_process):
     """As any legacy value that does not fit its type: kept, and the warning says why."""
     legacy = make_legacy(tmp_path / "odd.db", params=PARAMS + [(1, "", "nested_choice", "[[1, 2], [3]]")])
     report = import_legacy(legacy, target, types)
     assert [w["message"] for w in report["warnings"]] == [
         "legacy group 1: nested_choice = [[1, 2], [3]] does not fit type choice (option 1 is a list; a choice's "
         "options are strings, numbers or booleans); kept as it is"]
+    # the seed's own breeder crosses it (it failed: unhashable type, a list is no dict key), and its children are
+    # refused for the option, as a child of any breeder is: one line saying which param to fix
+    every = make_legacy(tmp_path / "every.db", params=PARAMS + [(pid, "", "nested_choice", "[[1, 2], [3]]")
+                                                                 for pid in (1, 2, 3)])
+    import_legacy(every, tmp_path / "every-gf.db", types)
+    bred = gf_process("breed", "--db", tmp_path / "every-gf.db", "--breeder", "classic", "--metric", "profit",
+                      "--seed", "1", cwd=tmp_path)
+    assert bred.returncode == 2 and bred.stderr.count("\n") == 1, bred.stderr
+    assert bred.stderr.endswith("the last: nested_choice: option 1 is a list; a choice's options are strings, numbers "
+                                "or booleans); a value its type refuses: check nested_choice in the parents (gf show "
+                                "ID), and rewrite it there (gf load --parent ID FILE)\n")
