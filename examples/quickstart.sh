@@ -11,7 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 python=${PYTHON:-python3}
 work=${GF_QUICKSTART_DIR:-gf-quickstart}
 mark=.made-by-gf-quickstart
-if [ -e "$work" ] && [ ! -e "$work/$mark" ]; then
+# (a folder an earlier version of this script made holds only its database)
+if [ -e "$work" ] && [ ! -e "$work/$mark" ] && [ -n "$(ls -A "$work" | grep -v '^backtest\.db')" ]; then
     echo "quickstart.sh: $work exists and was not made by this script; move it away, or set GF_QUICKSTART_DIR to another folder" >&2
     exit 1
 fi

@@ -7,6 +7,7 @@ status 2 (bad input or usage) or 1 (environment); ``--debug`` shows the tracebac
 import json
 import math
 import os
+import re
 import shlex
 import sys
 
@@ -473,8 +474,7 @@ def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, sched
     if scheduler and "scheduler" not in (launcher.options or {}):
         raise InputError(f"--scheduler is for the dask launcher; add --launcher dask (not {launcher.name})")
     options = launch.launcher_options(launcher, launcher_option, scheduler)
-    operator = next((word for word in launch.command_line(command, "{}") if _shell_operator(word)), None) if (
-        command and not shell) else None
+    operator = _shell_operator(command) if command and not shell else None
     if operator:  # `python run.py {} | tee log`: the program would get `|`, `tee`, `log` as its arguments
         click.echo(f"warning: COMMAND has the shell operator {operator!r}, but runs without a shell: the program "
                    "gets it as an argument; add --shell to run COMMAND through sh -c", err=True)
@@ -491,10 +491,23 @@ def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, sched
     return launcher, context
 
 
-def _shell_operator(word):
-    """Whether ``word`` of a command split into words is a shell's pipe, redirection or separator."""
-    return word in ("|", "||", "&&", ";", "&") or word.startswith((">", "<", "|", "2>", "&>")) or (
-        len(word) > 1 and word.endswith(";"))
+def _shell_operator(command):
+    """The first shell pipe, redirection or separator (``|``, ``&``, ``;``, ``<``, ``>``) outside quotes in
+    ``command``, or ``None``: without a shell the program gets it as an argument. A quoted one
+    (``--sep '|'``) is the program's argument as meant."""
+    quote, escaped = None, False
+    for at, char in enumerate(command):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "|&;<>":
+            return re.match(r"[|&;<>]+", command[at:]).group()  # && or >> as typed
+    return None
 
 
 def _progress_echo(line, final):
@@ -652,10 +665,12 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
     if only_dataset is not None:  # '' too: no run is on it (else every dataset would show)
         _require_dataset(conn, only_dataset, db_path)
         datasets = [only_dataset]
-    else:  # none recorded yet: refused as gf best refuses it, not an empty table
-        from gf import engine
+    else:
+        datasets = store.datasets(conn)
+        if not datasets:  # none recorded yet: refused as gf best refuses it, not an empty table
+            from gf import engine
 
-        datasets = engine.select_datasets(conn, (), (), db_path)
+            engine.select_datasets(conn, (), (), db_path)
     rows = [
         {"dataset": dataset, "rank": rank, "group": row.group, "score": row.score, "algo": row.algo, "run": row.run}
         for dataset in datasets

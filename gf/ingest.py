@@ -174,7 +174,7 @@ def _parse_line(path, number, line, unfinished):
         if run[field] is not None and (not isinstance(run[field], kinds) or isinstance(run[field], bool)):
             raise LoadError(path, number, f"{field} must be {FIELD_WORDS[field]}, got {json.dumps(run[field])[:40]}")
     for field in ("started", "stopped"):
-        if run[field] is not None and not _is_time(run[field]):
+        if run[field] is not None and not store.is_time(run[field]):
             raise LoadError(path, number, f"{field} must be an ISO 8601 time such as 2026-01-31T09:30:00.000+00:00 "
                                           f"(as report() writes it), got {json.dumps(run[field])[:40]}")
     if run["process_id"] is not None and not 0 <= run["process_id"] < 2**63:
@@ -183,17 +183,6 @@ def _parse_line(path, number, line, unfinished):
     digest = record.get("group_digest")
     run["group_digest"] = digest if isinstance(digest, str) else None
     return run, rows
-
-
-def _is_time(text):
-    """Whether ``text`` is a date and time as ISO 8601 writes them (SQLite's date functions read it)."""
-    import datetime
-
-    try:
-        datetime.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        return False
-    return "T" in text or " " in text
 
 
 def _identity(run):

@@ -156,7 +156,7 @@ def summary(report):
     if dropped:
         lines.append(f"{dropped} parent reference{'s' if dropped != 1 else ''} named no legacy group or run: "
                      "dropped (the lineage kept: `gf lineage ID`)")
-    lines += [f"warning: {warning}" for warning in report["warnings"]]
+    lines += [f"warning: {warning['message']}" for warning in report["warnings"]]
     return "\n".join(lines)
 
 

@@ -422,6 +422,9 @@ class GeneticFuckery:
         are stored as NULL (never ranked) with a warning.
         """
         rows = validate_results(results)
+        if started is not None and not store.is_time(started):
+            raise ResultError(f"started {started!r} is not a time SQLite reads: give ISO 8601, e.g. "
+                              "2026-01-31T09:30:00+00:00")
         _check_text(label, "label")
         _check_text(dataset if dataset is not None else self.dataset, "dataset")
         _check_text(self.family, "GF_FAMILY")

@@ -25,7 +25,7 @@ import time
 from gf.errors import GroupNotFound, StoreError
 
 #: Bump with every migration; a database with a higher version is refused.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 6
 
 #: Seconds a connection waits for another writer before giving up.
 BUSY_TIMEOUT = 60.0
@@ -53,6 +53,23 @@ def is_ulid(text):
     (upper case, no I, L, O or U), the first at most 7 (a 128-bit number)."""
     return (isinstance(text, str) and len(text) == 26 and text[0] <= "7"
             and all(char in _CROCKFORD for char in text))
+
+
+def is_time(text):
+    """Whether SQLite's date functions read ``text`` as a time (``2026-01-31``, ``2026-01-31T09:30:00.000+00:00``,
+    ``...Z``): what a run's start and stop must be, for the views and reports that compute with them."""
+    if not isinstance(text, str):
+        return False
+    import _thread  # built in: no import time for a program that never asks
+
+    clock = _CLOCKS.get(_thread.get_ident())
+    if clock is None:  # one per thread, kept: a results file's every line asks
+        clock = _CLOCKS[_thread.get_ident()] = sqlite3.connect(":memory:")
+    return clock.execute("SELECT julianday(?) IS NOT NULL", (text,)).fetchone()[0] == 1
+
+
+#: An in-memory connection per thread for :func:`is_time`.
+_CLOCKS = {}
 
 
 def now():
@@ -130,13 +147,6 @@ def _migrations():
         db.execute("ALTER TABLE launches ADD COLUMN host TEXT")
         db.execute("ALTER TABLE launches ADD COLUMN process_id INTEGER")
         db.execute("ALTER TABLE launches ADD COLUMN process_start INTEGER")
-
-    @migrations()
-    def m007_run_meta_seconds(db):
-        # run_meta's start and stop as the original tool kept them, seconds since 1970 (REAL): its
-        # hand-written SQL takes `stop - start` for a run's duration, which ISO text made 0
-        db.execute("DROP VIEW run_meta")
-        db.execute(_RUN_META)
 
     return migrations
 
@@ -243,16 +253,8 @@ _M001 = [
     """CREATE VIEW run_meta AS
         SELECT id AS run, group_id AS pid, started AS start, stopped AS stop,
                family, dataset
-        FROM runs""",  # replaced by :data:`_RUN_META` (m007)
+        FROM runs""",
 ]
-
-#: The seed's ``run_meta``: its times in seconds since 1970, as it stored them (ISO text in ``runs``).
-_RUN_META = """CREATE VIEW run_meta AS
-    SELECT id AS run, group_id AS pid,
-           (julianday(started) - 2440587.5) * 86400.0 AS start,
-           (julianday(stopped) - 2440587.5) * 86400.0 AS stop,
-           family, dataset
-    FROM runs"""
 
 _M002 = [
     # Every group's best and worst value of every result, per dataset: filter by name.
@@ -312,7 +314,7 @@ def connect(path=DEFAULT_DB, *, create=True, missing=None):
         # power cut may lose the last commits (re-evaluated on resume). FULL would fsync
         # every run and make many concurrent writers several times slower.
         conn.execute("PRAGMA synchronous = NORMAL")
-        _refuse_foreign(conn, path, version)  # before anything is written: another program's file stays as it is
+        version = _refuse_foreign(conn, path, version)  # before anything is written: another program's file stays
         if version != SCHEMA_VERSION:
             _upgrade(conn, path, version)
     except sqlite3.DatabaseError as error:
@@ -409,15 +411,28 @@ def _opened(conn, path):
 
 
 def _refuse_foreign(conn, path, version):
-    """Raise :class:`StoreError` when ``path`` holds another program's tables: with schema ``version`` 0
-    (a new or empty file) any table but the migrations' own; with another, a file without gf's
-    migrations and groups (another program that sets ``PRAGMA user_version`` too)."""
-    tables = {name for (name,) in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+    """The file's schema version, or :class:`StoreError` when ``path`` holds another program's tables: with
+    schema version 0 (a new or empty file) any table but the migrations' own; with another, a file without
+    gf's migrations and groups (another program that sets ``PRAGMA user_version`` too).
+
+    ``version`` is the one :func:`connect` read. This gf's own needs one look for the groups table (a
+    program opens its database once per evaluation); any other is read again with the tables, in one
+    read transaction, as another process may have created the schema since (it would look foreign)."""
+    if version == SCHEMA_VERSION and conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'groups'").fetchone():
+        return version
+    conn.execute("BEGIN")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        ours = "_sqlite_migrations" in tables and conn.execute(
+            "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'gf' LIMIT 1").fetchone()
+    finally:
+        conn.execute("COMMIT")
     foreign = tables - _OUR_TABLES
-    if version == 0 and not foreign or version != 0 and {"_sqlite_migrations", "groups"} <= tables and (
-            conn.execute("SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'gf' LIMIT 1").fetchone()):
-        return
+    if version == 0 and not foreign or version != 0 and "groups" in tables and ours:
+        return version
     has = f"it has tables {', '.join(sorted(foreign)[:5])}" if foreign else "it has no gf tables"
     raise StoreError(
         f"{path}: a SQLite database but not a gf one ({has}); use a new file, or for an original "

@@ -57,12 +57,12 @@ class ClassicBreeder(Breeder):
         rng = request.rng
         kind = request.types.for_param(name).name
         if kind == "choice":
-            # each option once, by its stored form: an option a database kept from before options had to be plain
-            # values (a list, an object) is no dict key
+            # each option once, told apart by its stored form: a list option is no dict key, and 1, 1.0 and true
+            # are three options
             union = list({encode(option): option for option in [*a, *b]}.values())
             if rng.random() < 0.5:
                 head = rng.choice([a[0], b[0]])
-                return [head] + [option for option in union if option != head]
+                return [head] + [option for option in union if encode(option) != encode(head)]
             return rng.sample(union, len(union))
         if rng.random() < 0.5:
             return rng.choice([a, b])

@@ -801,7 +801,8 @@ class EvolutionBreeder(Breeder):
         if isinstance(value, bool):
             others = [not value]
         elif isinstance(value, list) and len(value) > 1:
-            others = [[option] + [v for v in value if v != option] for option in value[1:]]
+            # by position: 1, 1.0 and true are three options (== would take them for one)
+            others = [[value[i]] + value[:i] + value[i + 1:] for i in range(1, len(value))]
         else:
             others = []
         table = {_key(value): (value, 0.5 if others else 1.0)}
@@ -862,8 +863,8 @@ class EvolutionBreeder(Breeder):
     def _pick(rng, values, cumulative, strength):
         value = rng.choices(values, cum_weights=cumulative)[0]
         if isinstance(value, list) and len(value) > 1 and rng.random() < FLOOR * strength:
-            head = value[rng.randrange(1, len(value))]  # now and then an option no good group had
-            return [head] + [v for v in value if v != head]
+            at = rng.randrange(1, len(value))  # now and then an option no good group had
+            return [value[at]] + value[:at] + value[at + 1:]
         return _own(value)  # not the table's own list
 
     @staticmethod

@@ -89,8 +89,8 @@ class BoolType(ParamType):
 
 
 class ChoiceType(ParamType):
-    """``_choice``: a non-empty list of distinct options (strings, numbers, booleans); the program reads
-    the first one."""
+    """``_choice``: a non-empty list of options (any JSON values: null, a list of layer sizes...); the program
+    reads the first one."""
 
     name = "choice"
     suffix = "_choice"
@@ -100,22 +100,11 @@ class ChoiceType(ParamType):
         if not isinstance(value, list) or not value:
             got = "an empty list" if value == [] else _json_kind(value)
             raise ValueError(f"expected a non-empty list of options, got {got}")
-        # Breeders pick, shuffle and count options as whole values: a list or an object is no option they
-        # can take (unhashable), nor null (nothing to read), and the classic breeder merges equal options.
-        seen = {}  # option -> its position
-        for position, option in enumerate(value, start=1):
-            if not isinstance(option, (str, int, float)):
-                raise ValueError(f"option {position} is {_json_kind(option)}; a choice's options are strings, "
-                                 "numbers or booleans")
-            if isinstance(option, float) and not math.isfinite(option):
-                raise ValueError("an option is NaN or infinite, which JSON cannot hold; use a finite number or a "
-                                 "string")
-            if option in seen:
-                first = value[seen[option] - 1]
-                equal = "" if json.dumps(first) == json.dumps(option) else " (1, 1.0 and true are one option)"
-                raise ValueError(f"option {position} ({json.dumps(option)}) repeats option {seen[option]} "
-                                 f"({json.dumps(first)}){equal}; list each option once")
-            seen[option] = position
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:  # NaN or infinity, however deep
+            raise ValueError("an option is NaN or infinite, which JSON cannot hold; use a finite number or a "
+                             "string") from None
         return value
 
     def extract(self, value):

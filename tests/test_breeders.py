@@ -107,10 +107,11 @@ def test_classic_choice_rule():
 
 
 @pytest.mark.parametrize("breeder", ["classic", "ga", "default"])
-def test_every_breeder_keeps_a_choices_options_of_every_plain_kind(tmp_path, gf_process, breeder):
-    """A choice's options are strings, numbers and booleans (gf load refuses lists, objects, null and
-    repeats, on which the classic breeder failed or merged options): each breeder's children keep them all."""
-    db, options = tmp_path / "c.db", ["a", 1, "1", 2.5, False, "b"]
+def test_every_breeder_keeps_a_choices_options_of_every_kind(tmp_path, gf_process, breeder):
+    """A choice's options are any JSON values: strings, numbers, booleans, null (max_depth=None), lists (layer
+    sizes), objects; 1, 1.0 and true are three. Each breeder's children keep them all (the classic breeder failed
+    on a list, unhashable, and merged 1 and true)."""
+    db, options = tmp_path / "c.db", ["a", 1, "1", 2.5, False, "b", None, [64, 64], {"k": 1}, 1.0, True]
     (tmp_path / "l.js").write_text(f"a = 1\nc_choice = {json.dumps(options)}\n")
     assert gf_process("load", "l.js", "--db", db, cwd=tmp_path).stdout == "1\n"
     g = GeneticFuckery(dbfile=db, pid=1, dataset="d1")

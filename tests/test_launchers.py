@@ -113,6 +113,9 @@ def test_shell_runs_through_sh_only_when_asked(db, run_gf, tmp_path):
     assert result.stderr.startswith("warning: COMMAND has the shell operator '>', but runs without a shell: the "
                                     "program gets it as an argument; add --shell to run COMMAND through sh -c\n")
     assert not Path(f"{marker}.log").exists()
+    # a quoted one is an argument as meant: no warning
+    result = run_gf("run", "--db", db, "--group", "1", f"{COMMAND} --sep '|' --filter \">=5\"", "cc")
+    assert "warning" not in result.stderr
 
 
 def test_failures_are_recorded_with_exit_code_and_stderr_tail_and_the_run_goes_on(db, run_gf):

@@ -14,7 +14,7 @@ import pytest
 from pathlib import Path
 
 from gf import GeneticFuckery, store
-from gf.errors import LoadError
+from gf.errors import LoadError, ResultError
 from conftest import GF, count_rows
 
 WRITER = textwrap.dedent("""
@@ -236,6 +236,8 @@ def test_report_refuses_a_results_file_that_is_a_database(load_text, db_path, tm
          'started must be an ISO 8601 time such as 2026-01-31T09:30:00.000+00:00 (as report() writes it), got "yesterday"'),
         ('{"gf_run": 1, "uid": "01JX0000000000000000000000", "group_id": 1, "status": "ok", "started": "2026-01-01T00:00:00Z", "stopped": "2026-13-01T00:00:00Z", "results": []}',
          'stopped must be an ISO 8601 time'),
+        ('{"gf_run": 1, "uid": "01JX0000000000000000000000", "group_id": 1, "status": "ok", "started": "20260131T093000", "results": []}',
+         'started must be an ISO 8601 time'),  # ISO, but no time SQLite's date functions read
     ],
 )
 def test_ingest_rejects_bad_lines_with_their_location(load_text, db_path, tmp_path, run_gf, line, message):
@@ -273,6 +275,21 @@ def test_ingest_reads_a_byte_order_mark_and_names_what_is_no_results_file(load_t
         f"{db_path}: a SQLite database, not a results file (the JSON lines report() writes with GF_RESULTS set); "
         "to combine gf databases, use gf merge")
     assert count_rows(db_path, "runs") == 1
+
+
+def test_record_and_ingest_take_the_same_times(load_text, db_path, tmp_path, run_gf):
+    """A start time record() takes (a date alone, too) is one gf ingest takes from a results file; one SQLite
+    cannot read is refused by both, before anything is written."""
+    load_text("x = 1\n")
+    results = tmp_path / "results.jsonl"
+    g = GeneticFuckery(dbfile=db_path, pid=1, dataset="d1")
+    with pytest.raises(ResultError, match="started '20260131T093000' is not a time SQLite reads"):
+        g.record({"a": {"b": 1}}, started="20260131T093000")
+    assert count_rows(db_path, "runs") == 0
+    code = ("from gf import GeneticFuckery\nGeneticFuckery().record({'a': {'b': 1}}, started='2026-01-31')")
+    env = {**os.environ, "GF_DB": db_path, "GF_PARAM_GROUP": "1", "GF_RESULTS": str(results), "GF_DATA": "d1"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    assert run_gf("ingest", "--db", db_path, results).exit_code == 0 and count_rows(db_path, "runs") == 1
 
 
 def test_ingest_refuses_one_uid_on_two_different_runs(load_text, db_path, tmp_path, run_gf):
