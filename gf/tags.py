@@ -15,10 +15,13 @@ from gf.errors import InputError
 def read_map(path):
     """``{algo: [pattern]}`` from a JSON map file (the original merge-performers map)."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:  # a byte order mark an editor added is no fault
             mapping = json.load(handle)
     except OSError as error:
         raise InputError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not a text file (byte 0x{error.object[error.start]:02x} is not UTF-8); "
+                         'write the map as JSON: {"algo": ["param__name", ...]}') from None
     except json.JSONDecodeError as error:
         raise InputError(f"{path}:{error.lineno}: invalid JSON: {error.msg}") from None
     if not isinstance(mapping, dict) or not all(

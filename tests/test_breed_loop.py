@@ -387,7 +387,9 @@ def test_patience_counts_across_the_commands_that_resume_a_loop(load_text, db_pa
 
 def test_tags_and_per_algo_breeding(backtest_db, run_gf, tmp_path):
     mapping = tmp_path / "map.json"
-    mapping.write_text(json.dumps({"crossover": ["crossover__*"], "meanrev": ["meanrev__*", "nothing__here"]}))
+    # with the byte order mark an editor may put first
+    mapping.write_bytes(b"\xef\xbb\xbf" + json.dumps({"crossover": ["crossover__*"],
+                                                     "meanrev": ["meanrev__*", "nothing__here"]}).encode())
     result = run_gf("tag", "--db", backtest_db, "--map", mapping, "--json")
     assert json.loads(result.stdout) == [{"algo": "crossover", "patterns": ["crossover__*"]},
                                          {"algo": "meanrev", "patterns": ["meanrev__*", "nothing__here"]}]
