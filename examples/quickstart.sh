@@ -12,7 +12,8 @@ python=${PYTHON:-python3}
 work=${GF_QUICKSTART_DIR:-gf-quickstart}
 mark=.made-by-gf-quickstart
 # (a folder an earlier version of this script made holds only its database)
-if [ -e "$work" ] && [ ! -e "$work/$mark" ] && [ -n "$(ls -A "$work" | grep -v '^backtest\.db')" ]; then
+if [ -e "$work" ] && { [ ! -d "$work" ] || { [ ! -e "$work/$mark" ] &&
+        [ -n "$(ls -A "$work" | grep -vxE 'backtest\.db(-wal|-shm)?')" ]; }; }; then
     echo "quickstart.sh: $work exists and was not made by this script; move it away, or set GF_QUICKSTART_DIR to another folder" >&2
     exit 1
 fi

@@ -492,21 +492,30 @@ def _launch_context(db_path, command, jobs, timeout, shell, launcher_name, sched
 
 
 def _shell_operator(command):
-    """The first shell pipe, redirection or separator (``|``, ``&``, ``;``, ``<``, ``>``) outside quotes in
-    ``command``, or ``None``: without a shell the program gets it as an argument. A quoted one
-    (``--sep '|'``) is the program's argument as meant."""
-    quote, escaped = None, False
-    for at, char in enumerate(command):
+    """The first word of ``command`` that a shell would take for a pipe, a separator or a redirection
+    (``|``, ``&&``, ``;``, ``> log``, ``2>&1``, ``>log``), or ``None``: without a shell the program gets it
+    as an argument. A quoted one (``--sep '|'``) or one inside a word (``?a=1&b=2``) is left alone."""
+    words, word, bare, quote, escaped = [], "", True, None, False  # bare: the word begins outside quotes
+    for char in command + " ":
         if escaped:
-            escaped = False
+            word, escaped = word + char, False
+            bare = bare and len(word) > 1
         elif char == "\\" and quote != "'":
-            escaped = True
+            escaped, bare = True, bare and bool(word)
         elif quote:
-            quote = None if char == quote else quote
+            word, quote = (word, None) if char == quote else (word + char, quote)
         elif char in "'\"":
-            quote = char
-        elif char in "|&;<>":
-            return re.match(r"[|&;<>]+", command[at:]).group()  # && or >> as typed
+            quote, bare = char, bare and bool(word)
+        elif char.isspace():
+            if word or not bare:
+                words.append((word, bare))
+            word, bare = "", True
+        else:
+            word += char
+    for word, bare in words:
+        found = re.match(r"(\|\|?|&&|&>|;|&|\d?>>?(&\d?)?|<)", word) if bare else None
+        if found and (found.group() == word or found.group()[-1] in "<>&"):
+            return found.group()
     return None
 
 

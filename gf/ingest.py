@@ -192,7 +192,7 @@ def _identity(run):
 
 
 def _difference(one, other):
-    """Which of :func:`_identity`'s fields differ, as ``dataset ("a" here, "b" there)``."""
+    """Which of :func:`_identity`'s fields differ, as ``dataset ("a" there, "b" here)`` (``one`` is there)."""
     return ", ".join(f"{field} ({json.dumps(a)} there, {json.dumps(b)} here)"
                      for field, a, b in zip(("dataset", "start time", "status"), one, other) if a != b)
 

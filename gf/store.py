@@ -58,14 +58,18 @@ def is_ulid(text):
 def is_time(text):
     """Whether SQLite's date functions read ``text`` as a time (``2026-01-31``, ``2026-01-31T09:30:00.000+00:00``,
     ``...Z``): what a run's start and stop must be, for the views and reports that compute with them."""
-    if not isinstance(text, str):
+    # a date first: SQLite also reads "now" (a time that changes on every read) and bare day numbers
+    if not isinstance(text, str) or not (len(text) >= 10 and text[:4].isdigit() and text[4] == "-"):
         return False
     import _thread  # built in: no import time for a program that never asks
 
     clock = _CLOCKS.get(_thread.get_ident())
     if clock is None:  # one per thread, kept: a results file's every line asks
         clock = _CLOCKS[_thread.get_ident()] = sqlite3.connect(":memory:")
-    return clock.execute("SELECT julianday(?) IS NOT NULL", (text,)).fetchone()[0] == 1
+    try:
+        return clock.execute("SELECT julianday(?) IS NOT NULL", (text,)).fetchone()[0] == 1
+    except UnicodeEncodeError:  # a lone surrogate: no text SQLite can hold
+        return False
 
 
 #: An in-memory connection per thread for :func:`is_time`.
@@ -418,8 +422,9 @@ def _refuse_foreign(conn, path, version):
     ``version`` is the one :func:`connect` read. This gf's own needs one look for the groups table (a
     program opens its database once per evaluation); any other is read again with the tables, in one
     read transaction, as another process may have created the schema since (it would look foreign)."""
-    if version == SCHEMA_VERSION and conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'groups'").fetchone():
+    if version == SCHEMA_VERSION and conn.execute(  # three of gf's tables: no other program has all of them
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+            "('groups', 'group_parents', '_sqlite_migrations')").fetchone()[0] == 3:
         return version
     conn.execute("BEGIN")
     try:

@@ -49,10 +49,10 @@ def _reachable(address, timeout):
 
     try:
         parts = urlsplit(address if "://" in address else f"tcp://{address}")
-        host, port = parts.hostname, parts.port
-    except ValueError:  # a port that is no number
-        host = port = None
-    if parts.scheme != "tcp" or not host or not port:
+        scheme, host, port = parts.scheme, parts.hostname, parts.port
+    except ValueError:  # a port that is no number, an unclosed [ of an IPv6 address: left to dask to say
+        return
+    if scheme != "tcp" or not host or not port:
         return
     try:
         socket.create_connection((host, port), timeout=timeout).close()

@@ -292,6 +292,13 @@ def test_evolve_runs_the_function_on_dask_workers(cluster, workdir, run_gf):
     assert pids and os.getpid() not in pids
 
 
+def test_a_scheduler_address_the_check_cannot_read_is_left_to_dask():
+    from gf_plugins_builtin.distributed import _reachable
+
+    for address in ("tcp://[::1:8786", "tcp://[bad]:8786", "tls://127.0.0.1:9", "tcp://127.0.0.1", "inproc://x"):
+        assert _reachable(address, 0.5) is None  # no connection tried, no error of its own
+
+
 def test_dask_missing_scheduler_is_a_clear_failure(workdir, run_gf, monkeypatch):
     """A scheduler nothing listens at (a typo, one not started) is found before anything is bred or written."""
     monkeypatch.setenv("GF_DASK_TIMEOUT", "2")

@@ -28,6 +28,11 @@ def test_quickstart_is_a_real_breeding_session(tmp_path, monkeypatch):
         f"quickstart.sh: {work} exists and was not made by this script; move it away, or set GF_QUICKSTART_DIR to "
         "another folder\n")
     assert [p.name for p in work.iterdir()] == ["mine.txt"]
+    (tmp_path / "backup").mkdir()
+    for mine in (tmp_path / "backup" / "backtest.db.mybackup", tmp_path / "backtest.db"):  # a backup; a file
+        mine.write_text("a user's own file")
+        env["GF_QUICKSTART_DIR"] = str(mine.parent if mine.parent.name == "backup" else mine)
+        assert quickstart().returncode == 1 and mine.read_text() == "a user's own file"
     work = tmp_path / "qs2"
     env["GF_QUICKSTART_DIR"] = str(work)
     result = quickstart()

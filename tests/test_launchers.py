@@ -114,7 +114,8 @@ def test_shell_runs_through_sh_only_when_asked(db, run_gf, tmp_path):
                                     "program gets it as an argument; add --shell to run COMMAND through sh -c\n")
     assert not Path(f"{marker}.log").exists()
     # a quoted one is an argument as meant: no warning
-    result = run_gf("run", "--db", db, "--group", "1", f"{COMMAND} --sep '|' --filter \">=5\"", "cc")
+    result = run_gf("run", "--db", db, "--group", "1", f"{COMMAND} --sep '|' --filter \">=5\" --url=h/?a=1&b=2",
+                    "cc")  # nor one inside a word
     assert "warning" not in result.stderr
 
 

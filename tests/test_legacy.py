@@ -147,6 +147,18 @@ def test_the_original_tools_bred_groups_keep_their_parents(tmp_path, target, typ
         "1 parent reference named no legacy group or run: dropped (the lineage kept: `gf lineage ID`)\n"))
 
 
+def test_breeding_from_a_kept_value_its_type_refuses_says_which_param_to_fix(tmp_path, types, gf_process):
+    """A legacy value that does not fit its type is kept (warned): every child carrying it is refused, and the
+    error names the param to rewrite, not constraints to widen."""
+    old = make_legacy(tmp_path / "odd.db", params=PARAMS + [(pid, "", "mode_choice", '"abc"') for pid in (1, 2, 3)])
+    import_legacy(old, tmp_path / "new.db", types)
+    bred = gf_process("breed", "--db", tmp_path / "new.db", "--metric", "profit", "--seed", "1", cwd=tmp_path)
+    assert bred.returncode == 2 and bred.stderr.count("\n") == 1
+    assert bred.stderr.endswith("the last: mode_choice: expected a non-empty list of options, got the string 'abc'); "
+                                "a value its type refuses: check mode_choice in the parents (gf show ID), and rewrite "
+                                "it there (gf load --parent ID FILE)\n")
+
+
 def test_the_text_summary_prints_each_warning_as_a_line(tmp_path, gf_process):
     old = make_legacy(tmp_path / "odd.db", params=PARAMS + [(1, "", "n_int", "1.5")])
     done = gf_process("import-legacy", old, "--into", tmp_path / "new.db", cwd=tmp_path)

@@ -238,6 +238,10 @@ def test_report_refuses_a_results_file_that_is_a_database(load_text, db_path, tm
          'stopped must be an ISO 8601 time'),
         ('{"gf_run": 1, "uid": "01JX0000000000000000000000", "group_id": 1, "status": "ok", "started": "20260131T093000", "results": []}',
          'started must be an ISO 8601 time'),  # ISO, but no time SQLite's date functions read
+        ('{"gf_run": 1, "uid": "01JX0000000000000000000000", "group_id": 1, "status": "ok", "started": "now", "results": []}',
+         'started must be an ISO 8601 time'),  # SQLite reads it, as a time that changes on every read
+        ('{"gf_run": 1, "uid": "01JX0000000000000000000000", "group_id": 1, "status": "ok", "started": "\\ud800", "results": []}',
+         'started must be an ISO 8601 time'),  # a lone surrogate: no text SQLite holds
     ],
 )
 def test_ingest_rejects_bad_lines_with_their_location(load_text, db_path, tmp_path, run_gf, line, message):

@@ -68,6 +68,7 @@ def test_another_programs_database_is_refused(tmp_path):
 
 @pytest.mark.parametrize("version, has", [(0, "it has tables contacts"), (1, "it has tables contacts"),
                                            (store.SCHEMA_VERSION, "it has tables contacts"),
+                                           (store.SCHEMA_VERSION, "it has tables contacts, groups"),
                                            (99, "it has tables contacts"), (3, "it has no gf tables")])
 def test_another_programs_database_is_refused_whatever_its_user_version(tmp_path, version, has):
     """Many programs set ``PRAGMA user_version`` too: a file with a version but without gf's tables is
@@ -76,6 +77,8 @@ def test_another_programs_database_is_refused_whatever_its_user_version(tmp_path
     other = sqlite3.connect(path)
     if "contacts" in has:
         other.execute("CREATE TABLE contacts (id INTEGER PRIMARY KEY, name TEXT)")
+    if "groups" in has:  # a table of gf's name is not enough
+        other.execute("CREATE TABLE groups (id INTEGER PRIMARY KEY, name TEXT)")
     other.execute(f"PRAGMA user_version = {version}")
     other.commit()
     other.close()
