@@ -131,8 +131,9 @@ def rerun(db_path, jobs, timeout, shell, launcher_name, launcher_option, schedul
 @click.option("--top", type=COUNT, default=3, show_default=True,
               help="How many of each algo's best groups (per dataset) to combine.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the loader file here (default: stdout).")
-@click.option("--load", "load_it", is_flag=True, help="Also load the result as a new group and print its id (stdout is then the id alone: "
-                   "the loader file goes only to -o FILE).")
+@click.option("--load", "load_it", is_flag=True,
+              help="Also load the result as a new group and print its id (stdout is then the id alone: the loader "
+                   "file goes only to -o FILE).")
 @click.argument("map_file", type=click.Path(dir_okay=False))
 @click.argument("datasets", nargs=-1)
 def merge_performers(db_path, metric_spec, metric_sql, minimize, top, output, load_it, map_file, datasets):

@@ -30,7 +30,8 @@ def merge_databases(out_path, in_paths):
     for path in in_paths:
         if os.path.realpath(path) == out_real:
             raise InputError(f"{path}: cannot merge a database into itself")
-    sources = [(path, store.connect(path, create=False, missing="check the path of each database to merge")) for path in in_paths]
+    sources = [(path, store.connect(path, create=False, missing="check the path of each database to merge"))
+               for path in in_paths]
     created = not os.path.exists(out_path)
     out = store.connect(out_path)
     reports = []
