@@ -64,7 +64,8 @@ class ClassicBreeder(Breeder):
                 head = rng.choice([a[0], b[0]])
                 return [head] + [option for option in union if encode(option) != encode(head)]
             return rng.sample(union, len(union))
-        if rng.random() < 0.5:
+        if rng.random() < 0.5 or kind != "bool" and not (_is_number(a) and _is_number(b)):
+            # (a value no number, kept from an original database: picked as it is; the child's type check names it)
             return rng.choice([a, b])
         low, high = sorted([a, b])
         if kind == "int":

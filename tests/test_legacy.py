@@ -159,6 +159,20 @@ def test_breeding_from_a_kept_value_its_type_refuses_says_which_param_to_fix(tmp
                                 "it there (gf load --parent ID FILE)\n")
 
 
+@pytest.mark.parametrize("breeder", ["classic", "ga", "default"])
+def test_every_breeder_names_a_kept_string_where_a_number_belongs(tmp_path, types, gf_process, breeder):
+    """A string kept in an _int (the original tool never checked types): the classic and ga breeders failed with
+    an unexpected TypeError doing arithmetic on it; now each refuses its children naming the param."""
+    old = make_legacy(tmp_path / "odd.db", params=[row for row in PARAMS if row[2] != "decay_rate_int"]
+                      + [(pid, "overall", "decay_rate_int", '"abc"') for pid in (1, 2, 3)])
+    import_legacy(old, tmp_path / "new.db", types)
+    bred = gf_process("breed", "--db", tmp_path / "new.db", "--breeder", breeder, "--metric", "profit", "--seed", "1",
+                      cwd=tmp_path)
+    assert bred.returncode == 2 and bred.stderr.count("\n") == 1, bred.stderr
+    assert ("the last: overall__decay_rate_int: expected a number, got the string 'abc'); a value its type refuses: "
+            "check overall__decay_rate_int in the parents") in bred.stderr
+
+
 def test_the_text_summary_prints_each_warning_as_a_line(tmp_path, gf_process):
     old = make_legacy(tmp_path / "odd.db", params=PARAMS + [(1, "", "n_int", "1.5")])
     done = gf_process("import-legacy", old, "--into", tmp_path / "new.db", cwd=tmp_path)
