@@ -482,26 +482,19 @@ def _parents(group, group_ids, report, run_pids):
     The original tool wrote JSON: a loaded group's ``{"origin": ...}`` (no parents) and a bred one's
     ``pA`` and ``pB``, the runs its two parents were picked by; other text is read as words, each
     the pid of a group or not (counted in ``ignored_parent_words``)."""
-    parents = []
     try:
         found = json.loads(group.parents) if isinstance(group.parents, str) else None
     except ValueError:
         found = None
-    if isinstance(found, dict):
-        for key in PARENT_RUN_KEYS:
-            run = found.get(key)
-            pid = run_pids.get(run) if isinstance(run, int) and not isinstance(run, bool) else None
-            if pid in group_ids and pid != group.pid:
-                if group_ids[pid] not in parents:
-                    parents.append(group_ids[pid])
-            elif key in found:
-                report["ignored_parent_words"] += 1  # a run no longer in run_meta
-        return parents
-    for word in re.split(r"[\s,;]+", "" if group.parents is None else str(group.parents)):
-        word = word.strip("[](){}\"'")
-        if not word:
-            continue
-        pid = int(word) if re.fullmatch(r"[0-9]+", word) else None
+    if isinstance(found, dict):  # each run named, as the pid of its group (None: a run no longer in run_meta)
+        named = [run_pids.get(run) if isinstance(run, int) and not isinstance(run, bool) else None
+                 for run in (found[key] for key in PARENT_RUN_KEYS if key in found)]
+    else:
+        words = [word.strip("[](){}\"'") for word in re.split(r"[\s,;]+", "" if group.parents is None
+                                                               else str(group.parents))]
+        named = [int(word) if re.fullmatch(r"[0-9]+", word) else None for word in words if word]
+    parents = []
+    for pid in named:
         if pid in group_ids and pid != group.pid:
             if group_ids[pid] not in parents:
                 parents.append(group_ids[pid])

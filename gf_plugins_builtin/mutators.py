@@ -12,6 +12,7 @@ its own units, kept inside the type's ``low``/``high``, by whole steps where its
 import math
 
 from gf import hookimpl
+from gf.loader import is_number
 
 
 def _reflect(value, low, high):
@@ -34,7 +35,7 @@ def mutate_number(param_type, value, sigma, rng):
 @hookimpl(trylast=True)
 def gf_mutate(param_type, value, sigma, rate, rng):
     kind = param_type.name
-    if kind in ("float", "real_0", "real_1", "int") and not _is_number(value) or (
+    if kind in ("float", "real_0", "real_1", "int") and not is_number(value) or (
             kind == "choice" and not isinstance(value, list)):
         # a value its type refuses (kept from an original database): moved no further; the child carrying it is
         # refused by its type, and the breeder's error names the param
@@ -55,10 +56,6 @@ def gf_mutate(param_type, value, sigma, rate, rng):
     if param_type.numeric and isinstance(value, (int, float)) and not isinstance(value, bool):
         return mutate_plugin_number(param_type, value, sigma, rng)
     return None
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 #: Steps a plugin type's number may take before one its ``validate`` accepts is found.
