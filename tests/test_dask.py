@@ -51,7 +51,11 @@ def cluster(tmp_path_factory):
     for process in processes:
         os.killpg(process.pid, signal.SIGTERM)
     for process in processes:
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a worker still closing down on a busy machine (seen once in CI)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
 
 
 @pytest.fixture
