@@ -440,6 +440,11 @@ def _require_dataset(conn, dataset, db_path):
                          f"{some_of(store.datasets(conn), dataset, 'none yet')}")
 
 
+def _given(option):
+    """Whether the command line gave ``option`` (a parameter's name), rather than its default."""
+    return click.get_current_context().get_parameter_source(option) == click.core.ParameterSource.COMMANDLINE
+
+
 def _direction(conn, metric, minimize):
     """Whether lower is better (see :func:`gf.metrics.direction`), saying so when a loop decided it."""
     from gf import metrics
@@ -586,7 +591,8 @@ def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler
 @metric_options
 @launch_options
 @click.option("--top", type=COUNT, default=3, show_default=True,
-              help="Parents: the best N groups of every dataset.")
+              help="Parents: the best N groups of every dataset (classic, ga; the default breeder learns from every "
+                   "scored group instead).")
 @click.option("--compare", type=Whole(min=2), default=6, show_default=True,
               help="classic: how many results of each parent are paired.")
 @click.option("--loop", "generations", type=COUNT, default=1, show_default=True,
@@ -622,6 +628,9 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
     conn = open_db(db_path)
     minimize = _direction(conn, metric, minimize)
     datasets = engine.select_datasets(conn, datasets_allow, datasets_deny, db_path)
+    if not getattr(breeder, "uses_top", True) and _given("top"):
+        click.echo(f"warning: --top {top} is not used by the {breeder.name} breeder: it learns from every "
+                   "scored group (the classic and ga breeders breed from the best N)", err=True)
     if command is None and (max_time or patience):
         raise InputError("--max-time and --patience end a breed loop: give the COMMAND that evaluates the children")
     if command is None:
@@ -840,7 +849,8 @@ _TERMINATED = []
 
 def _terminate(signum, frame):
     _TERMINATED.append(signum)
-    raise KeyboardInterrupt  # SIGTERM (timeout, systemd, a batch scheduler) stops gf as Ctrl-C does
+    # SIGTERM (timeout, systemd, a batch scheduler) stops gf as Ctrl-C does; a stopped loop's reason names it
+    raise KeyboardInterrupt("SIGTERM")
 
 
 def _interrupted_code():

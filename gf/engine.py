@@ -186,10 +186,11 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
                 "launch() must yield a gf.launch.Finished for every evaluation it is given. They are left "
                 "to evaluate: rerun the same command once the launcher is fixed")
         completed = True
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
         context.stopping.set()
+        how = f" ({error})" if str(error) else ""  # (SIGTERM)
         raise Interrupted(
-            f"interrupted after {ok + failed} of {len(evaluations)} evaluations; "
+            f"interrupted{how} after {ok + failed} of {len(evaluations)} evaluations; "
             "rerun the same command to resume"
         ) from None
     finally:
@@ -847,7 +848,10 @@ def run_loop(conn, settings, context, progress=None):
         status = "done"
         return summary
     except BaseException as error:
-        failure = (str(error).strip().splitlines() or [type(error).__name__])[0][:500]
+        if isinstance(error, KeyboardInterrupt):  # while breeding: Ctrl-C, or SIGTERM (see gf.cli)
+            failure = f"interrupted ({str(error) or 'Ctrl-C'}); rerun the same command to resume"
+        else:
+            failure = (str(error).strip().splitlines() or [type(error).__name__])[0][:500]
         # refused before it bred anything (a metric nothing is scored by...): a loop with no groups leaves no row
         refused = isinstance(error, InputError) and not conn.execute(
             "SELECT 1 FROM groups WHERE loop_id = ? LIMIT 1", (loop_id,)).fetchone()

@@ -160,6 +160,11 @@ SUCCESS_TARGET, SUCCESS_DAMPING = 0.1, 1.0
 #: they spread, and a param without bounds would go on to any size (on the suite it grew at most
 #: 160-fold, once).
 GROWTH_TARGET, GROWTH_DAMPING, MAX_GROWTH = 0.2, 0.1, 1000.0
+#: Both sides of the sample-success rule act only on a batch with at least this share of a
+#: population's children scored. With 3 of 16 scored (the others' runs failed), 2 of 2 beating the
+#: child at the mean grew the step by the most allowed at once, beyond 319 numeric params where
+#: nothing shrinks it again: every later child was a random point in the box, and a loop's best stopped.
+RULE_SHARE = 0.5
 #: A model's optimum beyond a strict bound (``x > 0``) stops this many steps (sigma * scale)
 #: inside it; beyond any other bound, on it.
 CLIP_MARGIN = 0.1
@@ -182,7 +187,7 @@ ELITE_GENERATIONS = 5
 MAX_STRENGTH = 2.0
 #: Part of every replay's chain key (see :mod:`gf_plugins_builtin.replay`): a change to how the
 #: strategy is updated must change it, or a process would resume from a state the old rules left.
-REPLAY_VERSION = 4
+REPLAY_VERSION = 5
 #: Types sampled in their own units; other numeric types (plugins') move through their
 #: ``gf_mutate`` implementation around the strategy's mean (a log-scale type in log space).
 OWN_UNITS = {"float", "int", "real_0", "real_1"}
@@ -422,6 +427,7 @@ class EvolutionBreeder(Breeder):
     name = "default"
     description = ("an evolution strategy (sep-CMA-ES) guided by a model of the scores, replayed from every "
                    "recorded generation; steps scaled to each parameter; population you choose")
+    uses_top = False  # it learns from every scored group; the best one is each child's parent
 
     def breed(self, request):
         rng = request.rng
@@ -573,7 +579,11 @@ class EvolutionBreeder(Breeder):
         """One generation's update from ``members``, the ``(values, score)`` of one batch."""
         strategy = state.strategy
         ranked = sorted(members, key=lambda member: member[1], reverse=not minimize)
-        success = self._success(strategy, state.own, state.rounded, members, minimize) if state.own else None
+        # a batch only partly scored (children whose runs failed, a generation evaluated in part
+        # by hand or still being scored by another loop) says too little of how often children
+        # beat the mean: 2 of 2 grew the step 1,000-fold for good (see :data:`RULE_SHARE`)
+        enough = len(members) >= RULE_SHARE * strategy.lam
+        success = self._success(strategy, state.own, state.rounded, members, minimize) if state.own and enough else None
         own_best = ranked[0]
         elite = None
         for member in state.bests:  # the best of the last ELITE_GENERATIONS batches, the latest among equals

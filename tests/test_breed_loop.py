@@ -71,6 +71,17 @@ def test_breed_without_command_prints_child_ids(backtest_db, run_gf):
     assert store.group_parents(conn, children[0]) == [1] or store.group_parents(conn, children[0]) == [1, 1]
 
 
+def test_top_with_the_default_breeder_is_warned_of(backtest_db, run_gf):
+    """The default breeder learns from every scored group: --top (the original's --topN) changed nothing,
+    silently. Given, it is warned of; left at its default, or with a breeder that uses it, it is not."""
+    warning = "warning: --top 1 is not used by the default breeder: it learns from every scored group"
+    given = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--top", "1", "--population", "2")
+    assert given.exit_code == 0 and given.stderr.startswith(warning)
+    for args in ([], ["--top", "1", "--breeder", "ga"]):
+        quiet = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--population", "2", *args)
+        assert quiet.exit_code == 0 and "warning: --top" not in quiet.stderr
+
+
 def test_a_generation_bred_but_never_scored_does_not_block_the_default_breeder(backtest_db, run_gf):
     # a loop gives the default breeder a history; at population 2 its first children are all proposals
     # (a model's optimum, the strategy's mean), the same on every call for the same scores
@@ -445,10 +456,11 @@ def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path
     process.send_signal(stop)  # SIGTERM (timeout, systemd, a batch scheduler) stops gf as Ctrl-C does
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == (143 if stop == signal.SIGTERM else 130)  # 128 + the signal, as shells report
-    assert stderr.splitlines()[-1].startswith("error: interrupted after ")
+    said = "interrupted (SIGTERM) after " if stop == signal.SIGTERM else "interrupted after "
+    assert stderr.splitlines()[-1].startswith(f"error: {said}")
     assert stderr.splitlines()[-1].endswith("rerun the same command to resume")
     [(status, reason)] = conn.execute("SELECT status, reason FROM loops").fetchall()
-    assert status == "stopped" and reason.startswith("interrupted after ")
+    assert status == "stopped" and reason.startswith(said)
     assert conn.execute("SELECT count(*) FROM runs WHERE status = 'failed'").fetchone() == (0,)
 
     result = run_gf(*args)
@@ -641,3 +653,27 @@ def test_a_resumed_loop_waits_for_the_pairs_another_gf_is_evaluating(tmp_path, r
     assert digests(db_path) == digests(reference)
     assert "generation 1/2 (resumed): waiting for 8 evaluation(s) another gf is running now" in stderr
     assert pairs_evaluated_twice(db_path) == []
+
+
+@pytest.mark.parametrize("message, reason", [("SIGTERM", "interrupted (SIGTERM); rerun the same command to resume"),
+                                             ("", "interrupted (Ctrl-C); rerun the same command to resume")])
+def test_a_loop_stopped_while_breeding_says_by_what(load_text, db_path, monkeypatch, message, reason):
+    """Stopped while breeding (not evaluating), a loop's reason was the bare "KeyboardInterrupt", SIGTERM
+    (a batch scheduler, systemd) included: it names the signal and what to do."""
+    from gf import GeneticFuckery
+    from gf_plugins_builtin.evolution import EvolutionBreeder
+
+    load_text("x = 5.0\n")
+    breed, calls = EvolutionBreeder.breed, []
+
+    def stopped_second_time(self, request):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt(message) if message else KeyboardInterrupt
+        return breed(self, request)
+
+    monkeypatch.setattr(EvolutionBreeder, "breed", stopped_second_time)
+    with pytest.raises(KeyboardInterrupt):
+        GeneticFuckery(dbfile=db_path).evolve(lambda params, dataset: {"m": {"v": -(params.x - 1) ** 2}},
+                                              metric="v", generations=3, population=4, seed=1, datasets=["a"])
+    assert store.connect(db_path).execute("SELECT status, reason FROM loops").fetchall() == [("stopped", reason)]

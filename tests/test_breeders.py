@@ -1025,6 +1025,40 @@ def test_default_children_share_no_list_with_each_other_or_the_breeders_tables()
         list(reversed(value)) for value in lists]  # bred again: the same children as before the change
 
 
+def test_default_step_is_not_grown_by_a_generation_scored_only_in_part(monkeypatch):
+    """A generation with only 3 of its 16 children scored (the others' runs failed), 2 of them better
+    than the child at the mean: beyond 319 params the step used to grow by the most allowed at once
+    and never shrink again (every later child a random point in the box, the loop's best stuck). The
+    rule now waits for half a population: the next samples spread exactly as without the rule, while
+    the same 3 with 13 more scored alike still grow it."""
+    from gf_plugins_builtin import evolution
+
+    names = [f"x{i}" for i in range(320)]
+    bounds = {n: (-100.0, 100.0) for n in names}
+
+    def spread(rule, scored):
+        monkeypatch.setattr(evolution, "GROWTH_TARGET", 0.2 if rule else 1.0)  # 1: never grows
+        params, batches, scores = {1: {n: 1.0 for n in names}}, [[1]], {1: 320.0}
+        for generation in (1, 2):
+            children = default_children(params, batches, scores, population=16, seed=generation, bounds=bounds)
+            batches.append([])
+            for number, child in enumerate(children[:16 if generation == 1 else scored]):
+                group = generation * 1000 + number
+                params[group] = child.params
+                # the sphere around 0 in generation 1; in generation 2 the child at the mean (the second)
+                # scores worst, the others better
+                scores[group] = (sum(v * v for v in child.params.values()) if generation == 1
+                                 else 1e6 if number == 1 else float(number))
+                batches[-1].append(group)
+        samples = [c.params for c in default_children(params, batches, scores, population=16, seed=3,
+                                                      bounds=bounds)[2:]]
+        return math.sqrt(statistics.mean(v[n] ** 2 for v in samples for n in names))
+
+    assert spread(True, 3) == spread(False, 3)
+    grown, kept = spread(True, 16), spread(False, 16)
+    assert grown > 2 * kept, (grown, kept)  # 59 (uniform in [-100, 100]: 57.7) and 23
+
+
 def test_default_step_grows_only_so_far_under_noise_alone():
     """Scored by noise alone, about half the children beat the one at the mean in every generation,
     however wide they spread: the step grows to at most 1,000 times its starting size, so params

@@ -163,7 +163,7 @@ def test_stopping_gf_stops_the_commands_running_on_the_workers(cluster, workdir,
         time.sleep(0.1)
     gf.send_signal(signal.SIGTERM)
     _, stderr = gf.communicate(timeout=60)
-    assert gf.returncode == 143 and "interrupted after 0 of 2 evaluations" in stderr
+    assert gf.returncode == 143 and "interrupted (SIGTERM) after 0 of 2 evaluations" in stderr
     deadline = time.time() + 15
     while _commands_running(marker):  # the workers kill them, well before their 30 s are up
         assert time.time() < deadline, "the commands ran on after gf stopped"
