@@ -112,6 +112,9 @@ class GfGroup(click.Group):
             where = getattr(getattr(error, "ctx", None), "command_path", None)
             hint = f"; see `{where} --help`" if where else ""
             message = error.format_message().rstrip(".")
+            misplaced = self._misplaced(error, args)
+            if misplaced:  # `gf --db x.db loops`: an option of the command given before it
+                message, hint = misplaced, ""
             for spelt, legacy in _LEGACY_SPELT.items():  # gf-breeder-auto --topN abc: name --topN, as typed
                 message = message.replace(f"'{spelt}'", f"'{legacy}'")
             if message.rstrip(")").endswith("?") and hint:  # "(Did you mean ...?)" reads badly before "; see"
@@ -122,6 +125,20 @@ class GfGroup(click.Group):
             click.echo("error: interrupted; rerun the same command to resume", err=True)
             sys.exit(_interrupted_code())
         sys.exit(code if isinstance(code, int) else 0)
+
+    def _misplaced(self, error, args):
+        """What to say when ``error`` is an option this group does not know but the command after it
+        does (``gf --db x.db loops``); else ``None``."""
+        ctx = getattr(error, "ctx", None)
+        if not isinstance(error, click.NoSuchOption) or ctx is None or ctx.command is not self:
+            return None
+        words = list(sys.argv[1:] if args is None else args)
+        name = next((word for word in words if word in self.commands), None)
+        command = self.commands.get(name)
+        if command is None or not any(error.option_name in param.opts for param in command.params):
+            return None
+        return (f"{error.option_name} is an option of `{ctx.command_path} {name}`: give it after the command "
+                f"(`{ctx.command_path} {name} {error.option_name} ...`)")
 
     def invoke(self, ctx):
         try:
@@ -445,6 +462,18 @@ def _given(option):
     return click.get_current_context().get_parameter_source(option) == click.core.ParameterSource.COMMANDLINE
 
 
+def _last_loops_metric(conn, db_path):
+    """The newest breed loop's metric, for a command given no ``--metric`` (said on stderr), as
+    ``gf report`` and ``gf plot`` take it; with no loop, the error asks for one."""
+    from gf import metrics, reports
+
+    found = reports.last_loop_metric(conn)
+    if found is None:
+        metrics.resolve(None)  # raises: no metric, pass --metric NAME ...
+    click.echo(f"note: ranked by {found[0].name!r}, the last breed loop's metric (--metric to choose)", err=True)
+    return found[0]
+
+
 def _direction(conn, metric, minimize):
     """Whether lower is better (see :func:`gf.metrics.direction`), saying so when a loop decided it."""
     from gf import metrics
@@ -673,11 +702,15 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
 @click.option("--dataset", "only_dataset", help="Only this dataset.")
 @click.option("--algo", help="Only results of this algo.")
 def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset, algo):
-    """Show the best groups of every dataset by a metric (the original gf-top)."""
+    """Show the best groups of every dataset by a metric (the original gf-top).
+
+    Without --metric: the last breed loop's metric, as `gf report` takes it.
+    """
     from gf import metrics
 
-    metric = metrics.resolve(metric_spec, sql_file=metric_sql, algo=algo)
+    metric = metrics.resolve(metric_spec, sql_file=metric_sql, algo=algo) if metric_spec or metric_sql or algo else None
     conn = open_db(db_path)
+    metric = metric or _last_loops_metric(conn, db_path)
     metrics.require_known(conn, metric, db_path)
     minimize = _direction(conn, metric, minimize)
     if only_dataset is not None:  # '' too: no run is on it (else every dataset would show)
@@ -711,11 +744,13 @@ def best(db_path, metric_spec, metric_sql, minimize, as_json, count, datasets_al
     """The best groups over every dataset: mean score, among the groups scored on the most datasets.
 
     What GeneticFuckery.best() and top() (without a dataset) return; `gf top` ranks per dataset.
+    Without --metric: the last breed loop's metric, as `gf report` takes it.
     """
     from gf import engine, metrics, reports
 
-    metric = metrics.resolve(metric_spec, sql_file=metric_sql)
+    metric = metrics.resolve(metric_spec, sql_file=metric_sql) if metric_spec or metric_sql else None
     conn = open_db(db_path)
+    metric = metric or _last_loops_metric(conn, db_path)
     minimize = _direction(conn, metric, minimize)
     datasets = engine.select_datasets(conn, datasets_allow, datasets_deny, db_path)
     left_out = {}

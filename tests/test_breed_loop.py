@@ -61,6 +61,19 @@ def test_full_loop_over_the_example_backtest(backtest_db, run_gf):
     assert len(top) == 3
 
 
+def test_top_and_best_without_a_metric_take_the_last_loops(backtest_db, run_gf):
+    """As `gf report` and `gf plot` do: the newest loop's metric, said on stderr; before any loop, asked for."""
+    assert run_gf("best", "--db", backtest_db).stderr.startswith("error: no metric: pass --metric NAME")
+    assert run_gf("breed", "--db", backtest_db, "--metric", "profit", "--population", "2", "--loop", "1",
+                  BACKTEST).exit_code == 0
+    note = "note: ranked by 'profit', the last breed loop's metric (--metric to choose)\n"
+    for command in ("top", "best"):
+        plain = run_gf(command, "--db", backtest_db, "--json")
+        assert plain.exit_code == 0 and plain.stderr == note
+        assert json.loads(plain.stdout) == json.loads(
+            run_gf(command, "--db", backtest_db, "--json", "--metric", "profit").stdout)
+
+
 def test_breed_without_command_prints_child_ids(backtest_db, run_gf):
     result = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--breeder", "classic", "--top", "1",
                     "--json")
