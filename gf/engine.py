@@ -842,6 +842,15 @@ def run_loop(conn, settings, context, progress=None):
             if pairs and failed and not ok:  # (none at all: another gf evaluates them)
                 raise AllFailed(all_failed_message(conn, children, f"of generation {generation}",
                                                    context.function is not None))
+            if pairs and failed:
+                lacking = failed_datasets(conn, children)
+                if lacking:  # its children can never rank with the groups scored on every dataset
+                    import shlex
+
+                    _warn(progress, f"generation {generation}: " + all_failed_message(
+                        conn, children, f"on {', '.join(map(repr, lacking))}", context.function is not None,
+                        datasets=lacking) + f" there (`gf runs --dataset {shlex.quote(lacking[0])} --last 5`): the "
+                        "children rank below every group scored on all datasets")
             if patience_ends(summary[-1]["best"]):
                 status = "done"
                 return summary
@@ -899,15 +908,26 @@ def _summary(conn, settings, generation, children, ok, failed):
     }
 
 
-def all_failed_message(conn, groups, which, function=False):
+def failed_datasets(conn, groups):
+    """The datasets on which every run of ``groups`` failed (and some ran), in the order first run."""
+    marks = ",".join("?" * len(groups))
+    return [dataset for (dataset,) in conn.execute(
+        f"SELECT dataset FROM runs WHERE group_id IN ({marks}) AND dataset IS NOT NULL GROUP BY dataset "
+        "HAVING sum(status = 'failed') > 0 AND sum(status = 'ok') = 0 ORDER BY min(id)", groups)]
+
+
+def all_failed_message(conn, groups, which, function=False, datasets=None):
     """Why every evaluation ``which`` ("of generation 3") failed, with the last error seen
-    (``function``: the evaluations called a Python function, not a command). If the database file
-    was deleted or replaced meanwhile, that is why: :class:`gf.errors.StoreError` says so instead."""
+    (``function``: the evaluations called a Python function, not a command; ``datasets``: only runs on
+    these). If the database file was deleted or replaced meanwhile, that is why:
+    :class:`gf.errors.StoreError` says so instead."""
     store.require_same_file(conn)
     marks = ",".join("?" * len(groups))
+    only = f" AND dataset IN ({','.join('?' * len(datasets))})" if datasets else ""
     row = conn.execute(
-        f"SELECT exit_code, error FROM runs WHERE group_id IN ({marks}) AND status = 'failed' ORDER BY id DESC LIMIT 1",
-        groups,
+        f"SELECT exit_code, error FROM runs WHERE group_id IN ({marks}) AND status = 'failed'{only} "
+        "ORDER BY id DESC LIMIT 1",
+        [*groups, *(datasets or [])],
     ).fetchone()
     detail = ""
     if row:

@@ -690,3 +690,26 @@ def test_a_loop_stopped_while_breeding_says_by_what(load_text, db_path, monkeypa
         GeneticFuckery(dbfile=db_path).evolve(lambda params, dataset: {"m": {"v": -(params.x - 1) ** 2}},
                                               metric="v", generations=3, population=4, seed=1, datasets=["a"])
     assert store.connect(db_path).execute("SELECT status, reason FROM loops").fetchall() == [("stopped", reason)]
+
+
+def test_a_dataset_every_child_failed_on_is_warned_of(tmp_path, db_path, load_text, run_gf):
+    """A data feed down for one dataset: the loop went on printing only "4 failed", though none of its
+    children could rank with the groups scored on every dataset. Each such generation now says which
+    dataset, the last error there and where to look."""
+    program = tmp_path / "p.py"
+    program.write_text("import os, sys\nfrom gf import GeneticFuckery\ng = GeneticFuckery()\n"
+                       "if sys.argv[1] == 'AMD' and int(os.environ['GF_PARAM_GROUP']) > 1:\n"
+                       "    sys.exit('AMD feed down')\n"
+                       "g.record({'bt': {'profit': -(g.x - 1.0) ** 2}}, 'bt')\n")
+    load_text("x = 3.0\n")
+    command = f"{sys.executable} {program} {{}}"
+    assert run_gf("run", "--db", db_path, command, "SPY", "AMD").exit_code == 0
+    result = run_gf("breed", "--db", db_path, "--metric", "profit", "--population", "4", "--loop", "2", command)
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: generation {g}: every evaluation on 'AMD' failed; last error (exit 1): AMD feed "
+                        "down; check the command there (`gf runs --dataset AMD --last 5`): the children rank below "
+                        "every group scored on all datasets" for g in (1, 2)]
+    healthy = run_gf("breed", "--db", db_path, "--metric", "profit", "--population", "4", "--loop", "1",
+                     "--datasets-deny", "AMD", command)
+    assert healthy.exit_code == 0 and "warning:" not in healthy.stderr
