@@ -114,17 +114,20 @@ def _save(figure, canvas_class, output):
 # -- progress -----------------------------------------------------------------------
 
 
-def progress_series(conn, metric, *, minimize=False, datasets=None):
+def progress_series(conn, metric, *, minimize=False, datasets=None, loop=None):
     """``{dataset: [(generation, best, median, count)]}``, generations ascending.
 
     Every group's score on a dataset (its best run) is put in its group's
     generation; loaded groups (no generation) count as generation 0. Generations of
-    different breed loops with the same number are pooled. Datasets without any
-    scored group are left out.
+    different breed loops with the same number are pooled, unless ``loop`` (a loop's id)
+    picks one: then only its groups, and the loaded ones. Datasets without any scored
+    group are left out.
     """
     datasets = list(datasets) if datasets else store.datasets(conn)
+    only = "" if loop is None else " WHERE loop_id = ? OR generation IS NULL"
     generation_of = {
-        group: generation or 0 for group, generation in conn.execute("SELECT id, generation FROM groups")
+        group: generation or 0
+        for group, generation in conn.execute(f"SELECT id, generation FROM groups{only}", () if loop is None else (loop,))
     }
     series = {}
     for dataset in datasets:
@@ -146,7 +149,7 @@ def progress_series(conn, metric, *, minimize=False, datasets=None):
 LEGEND_INSIDE = 24
 
 
-def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, height=6, dpi=100):
+def progress(conn, metric, output, *, minimize=False, datasets=None, loop=None, width=10, height=6, dpi=100):
     """Plot the best (solid) and median (dashed) score of every generation, per dataset; write a PNG.
 
     :param conn: an open gf database connection.
@@ -155,6 +158,8 @@ def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, h
         none: PNG).
     :param minimize: lower scores are better (the best of a generation is its minimum).
     :param datasets: only these datasets (default: every dataset with runs).
+    :param loop: only this breed loop's generations (its id, see ``gf loops``; default: every loop's,
+        generation N of each pooled), with the loaded groups.
     :param width: figure width in inches (the PNG is ``width * dpi`` pixels wide).
     :param height: figure height in inches.
     :param dpi: pixels per inch.
@@ -164,7 +169,7 @@ def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, h
     """
     _format(output)  # refused before any work
     Figure, Canvas, matplotlib = _matplotlib()
-    series = progress_series(conn, metric, minimize=minimize, datasets=datasets)
+    series = progress_series(conn, metric, minimize=minimize, datasets=datasets, loop=loop)
     if not series:
         raise _nothing_scored(conn, metric, list(datasets) if datasets else store.datasets(conn))
     from matplotlib.lines import Line2D
@@ -207,7 +212,8 @@ def progress(conn, metric, output, *, minimize=False, datasets=None, width=10, h
     axes.set_xlabel("generation (0: loaded groups)")
     axes.set_ylabel(_in_units(f"score: {metric.name}", unit))
     groups = sum(point[3] for points in series.values() for point in points)
-    title = _wrap(f"{metric.name} per generation, best and median ({metrics.better(minimize)}; "
+    title = _wrap(f"{metric.name} per generation{'' if loop is None else f' of loop {loop}'}, best and median "
+                  f"({metrics.better(minimize)}; "
                   f"{groups} group scores on {len(series)} dataset{'s' if len(series) != 1 else ''})", width)
     if len(handles) <= LEGEND_INSIDE:
         axes.set_title(title)

@@ -317,3 +317,35 @@ def test_scores_near_the_largest_float_are_drawn_in_units_of_a_power_of_ten(load
         assert drawn.returncode == 0, drawn.stderr
         assert drawn.stdout == f"{output}\n"
         assert output.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_progress_of_one_loop_leaves_the_others_out(tmp_path):
+    """Two loops' generation N were pooled into one point (a blown-up generation of one looked like
+    everyone's): --loop picks one, with the loaded groups as generation 0; an unknown loop is refused."""
+    path = tmp_path / "two.db"
+    (tmp_path / "start.js").write_text(START)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["load", "--db", str(path), str(tmp_path / "start.js")]).exit_code == 0
+    for seed in (1, 2):  # another seed: another loop
+        GeneticFuckery(dbfile=str(path)).evolve(objective, metric="value", minimize=True, generations=2,
+                                                population=6, datasets=["a"], seed=seed)
+    conn = store.connect(str(path))
+    assert [row[0] for row in conn.execute("SELECT id FROM loops")] == [1, 2]
+    metric = metrics.resolve("value")
+    pooled = plots.progress_series(conn, metric, minimize=True)["a"]
+    assert [(point[0], point[3]) for point in pooled] == [(0, 1), (1, 12), (2, 12)]
+    for loop in (1, 2):
+        own = {group for (group,) in conn.execute("SELECT id FROM groups WHERE loop_id = ?", (loop,))}
+        scores = {row.group: row.score for row in metric.rank(conn, dataset="a", minimize=True) if row.group in own}
+        points = plots.progress_series(conn, metric, minimize=True, loop=loop)["a"]
+        assert [(point[0], point[3]) for point in points] == [(0, 1), (1, 6), (2, 6)]
+        assert min(point[1] for point in points[1:]) == min(scores.values())
+    output = tmp_path / "loop2.png"
+    result = runner.invoke(cli, ["plot", "progress", "--db", str(path), "--loop", "2", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert_picture(output, 1000, 600)
+    missing = runner.invoke(cli, ["plot", "progress", "--db", str(path), "--loop", "3", "-o", str(tmp_path / "x.png")])
+    assert missing.exit_code == 2 and missing.stderr == (
+        f"error: --loop 3: {path} has no such breed loop; loops: 1, 2 (see `gf loops`)\n")
+    assert not (tmp_path / "x.png").exists()
+    conn.close()
