@@ -380,9 +380,14 @@ def test_a_new_process_resumes_from_the_state_saved_in_the_database(tmp_path, mo
     full = children(db, tmp_path, 7, fresh=True)
     assert read == [1] + [g for generation in range(1, 7) for g in generation_of(db, generation)]  # everything
     assert resumed == full
-    # the same after more generations with other settings' states saved in between
+    # the same after more generations, with another population's state saved in the database since
     evolve(db, 2, seed=2)
-    children(db, tmp_path, 3, fresh=False, population=9)
+    conn = store.connect(db, create=False)
+    engine.breed_generation(conn, metric=ResultMetric("loss"), breeder=plugins.get_breeders()["default"],
+                            datasets=["a"], top=6, population=9, minimize=True, rng=random.Random(1), generation=500)
+    conn.close()
+    newest = json.loads(saved_states(db)[-1][2])["strategy"][evolution._STRATEGY_FIELDS.index("lam")]
+    assert len(saved_states(db)) == store.REPLAY_STATES_KEPT and newest == 9
     assert children(db, tmp_path, 3, saved=True, fresh=False) == children(db, tmp_path, 3, fresh=True)
 
 
