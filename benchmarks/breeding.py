@@ -28,9 +28,12 @@ gf keeps in the process what the generations before read: the params it decoded
 (``gf.values``) and where the default breeder's replay left off
 (``gf_plugins_builtin.replay``), so a loop's later generations replay only what is new:
 those are the ``warm`` rows (as in ``gf breed --loop``). ``cold`` rows empty both first:
-the first generation of a process, as every ``gf breed`` run by hand or with the print
-launcher is, which replays every generation. (With a gf that keeps neither, both are the
-same.)
+the first generation of a process, as every ``gf breed`` run by hand, by cron or with the
+print launcher is, which resumes from the replay state the generation before saved in the
+database (table ``replay_states``) and replays only the generation scored since; ``cold,
+nothing saved`` rows also delete the saved states, and replay every generation (the first
+generation after upgrading gf; before gf saved states, every cold generation). (With a gf
+that keeps nothing, all are the same.)
 
 One more generation of each breeder runs with every step wrapped in a timer
 (exclusive times: a step's time excludes the steps it calls) to show where the time
@@ -77,6 +80,8 @@ PROFILE_TOP = 10
 SEED = 20240601
 
 BREEDERS = ("default", "ga", "classic")
+#: The cold case without the replay states a generation before saved in the database.
+NOTHING_SAVED = "cold, nothing saved"
 #: Breeders that take ``population`` (classic decides its own).
 POPULATION_BREEDERS = ("default", "ga")
 
@@ -206,14 +211,24 @@ def forget_values():
     replay.forget()
 
 
-def breed_once(db, breeder_name, seed, breeder=None, cold=False):
+def forget_saved(conn):
+    """Delete the replay states saved in the database (when this gf saves them): the first generation
+    bred after gf was upgraded to one that saves them, or on a database whose states were deleted."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'replay_states'").fetchone():
+        conn.execute("DELETE FROM replay_states")
+
+
+def breed_once(db, breeder_name, seed, breeder=None, cold=False, saved=True):
     """Breed one generation on ``db``; return ``(seconds, children, discarded)``.
 
     :param cold: empty gf's cache of decoded group values first.
+    :param saved: without it, also delete the replay states saved in ``db``.
     """
     if cold:
         forget_values()
     conn = store.connect(db)
+    if not saved:
+        forget_saved(conn)
     (generation,) = conn.execute("SELECT coalesce(max(generation), 0) + 1 FROM groups").fetchone()
     breeder = breeder or plugins.get_breeders()[breeder_name]
     start = time.perf_counter()
@@ -227,21 +242,23 @@ def breed_once(db, breeder_name, seed, breeder=None, cold=False):
 
 
 def time_breeders(base, workdir, runs, seed_base, warmup=True, cold=("default",)):
-    """``{(breeder, "warm" or "cold"): [(seconds, children, discarded)]}``: interleaved generations,
-    each on a fresh copy; ``cold`` lists the breeders also timed from an empty value cache.
+    """``{(breeder, "warm", "cold" or NOTHING_SAVED): [(seconds, children, discarded)]}``: interleaved
+    generations, each on a fresh copy; ``cold`` lists the breeders also timed from an empty value cache,
+    with and without the replay states saved in the database.
 
     With ``warmup``, a first round (imports, plugin registries, page cache) is not kept; else an untimed
     generation of the default breeder goes first (what a loop's generation before would have read and
     replayed). A cold generation goes last in its round, so the warm ones find what it read and replayed.
     """
-    cases = [(name, "warm") for name in BREEDERS] + [(name, "cold") for name in cold]
+    cases = ([(name, "warm") for name in BREEDERS] + [(name, "cold") for name in cold]
+             + [(name, NOTHING_SAVED) for name in cold])
     samples = {case: [] for case in cases}
     if not warmup:
         breed_once(fresh_copy(base, workdir, "timed.db"), "default", seed_base - 1)
     for run in range(runs + warmup):
         for name, cache in cases:
             db = fresh_copy(base, workdir, "timed.db")
-            sample = breed_once(db, name, seed_base + run, cold=cache == "cold")
+            sample = breed_once(db, name, seed_base + run, cold=cache != "warm", saved=cache != NOTHING_SAVED)
             if run >= warmup:
                 samples[(name, cache)].append(sample)
     return samples
@@ -301,7 +318,7 @@ class _TimedBreeder:
         self.breed = timer.wrap("breed(): breeder code", breeder.breed)
 
 
-def breakdown(db, breeder_name, seed, cold=False):
+def breakdown(db, breeder_name, seed, cold=False, saved=True):
     """One instrumented generation: ``(total seconds, {phase: seconds}, {phase: calls})``."""
     timer = PhaseTimer()
     history = "breed(): reading stored params (request.values, request.history(); the parents' too)"
@@ -330,7 +347,7 @@ def breakdown(db, breeder_name, seed, cold=False):
         plugins.first_result = _timed_first_result(timer, plugins.first_result)
     try:
         breeder = _TimedBreeder(plugins.get_breeders()[breeder_name], timer)
-        total, _children, _discarded = breed_once(db, breeder_name, seed, breeder, cold=cold)
+        total, _children, _discarded = breed_once(db, breeder_name, seed, breeder, cold=cold, saved=saved)
     finally:
         for module, attribute, original in originals:
             setattr(module, attribute, original)
@@ -447,7 +464,10 @@ def render(report):
         "`warm`: gf already holds what the generations before read (decoded group values, `gf.values`, and"
         " where the default breeder's replay left off, `gf_plugins_builtin.replay`), as in the later"
         " generations of `gf breed --loop`; `cold`: both emptied first, as in the first generation of a process"
-        " (every `gf breed` run by hand or with the print launcher), which replays every generation."
+        " (every `gf breed` run by hand, by cron or with the print launcher), which resumes from the replay state"
+        " the generation before saved in the database (`replay_states`) and replays only the generation scored"
+        f" since; `{NOTHING_SAVED}`: the same with no state saved (the first generation after upgrading gf, or"
+        " after the states were deleted), which replays every generation."
         + ("" if report["value_cache"] else " This gf has no such cache: both are the same."),
         "",
         "| breeder | stored groups (generations) | values | children / generation | s / generation | children / s |",
@@ -540,6 +560,8 @@ def main():
         db, groups, _generations = grown[-1]
         breakdowns[f"default, {groups:,} groups, cold"] = breakdown(fresh_copy(db, workdir, "timed.db"), "default",
                                                                    3000, cold=True)
+        breakdowns[f"default, {groups:,} groups, {NOTHING_SAVED}"] = breakdown(
+            fresh_copy(db, workdir, "timed.db"), "default", 3000, cold=True, saved=False)
         breed_once(fresh_copy(db, workdir, "timed.db"), "default", 2999)
         profiles[f"default, {groups:,} groups, warm"] = profile(fresh_copy(db, workdir, "timed.db"), "default", 3000)
         profiles[f"default, {groups:,} groups, cold"] = profile(fresh_copy(db, workdir, "timed.db"), "default", 3000,

@@ -60,6 +60,9 @@ class BreedRequest:
         and the types' bounds (``None`` where open).
     :ivar strict_bounds: ``{name: (low is strict, high is strict)}``: whether a bound in
         :attr:`bounds` comes from a strict constraint (``x > 0``), which its own value breaks.
+    :ivar saved_replays: where a breeder that replays the history may save its state between
+        processes, by a key naming exactly what it replayed (a :class:`SavedReplays`; ``None`` where
+        the request was built without it).
     :ivar attempt: 0 on the first call for a generation; 1, 2... when the breeder is asked
         again because children it proposed were duplicates of stored groups or broke
         constraints. A breeder whose proposals are deterministic (a model's optimum) should
@@ -87,6 +90,7 @@ class BreedRequest:
     bounds: dict = field(default_factory=dict)
     strict_bounds: dict = field(default_factory=dict)
     attempt: int = 0
+    saved_replays: object = None
     _mutators: object = field(default=None, repr=False, compare=False)
 
     def mutate(self, name, value, sigma, rate):
@@ -96,6 +100,25 @@ class BreedRequest:
         mutated = self._mutators(param_type=self.types.for_param(name), value=value, sigma=sigma, rate=rate,
                                  rng=self.rng)
         return value if mutated is None else mutated
+
+
+class SavedReplays:
+    """Replay states saved in the database (table ``replay_states``), for a breeder that rebuilds its
+    state from every recorded generation (the default breeder: ``gf_plugins_builtin.replay``).
+
+    A cache: ``find`` gives what was saved, ``keep`` saves and never fails (a read-only or locked
+    database keeps nothing); the breeder checks what it finds and ignores what does not check out."""
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def find(self, keys):
+        """``{key: (breeder name, state text, checksum)}`` of the saved states among ``keys`` (text)."""
+        return store.saved_replays(self._conn, keys)
+
+    def keep(self, key, breeder, state, checksum):
+        """Save ``state`` (text) under ``key``, the newest few kept; whether it was saved."""
+        return store.save_replay(self._conn, key, breeder, state, checksum)
 
 
 class Breeder:

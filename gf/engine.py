@@ -377,6 +377,7 @@ def breed_generation(conn, *, metric, breeder, datasets, top, compare=6, populat
         digests=_once(lambda: dict(conn.execute("SELECT id, digest FROM groups"))),
         bounds=breeding.bounds_of(names, constraints, types),
         strict_bounds=breeding.strict_bounds_of(names, constraints, types),
+        saved_replays=breeding.SavedReplays(conn),
     )
     dropped = 0  # discarded over every attempt, and children another gf stored first (duplicates too)
     for _ in range(3):

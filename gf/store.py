@@ -25,7 +25,7 @@ import time
 from gf.errors import GroupNotFound, StoreError
 
 #: Bump with every migration; a database with a higher version is refused.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: Seconds a connection waits for another writer before giving up.
 BUSY_TIMEOUT = 60.0
@@ -151,6 +151,21 @@ def _migrations():
         db.execute("ALTER TABLE launches ADD COLUMN host TEXT")
         db.execute("ALTER TABLE launches ADD COLUMN process_id INTEGER")
         db.execute("ALTER TABLE launches ADD COLUMN process_start INTEGER")
+
+    @migrations()
+    def m007_replay_states(db):
+        # Where the default breeder's replay of a loop's generations left off, saved under its
+        # chain key (a hash of the settings and of every replayed group's digest and score), so a
+        # new process (one `gf breed` per generation) resumes it instead of replaying every
+        # generation from the start. A cache: rows may be deleted at any time (the replay then
+        # starts from the start), and gf merge does not copy them.
+        db.execute("""CREATE TABLE replay_states (
+            key TEXT PRIMARY KEY,
+            breeder TEXT NOT NULL,
+            created TEXT NOT NULL,
+            state TEXT NOT NULL,
+            checksum TEXT NOT NULL
+        )""")
 
     return migrations
 
@@ -849,3 +864,41 @@ def datasets(conn):
             "SELECT dataset FROM runs WHERE dataset IS NOT NULL GROUP BY dataset ORDER BY min(id)"
         )
     ]
+
+
+#: Replay states kept in a database (:func:`save_replay`): the newest; each loop saves one a generation.
+REPLAY_STATES_KEPT = 8
+
+
+def saved_replays(conn, keys):
+    """``{key: (breeder, state, checksum)}`` of the saved replay states among ``keys`` (see
+    m007_replay_states); ``{}`` from a database without the table (it is a cache)."""
+    found = {}
+    keys = list(keys)
+    try:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, breeder, state, checksum in conn.execute(
+                    f"SELECT key, breeder, state, checksum FROM replay_states WHERE key IN ({marks})", chunk):
+                found[key] = (breeder, state, checksum)
+    except sqlite3.Error:
+        return {}
+    return found
+
+
+def save_replay(conn, key, breeder, state, checksum, kept=REPLAY_STATES_KEPT):
+    """Save a replay state under ``key`` (replacing one there), keeping the ``kept`` newest; whether it
+    was saved. A cache, so never an error: a read-only or locked file just keeps none, nor does a
+    connection in a transaction of its caller's (which this must not end)."""
+    if conn.in_transaction:
+        return False
+    try:
+        with transaction(conn):
+            conn.execute("INSERT OR REPLACE INTO replay_states (key, breeder, created, state, checksum) "
+                         "VALUES (?, ?, ?, ?, ?)", (key, breeder, now(), state, checksum))
+            conn.execute("DELETE FROM replay_states WHERE rowid NOT IN "
+                         "(SELECT rowid FROM replay_states ORDER BY rowid DESC LIMIT ?)", (kept,))
+    except (sqlite3.Error, StoreError):
+        return False
+    return True

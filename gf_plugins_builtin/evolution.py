@@ -8,11 +8,12 @@ how the children of every past generation scored. Discrete parameters (``_bool``
 The breeder keeps no state of its own: every generation it replays the recorded
 generations in creation order (loaded groups give the starting point, each later
 batch of groups one update), so a loop resumed after a crash, or a database merged
-from another machine, breeds exactly as if nothing had happened. Within one process
-the replay resumes where the last generation's left off when the groups and scores it
-replayed are unchanged (:mod:`gf_plugins_builtin.replay`), and reads only the groups it
-needs: a loop's generation takes as long after 150 generations as after 30 (BENCHMARKS.md,
-breeding). Why this fixes the original tool's weaknesses: every parameter moves by a
+from another machine, breeds exactly as if nothing had happened. The replay resumes
+where the last generation's left off when the groups and scores it replayed are unchanged
+(:mod:`gf_plugins_builtin.replay`; within one process, and in a new one from the state the
+last generation saved in the database), and reads only the groups it needs: a loop's
+generation takes as long after 150 generations as after 30, and the first generation of a
+new process no longer replays all 150 (BENCHMARKS.md, breeding). Why this fixes the original tool's weaknesses: every parameter moves by a
 step scaled to it (a value at 0 moves; negative values move both ways); the population
 is whatever you choose; the best group of the last five generations always takes part in selection
 (elitism, see :data:`ELITE_GENERATIONS`); gf refuses duplicates. A
@@ -97,6 +98,7 @@ on seeds 10-39, and Schwefel's function went up on both (0.174 -> 0.191 over see
 """
 
 import copy
+import json
 import math
 from itertools import accumulate, repeat
 from operator import mul, sub, truediv
@@ -352,6 +354,114 @@ class _Replay:
         return twin
 
 
+#: What a :class:`_Replay` and its :class:`Strategy` hold: a state holding anything else (a plugin's
+#: variant that adds to it) is not saved, as what it adds would be lost (see :func:`_encode`).
+_REPLAY_FIELDS = ("start", "batch_start", "config", "strategy", "probabilities", "numeric", "discrete", "bests",
+                  "own", "rounded", "local")
+_STRATEGY_FIELDS = tuple(vars(Strategy([], [], [], 2)))
+
+
+def _encode(state):
+    """A :class:`_Replay` as JSON text, to save in the database; ``None`` unless reading it back
+    (:func:`_decode`) gives exactly ``state``: every value of the same type and bit for bit."""
+    if (type(state) is not _Replay or set(vars(state)) != set(_REPLAY_FIELDS) or type(state.strategy) is not Strategy
+            or set(vars(state.strategy)) != set(_STRATEGY_FIELDS) or state.numeric is not state.strategy.names):
+        return None
+    try:
+        text = json.dumps({
+            "start": state.start, "batch_start": state.batch_start,
+            "config": [[name, kind, bounds if bounds is None else list(bounds)] for name, kind, bounds in state.config],
+            "strategy": [getattr(state.strategy, field) for field in _STRATEGY_FIELDS],
+            "probabilities": [[name, [[key, value, weight] for key, (value, weight) in table.items()]]
+                              for name, table in state.probabilities.items()],
+            "discrete": state.discrete,
+            "bests": [[values, score] for values, score in state.bests],
+            "own": state.own, "rounded": sorted(state.rounded), "local": state.local,
+        }, separators=(",", ":"))
+        return text if _same(_fields(_decode(text)), _fields(state)) else None
+    except (TypeError, ValueError, RecursionError):  # a value JSON cannot hold (a plugin's)
+        return None
+
+
+def _decode(text):
+    """The :class:`_Replay` :func:`_encode` wrote as ``text``; raises on anything incomplete or out of shape."""
+    data = json.loads(text)
+    strategy = Strategy.__new__(Strategy)
+    if len(data["strategy"]) != len(_STRATEGY_FIELDS):
+        raise ValueError("not a saved strategy")
+    strategy.__dict__.update(zip(_STRATEGY_FIELDS, data["strategy"]))
+    state = _Replay.__new__(_Replay)
+    state.start, state.batch_start = data["start"], data["batch_start"]
+    state.config = [(name, kind, bounds if bounds is None else tuple(bounds)) for name, kind, bounds in data["config"]]
+    state.strategy, state.numeric, state.discrete = strategy, strategy.names, data["discrete"]
+    state.probabilities = {name: {key: (value, weight) for key, value, weight in table}
+                           for name, table in data["probabilities"]}
+    state.bests = [(values, score) for values, score in data["bests"]]
+    state.own, state.rounded, state.local = data["own"], set(data["rounded"]), data["local"]
+    count = len(strategy.names)
+    numeric = set(strategy.names)
+    if (type(state.start) is not dict or type(state.batch_start) is not dict or type(state.local) is not bool
+            or any(len(getattr(strategy, field)) != count for field in ("mean", "scale", "path_sigma", "path_c"))
+            or state.discrete != [name for name in state.start if name not in numeric]
+            or not numeric <= state.start.keys() or set(state.probabilities) != set(state.discrete)
+            or not all(type(i) is int and 0 <= i < count for i in state.own) or not state.rounded <= set(state.own)
+            or len(state.bests) > ELITE_GENERATIONS or not all(type(values) is dict for values, _ in state.bests)):
+        raise ValueError("not a complete replay state")
+    return state
+
+
+def _fields(state):
+    """Everything a :class:`_Replay` holds, its strategy's fields included, for :func:`_same`."""
+    fields = {name: getattr(state, name) for name in _REPLAY_FIELDS}
+    fields["strategy"] = {name: getattr(state.strategy, name) for name in _STRATEGY_FIELDS}
+    return fields
+
+
+def _same(one, other):
+    """Whether two values are the same type for type (``1``, ``1.0`` and ``True`` differ; a tuple is no list)
+    and bit for bit (``-0.0`` is no ``0.0``; NaN is NaN), dicts in the same order."""
+    if type(one) is not type(other):
+        return False
+    if type(one) is float:
+        return (one == other and math.copysign(1.0, one) == math.copysign(1.0, other)) or (one != one and other != other)
+    if type(one) is list or type(one) is tuple:
+        return len(one) == len(other) and all(map(_same, one, other))
+    if type(one) is dict:
+        return list(one) == list(other) and all(_same(one[key], other[key]) for key in one)
+    return one == other  # str, int, bool, None; a set of ints
+
+
+_ENVIRONMENTS = {}
+
+
+def _environment(breeder_class, types):
+    """A fingerprint of what a replay's result depends on beyond the groups and settings: the code that
+    replays (this module, :mod:`replay` and the breeder's own module, by their bytes), the parameter
+    types, Python and the machine (its maths library); ``None`` if the code cannot be read."""
+    kinds = repr([(t.name, t.suffix, bool(t.numeric), repr(t.low), repr(t.high), type(t).__module__,
+                   type(t).__qualname__) for t in types])
+    cached = _ENVIRONMENTS.get((breeder_class, kinds))
+    if cached is not None or (breeder_class, kinds) in _ENVIRONMENTS:
+        return cached
+    import hashlib
+    import os
+    import platform
+    import sys
+
+    found = hashlib.blake2b(digest_size=20)
+    try:
+        for module in dict.fromkeys([__name__, replay.__name__, breeder_class.__module__]):
+            with open(sys.modules[module].__file__, "rb") as source:
+                found.update(source.read())
+    except (KeyError, AttributeError, TypeError, OSError):
+        _ENVIRONMENTS[(breeder_class, kinds)] = None
+        return None
+    libc = os.confstr("CS_GNU_LIBC_VERSION") if "CS_GNU_LIBC_VERSION" in getattr(os, "confstr_names", {}) else ""
+    found.update(repr((sys.version, sys.platform, platform.machine(), libc, kinds)).encode())
+    _ENVIRONMENTS[(breeder_class, kinds)] = found.hexdigest()
+    return _ENVIRONMENTS[(breeder_class, kinds)]
+
+
 def _owned(values):
     """A copy of ``{name: value}`` sharing no list or dict with it."""
     return {name: _own(value) for name, value in values.items()}
@@ -523,11 +633,16 @@ class EvolutionBreeder(Breeder):
         groups with the same scores (:mod:`gf_plugins_builtin.replay`), and reads the values of
         only the batches it replays."""
         # the breeder's class in the key: a plugin's variant (another ``_scale``, say) keeps its own
+        # the code and the machine too: a saved state (see below) was left by another process, maybe
+        # another gf; None (no state is saved) where the code cannot be read
+        environment = _environment(type(self), request.types)
         header = (REPLAY_VERSION, type(self).__module__, type(self).__qualname__, self.name, population,
-                  request.minimize, bool(request.tags))
+                  request.minimize, bool(request.tags), environment)
         keys = (replay.chain(header, batches, history, request.digests())
                 if request.digests is not None else [None] * len(batches))
-        index, state = replay.resume(keys)
+        # states saved in the database let a new process resume too (one `gf breed` a generation)
+        saved = request.saved_replays if environment is not None else None
+        index, state = replay.resume(keys, saved, _decode)
         todo = batches[index + 1:] if state is not None else []
         guess = None
         for last in (False, True):
@@ -547,7 +662,7 @@ class EvolutionBreeder(Breeder):
             # than the kept state's: replayed from the start with every param it will have
             guess, state = final, None
         if batches and not (index == len(batches) - 1 and guess is None):  # else it is kept as it is
-            replay.remember(keys[-1], state)
+            replay.remember(keys[-1], state, saved, _encode, self.name)
         return state
 
     def _fresh(self, request, guess, first, starting, population):

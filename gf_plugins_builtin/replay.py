@@ -1,7 +1,8 @@
 """What the default breeder needs to replay a database's generations without reading all of it.
 
-The default breeder (:mod:`gf_plugins_builtin.evolution`) keeps no state in the database:
-every generation it replays every scored generation from the start. Read naively, that
+The default breeder (:mod:`gf_plugins_builtin.evolution`) keeps no state of its own in the
+database (what is saved, below, is a cache): every generation it replays every scored
+generation from the start. Read naively, that
 is every stored group's params each generation, and a loop's time per generation grew
 with its history (at 1,000 params: 0.5 s at first, 1.7 s by generation 30, 13-20 s
 and about 1 GB by generation 300). Two things here keep a long loop flat:
@@ -17,9 +18,16 @@ and about 1 GB by generation 300). Two things here keep a long loop flat:
   settings) gives another key, and the replay starts from an earlier one or from the
   start. What the breeder is given is therefore the same as a full replay's, only sooner.
 
-Nothing here is written anywhere: a new process (``gf breed`` by hand, each generation of
-the print launcher) replays once from the start and keeps the result for its next
-generations.
+A new process (``gf breed`` by hand, each generation of the print launcher or of a cron job)
+has nothing kept: each state is therefore also saved in the database under its chain key
+(``request.saved_replays``, the table ``replay_states``), and a new process resumes from the
+latest saved state its chain matches, replaying only the generations after it (at 1,000
+params after 150 generations: about 7 s of replay down to the one new generation's; see
+BENCHMARKS.md, breeding). A saved state is used only if the key matches, its checksum does,
+and it decodes to a complete state (the breeder's ``decode``); the breeder saves only a state
+that its ``encode`` wrote exactly (read back, equal type for type and bit for bit). Anything
+else is ignored, and the replay starts earlier or from the start: a saved state can make a
+generation faster, never different.
 """
 
 import hashlib
@@ -102,21 +110,42 @@ def chain(header, batches, history, digests):
     return keys
 
 
-def resume(keys):
+def resume(keys, saved=None, decode=None):
     """``(index, state)``: the latest of ``keys`` whose state is kept (a copy of it: the caller
-    may change it), or ``(None, None)``."""
+    may change it), or ``(None, None)``.
+
+    With ``saved`` (a :class:`gf.breeding.SavedReplays`) and ``decode`` (text -> state, raising on
+    anything incomplete), a state saved in the database under a later key than any kept here is
+    taken instead (and kept): only if its checksum matches and it decodes."""
+    found = None, None
     with _lock:
         for index in range(len(keys) - 1, -1, -1):
             state = _states.get(keys[index]) if keys[index] is not None else None
             if state is not None:
                 _states.move_to_end(keys[index])
-                return index, state.copy()
-    return None, None
+                found = index, state.copy()
+                break
+    later = found[0] + 1 if found[0] is not None else 0
+    if saved is None or decode is None or not any(key is not None for key in keys[later:]):
+        return found
+    stored = saved.find([key.hex() for key in keys[later:] if key is not None])
+    for index in range(len(keys) - 1, later - 1, -1):
+        row = stored.get(keys[index].hex()) if keys[index] is not None else None
+        if row is None or checksum(keys[index], row[1]) != row[2]:
+            continue
+        try:
+            state = decode(row[1])
+        except Exception:  # noqa: BLE001 -- a state that does not decode is not used, whatever is wrong with it
+            continue
+        remember(keys[index], state)
+        return index, state
+    return found
 
 
-def remember(key, state):
+def remember(key, state, saved=None, encode=None, breeder=""):
     """Keep a copy of ``state`` (anything with a ``copy()`` that the caller's later changes do not
-    reach) under ``key``, the :data:`KEPT` most recent states."""
+    reach) under ``key``, the :data:`KEPT` most recent states; with ``saved`` and ``encode`` (state ->
+    text, or ``None`` for a state it cannot write exactly), also save it in the database."""
     if key is None:
         return
     kept = state.copy()
@@ -125,6 +154,15 @@ def remember(key, state):
         _states.move_to_end(key)
         while len(_states) > KEPT:
             _states.popitem(last=False)
+    if saved is not None and encode is not None:
+        text = encode(state)
+        if text is not None:
+            saved.keep(key.hex(), breeder, text, checksum(key, text))
+
+
+def checksum(key, text):
+    """The checksum a saved state's ``text`` is stored with, under its chain ``key`` (bytes)."""
+    return hashlib.blake2b(key + b"\0" + text.encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
 
 
 def forget():

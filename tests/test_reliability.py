@@ -88,7 +88,7 @@ def test_full_disk_gives_a_clear_error_and_keeps_what_was_recorded(load_text, db
     big = tmp_path / "big.js"
     big.write_text("".join(f"p{i}__value = {i}.5\n" for i in range(20000)))
     limit = os.path.getsize(db_path) + 64 * 1024
-    result = subprocess.run(["gf", "load", "--db", db_path, str(big)], capture_output=True, text=True,
+    result = subprocess.run([GF, "load", "--db", db_path, str(big)], capture_output=True, text=True,
                             preexec_fn=_limit_file_size(limit), env={**os.environ, "GF_LOAD_PLUGINS": ""})
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: {os.path.realpath(db_path)}: ")
@@ -474,7 +474,7 @@ def test_a_second_gf_run_leaves_the_pairs_a_live_gf_evaluates_to_it(load_text, d
     program = tmp_path / "slow.py"
     program.write_text("import time\nfrom gf import GeneticFuckery\ntime.sleep(2)\n"
                        "with GeneticFuckery().report() as r:\n    r['s']['v'] = 1\n")
-    command = ["gf", "run", "--db", db_path, f"{sys.executable} {program} {{}}", "d1", "d2", "d3", "-j", "2", "--json"]
+    command = [GF, "run", "--db", db_path, f"{sys.executable} {program} {{}}", "d1", "d2", "d3", "-j", "2", "--json"]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     conn = store.connect(db_path)
     deadline = time.time() + 30

@@ -60,14 +60,18 @@ def copy_db(db, tmp_path):
     return copied
 
 
-def children(db, tmp_path, seed, *, fresh, datasets=("a",), population=6, breeder=None):
+def children(db, tmp_path, seed, *, fresh, saved=False, datasets=("a",), population=6, breeder=None):
     """The values of the children one more generation of the default breeder gives, bred on a copy of
-    ``db``: its replay resumed from what this process kept, or (``fresh``) replayed from the start. As
-    JSON: bit for bit (``==`` takes ``1``, ``1.0`` and ``True`` for one value)."""
+    ``db``: its replay resumed from what this process kept, or (``fresh``) replayed from the start (nothing
+    kept, no state saved in the copy), or (``saved``) as a new process does: nothing kept, resumed from the
+    states saved in the database. As JSON: bit for bit (``==`` takes ``1``, ``1.0`` and ``True`` for one
+    value)."""
     copied = copy_db(db, tmp_path)
-    if fresh:
+    if fresh or saved:
         replay.forget()
     conn = store.connect(str(copied), create=False)
+    if fresh:
+        conn.execute("DELETE FROM replay_states")
     try:
         ids, _, _ = engine.breed_generation(conn, metric=ResultMetric("loss"),
                                             breeder=breeder or plugins.get_breeders()["default"],
@@ -349,3 +353,200 @@ def test_a_seeded_generation_is_the_same_in_every_process_after_params_were_adde
         bred.append([row[0] for row in conn.execute("SELECT digest FROM groups ORDER BY id")])
         conn.close()
     assert len(bred[0]) > 9 and bred[0] == bred[1] == bred[2] == bred[3]
+
+
+# -- replay states saved in the database: a new process resumes too -----------------------------
+
+
+def saved_states(db):
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT key, breeder, state, checksum FROM replay_states ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_new_process_resumes_from_the_state_saved_in_the_database(tmp_path, monkeypatch):
+    """One `gf breed` a generation: nothing is kept in the new process, and it replays only the batch
+    scored since the last generation was bred, from the state that generation saved; what it breeds is
+    what a replay from the start breeds, bit for bit."""
+    db = new_db(tmp_path, "a.db")
+    evolve(db, 6, seed=1)
+    assert saved_states(db) and all(breeder == "default" for _key, breeder, _state, _check in saved_states(db))
+    read = replayed_groups(monkeypatch)
+    resumed = children(db, tmp_path, 7, saved=True, fresh=False)
+    assert read == generation_of(db, 6)  # only the newest batch: the rest came from the saved state
+    read.clear()
+    full = children(db, tmp_path, 7, fresh=True)
+    assert read == [1] + [g for generation in range(1, 7) for g in generation_of(db, generation)]  # everything
+    assert resumed == full
+    # the same after more generations, with another population's state saved in the database since
+    evolve(db, 2, seed=2)
+    conn = store.connect(db, create=False)
+    engine.breed_generation(conn, metric=ResultMetric("loss"), breeder=plugins.get_breeders()["default"],
+                            datasets=["a"], top=6, population=9, minimize=True, rng=random.Random(1), generation=500)
+    conn.close()
+    newest = json.loads(saved_states(db)[-1][2])["strategy"][evolution._STRATEGY_FIELDS.index("lam")]
+    assert len(saved_states(db)) == store.REPLAY_STATES_KEPT and newest == 9
+    assert children(db, tmp_path, 3, saved=True, fresh=False) == children(db, tmp_path, 3, fresh=True)
+
+
+def breed_in_a_new_process(db, seed):
+    """The ids and values of one generation bred by `gf breed` in a process of its own, as JSON."""
+    done = subprocess.run([sys.executable, "-m", "gf", "breed", "--db", str(db), "--metric", "loss", "--minimize",
+                           "--seed", str(seed), "--population", "6"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    conn = store.connect(str(db), create=False)
+    try:
+        ids = [int(line) for line in done.stdout.split()]
+        found = values.many(conn, ids)
+        return json.dumps([found[group] for group in ids])
+    finally:
+        conn.close()
+
+
+def test_gf_breed_run_once_a_generation_breeds_what_a_full_replay_does(tmp_path):
+    """The original tool's workflow, a `gf breed` (a new process) for each generation, scored in between:
+    with the saved state, without it (deleted) and with it broken, every process breeds the same children."""
+    db = new_db(tmp_path, "a.db")
+    evolve(db, 4, seed=1)
+    for generation in range(3):
+        with_state, without, broken = (copy_db(db, tmp_path) for _ in range(3))
+        conn = sqlite3.connect(without)
+        conn.execute("DELETE FROM replay_states")
+        conn.commit()
+        conn.close()
+        conn = sqlite3.connect(broken)  # every digit 1 a 2: no longer what its checksum says
+        assert conn.execute("UPDATE replay_states SET state = replace(state, '1', '2')").rowcount >= 1
+        conn.commit()
+        conn.close()
+        bred = breed_in_a_new_process(with_state, 10 + generation)
+        assert bred == breed_in_a_new_process(without, 10 + generation) == breed_in_a_new_process(broken, 10 + generation)
+        # the next generation: this one scored
+        db = str(with_state)
+        score_newest_generation(db)
+
+
+def score_newest_generation(db):
+    conn = store.connect(db, create=False)
+    (generation,) = conn.execute("SELECT max(generation) FROM groups").fetchone()
+    ids = generation_of(db, generation)
+    conn.close()
+    for group in ids:
+        with GeneticFuckery(dbfile=db, pid=group, dataset="a") as g:
+            g.record(loss(g, "a"))
+
+
+def tamper(db, change, checksum=True):
+    """``change(state as decoded JSON)`` applied to every saved state of ``db``; with ``checksum``, the
+    checksum made to match (as the breeder would have saved it)."""
+    conn = sqlite3.connect(db)
+    for key, text in conn.execute("SELECT key, state FROM replay_states").fetchall():
+        data = json.loads(text)
+        change(data)
+        text = json.dumps(data)
+        conn.execute("UPDATE replay_states SET state = ? WHERE key = ?", (text, key))
+        if checksum:
+            conn.execute("UPDATE replay_states SET checksum = ? WHERE key = ?",
+                         (replay.checksum(bytes.fromhex(key), text), key))
+    conn.commit()
+    conn.close()
+
+
+def sigma_times_two(data):
+    field = evolution._STRATEGY_FIELDS.index("sigma")
+    data["strategy"][field] *= 2
+
+
+@pytest.mark.parametrize("damage", ["checksum", "text", "incomplete", "shape"])
+def test_a_saved_state_that_does_not_check_out_is_never_used(tmp_path, monkeypatch, damage):
+    db = new_db(tmp_path, "a.db")
+    evolve(db, 5, seed=1)
+    full = children(db, tmp_path, 3, fresh=True)
+    if damage == "checksum":  # the text is as saved, its checksum is not
+        conn = sqlite3.connect(db)
+        conn.execute("UPDATE replay_states SET checksum = '0000' || substr(checksum, 5)")
+        conn.commit()
+        conn.close()
+    elif damage == "text":  # a value changed, the checksum left as it was: it no longer matches
+        tamper(db, sigma_times_two, checksum=False)
+    elif damage == "incomplete":  # checks out, but a field is missing
+        tamper(db, lambda data: data.pop("bests"))
+    elif damage == "shape":  # checks out, but the strategy's mean does not fit its params
+        tamper(db, lambda data: data["strategy"][evolution._STRATEGY_FIELDS.index("mean")].pop())
+    read = replayed_groups(monkeypatch)
+    assert children(db, tmp_path, 3, saved=True, fresh=False) == full
+    assert read == [1] + [g for generation in range(1, 6) for g in generation_of(db, generation)]  # from the start
+
+
+def test_a_state_saved_for_other_scores_or_by_other_code_is_not_used(tmp_path, monkeypatch):
+    db = new_db(tmp_path, "a.db")
+    evolve(db, 5, seed=1)
+    # other code: another REPLAY_VERSION (or the replaying code's bytes, Python, the machine) gives other keys
+    monkeypatch.setattr(evolution, "REPLAY_VERSION", evolution.REPLAY_VERSION + 1000)
+    read = replayed_groups(monkeypatch)
+    children(db, tmp_path, 3, saved=True, fresh=False)
+    assert read[:1] == [1] and len(read) == 1 + sum(len(generation_of(db, g)) for g in range(1, 6))
+    monkeypatch.undo()
+    # a score that changed since: the states saved after it name other scores; the replay resumes before it
+    conn = store.connect(db, create=False)
+    old = conn.execute("SELECT id FROM groups WHERE generation = 3 ORDER BY id DESC LIMIT 1").fetchone()[0]
+    conn.close()
+    with GeneticFuckery(dbfile=db, pid=old, dataset="a") as g:
+        g.record({"s": {"loss": -100.0}})
+    read = replayed_groups(monkeypatch)
+    resumed = children(db, tmp_path, 4, saved=True, fresh=False)
+    assert set(generation_of(db, 3)) <= set(read)  # replayed again from before the changed score
+    assert resumed == children(db, tmp_path, 4, fresh=True)
+
+
+def test_a_database_that_cannot_keep_a_state_still_breeds(tmp_path):
+    """Saving is a cache: a database without the table (or read-only, or locked) breeds as before."""
+    db = new_db(tmp_path, "a.db")
+    evolve(db, 3, seed=1)
+    full = children(db, tmp_path, 5, fresh=True)
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE replay_states")
+    conn.commit()
+    conn.close()
+    assert children(db, tmp_path, 5, saved=True, fresh=False) == full
+    assert children(db, tmp_path, 5, fresh=False) == full  # kept in the process, though not saved
+
+
+def test_the_saved_state_is_what_a_new_process_resumes_from(tmp_path):
+    """The control for the tests above: a changed state whose checksum matches (as a breeder would have
+    saved it) is used, and changes what is bred; so the checksum is what keeps a damaged one out."""
+    db = new_db(tmp_path, "a.db")
+    evolve(db, 5, seed=1)
+    full = children(db, tmp_path, 3, fresh=True)
+    tamper(db, sigma_times_two)
+    assert children(db, tmp_path, 3, saved=True, fresh=False) != full
+
+
+def test_saved_states_are_bounded(tmp_path):
+    db = new_db(tmp_path, "a.db")
+    evolve(db, store.REPLAY_STATES_KEPT + 4, seed=1)
+    assert len(saved_states(db)) == store.REPLAY_STATES_KEPT
+
+
+def test_a_state_is_saved_only_when_it_reads_back_exactly(tmp_path):
+    """Values of every JSON type (1, 1.0 and true differ; -0.0 is no 0.0) come back as they were; a
+    state holding what JSON cannot hold exactly (a tuple in a value), or more than a replay state holds,
+    is not saved."""
+    db = new_db(tmp_path, "a.db")
+    evolve(db, 3, seed=1)
+    state = next(reversed(replay._states.values())).copy()
+    state.start["odd"] = [1, 1.0, True, None, -0.0, {"k": [2.5, "é\u2028"]}, 1e308, float("nan")]
+    state.discrete.append("odd")
+    state.probabilities["odd"] = {"'x'": (["x", -0.0], 0.25)}
+    state.bests.append(({"a": -0.0, "b": 10 ** 30}, -0.0))
+    text = evolution._encode(state)
+    assert text is not None
+    assert evolution._same(evolution._fields(evolution._decode(text)), evolution._fields(state))
+    assert not evolution._same(-0.0, 0.0) and not evolution._same(1, 1.0) and not evolution._same(1, True)
+    tupled = state.copy()
+    tupled.start["odd"] = (1, 2)
+    assert evolution._encode(tupled) is None
+    more = state.copy()
+    more.extra = 1
+    assert evolution._encode(more) is None

@@ -46,8 +46,11 @@ if __name__ == "__main__":
 
 
 def sh(command, cwd, env=None):
+    """``command`` run by the shell, this environment's console scripts (``gf-load``...) first on PATH: a pyenv
+    shim or another venv's would run another copy of gf (as conftest.console_script says)."""
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
     return subprocess.run(
-        command, shell=True, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}
+        command, shell=True, cwd=cwd, capture_output=True, text=True, env={**os.environ, "PATH": path, **(env or {})}
     )
 
 
