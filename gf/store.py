@@ -25,7 +25,7 @@ import time
 from gf.errors import GroupNotFound, StoreError
 
 #: Bump with every migration; a database with a higher version is refused.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 6
 
 #: Seconds a connection waits for another writer before giving up.
 BUSY_TIMEOUT = 60.0
@@ -151,21 +151,6 @@ def _migrations():
         db.execute("ALTER TABLE launches ADD COLUMN host TEXT")
         db.execute("ALTER TABLE launches ADD COLUMN process_id INTEGER")
         db.execute("ALTER TABLE launches ADD COLUMN process_start INTEGER")
-
-    @migrations()
-    def m007_replay_states(db):
-        # Where the default breeder's replay of a loop's generations left off, saved under its
-        # chain key (a hash of the settings and of every replayed group's digest and score), so a
-        # new process (one `gf breed` per generation) resumes it instead of replaying every
-        # generation from the start. A cache: rows may be deleted at any time (the replay then
-        # starts from the start), and gf merge does not copy them.
-        db.execute("""CREATE TABLE replay_states (
-            key TEXT PRIMARY KEY,
-            breeder TEXT NOT NULL,
-            created TEXT NOT NULL,
-            state TEXT NOT NULL,
-            checksum TEXT NOT NULL
-        )""")
 
     return migrations
 
@@ -870,9 +855,25 @@ def datasets(conn):
 REPLAY_STATES_KEPT = 8
 
 
+#: The cache of the default breeder's replay states: where its replay of a loop's generations left off,
+#: saved under its chain key (a hash of the code, the settings and every replayed group's digest and
+#: score), so a new process (one `gf breed` per generation) resumes it instead of replaying every
+#: generation from the start. Rows may be deleted at any time (the replay then starts from the start),
+#: and gf merge does not copy them. The table is made when the first state is saved, not by a migration:
+#: it is no part of the schema (``SCHEMA_VERSION`` stays as it was), so a gf that knows nothing of it
+#: still opens the file, a program's machine running an older gf or a read-only copy included.
+REPLAY_STATES_TABLE = """CREATE TABLE IF NOT EXISTS replay_states (
+    key TEXT PRIMARY KEY,
+    breeder TEXT NOT NULL,
+    created TEXT NOT NULL,
+    state TEXT NOT NULL,
+    checksum TEXT NOT NULL
+)"""
+
+
 def saved_replays(conn, keys):
     """``{key: (breeder, state, checksum)}`` of the saved replay states among ``keys`` (see
-    m007_replay_states); ``{}`` from a database without the table (it is a cache)."""
+    :data:`REPLAY_STATES_TABLE`); ``{}`` from a database without the table (it is a cache)."""
     found = {}
     keys = list(keys)
     try:
@@ -895,6 +896,7 @@ def save_replay(conn, key, breeder, state, checksum, kept=REPLAY_STATES_KEPT):
         return False
     try:
         with transaction(conn):
+            conn.execute(REPLAY_STATES_TABLE)
             conn.execute("INSERT OR REPLACE INTO replay_states (key, breeder, created, state, checksum) "
                          "VALUES (?, ?, ?, ?, ?)", (key, breeder, now(), state, checksum))
             conn.execute("DELETE FROM replay_states WHERE rowid NOT IN "

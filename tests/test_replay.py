@@ -550,3 +550,20 @@ def test_a_state_is_saved_only_when_it_reads_back_exactly(tmp_path):
     more = state.copy()
     more.extra = 1
     assert evolution._encode(more) is None
+
+
+def test_the_saved_states_table_is_a_cache_outside_the_schema(tmp_path):
+    """No migration makes it (a gf that knows nothing of it still opens the file: a program's machine with
+    an older gf, a read-only copy): it appears with the first saved state, and the schema version stays."""
+    db = new_db(tmp_path, "a.db")
+    tables = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'replay_states'"
+    conn = sqlite3.connect(db)
+    assert conn.execute(tables).fetchall() == []
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 6
+    evolve(db, 2, seed=1)
+    assert conn.execute(tables).fetchall() == [("replay_states",)]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert [name for (name,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")][-1] == (
+        "m006_launch_owner")
+    conn.close()
+    store.connect(db, create=False).close()  # opened as before: nothing to migrate

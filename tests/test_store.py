@@ -17,8 +17,7 @@ def test_new_database_has_wal_foreign_keys_and_busy_timeout(db_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
     applied = conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
     assert applied == [("gf", "m001_initial"), ("gf", "m002_browsing_views"), ("gf", "m003_launches"),
-                       ("gf", "m004_results_best_first"), ("gf", "m005_loop_progress"), ("gf", "m006_launch_owner"),
-                       ("gf", "m007_replay_states")]
+                       ("gf", "m004_results_best_first"), ("gf", "m005_loop_progress"), ("gf", "m006_launch_owner")]
 
 
 def test_seed_compatible_tables_and_views(db_path):
@@ -35,7 +34,7 @@ def test_seed_compatible_tables_and_views(db_path):
 def test_reopening_a_current_database_does_not_migrate_again(db_path):
     store.connect(db_path).close()
     conn = store.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 6
 
 
 def test_database_from_a_newer_gf_is_refused(db_path):
@@ -168,7 +167,7 @@ def test_eight_processes_creating_one_database_at_once_all_succeed(db_path):
     assert [p.returncode for p in processes] == [0] * 8, [err for _, err in outcomes]
     conn = store.connect(db_path)
     assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 8
-    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
+    assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 6
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -257,11 +256,9 @@ def test_a_version_3_database_is_migrated_to_the_current_schema_and_keeps_its_da
 
     before = version_3_database(db_path)
     conn = store.connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 7
-    assert [name for (name,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")][-4:] == [
-        "m004_results_best_first", "m005_loop_progress", "m006_launch_owner", "m007_replay_states"]
-    assert [row[1] for row in conn.execute("PRAGMA table_info(replay_states)")] == [
-        "key", "breeder", "created", "state", "checksum"]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 6
+    assert [name for (name,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")][-3:] == [
+        "m004_results_best_first", "m005_loop_progress", "m006_launch_owner"]
     assert [row[1] for row in conn.execute("PRAGMA table_info(launches)")][-3:] == [
         "host", "process_id", "process_start"]
     assert [row[1] for row in conn.execute("PRAGMA table_info(loops)")][-7:] == [
