@@ -35,7 +35,7 @@ gf run "$backtest" SPY-2022-05 TSLA-2022-05 AMD-2022-05 -j 2
 
 echo
 echo "== gf breed: 3 generations of 8 children bred from the top 2 of every dataset"
-gf breed --metric "max profit min trades" --population 8 --loop 3 --seed 1 -j 2 "$backtest"
+gf breed --metric "max profit min trades" --top 2 --population 8 --loop 3 --seed 1 -j 2 "$backtest"
 
 echo
 echo "== gf top: the best groups by profit, per dataset"

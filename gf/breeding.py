@@ -126,13 +126,10 @@ class Breeder:
 
     :ivar name: what ``--breeder`` selects.
     :ivar description: one line for ``gf breeders list``.
-    :ivar uses_top: whether it breeds from the best ``--top`` groups of every dataset (``request.groups``);
-        ``gf breed --top N`` warns that N changes nothing when it does not.
     """
 
     name = ""
     description = ""
-    uses_top = True
 
     def breed(self, request):
         """Propose children: return a list of :class:`Child` from a :class:`BreedRequest`."""

@@ -122,7 +122,8 @@ class GfGroup(click.Group):
             click.echo(f"error: {message}{hint}", err=True)
             sys.exit(error.exit_code)
         except click.Abort:
-            click.echo("error: interrupted; rerun the same command to resume", err=True)
+            how = " (SIGTERM)" if _TERMINATED else ""
+            click.echo(f"error: interrupted{how}; rerun the same command to resume", err=True)
             sys.exit(_interrupted_code())
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -133,12 +134,20 @@ class GfGroup(click.Group):
         if not isinstance(error, click.NoSuchOption) or ctx is None or ctx.command is not self:
             return None
         words = list(sys.argv[1:] if args is None else args)
-        name = next((word for word in words if word in self.commands), None)
-        command = self.commands.get(name)
-        if command is None or not any(error.option_name in param.opts for param in command.params):
+        path, group = [ctx.command_path], self
+        for before, word in zip([None, *words], words):  # the command's words, not the option's value
+            command = group.commands.get(word) if before != error.option_name and not word.startswith("-") else None
+            if command is None:
+                continue
+            path.append(word)
+            if isinstance(command, click.Group):  # `gf --db x plot progress`: on to plot's command
+                group = command
+                continue
+            if any(error.option_name in param.opts for param in command.params):
+                return (f"{error.option_name} is an option of `{' '.join(path)}`: give it after the command "
+                        f"(`{' '.join(path)} {error.option_name} ...`)")
             return None
-        return (f"{error.option_name} is an option of `{ctx.command_path} {name}`: give it after the command "
-                f"(`{ctx.command_path} {name} {error.option_name} ...`)")
+        return None
 
     def invoke(self, ctx):
         try:
@@ -457,11 +466,6 @@ def _require_dataset(conn, dataset, db_path):
                          f"{some_of(store.datasets(conn), dataset, 'none yet')}")
 
 
-def _given(option):
-    """Whether the command line gave ``option`` (a parameter's name), rather than its default."""
-    return click.get_current_context().get_parameter_source(option) == click.core.ParameterSource.COMMANDLINE
-
-
 def _last_loops_metric(conn, db_path):
     """The newest breed loop's metric, for a command given no ``--metric`` (said on stderr), as
     ``gf report`` and ``gf plot`` take it; with no loop, the error asks for one."""
@@ -620,8 +624,9 @@ def run(db_path, jobs, timeout, shell, launcher_name, launcher_option, scheduler
 @metric_options
 @launch_options
 @click.option("--top", type=COUNT, default=3, show_default=True,
-              help="Parents: the best N groups of every dataset (classic, ga; the default breeder learns from every "
-                   "scored group instead).")
+              help="Parents: the best N groups of every dataset (classic, ga). The default breeder learns from every "
+                   "scored group; N sets its population when --population is not given (twice the parents, at "
+                   "least 8).")
 @click.option("--compare", type=Whole(min=2), default=6, show_default=True,
               help="classic: how many results of each parent are paired.")
 @click.option("--loop", "generations", type=COUNT, default=1, show_default=True,
@@ -657,9 +662,6 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
     conn = open_db(db_path)
     minimize = _direction(conn, metric, minimize)
     datasets = engine.select_datasets(conn, datasets_allow, datasets_deny, db_path)
-    if not getattr(breeder, "uses_top", True) and _given("top"):
-        click.echo(f"warning: --top {top} is not used by the {breeder.name} breeder: it learns from every "
-                   "scored group (the classic and ga breeders breed from the best N)", err=True)
     if command is None and (max_time or patience):
         raise InputError("--max-time and --patience end a breed loop: give the COMMAND that evaluates the children")
     if command is None:
@@ -708,9 +710,11 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
     """
     from gf import metrics
 
-    metric = metrics.resolve(metric_spec, sql_file=metric_sql, algo=algo) if metric_spec or metric_sql or algo else None
+    metric = metrics.resolve(metric_spec, sql_file=metric_sql, algo=algo) if metric_spec or metric_sql else None
     conn = open_db(db_path)
-    metric = metric or _last_loops_metric(conn, db_path)
+    if metric is None:  # the last loop's, of one algo's results with --algo
+        metric = _last_loops_metric(conn, db_path)
+        metric = metrics.resolve(metric.name, algo=algo) if algo else metric
     metrics.require_known(conn, metric, db_path)
     minimize = _direction(conn, metric, minimize)
     if only_dataset is not None:  # '' too: no run is on it (else every dataset would show)

@@ -233,7 +233,8 @@ def plot():
 @db_option
 @metric_options
 @click.option("--loop", "loop_id", type=ID, metavar="ID",
-              help="Only this breed loop's generations (see `gf loops`); default: generation N of every loop pooled.")
+              help="Only this breed loop's generations (see `gf loops`), by its metric unless --metric; default: "
+                   "generation N of every loop pooled.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="progress.png", show_default=True)
 def plot_progress(db_path, metric_spec, metric_sql, minimize, loop_id, output):
     """Best and median score per generation, per dataset."""
@@ -244,7 +245,7 @@ def plot_progress(db_path, metric_spec, metric_sql, minimize, loop_id, output):
         loops = [str(row[0]) for row in conn.execute("SELECT id FROM loops ORDER BY id")]
         raise InputError(f"--loop {loop_id}: {db_path} has no such breed loop; loops: "
                          f"{', '.join(loops) or 'none yet'} (see `gf loops`)")
-    metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path)
+    metric, lower = reports.choose_metric(conn, metric_spec, metric_sql, minimize, db_path, loop_id)
     click.echo(plots.progress(conn, metric, output, minimize=lower, loop=loop_id))
 
 

@@ -238,8 +238,9 @@ def _wait_for_held(conn, held, progress, label):
                 shown = len(waiting)
                 _warn(progress, f"{label}: waiting for {shown} evaluation(s) another gf is running now")
             time.sleep(HELD_POLL)
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted while waiting for {shown} evaluation(s) another gf is running; "
+    except KeyboardInterrupt as error:
+        how = f" ({error})" if str(error) else ""  # (SIGTERM)
+        raise Interrupted(f"interrupted{how} while waiting for {shown} evaluation(s) another gf is running; "
                           "rerun the same command to resume") from None
     return [evaluation for evaluation in held if not evaluated(evaluation)]
 

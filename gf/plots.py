@@ -120,14 +120,16 @@ def progress_series(conn, metric, *, minimize=False, datasets=None, loop=None):
     Every group's score on a dataset (its best run) is put in its group's
     generation; loaded groups (no generation) count as generation 0. Generations of
     different breed loops with the same number are pooled, unless ``loop`` (a loop's id)
-    picks one: then only its groups, and the loaded ones. Datasets without any scored
-    group are left out.
+    picks one: then only its groups, and the groups loaded before its first. Datasets
+    without any scored group are left out.
     """
     datasets = list(datasets) if datasets else store.datasets(conn)
-    only = "" if loop is None else " WHERE loop_id = ? OR generation IS NULL"
+    only = "" if loop is None else (" WHERE loop_id = ? OR generation IS NULL AND id < (SELECT coalesce(min(id), 1 << 62) "
+                                    "FROM groups WHERE loop_id = ?)")
     generation_of = {
         group: generation or 0
-        for group, generation in conn.execute(f"SELECT id, generation FROM groups{only}", () if loop is None else (loop,))
+        for group, generation in conn.execute(f"SELECT id, generation FROM groups{only}",
+                                              () if loop is None else (loop, loop))
     }
     series = {}
     for dataset in datasets:

@@ -8,9 +8,10 @@ from gf import breeding, lineage, metrics, store
 from gf.errors import InputError
 
 
-def last_loop_metric(conn):
-    """``(metric, minimize)`` of the newest breed loop, or ``None`` when there was none."""
-    row = conn.execute("SELECT args FROM loops ORDER BY id DESC LIMIT 1").fetchone()
+def last_loop_metric(conn, loop_id=None):
+    """``(metric, minimize)`` of the newest breed loop (or of loop ``loop_id``), or ``None`` when there was none."""
+    row = (conn.execute("SELECT args FROM loops ORDER BY id DESC LIMIT 1") if loop_id is None else
+           conn.execute("SELECT args FROM loops WHERE id = ?", (loop_id,))).fetchone()
     if row is None:
         return None
     args = json.loads(row[0])
@@ -24,17 +25,19 @@ def last_loop_metric(conn):
     return metrics.resolve(name), bool(args.get("minimize"))
 
 
-def choose_metric(conn, spec, sql_file, minimize, db_path):
-    """The metric asked for, else the last breed loop's; ``(metric, minimize)``. Without
-    ``--minimize``/``--maximize`` (``minimize`` None), the direction that metric was bred in
+def choose_metric(conn, spec, sql_file, minimize, db_path, loop_id=None):
+    """The metric asked for, else the last breed loop's (or loop ``loop_id``'s); ``(metric, minimize)``.
+    Without ``--minimize``/``--maximize`` (``minimize`` None), the direction that metric was bred in
     (:func:`gf.metrics.direction`)."""
     if spec or sql_file:
         metric = metrics.resolve(spec, sql_file=sql_file)
         metrics.refuse_near_registered(conn, metric, db_path)
         return metric, metrics.direction(conn, metric, minimize, where=db_path)[0]
-    found = last_loop_metric(conn)
+    found = last_loop_metric(conn, loop_id)
     if found is None:
         raise InputError(f"{db_path} has no breed loop to take a metric from: pass --metric NAME")
+    if loop_id is not None and minimize is None:  # that loop's own way, whatever later loops did
+        return found
     # the newest loop's metric, and its way (direction() gives the same, and warns if loops disagree)
     return found[0], metrics.direction(conn, found[0], minimize, where=db_path)[0]
 

@@ -15,6 +15,9 @@ from gf.launch import Finished, LaunchContext
 
 #: How often (seconds) a worker running a command checks that dask still wants its result.
 CANCEL_POLL = 0.2
+#: How often (seconds) the coordinator, while no evaluation comes back, asks the scheduler whether it
+#: has any worker left (see :func:`_completed`).
+WORKER_POLL = 5.0
 
 
 class MissingDask(GfError):
@@ -38,6 +41,103 @@ def _connect_timeout():
         return float(value)
     except ValueError:
         raise MissingDask(f"GF_DASK_TIMEOUT={value!r} is not a number of seconds") from None
+
+
+def _worker_wait():
+    """Seconds gf waits while the scheduler has no worker before it stops (``GF_DASK_WORKER_WAIT``), or
+    ``None`` (unset: it waits for one as long as it takes, saying so)."""
+    value = os.environ.get("GF_DASK_WORKER_WAIT", "")
+    if not value.strip():
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise MissingDask(f"GF_DASK_WORKER_WAIT={value!r} is not a number of seconds (at least 0); leave it unset "
+                          "to wait for a worker as long as it takes")
+    return seconds
+
+
+class _Watch:
+    """Whether the scheduler still has a worker, asked every ``poll`` seconds while nothing comes back.
+    When its last one has gone (spot machines taken back, a batch job's time up), gf says so once, and
+    after ``limit`` seconds without one (``None``: never) raises :class:`SchedulerLost`, leaving what was
+    not recorded pending. ``alone``: it had none at the start (already said)."""
+
+    def __init__(self, client, address, limit, alone=False, poll=WORKER_POLL):
+        import time
+
+        self.client, self.address, self.limit = client, address, limit
+        self.poll = poll if limit is None else min(poll, max(limit / 2, 0.1))  # often enough to keep the limit
+        self.checked = time.monotonic()
+        self.alone_since = self.checked if alone else None
+
+    def progress(self):
+        """Something came back: a worker is there."""
+        import time
+
+        self.alone_since, self.checked = None, time.monotonic()
+
+    def idle(self, waiting):
+        """Nothing came back lately; ``waiting`` evaluations are not done."""
+        import sys
+        import time
+
+        now = time.monotonic()
+        if not self.address or now - self.checked < self.poll:
+            return
+        self.checked = now
+        if self.client.nthreads():
+            self.alone_since = None
+            return
+        if self.alone_since is None:
+            self.alone_since = now
+            start = "\r\033[K" if sys.stderr.isatty() else ""  # on its own line, after any progress line
+            sys.stderr.write(f"{start}gf: the dask scheduler at {self.address} has no worker now; {waiting} "
+                             f"evaluation(s) wait for one (`dask worker {self.address}` starts one)\n")
+        if self.limit is not None and now - self.alone_since >= self.limit:
+            raise SchedulerLost(
+                f"the dask scheduler at {self.address} had no worker for {self.limit:g} s (GF_DASK_WORKER_WAIT); "
+                f"the {waiting} evaluation(s) not yet recorded are not done: rerun the same command once workers "
+                "are back")
+
+
+def _completed(distributed, futures, watch):
+    """``futures`` as they complete (what ``distributed.as_completed`` gives), ``watch`` (a :class:`_Watch`)
+    told while none does."""
+    import time
+
+    completed = distributed.as_completed(futures)
+    woken = getattr(completed, "thread_condition", None)  # set when a future completes
+    while not completed.is_empty():
+        if completed.has_ready():
+            watch.progress()
+            yield from completed.next_batch(block=False)
+            continue
+        if woken is not None:
+            with woken:
+                woken.wait(timeout=0.1)
+        else:
+            time.sleep(0.1)
+        watch.idle(completed.count())
+
+
+def _result(future, watch, waiting):
+    """``future.result()``, ``watch`` told while it waits: a result lost with the worker that held it
+    (killed after the task finished) is computed again, and with no worker left that would be never."""
+    import time
+
+    while True:
+        if future.done():  # (a result() that times out leaves dask's gather to complain at exit)
+            try:
+                return future.result(timeout=watch.poll)
+            except TimeoutError:
+                if future.status == "error":  # the task's own TimeoutError
+                    raise
+        else:
+            time.sleep(0.1)
+        watch.idle(waiting)
 
 
 def _reachable(address, timeout):
@@ -185,6 +285,7 @@ class DaskLauncher(Launcher):
     def check_ready(self, options):
         _distributed()  # a missing extra is found before gf breeds or runs anything
         address = options.get("scheduler") or os.environ.get("GF_DASK_SCHEDULER")
+        _worker_wait()  # a setting that is no number of seconds, too
         if address:
             _reachable(address, _connect_timeout())
 
@@ -194,13 +295,20 @@ class DaskLauncher(Launcher):
         distributed = _distributed()
         # the client logs a lost scheduler as tracebacks (and a wrong reconnect time) before gf
         # says it in one line (SchedulerLost): gf's line is enough
-        client_log = logging.getLogger("distributed.client")
-        quiet = client_log.level
-        client_log.setLevel(logging.CRITICAL)
+        # and a result fetch given up when every worker had gone (see _result) leaves dask's gather task to
+        # fail as the client closes, which asyncio logs as a traceback ("Task exception was never retrieved")
+        logs = [logging.getLogger(name) for name in ("distributed.client", "asyncio")]
+        levels = [log.level for log in logs]
+        for log in logs:
+            log.setLevel(logging.CRITICAL)
         try:
             yield from self._launch(distributed, evaluations, context)
         finally:
-            client_log.setLevel(quiet)
+            import gc
+
+            gc.collect()  # such a task is logged when collected: now, while the log is quiet
+            for log, level in zip(logs, levels):
+                log.setLevel(level)
 
     def _launch(self, distributed, evaluations, context):
         address = context.options.get("scheduler") or os.environ.get("GF_DASK_SCHEDULER")
@@ -219,23 +327,27 @@ class DaskLauncher(Launcher):
                                                processes=True, dashboard_address=None)
             client = distributed.Client(cluster)
         tasks = {}
+        limit = _worker_wait()
         try:
-            if address and evaluations and not client.scheduler_info().get("workers"):
+            alone = bool(address and evaluations and not client.scheduler_info().get("workers"))
+            if alone:
                 import sys  # said, or gf would wait without a word; on its own line, after any progress line
 
                 start = "\r\033[K" if sys.stderr.isatty() else ""
-                sys.stderr.write(f"{start}gf: the dask scheduler at {address} has no worker yet; waiting for one "
-                                 f"(`dask worker {address}` starts one)\n")
+                within = "" if limit is None else f" for up to {limit:g} s (GF_DASK_WORKER_WAIT)"
+                sys.stderr.write(f"{start}gf: the dask scheduler at {address} has no worker yet; waiting for one"
+                                 f"{within} (`dask worker {address}` starts one)\n")
             for evaluation in evaluations:
                 task = {"group": evaluation.group, "dataset": evaluation.dataset, "launch": evaluation.launch,
                         "params": evaluation.params, "rows": evaluation.rows,
                         "command": context.command, "timeout": context.timeout, "shell": context.shell,
                         "function": context.function}
                 tasks[client.submit(evaluate_remotely, task, pure=False, key=f"gf-{evaluation.launch}")] = evaluation
-            for future in distributed.as_completed(tasks):
+            watch = _Watch(client, address, limit, alone)
+            for future in _completed(distributed, tasks, watch):
                 evaluation = tasks.pop(future)
                 try:
-                    outcome = future.result()
+                    outcome = _result(future, watch, len(tasks) + 1)
                 except CancelledError as error:  # gf cancels only in `finally`: the scheduler cancelled it
                     raise SchedulerLost(
                         f"lost the dask scheduler at {address or 'the local cluster'} ({type(error).__name__}: "

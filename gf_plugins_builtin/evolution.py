@@ -162,8 +162,8 @@ SUCCESS_TARGET, SUCCESS_DAMPING = 0.1, 1.0
 #: they spread, and a param without bounds would go on to any size (on the suite it grew at most
 #: 160-fold, once).
 GROWTH_TARGET, GROWTH_DAMPING, MAX_GROWTH = 0.2, 0.1, 1000.0
-#: Both sides of the sample-success rule act only on a batch with at least this share of a
-#: population's children scored. With 3 of 16 scored (the others' runs failed), 2 of 2 beating the
+#: Both sides of the sample-success rule act only on a batch with at least this share of the children
+#: bred in its generation scored (whatever the population is now). With 3 of 16 scored (the others' runs failed), 2 of 2 beating the
 #: child at the mean grew the step by the most allowed at once, beyond 319 numeric params where
 #: nothing shrinks it again: every later child was a random point in the box, and a loop's best stopped.
 RULE_SHARE = 0.5
@@ -434,10 +434,28 @@ def _same(one, other):
 _ENVIRONMENTS = {}
 
 
+def _source(module):
+    """The bytes of ``module``'s source file, or ``None`` if it cannot be read."""
+    import sys
+
+    try:
+        with open(sys.modules[module].__file__, "rb") as source:
+            return source.read()
+    except (KeyError, AttributeError, TypeError, OSError):
+        return None
+
+
+#: This module's and :mod:`replay`'s source, read as they are imported: a gf upgraded in place (an
+#: editable install, a ``git pull``) while a process runs must not have that process's states saved
+#: under the new code's fingerprint.
+_OWN_SOURCE = {__name__: _source(__name__), replay.__name__: _source(replay.__name__)}
+
+
 def _environment(breeder_class, types):
     """A fingerprint of what a replay's result depends on beyond the groups and settings: the code that
-    replays (this module, :mod:`replay` and the breeder's own module, by their bytes), the parameter
-    types, Python and the machine (its maths library); ``None`` if the code cannot be read."""
+    replays (this module, :mod:`replay` and the breeder's own module, by their bytes: the first two as
+    imported, a plugin's subclass's when first used; code it calls in other modules is not covered), the
+    parameter types, Python and the machine (its maths library); ``None`` if the code cannot be read."""
     kinds = repr([(t.name, t.suffix, bool(t.numeric), repr(t.low), repr(t.high), type(t).__module__,
                    type(t).__qualname__) for t in types])
     cached = _ENVIRONMENTS.get((breeder_class, kinds))
@@ -449,13 +467,12 @@ def _environment(breeder_class, types):
     import sys
 
     found = hashlib.blake2b(digest_size=20)
-    try:
-        for module in dict.fromkeys([__name__, replay.__name__, breeder_class.__module__]):
-            with open(sys.modules[module].__file__, "rb") as source:
-                found.update(source.read())
-    except (KeyError, AttributeError, TypeError, OSError):
-        _ENVIRONMENTS[(breeder_class, kinds)] = None
-        return None
+    for module in dict.fromkeys([__name__, replay.__name__, breeder_class.__module__]):
+        source = _OWN_SOURCE[module] if module in _OWN_SOURCE else _source(module)
+        if source is None:
+            _ENVIRONMENTS[(breeder_class, kinds)] = None
+            return None
+        found.update(source)
     libc = os.confstr("CS_GNU_LIBC_VERSION") if "CS_GNU_LIBC_VERSION" in getattr(os, "confstr_names", {}) else ""
     found.update(repr((sys.version, sys.platform, platform.machine(), libc, kinds)).encode())
     _ENVIRONMENTS[(breeder_class, kinds)] = found.hexdigest()
@@ -537,16 +554,17 @@ class EvolutionBreeder(Breeder):
     name = "default"
     description = ("an evolution strategy (sep-CMA-ES) guided by a model of the scores, replayed from every "
                    "recorded generation; steps scaled to each parameter; population you choose")
-    uses_top = False  # it learns from every scored group; the best one is each child's parent
 
     def breed(self, request):
         rng = request.rng
         population = request.population or max(8, 2 * len(request.groups))
         history = replay.History.of(request)
-        batches = [[g for g in batch if g in history] for batch in request.batches()]
-        batches = [batch for batch in batches if batch]
+        # each batch's scored groups, and how many were bred in it (see RULE_SHARE)
+        scored = [([g for g in batch if g in history], len(batch)) for batch in request.batches()]
+        batches = [batch for batch, _bred in scored if batch]
+        bred = [count for batch, count in scored if batch]
         start = batches[0] if batches else list(request.groups)
-        state = self._replayed(request, history, batches, start, population)
+        state = self._replayed(request, history, batches, start, population, bred)
         strategy, probabilities, numeric, discrete = state.strategy, state.probabilities, state.numeric, state.discrete
         names = list(state.start)
         recent = [g for batch in batches for g in batch][-MODEL_MAX:]
@@ -623,7 +641,7 @@ class EvolutionBreeder(Breeder):
             children.append(Child(params, [best_group]))
         return children
 
-    def _replayed(self, request, history, batches, start, population):
+    def _replayed(self, request, history, batches, start, population, bred=None):
         """The strategy and discrete probabilities after every scored batch (a :class:`_Replay`).
 
         The first batch gives the start (the first group's values; a param a later group added,
@@ -638,7 +656,8 @@ class EvolutionBreeder(Breeder):
         environment = _environment(type(self), request.types)
         header = (REPLAY_VERSION, type(self).__module__, type(self).__qualname__, self.name, population,
                   request.minimize, bool(request.tags), environment)
-        keys = (replay.chain(header, batches, history, request.digests())
+        bred = bred if bred is not None else [len(batch) for batch in batches]
+        keys = (replay.chain(header, batches, history, request.digests(), bred)
                 if request.digests is not None else [None] * len(batches))
         # states saved in the database let a new process resume too (one `gf breed` a generation)
         saved = request.saved_replays if environment is not None else None
@@ -651,10 +670,10 @@ class EvolutionBreeder(Breeder):
                 starting = [values for values, _score in history.pairs(batches[0])] if batches else []
                 state = self._fresh(request, guess, first, starting, population)
                 todo = batches[1:]
-            for batch in todo:
+            for batch, count in zip(todo, bred[len(batches) - len(todo):]):
                 members = history.pairs(batch)
                 _extend(state.batch_start, [values for values, _score in members])
-                self._update(state, members, request.minimize)
+                self._update(state, members, request.minimize, count)
             final = _extend(dict(state.batch_start), [request.params.get(g, {}) for g in request.groups])
             if last or _exactly(final, state.start) and self._config(request, final) == state.config:
                 break
@@ -690,14 +709,15 @@ class EvolutionBreeder(Breeder):
         """What the replay takes from ``request`` beyond the groups: each param's type and bounds."""
         return [(name, request.types.for_param(name).name, request.bounds.get(name)) for name in start]
 
-    def _update(self, state, members, minimize):
-        """One generation's update from ``members``, the ``(values, score)`` of one batch."""
+    def _update(self, state, members, minimize, bred=None):
+        """One generation's update from ``members``, the ``(values, score)`` of one batch of ``bred`` groups
+        (the scored and the others; default: ``members``)."""
         strategy = state.strategy
         ranked = sorted(members, key=lambda member: member[1], reverse=not minimize)
         # a batch only partly scored (children whose runs failed, a generation evaluated in part
         # by hand or still being scored by another loop) says too little of how often children
         # beat the mean: 2 of 2 grew the step 1,000-fold for good (see :data:`RULE_SHARE`)
-        enough = len(members) >= RULE_SHARE * strategy.lam
+        enough = len(members) >= RULE_SHARE * (len(members) if bred is None else bred)
         success = self._success(strategy, state.own, state.rounded, members, minimize) if state.own and enough else None
         own_best = ranked[0]
         elite = None

@@ -94,18 +94,19 @@ class History:
                 for group in groups]
 
 
-def chain(header, batches, history, digests):
+def chain(header, batches, history, digests, bred=None):
     """The chain key after each of ``batches`` (``None`` from a group without a digest on:
-    its values have no name, so nothing after it is kept)."""
+    its values have no name, so nothing after it is kept); ``bred``: how many groups each batch
+    had, scored or not (the replay's rules may depend on it)."""
     running = hashlib.blake2b(repr(header).encode(), digest_size=20)
     keys = []
-    for batch in batches:
+    for number, batch in enumerate(batches):
         for group in batch:
             digest = digests.get(group)
             if digest is None:
                 return keys + [None] * (len(batches) - len(keys))
             running.update(f"{digest}:{history.score(group)!r};".encode())
-        running.update(b"|")
+        running.update(b"|" if bred is None else f"|{bred[number]}|".encode())
         keys.append(running.copy().digest())
     return keys
 

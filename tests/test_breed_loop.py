@@ -84,17 +84,6 @@ def test_breed_without_command_prints_child_ids(backtest_db, run_gf):
     assert store.group_parents(conn, children[0]) == [1] or store.group_parents(conn, children[0]) == [1, 1]
 
 
-def test_top_with_the_default_breeder_is_warned_of(backtest_db, run_gf):
-    """The default breeder learns from every scored group: --top (the original's --topN) changed nothing,
-    silently. Given, it is warned of; left at its default, or with a breeder that uses it, it is not."""
-    warning = "warning: --top 1 is not used by the default breeder: it learns from every scored group"
-    given = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--top", "1", "--population", "2")
-    assert given.exit_code == 0 and given.stderr.startswith(warning)
-    for args in ([], ["--top", "1", "--breeder", "ga"]):
-        quiet = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--population", "2", *args)
-        assert quiet.exit_code == 0 and "warning: --top" not in quiet.stderr
-
-
 def test_a_generation_bred_but_never_scored_does_not_block_the_default_breeder(backtest_db, run_gf):
     # a loop gives the default breeder a history; at population 2 its first children are all proposals
     # (a model's optimum, the strategy's mean), the same on every call for the same scores

@@ -656,7 +656,7 @@ def uniform_generations(names, rng, generations, per_generation, low, high):
 
 def default_children(params, batches, scores, population, **extra):
     request = request_for(params, population=population, history=lambda: [
-        (g, params[g], scores[g]) for g in sorted(params, key=scores.get)], batches=lambda: batches, **extra)
+        (g, params[g], scores[g]) for g in sorted(scores, key=scores.get)], batches=lambda: batches, **extra)
     return EvolutionBreeder().breed(request)
 
 
@@ -1029,8 +1029,8 @@ def test_default_step_is_not_grown_by_a_generation_scored_only_in_part(monkeypat
     """A generation with only 3 of its 16 children scored (the others' runs failed), 2 of them better
     than the child at the mean: beyond 319 params the step used to grow by the most allowed at once
     and never shrink again (every later child a random point in the box, the loop's best stuck). The
-    rule now waits for half a population: the next samples spread exactly as without the rule, while
-    the same 3 with 13 more scored alike still grow it."""
+    rule now waits for half the children bred in the generation: the next samples spread exactly as
+    without the rule, while the same 3 with 13 more scored alike still grow it."""
     from gf_plugins_builtin import evolution
 
     names = [f"x{i}" for i in range(320)]
@@ -1042,14 +1042,15 @@ def test_default_step_is_not_grown_by_a_generation_scored_only_in_part(monkeypat
         for generation in (1, 2):
             children = default_children(params, batches, scores, population=16, seed=generation, bounds=bounds)
             batches.append([])
-            for number, child in enumerate(children[:16 if generation == 1 else scored]):
+            for number, child in enumerate(children):  # all bred (stored), the first `scored` of generation 2 scored
                 group = generation * 1000 + number
                 params[group] = child.params
-                # the sphere around 0 in generation 1; in generation 2 the child at the mean (the second)
-                # scores worst, the others better
-                scores[group] = (sum(v * v for v in child.params.values()) if generation == 1
-                                 else 1e6 if number == 1 else float(number))
                 batches[-1].append(group)
+                if generation == 1 or number < scored:
+                    # the sphere around 0 in generation 1; in generation 2 the child at the mean (the second)
+                    # scores worst, the others better
+                    scores[group] = (sum(v * v for v in child.params.values()) if generation == 1
+                                     else 1e6 if number == 1 else float(number))
         samples = [c.params for c in default_children(params, batches, scores, population=16, seed=3,
                                                       bounds=bounds)[2:]]
         return math.sqrt(statistics.mean(v[n] ** 2 for v in samples for n in names))

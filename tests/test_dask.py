@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -324,7 +325,9 @@ def test_dask_missing_scheduler_is_a_clear_failure(workdir, run_gf, monkeypatch)
         assert dump() == before
 
 
-def test_a_scheduler_without_workers_is_said_while_gf_waits(workdir, run_gf, tmp_path):
+@pytest.fixture
+def lone_scheduler(tmp_path):
+    """The address of a `dask scheduler` with no worker."""
     scheduler_file = tmp_path / "alone.json"
     scheduler = subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                   "--scheduler-file", str(scheduler_file)], cwd=tmp_path, stdout=subprocess.DEVNULL,
@@ -334,19 +337,80 @@ def test_a_scheduler_without_workers_is_said_while_gf_waits(workdir, run_gf, tmp
         while not scheduler_file.exists():
             assert time.time() < deadline
             time.sleep(0.1)
-        address = json.loads(scheduler_file.read_text())["address"]
-        assert run_gf("load", "--db", "alone.db", "start.js").exit_code == 0
-        errors = tmp_path / "gf.err"
-        with open(errors, "w") as sink:
-            gf = subprocess.Popen([GF, "run", "--db", "alone.db", PROGRAM, "aa", "--launcher", "dask", "--scheduler",
-                                   address], stdout=subprocess.DEVNULL, stderr=sink,
-                                  env={**os.environ, "GF_LOAD_PLUGINS": ""})
-            said = f"gf: the dask scheduler at {address} has no worker yet; waiting for one"
-            while said not in errors.read_text():
-                assert time.time() < deadline and gf.poll() is None
-                time.sleep(0.1)
-            gf.send_signal(signal.SIGTERM)
-            assert gf.wait(timeout=60) == 143
+        yield json.loads(scheduler_file.read_text())["address"]
     finally:
         os.killpg(scheduler.pid, signal.SIGKILL)
         scheduler.wait(timeout=30)
+
+
+def test_a_scheduler_without_workers_stops_gf_after_the_wait_allowed(workdir, run_gf, lone_scheduler):
+    """Workers gone overnight (spot machines, a batch job's time up): gf waited without end. With
+    GF_DASK_WORKER_WAIT it stops after that long, one line, what was not recorded left to a rerun;
+    a value that is no number of seconds is refused before anything is written."""
+    address = lone_scheduler
+    assert run_gf("load", "--db", "alone.db", "start.js").exit_code == 0
+    command = [GF, "run", "--db", "alone.db", PROGRAM, "aa", "bb", "--launcher", "dask", "--scheduler", address]
+    started = time.time()
+    gf = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                        env={**os.environ, "GF_LOAD_PLUGINS": "", "GF_DASK_WORKER_WAIT": "1"})
+    assert gf.returncode == 1 and time.time() - started < 60
+    assert gf.stderr.splitlines()[-1] == (
+        f"error: the dask scheduler at {address} had no worker for 1 s (GF_DASK_WORKER_WAIT); the 2 evaluation(s) "
+        "not yet recorded are not done: rerun the same command once workers are back")
+    assert (f"gf: the dask scheduler at {address} has no worker yet; waiting for one for up to 1 s "
+            "(GF_DASK_WORKER_WAIT)") in gf.stderr
+    conn = store.connect("alone.db")
+    assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM launches WHERE status = 'pending'").fetchone() == (0,)
+    before = conn.execute("SELECT count(*) FROM launches").fetchone()
+    bad = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "GF_LOAD_PLUGINS": "", "GF_DASK_WORKER_WAIT": "soon"})
+    assert bad.returncode == 1 and bad.stderr == (
+        "error: GF_DASK_WORKER_WAIT='soon' is not a number of seconds (at least 0); leave it unset to wait for a "
+        "worker as long as it takes\n")
+    assert conn.execute("SELECT count(*) FROM launches").fetchone() == before
+
+
+def test_a_scheduler_without_workers_is_said_while_gf_waits(workdir, run_gf, lone_scheduler, tmp_path):
+    address = lone_scheduler
+    deadline = time.time() + 60
+    assert run_gf("load", "--db", "alone.db", "start.js").exit_code == 0
+    errors = tmp_path / "gf.err"
+    with open(errors, "w") as sink:
+        gf = subprocess.Popen([GF, "run", "--db", "alone.db", PROGRAM, "aa", "--launcher", "dask", "--scheduler",
+                               address], stdout=subprocess.DEVNULL, stderr=sink,
+                              env={**os.environ, "GF_LOAD_PLUGINS": ""})
+        said = f"gf: the dask scheduler at {address} has no worker yet; waiting for one (`dask worker {address}`"
+        while said not in errors.read_text():
+            assert time.time() < deadline and gf.poll() is None
+            time.sleep(0.1)
+        gf.send_signal(signal.SIGTERM)
+        assert gf.wait(timeout=60) == 143
+
+
+def test_workers_all_gone_mid_run_are_said_and_stop_gf_after_the_wait_allowed(own_cluster, workdir, run_gf, tmp_path):
+    """Both workers killed while evaluations wait: gf says the scheduler has no worker now, and with
+    GF_DASK_WORKER_WAIT stops (what was recorded stays, the rest is left to a rerun)."""
+    address, started, log = own_cluster
+    napper = tmp_path / "napper.py"
+    napper.write_text(NAPPER)
+    assert run_gf("load", "--db", "nap.db", "start.js").exit_code == 0
+    datasets = [f"nap1-{letter}" for letter in "abcdef"]
+    gf = subprocess.Popen([GF, "run", "--db", "nap.db", f"{sys.executable} {napper} {{}}", *datasets, "--launcher",
+                           "dask", "--scheduler", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "GF_LOAD_PLUGINS": "", "GF_DASK_WORKER_WAIT": "3"})
+    deadline = time.time() + 60
+    while not (log.exists() and "end" in log.read_text()):  # one evaluation done: the others wait or run
+        assert time.time() < deadline and gf.poll() is None
+        time.sleep(0.05)
+    for worker in started[1:]:
+        os.killpg(worker.pid, signal.SIGKILL)
+    _, stderr = gf.communicate(timeout=120)
+    assert gf.returncode == 1, stderr
+    assert re.search(rf"gf: the dask scheduler at {re.escape(address)} has no worker now; [1-6] evaluation\(s\) wait "
+                     "for one", stderr), stderr
+    assert re.fullmatch(rf"error: the dask scheduler at {re.escape(address)} had no worker for 3 s "
+                        r"\(GF_DASK_WORKER_WAIT\); the [1-6] evaluation\(s\) not yet recorded are not done: rerun the "
+                        "same command once workers are back", stderr.splitlines()[-1]), stderr
+    recorded = store.connect("nap.db").execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone()[0]
+    assert 0 <= recorded < len(datasets)

@@ -347,5 +347,18 @@ def test_progress_of_one_loop_leaves_the_others_out(tmp_path):
     missing = runner.invoke(cli, ["plot", "progress", "--db", str(path), "--loop", "3", "-o", str(tmp_path / "x.png")])
     assert missing.exit_code == 2 and missing.stderr == (
         f"error: --loop 3: {path} has no such breed loop; loops: 1, 2 (see `gf loops`)\n")
+    # a later loop bred the other way, and a group loaded since: loop 1 is still shown its own way, without it
+    GeneticFuckery(dbfile=str(path)).evolve(objective, metric="value", minimize=False, generations=1, population=6,
+                                            datasets=["a"], seed=3)
+    (tmp_path / "late.js").write_text(START.replace("x = -4", "x = 0.5"))
+    loaded = runner.invoke(cli, ["load", "--db", str(path), str(tmp_path / "late.js")])
+    with GeneticFuckery(dbfile=str(path), pid=int(loaded.stdout), dataset="a") as late:
+        late.record({"score": {"value": 0.25}})
+    from gf import reports
+
+    assert reports.choose_metric(conn, None, None, None, str(path))[1] is False  # the newest loop's way
+    assert reports.choose_metric(conn, None, None, None, str(path), loop_id=1)[1] is True
+    assert plots.progress_series(conn, metric, minimize=True)["a"][0][3] == 2  # pooled: both loaded groups
+    assert plots.progress_series(conn, metric, minimize=True, loop=1)["a"][0][3] == 1  # not the one loaded later
     assert not (tmp_path / "x.png").exists()
     conn.close()
