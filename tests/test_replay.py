@@ -407,11 +407,12 @@ def breed_in_a_new_process(db, seed):
 
 def test_gf_breed_run_once_a_generation_breeds_what_a_full_replay_does(tmp_path):
     """The original tool's workflow, a `gf breed` (a new process) for each generation, scored in between:
-    with the saved state, without it (deleted) and with it broken, every process breeds the same children."""
+    with the saved state, without it (deleted) and with it broken, every process breeds the same children;
+    and it does resume from the saved state: one changed with its checksum made to match breeds others."""
     db = new_db(tmp_path, "a.db")
     evolve(db, 4, seed=1)
     for generation in range(3):
-        with_state, without, broken = (copy_db(db, tmp_path) for _ in range(3))
+        with_state, without, broken, changed = (copy_db(db, tmp_path) for _ in range(4))
         conn = sqlite3.connect(without)
         conn.execute("DELETE FROM replay_states")
         conn.commit()
@@ -422,6 +423,8 @@ def test_gf_breed_run_once_a_generation_breeds_what_a_full_replay_does(tmp_path)
         conn.close()
         bred = breed_in_a_new_process(with_state, 10 + generation)
         assert bred == breed_in_a_new_process(without, 10 + generation) == breed_in_a_new_process(broken, 10 + generation)
+        tamper(changed, sigma_times_two)
+        assert breed_in_a_new_process(changed, 10 + generation) != bred
         # the next generation: this one scored
         db = str(with_state)
         score_newest_generation(db)
