@@ -796,8 +796,9 @@ def run_loop(conn, settings, context, progress=None):
                 if not settings.launcher.waits:  # printed again: breed on once they have run
                     summary.waiting = _waiting(generation, len(missing), progress.held - held_before)
                     return summary
-                summary.append(_summary(conn, settings, generation, generation_groups(conn, loop_id, generation), ok,
-                                        failed))
+                groups = generation_groups(conn, loop_id, generation)
+                # the generation's row counts what it has in all (what the interrupted gf recorded too)
+                summary.append(_summary(conn, settings, generation, groups, *_evaluated(conn, groups, settings.datasets)))
                 worked = True
                 if failed and not ok:
                     raise AllFailed(all_failed_message(conn, generation_groups(conn, loop_id, generation),
@@ -908,6 +909,18 @@ def _summary(conn, settings, generation, children, ok, failed):
         "failed": failed,
         "best": best_score(conn, settings.metric, settings.datasets, settings.minimize),
     }
+
+
+def _evaluated(conn, groups, datasets):
+    """``(ok, failed)``: how many of the pairs of ``groups`` and ``datasets`` have an ok run, and how many
+    only failed ones."""
+    if not groups or not datasets:
+        return 0, 0
+    ok, failed = conn.execute(
+        f"SELECT coalesce(sum(ok), 0), coalesce(sum(1 - ok), 0) FROM (SELECT max(status = 'ok') AS ok FROM runs "
+        f"WHERE group_id IN ({','.join('?' * len(groups))}) AND dataset IN ({','.join('?' * len(datasets))}) "
+        "AND status IN ('ok', 'failed') GROUP BY group_id, dataset)", [*groups, *datasets]).fetchone()
+    return ok, failed
 
 
 def failed_datasets(conn, groups):

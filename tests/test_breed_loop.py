@@ -283,8 +283,10 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     assert result.exit_code == 0, result.stderr
     assert "(resumed)" in result.stderr
     assert result.stderr.splitlines()[0] == f"resuming breed loop {loop['id']}: 2 of its 3 generations bred so far"
-    # the resumed generation 2 then 3: each with its 4 children
-    assert [line.split()[:2] for line in result.stdout.splitlines()[1:]] == [["2", "4"], ["3", "4"]]
+    # the resumed generation 2 then 3: each with its 4 children, and all 8 of their evaluations (the resumed
+    # one's row counts those the killed gf recorded too)
+    assert [line.split()[:4] for line in result.stdout.splitlines()[1:]] == [["2", "4", "8", "0"],
+                                                                            ["3", "4", "8", "0"]]
     time.sleep(1.0)  # evaluations the killed gf left running have finished (and were not recorded)
     assert pairs_evaluated_twice(db_path) == [], conn.execute(
         "SELECT id, group_id, dataset, status, started, stopped, process_id, launch, error FROM runs").fetchall()
