@@ -919,7 +919,7 @@ def _evaluated(conn, groups, datasets):
     ok, failed = conn.execute(
         f"SELECT coalesce(sum(ok), 0), coalesce(sum(1 - ok), 0) FROM (SELECT max(status = 'ok') AS ok FROM runs "
         f"WHERE group_id IN ({','.join('?' * len(groups))}) AND dataset IN ({','.join('?' * len(datasets))}) "
-        "AND status IN ('ok', 'failed') GROUP BY group_id, dataset)", [*groups, *datasets]).fetchone()
+        "GROUP BY group_id, dataset)", [*groups, *datasets]).fetchone()
     return ok, failed
 
 
