@@ -135,10 +135,12 @@ class GfGroup(click.Group):
             return None
         words = list(sys.argv[1:] if args is None else args)
         path, group = [ctx.command_path], self
-        for before, word in zip([None, *words], words):  # the command's words, not the option's value
-            command = group.commands.get(word) if before != error.option_name and not word.startswith("-") else None
+        for position, word in enumerate(words):
+            command = group.commands.get(word) if not word.startswith("-") else None
             if command is None:
                 continue
+            if position and words[position - 1] == error.option_name and not self._flag(command, error.option_name):
+                continue  # the option's value (`gf --metric best top`), not the command
             path.append(word)
             if isinstance(command, click.Group):  # `gf --db x plot progress`: on to plot's command
                 group = command
@@ -148,6 +150,13 @@ class GfGroup(click.Group):
                         f"(`{' '.join(path)} {error.option_name} ...`)")
             return None
         return None
+
+    @staticmethod
+    def _flag(command, option):
+        """Whether ``option`` is a flag (it takes no value) of ``command`` or, for a group, of a command of it."""
+        commands = list(command.commands.values()) if isinstance(command, click.Group) else [command]
+        return any(option in param.opts and (param.is_flag or param.count)
+                   for each in commands for param in each.params if isinstance(param, click.Option))
 
     def invoke(self, ctx):
         try:
@@ -714,7 +723,9 @@ def top(db_path, metric_spec, metric_sql, minimize, as_json, count, only_dataset
     conn = open_db(db_path)
     if metric is None:  # the last loop's, of one algo's results with --algo
         metric = _last_loops_metric(conn, db_path)
-        metric = metrics.resolve(metric.name, algo=algo) if algo else metric
+        if algo:  # a loop's own SQL is refused with --algo as --metric-sql is, not read as a result's name
+            metric = metrics.resolve(None, sql_file=metric.path, algo=algo) if isinstance(
+                metric, metrics.SqlFileMetric) else metrics.resolve(metric.name, algo=algo)
     metrics.require_known(conn, metric, db_path)
     minimize = _direction(conn, metric, minimize)
     if only_dataset is not None:  # '' too: no run is on it (else every dataset would show)

@@ -74,6 +74,19 @@ def test_top_and_best_without_a_metric_take_the_last_loops(backtest_db, run_gf):
             run_gf(command, "--db", backtest_db, "--json", "--metric", "profit").stdout)
 
 
+def test_top_with_an_algo_after_a_loop_by_sql_says_what_the_sql_needs(backtest_db, run_gf, tmp_path):
+    """A loop's --metric-sql is no result name for --algo to filter: its stored label was read as 'algo.name'."""
+    query = tmp_path / "s.sql"
+    query.write_text("SELECT r.id AS run, res.value AS score FROM runs r JOIN results res ON res.run = r.id "
+                     "WHERE r.dataset = :dataset AND res.name = 'profit' ORDER BY res.value DESC LIMIT :limit\n")
+    assert run_gf("breed", "--db", backtest_db, "--metric-sql", query, "--population", "2", "--loop", "1",
+                  BACKTEST).exit_code == 0
+    result = run_gf("top", "--db", backtest_db, "--algo", "crossover")
+    assert result.exit_code == 2 and result.stderr.splitlines()[-1] == (
+        "error: --algo crossover filters a result name (--metric profit --algo crossover); with --metric-sql, "
+        "choose the algo in the query")
+
+
 def test_breed_without_command_prints_child_ids(backtest_db, run_gf):
     result = run_gf("breed", "--db", backtest_db, "--metric", "profit", "--breeder", "classic", "--top", "1",
                     "--json")
