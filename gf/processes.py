@@ -117,23 +117,25 @@ def encoded_environment(context):
             if key not in _PER_EVALUATION]
 
 
-def run_one(context, evaluation, environment=None, devnull=None, started=None):
+def run_one(context, evaluation, environment=None, devnull=None, started=None, guarded=False):
     """Run the command of one evaluation in this thread; return its :class:`gf.launch.Finished`.
 
     :param environment: from :func:`encoded_environment` (computed here if not given).
     :param devnull: a file descriptor open on ``/dev/null``, for stdin and stdout.
     :param started: called with the child's pid once it runs (a pool tracks it to kill it).
+    :param guarded: run the command through :mod:`gf.guard`, which kills it should this process
+        die outright (a dask worker's commands; gf's own run on, their results still recorded).
     """
     if devnull is None:
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
-            return _run(context, evaluation, environment, devnull, started)[0]
+            return _run(context, evaluation, environment, devnull, started, guarded)[0]
         finally:
             os.close(devnull)
-    return _run(context, evaluation, environment, devnull, started)[0]
+    return _run(context, evaluation, environment, devnull, started, guarded)[0]
 
 
-def _run(context, evaluation, environment, devnull, started):
+def _run(context, evaluation, environment, devnull, started, guarded=False):
     """``(Finished, pid or None)``. Whatever interrupts the wait kills the child's session first."""
     argv = command_line(context.command, evaluation.dataset, context.shell)
     begun = store.now()
@@ -144,13 +146,16 @@ def _run(context, evaluation, environment, devnull, started):
         os.fsencode(f"{key}={value}") for key, value in evaluation_variables(evaluation).items()]
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     try:
-        pid = _start(path, argv, env, devnull, read_end, write_end)
+        if guarded:
+            from gf import guard
+
+            pid = _start(sys.executable, [sys.executable, "-I", "-S", guard.__file__, str(os.getpid()), path, *argv], env, devnull,
+                         read_end, write_end)
+        else:
+            pid = _start(path, argv, env, devnull, read_end, write_end)
     except OSError as error:
         os.close(read_end)
-        reason = error.strerror or str(error)
-        if error.errno == errno.ENOEXEC:
-            reason += " (a script without a #! line? run it through its interpreter: python3 script.py {})"
-        return _not_started(evaluation, argv, begun, reason), None
+        return _not_started(evaluation, argv, begun, _start_error(error.errno, error.strerror or str(error))), None
     finally:
         os.close(write_end)
     reaped = []
@@ -165,6 +170,13 @@ def _run(context, evaluation, environment, devnull, started):
         raise
     finally:
         os.close(read_end)
+    if guarded and os.waitstatus_to_exitcode(reaped[0]) == 127 and not timed_out:
+        from gf import guard
+
+        line = tail.decode("utf-8", "replace")
+        if line.startswith(guard.MARK) and line[len(guard.MARK):].strip().isdigit():  # the command could not start
+            number = int(line[len(guard.MARK):])
+            return _not_started(evaluation, argv, begun, _start_error(number, os.strerror(number))), pid
     return Finished(
         evaluation,
         exit_code=os.waitstatus_to_exitcode(reaped[0]),
@@ -405,6 +417,13 @@ def run(context, evaluations):
     finally:
         stop()
         os.close(devnull)
+
+
+def _start_error(number, reason):
+    """Why a command could not start, from its errno and message."""
+    if number == errno.ENOEXEC:
+        reason += " (a script without a #! line? run it through its interpreter: python3 script.py {})"
+    return reason
 
 
 def _not_started(evaluation, argv, started, reason):

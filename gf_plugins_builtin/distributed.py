@@ -233,7 +233,10 @@ def _run_until_cancelled(context, evaluation):
     dask does not interrupt a running task when its future is cancelled: gf stopped (Ctrl-C,
     SIGTERM, a crash that closed its client), yet the command would run on to its end. A
     watcher thread reads this worker's own state of the task (no network) and kills the
-    command's session once the task is cancelled or forgotten.
+    command's session once the task is cancelled or forgotten. A worker that dies outright
+    (SIGKILL, the out-of-memory killer) can kill nothing: the command runs through
+    :mod:`gf.guard`, which kills it once the worker is gone (the scheduler has given its
+    evaluation to another worker by then).
     """
     import threading
 
@@ -259,7 +262,7 @@ def _run_until_cancelled(context, evaluation):
     watcher = threading.Thread(target=watch, name=f"gf-cancel-{key}", daemon=True)
     watcher.start()
     try:
-        return processes.run_one(context, evaluation, started=pids.append)
+        return processes.run_one(context, evaluation, started=pids.append, guarded=True)
     finally:
         done.set()
         watcher.join()

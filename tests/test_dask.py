@@ -124,14 +124,19 @@ def test_a_timeout_and_a_dying_worker_come_back_as_failed_runs(cluster, workdir,
     assert json.loads(result.stdout) == {"evaluated": 2, "ok": 1, "failed": 1, "skipped": 0, "skipped_failed": 0}
     # alone, so that no other task shares the worker it kills
     leftovers = set(Path(tempfile.gettempdir()).glob("gf-worker-*"))
-    result = run_gf("run", "--db", "w.db", PROGRAM, "killparent-x", "--launcher", "dask", "--scheduler", address)
+    killer = f"killparent-{os.getpid()}"
+    result = run_gf("run", "--db", "w.db", PROGRAM, killer, "--launcher", "dask", "--scheduler", address)
     assert result.exit_code == 1 and "every evaluation of this run failed" in result.stderr
+    deadline = time.time() + 10
+    while _commands_running(killer):  # the command (which sleeps 30 s) died with its worker
+        assert time.time() < deadline, "the command ran on after its worker was killed"
+        time.sleep(0.1)
     # the dead worker's scratch copy was in its own folder (dask purges it), not left in the temp folder
     assert set(Path(tempfile.gettempdir()).glob("gf-worker-*")) == leftovers
     conn = store.connect("w.db")
     errors = dict(conn.execute("SELECT dataset, error FROM runs WHERE status = 'failed'"))
     assert errors["sleep-x"].startswith("timed out after 2 s")
-    assert errors["killparent-x"].startswith("the dask task failed: KilledWorker")
+    assert errors[killer].startswith("the dask task failed: KilledWorker")
     with distributed.Client(address, timeout=30) as client:  # the nannies bring the worker back
         client.wait_for_workers(2, timeout=60)
 

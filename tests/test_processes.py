@@ -3,6 +3,7 @@
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -156,3 +157,58 @@ def test_a_consumer_that_stops_early_kills_the_running_children(tmp_path):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+# -- gf.guard: a dask worker's commands die with the worker -------------------------------------
+
+
+def test_a_guarded_command_reports_as_an_unguarded_one(tmp_path):
+    program = tmp_path / "not-a-program"
+    program.write_bytes(b"\x00\x01\x02\x03")
+    program.chmod(0o755)
+    cases = [(context("echo oops-{} >&2; exit 3"), "x"), (context("kill -TERM $$"), "x"),
+             (context("no-such-program-anywhere {}", shell=False), "x"), (context(f"{program} {{}}", shell=False), "x"),
+             (context("echo start >&2; sleep 30", timeout=0.5), "x")]
+    for launch, dataset in cases:
+        plain = processes.run_one(launch, Evaluation(1, dataset))
+        guarded = processes.run_one(launch, Evaluation(1, dataset), guarded=True)
+        assert (guarded.exit_code, guarded.stderr, guarded.error, guarded.command) == (
+            plain.exit_code, plain.stderr, plain.error, plain.command)
+    assert (plain.exit_code, plain.error) == (-9, "timed out after 0.5 s")  # the last case: its session killed
+
+
+GUARDED_PARENT = """
+import sys
+from gf import processes
+from gf.launch import Evaluation, LaunchContext
+processes.run_one(LaunchContext(db_path="/nonexistent/gf.db", command=sys.argv[1], shell=True),
+                  Evaluation(1, "d"), guarded=True)
+"""
+
+
+def test_a_guarded_command_dies_with_the_process_that_started_it(tmp_path):
+    pids = tmp_path / "pids"
+    # the command and a child of its own both sleep; each writes its pid first
+    command = f"sleep 30 & echo $! >> {pids}; echo $$ >> {pids}; wait"
+    parent = subprocess.Popen([sys.executable, "-c", GUARDED_PARENT, command], start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not pids.exists() or len(pids.read_text().split()) < 2:
+        assert time.monotonic() < deadline and parent.poll() is None
+        time.sleep(0.05)
+    started = [int(pid) for pid in pids.read_text().split()]
+    assert all(_alive(pid) for pid in started)
+    parent.kill()  # SIGKILL: the worker dies outright and can stop nothing itself
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in started):
+        assert time.monotonic() < deadline, "the command ran on after the process that started it died"
+        time.sleep(0.05)
+
+
+def _alive(pid):
+    """Whether ``pid`` runs (a zombie awaiting its reaping does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
