@@ -786,21 +786,32 @@ def run_loop(conn, settings, context, progress=None):
             with store.transaction(conn):
                 conn.execute("UPDATE loops SET best = ? WHERE id = ?", (best_before, loop_id))
         if resumed and generation:
-            missing = pending_pairs(conn, generation_groups(conn, loop_id, generation), settings.datasets)
+            groups = generation_groups(conn, loop_id, generation)
+            missing = pending_pairs(conn, groups, settings.datasets)
+            had_ok, had_failed = _evaluated(conn, groups, settings.datasets)
+            again = bool(had_failed and not had_ok)
+            if again:
+                # every evaluation of it failed (the loop stopped there: a broken command, a full disk, a
+                # cluster gone): evaluated again, not left unscored while the loop breeds on from older groups
+                missing = pending_pairs(conn, groups, settings.datasets, failed=True)
+                if progress.echo:
+                    progress.echo(f"generation {generation}: every evaluation of it failed before; evaluating its "
+                                  f"{len(missing)} failed evaluation(s) again", True)
             if missing:
                 progress.best = best_score(conn, settings.metric, settings.datasets, settings.minimize)
                 held_before = progress.held
                 ok, failed = evaluate(conn, settings.launcher, evaluations_for(conn, missing), context, progress,
-                                      f"generation {generation}/{settings.generations} (resumed)", wait=True)
+                                      f"generation {generation}/{settings.generations} (resumed)", failed=again,
+                                      wait=True)
                 store.require_same_file(conn)  # else its programs failed for want of it: not the command's fault
                 if not settings.launcher.waits:  # printed again: breed on once they have run
                     summary.waiting = _waiting(generation, len(missing), progress.held - held_before)
                     return summary
-                groups = generation_groups(conn, loop_id, generation)
                 # the generation's row counts what it has in all (what the interrupted gf recorded too)
-                summary.append(_summary(conn, settings, generation, groups, *_evaluated(conn, groups, settings.datasets)))
+                whole_ok, whole_failed = _evaluated(conn, groups, settings.datasets)
+                summary.append(_summary(conn, settings, generation, groups, whole_ok, whole_failed))
                 worked = True
-                if failed and not ok:
+                if failed and not whole_ok:  # judged by the whole generation, not the few pairs left to do
                     raise AllFailed(all_failed_message(conn, generation_groups(conn, loop_id, generation),
                                                        f"of generation {generation}", context.function is not None))
             if patience_ends(best_score(conn, settings.metric, settings.datasets, settings.minimize)):

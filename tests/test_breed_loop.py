@@ -313,6 +313,60 @@ def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_pat
     assert loop["last"] == loop["stopped"] and loop["args"]["seed"] == 2
 
 
+FLAKY = """
+import os, sys, time
+from gf import GeneticFuckery
+g = GeneticFuckery()
+time.sleep(0.15)
+if os.path.exists(sys.argv[2]):  # the flag file: the command is broken for now
+    sys.exit("the data server is down")
+with g.report("flaky") as r:
+    r["score"]["value"] = (g.x - 3) ** 2
+"""
+
+
+def test_a_resumed_generation_is_judged_whole_and_one_that_failed_whole_is_evaluated_again(load_text, db_path,
+                                                                                          run_gf, tmp_path):
+    program, flag = tmp_path / "flaky.py", tmp_path / "down"
+    program.write_text(FLAKY)
+    load_text("x = 1\n")
+    command = f"{sys.executable} {program} {{}} {flag}"
+    assert run_gf("run", "--db", db_path, command, "a", "b").exit_code == 0
+    args = ["breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "3", "--population", "4",
+            "--seed", "2", "-j", "2", command]
+    process = subprocess.Popen([GF, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "GF_LOAD_PLUGINS": ""})
+    conn = store.connect(db_path)
+    deadline = time.time() + 60
+    while conn.execute("SELECT count(*) FROM runs r JOIN groups g ON g.id = r.group_id "
+                       "WHERE g.generation = 2").fetchone()[0] < 2:
+        assert time.time() < deadline and process.poll() is None
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    ok_before = conn.execute("SELECT count(*) FROM runs r JOIN groups g ON g.id = r.group_id "
+                             "WHERE g.generation = 2 AND r.status = 'ok'").fetchone()[0]
+    assert 2 <= ok_before < 8
+    flag.write_text("")  # the command breaks: the pairs generation 2 has left all fail
+    result = run_gf(*args)
+    # generation 2 has ok runs: the loop breeds on, and stops where a generation fails whole
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith("error: every evaluation of generation 3 failed; last error "
+                                                     "(exit 1): the data server is down")
+    statuses = conn.execute("SELECT g.generation, r.status, count(*) FROM runs r JOIN groups g ON g.id = r.group_id "
+                            "WHERE g.generation >= 2 GROUP BY g.generation, r.status").fetchall()
+    assert statuses == [(2, "failed", 8 - ok_before), (2, "ok", ok_before), (3, "failed", 8)]
+    flag.unlink()  # fixed: the rerun evaluates generation 3 again, not breeds on from generation 2
+    result = run_gf(*args)
+    assert result.exit_code == 0, result.stderr
+    assert "generation 3: every evaluation of it failed before; evaluating its 8 failed evaluation(s) again" in (
+        result.stderr)
+    assert [line.split()[:4] for line in result.stdout.splitlines()[1:]] == [["3", "4", "8", "0"]]
+    generations = conn.execute("SELECT generation, count(*) FROM groups GROUP BY generation").fetchall()
+    assert generations == [(None, 1), (1, 4), (2, 4), (3, 4)]
+    assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)]
+
+
 def test_max_time_stops_breeding_and_a_rerun_goes_on(load_text, db_path, run_gf):
     load_text("x = 1.5\n")
     assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0
