@@ -58,6 +58,11 @@ _TAIL_BYTES = 4 * STDERR_TAIL
 #: Seconds a killed child's stderr may stay open (held by something that left its session).
 _KILL_GRACE = 1.0
 
+#: While no stderr comes, whether the child has exited (leaving its stderr held open by something
+#: it started, ``cmd &``) is checked after this many seconds, then twice as long each time, up to
+#: :data:`_CHECK_MOST`: a short command's end is its stderr's, and it is never checked.
+_CHECK_FIRST, _CHECK_MOST = 0.01, 0.25
+
 
 _found = {}
 
@@ -254,34 +259,37 @@ def _wait(pid, fd, timeout, reaped):
 
     Its wait status is appended to ``reaped``. Past ``timeout`` seconds its session
     is killed. A child that closes its stderr early is still waited for (and killed
-    at its deadline).
+    at its deadline). A child that exits while something it started and left running
+    (``cmd &``) holds its stderr open is done when it exits (checked for whenever no
+    output has come for a while, see :data:`_CHECK_FIRST`): what its stderr holds then
+    is read, the rest is not waited for, and it has not timed out.
     """
     tail = bytearray()
     deadline = time.monotonic() + timeout if timeout else None
     timed_out = False
-    poller = None
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    pause = _CHECK_FIRST
     while True:
-        if deadline is not None:
-            if poller is None:
-                poller = select.poll()
-                poller.register(fd, select.POLLIN)
-            left = deadline - time.monotonic()
-            if left <= 0 or not poller.poll(math.ceil(left * 1000)):
-                if time.monotonic() < deadline:
-                    continue
-                deadline = time.monotonic() + _KILL_GRACE
-                if not timed_out:
-                    kill_session(pid)
-                    timed_out = True
-                elif _reap(pid, reaped, 0):
-                    return tail, timed_out  # dead, but its stderr is held open by something that left its session
-                continue
-        data = os.read(fd, 65536)
-        if not data:
-            break
-        tail += data
-        if len(tail) > 2 * _TAIL_BYTES:
-            del tail[:-_TAIL_BYTES]
+        wait = pause if deadline is None else min(pause, max(deadline - time.monotonic(), 0.0))
+        if poller.poll(math.ceil(wait * 1000)):
+            if not _read_into(tail, fd):
+                break
+            continue
+        if deadline is not None and time.monotonic() >= deadline:
+            deadline = time.monotonic() + _KILL_GRACE
+            if not timed_out:
+                kill_session(pid)
+                timed_out = True
+            elif _reap(pid, reaped, 0):
+                return tail, timed_out  # dead, but its stderr is held open by something that left its session
+            continue
+        if not timed_out and _reap(pid, reaped, 0):  # it exited; what it left running holds its stderr
+            for _ in range(64):  # what is there now, not what comes later
+                if not poller.poll(0) or not _read_into(tail, fd):
+                    break
+            return tail, timed_out
+        pause = min(2 * pause, _CHECK_MOST)
     if deadline is None or timed_out:
         _reap(pid, reaped)
     elif not _reap(pid, reaped, deadline - time.monotonic()):  # it closed its stderr and ran on past its deadline
@@ -289,6 +297,17 @@ def _wait(pid, fd, timeout, reaped):
         _reap(pid, reaped)
         timed_out = True
     return tail, timed_out
+
+
+def _read_into(tail, fd):
+    """Add what ``fd`` has to ``tail`` (keeping its end); whether there was anything (no: its end)."""
+    data = os.read(fd, 65536)
+    if not data:
+        return False
+    tail += data
+    if len(tail) > 2 * _TAIL_BYTES:
+        del tail[:-_TAIL_BYTES]
+    return True
 
 
 def _waitpid(pid, options):

@@ -89,6 +89,19 @@ def test_a_timeout_kills_the_session_whether_or_not_stderr_is_open(command):
     assert [(f.exit_code, f.error) for f in found] == [(-9, "timed out after 0.5 s")] * 2
 
 
+@pytest.mark.parametrize("timeout", [None, 5])
+def test_a_command_is_done_when_it_exits_though_what_it_left_running_holds_its_stderr(tmp_path, timeout):
+    pid_file = tmp_path / "pid"
+    start = time.monotonic()
+    found, _ = finished_of(context(f"echo started >&2; sleep 30 & echo $! > {pid_file}; exit 3", timeout=timeout),
+                           [Evaluation(1, "a")])
+    try:
+        assert time.monotonic() - start < 4  # not the 30 s the background sleep holds stderr open for
+        assert [(f.exit_code, f.stderr, f.error) for f in found] == [(3, "started\n", None)]  # not timed out
+    finally:
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
 def test_a_command_that_cannot_start_is_exit_127_and_the_others_run():
     evaluations = [Evaluation(1, "a"), Evaluation(1, "b")]
     found, _ = finished_of(context("no-such-program-anywhere {}", shell=False), evaluations)
