@@ -669,6 +669,7 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
     metric = metrics.resolve(metric_spec, sql_file=metric_sql)
     breeder = plugins.pick("breeder", breeder_name, plugins.get_breeders())
     conn = open_db(db_path)
+    given = minimize
     minimize = _direction(conn, metric, minimize)
     datasets = engine.select_datasets(conn, datasets_allow, datasets_deny, db_path)
     if command is None and (max_time or patience):
@@ -687,13 +688,19 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
         return
     launcher, context = _launch_context(db_path, command, jobs, timeout, shell, launcher_name, scheduler,
                                         launcher_option, as_json)
+    key_args = {"command": command, "metric": metric.name, "metric_sql": getattr(metric, "sql", None),
+                "minimize": minimize, "top": top, "compare": compare, "breeder": breeder.name,
+                "population": population, "datasets": datasets, "loop": generations, "seed": seed,
+                "launcher": launcher.name, "shell": shell}
+    unfinished = engine.unfinished_direction(conn, key_args) if given is None else None
+    if unfinished is not None and unfinished[0] != minimize:  # the same command resumes its loop, the way it ran
+        minimize, key_args["minimize"] = unfinished[0], unfinished[0]
+        click.echo(f"note: resuming breed loop {unfinished[1]}, which had {'lower' if minimize else 'higher'} "
+                   f"{metric.name} better (pass --minimize or --maximize to choose)", err=True)
     settings = engine.LoopSettings(
         metric=metric, breeder=breeder, launcher=launcher, datasets=datasets, generations=generations, top=top,
         compare=compare, population=population, minimize=minimize, seed=seed, max_time=max_time, patience=patience,
-        key_args={"command": command, "metric": metric.name, "metric_sql": getattr(metric, "sql", None),
-                  "minimize": minimize, "top": top, "compare": compare, "breeder": breeder.name,
-                  "population": population, "datasets": datasets, "loop": generations, "seed": seed,
-                  "launcher": launcher.name, "shell": shell})
+        key_args=key_args)
     summary = engine.run_loop(conn, settings, context, engine.Progress(echo=_progress_echo))
     if as_json:
         click.echo(to_json(summary))

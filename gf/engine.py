@@ -455,10 +455,25 @@ class LoopSettings:
 
     def key(self):
         """A fingerprint of the arguments that define this loop."""
-        import hashlib
+        return loop_key(self.key_args)
 
-        canonical = json.dumps(self.key_args, sort_keys=True, default=str)
-        return hashlib.sha1(canonical.encode()).hexdigest()
+
+def loop_key(key_args):
+    """The fingerprint of a loop's arguments (``loops.key``), by which a rerun finds it."""
+    import hashlib
+
+    canonical = json.dumps(key_args, sort_keys=True, default=str)
+    return hashlib.sha1(canonical.encode()).hexdigest()
+
+
+def unfinished_direction(conn, key_args):
+    """``(minimize, loop id)`` of the newest unfinished loop whose arguments are ``key_args`` but for the
+    direction, or ``None``: a rerun given no ``--minimize``/``--maximize`` resumes it the way it ran,
+    even where a later loop by the same metric (which decides the direction otherwise) ran the other way."""
+    keys = {loop_key({**key_args, "minimize": lower}): lower for lower in (True, False)}
+    row = conn.execute("SELECT id, key FROM loops WHERE key IN (?, ?) AND status != 'done' ORDER BY id DESC LIMIT 1",
+                       list(keys)).fetchone()
+    return (keys[row[1]], row[0]) if row else None
 
 
 def _process(process_id):

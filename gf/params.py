@@ -293,7 +293,7 @@ class GeneticFuckery:
         jobs = _whole("jobs", jobs, "evaluations at once", 1)
         chosen = metrics.resolve(metric)
         metrics.refuse_near_registered(self.conn, chosen, self.dbfile)  # before any evaluation
-        minimize = metrics.direction(self.conn, chosen, minimize)[0]  # None: as the newest loop by it, else higher
+        given, minimize = minimize, metrics.direction(self.conn, chosen, minimize)[0]  # None: as the newest loop by it
         breeder_plugin = plugins.pick("breeder", breeder, plugins.get_breeders())
         launcher_plugin = plugins.pick("launcher", launcher, plugins.get_launchers())
         if not launcher_plugin.functions:
@@ -318,13 +318,17 @@ class GeneticFuckery:
             raise InputError(f"scheduler= is for the dask launcher: add launcher='dask' (not {launcher!r})")
         options = launch.launcher_options(launcher_plugin, dict(launcher_options or {}), scheduler)
         context = launch.LaunchContext(db_path=self.dbfile, function=fn, jobs=jobs, options=options)
+        key_args = {"evolve": getattr(fn, "__qualname__", repr(fn)), "metric": chosen.name, "minimize": minimize,
+                    "generations": generations, "population": population, "datasets": datasets,
+                    "breeder": breeder_plugin.name, "top": top, "seed": seed, "start": seeds}
+        unfinished = engine.unfinished_direction(self.conn, key_args) if given is None else None
+        if unfinished is not None:  # the same call resumes its loop the way it ran (a later loop may run the other)
+            minimize = key_args["minimize"] = unfinished[0]
         settings = engine.LoopSettings(
             metric=chosen, breeder=breeder_plugin, launcher=launcher_plugin, datasets=datasets, generations=generations,
             top=top or (max(2, population // 4) if population else 3), population=population, minimize=minimize,
             seed=seed, max_time=max_time, patience=patience, started=began,  # the starting groups' evaluation counts too
-            key_args={"evolve": getattr(fn, "__qualname__", repr(fn)), "metric": chosen.name, "minimize": minimize,
-                      "generations": generations, "population": population, "datasets": datasets,
-                      "breeder": breeder_plugin.name, "top": top, "seed": seed, "start": seeds},
+            key_args=key_args,
         )
         engine.refuse_if_running(self.conn, settings)  # before evaluating: the running loop's children are pending
         display = engine.Progress(echo=_progress_line) if progress else None

@@ -367,6 +367,29 @@ def test_a_resumed_generation_is_judged_whole_and_one_that_failed_whole_is_evalu
     assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)]
 
 
+def test_the_same_command_resumes_its_loop_the_way_it_ran_though_a_later_loop_ran_the_other_way(load_text, db_path,
+                                                                                                 run_gf):
+    load_text("x = 1\n")
+    assert run_gf("run", "--db", db_path, PROGRAM, "a").exit_code == 0
+    args = ["breed", "--db", db_path, "--metric", "value", "--loop", "3", "--population", "2", "--seed", "3", PROGRAM]
+    first = run_gf(*args, "--max-time", "0.001s")  # one generation, then stopped: higher value is better
+    assert first.exit_code == 0, first.stderr
+    other = run_gf("breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "1", "--population", "2",
+                   PROGRAM)
+    assert other.exit_code == 0, other.stderr
+    result = run_gf(*args, "--max-time", "0.001s")  # the same command: resumes loop 1, not a new one minimizing
+    assert result.exit_code == 0, result.stderr
+    assert "note: resuming breed loop 1, which had higher value better (pass --minimize or --maximize to choose)" in (
+        result.stderr)
+    assert "resuming breed loop 1: 1 of its 3 generations bred so far" in result.stderr
+    loops = {loop["id"]: loop for loop in json.loads(run_gf("loops", "--db", db_path, "--json").stdout)}
+    assert sorted(loops) == [1, 2] and loops[1]["generation"] == 2 and loops[1]["args"]["minimize"] is False
+    # told which way, it is another loop
+    result = run_gf(*args, "--minimize", "--max-time", "0.001s")
+    assert result.exit_code == 0 and "resuming" not in result.stderr
+    assert len(json.loads(run_gf("loops", "--db", db_path, "--json").stdout)) == 3
+
+
 def test_max_time_stops_breeding_and_a_rerun_goes_on(load_text, db_path, run_gf):
     load_text("x = 1.5\n")
     assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0

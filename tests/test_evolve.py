@@ -414,3 +414,18 @@ def test_evolve_waits_for_a_starting_pair_another_gf_is_evaluating(load_text, db
     assert starting[0] == 1 and str(program) in starting[1]  # the other gf's run, not one of evolve's own
     assert conn.execute("SELECT count(*) FROM groups WHERE generation = 1").fetchone() == (4,)
     assert best["score"] >= -4
+
+
+def test_the_same_evolve_call_resumes_its_loop_the_way_it_ran_though_a_later_loop_ran_the_other_way(load_text,
+                                                                                                    db_path):
+    load_text(START)
+    g = GeneticFuckery(dbfile=db_path)
+    reward = lambda params, dataset: {"score": {"gain": -objective(params, dataset)["score"]["value"]}}  # noqa: E731
+    call = dict(metric="gain", generations=4, population=4, datasets=["a"], seed=2)
+    g.evolve(reward, max_time="0.000001", **call)  # higher gain is better (no direction given, no loop before)
+    g.evolve(reward, metric="gain", minimize=True, generations=1, population=4, datasets=["a"], seed=5)
+    g.evolve(reward, **call)  # the same call: loop 1 goes on maximizing, though loop 2 minimized
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT id, status, json_extract(args, '$.minimize') FROM loops ORDER BY id").fetchall() == [
+        (1, "done", 0), (2, "done", 1)]
+    assert conn.execute("SELECT max(generation) FROM groups WHERE loop_id = 1").fetchone() == (4,)
