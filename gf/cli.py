@@ -122,7 +122,9 @@ class GfGroup(click.Group):
             click.echo(f"error: {message}{hint}", err=True)
             sys.exit(error.exit_code)
         except click.Abort:
-            how = " (SIGTERM)" if _TERMINATED else ""
+            import signal
+
+            how = f" ({signal.Signals(_TERMINATED[0]).name})" if _TERMINATED else ""
             click.echo(f"error: interrupted{how}; rerun the same command to resume", err=True)
             sys.exit(_interrupted_code())
         sys.exit(code if isinstance(code, int) else 0)
@@ -900,14 +902,18 @@ def plugins_list(as_json, include_builtins):
 from gf import cli_reports  # noqa: E402,F401  (registers report, compare, rerun, merge...)
 
 
-#: Set when SIGTERM stopped gf: it then exits 143 (128 + 15), as a process killed by it reports, not 130.
+#: Set when SIGTERM (or SIGHUP) stopped gf: it then exits 143 (128 + 15; SIGHUP 129), as a process killed by it
+#: reports, not 130.
 _TERMINATED = []
 
 
 def _terminate(signum, frame):
+    import signal
+
     _TERMINATED.append(signum)
-    # SIGTERM (timeout, systemd, a batch scheduler) stops gf as Ctrl-C does; a stopped loop's reason names it
-    raise KeyboardInterrupt("SIGTERM")
+    # SIGTERM (timeout, systemd, a batch scheduler) and SIGHUP (the ssh session or terminal gf ran in closed)
+    # stop gf as Ctrl-C does, killing the commands it runs; a stopped loop's reason names the signal
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _interrupted_code():
@@ -919,6 +925,8 @@ def main(args=None, prog_name="gf"):
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:  # not under nohup
+        signal.signal(signal.SIGHUP, _terminate)
     cli(args=_hoisted(sys.argv[1:] if args is None else list(args)), prog_name=prog_name)
 
 

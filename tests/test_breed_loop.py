@@ -535,7 +535,7 @@ def test_a_loop_running_now_is_not_run_twice(load_text, db_path, run_gf):
         (1, 4), (2, 4), (3, 4)]  # bred once each
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path, run_gf, stop, sigint_raises):
     load_text("x = 1\n")
     assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0
@@ -547,10 +547,10 @@ def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path
     deadline = time.time() + 60
     while conn.execute("SELECT count(*) FROM runs").fetchone()[0] < 3 and time.time() < deadline:
         time.sleep(0.05)
-    process.send_signal(stop)  # SIGTERM (timeout, systemd, a batch scheduler) stops gf as Ctrl-C does
+    process.send_signal(stop)  # SIGTERM (timeout, systemd, a batch scheduler), SIGHUP (ssh gone): as Ctrl-C does
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == (143 if stop == signal.SIGTERM else 130)  # 128 + the signal, as shells report
-    said = "interrupted (SIGTERM) after " if stop == signal.SIGTERM else "interrupted after "
+    assert process.returncode == 128 + stop  # 128 + the signal, as shells report
+    said = f"interrupted ({stop.name}) after " if stop != signal.SIGINT else "interrupted after "
     assert stderr.splitlines()[-1].startswith(f"error: {said}")
     assert stderr.splitlines()[-1].endswith("rerun the same command to resume")
     [(status, reason)] = conn.execute("SELECT status, reason FROM loops").fetchall()
@@ -561,6 +561,24 @@ def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path
     assert result.exit_code == 0, result.stderr
     assert pairs_evaluated_twice(db_path) == []
     assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1 + 2 * 6
+
+
+def test_under_nohup_a_hangup_leaves_the_loop_running(load_text, db_path, run_gf):
+    load_text("x = 1\n")
+    assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0
+    ignore_hangups = lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)  # noqa: E731  (what nohup does)
+    process = subprocess.Popen([GF, "breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "1",
+                                "--population", "4", "--seed", "2", "-j", "1", PROGRAM], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "GF_LOAD_PLUGINS": ""},
+                               preexec_fn=ignore_hangups)
+    conn = store.connect(db_path)
+    deadline = time.time() + 60
+    while conn.execute("SELECT count(*) FROM runs").fetchone()[0] < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGHUP)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert conn.execute("SELECT status FROM loops").fetchall() == [("done",)]
 
 
 def test_a_loop_that_cannot_resume_for_a_new_dataset_says_which_loop_is_left_unfinished(load_text, db_path, capfd):
