@@ -234,9 +234,9 @@ def _wait_for_held(conn, held, progress, label):
             waiting = [evaluation for evaluation in held if still_held(evaluation)]
             if not waiting:
                 break
-            if len(waiting) != shown:
-                shown = len(waiting)
-                _warn(progress, f"{label}: waiting for {shown} evaluation(s) another gf is running now")
+            if shown is None:  # said once (each its own line: as each ends, a log would fill with them)
+                _warn(progress, f"{label}: waiting for {len(waiting)} evaluation(s) another gf is running now")
+            shown = len(waiting)
             time.sleep(HELD_POLL)
     except KeyboardInterrupt as error:
         how = f" ({error})" if str(error) else ""  # (SIGTERM)

@@ -764,6 +764,7 @@ def test_a_resumed_loop_waits_for_the_pairs_another_gf_is_evaluating(tmp_path, r
     stderr = (tmp_path / "resumed.err").read_text()
     assert digests(db_path) == digests(reference)
     assert "generation 1/2 (resumed): waiting for 8 evaluation(s) another gf is running now" in stderr
+    assert stderr.count("waiting for") == 1  # said once, not again as each of the 8 ends
     assert pairs_evaluated_twice(db_path) == []
 
 
