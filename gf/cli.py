@@ -706,6 +706,8 @@ def breed(db_path, metric_spec, metric_sql, minimize, jobs, timeout, shell, laun
     summary = engine.run_loop(conn, settings, context, engine.Progress(echo=_progress_echo))
     if as_json:
         click.echo(to_json(summary))
+    elif launcher.waits and not summary and not summary.reason:  # resumed after its last generation was done
+        click.echo(f"nothing left to do: all {generations} generations of this loop were bred and evaluated", err=True)
     elif launcher.waits:
         emit(summary, ["generation", "children", "ok", "failed", "best"], False)
     elif summary.waiting:  # lines were printed (or printed again), or another gf runs them

@@ -390,6 +390,23 @@ def test_the_same_command_resumes_its_loop_the_way_it_ran_though_a_later_loop_ra
     assert len(json.loads(run_gf("loops", "--db", db_path, "--json").stdout)) == 3
 
 
+def test_a_loop_killed_after_its_last_generation_says_there_is_nothing_left_to_do(load_text, db_path, run_gf):
+    load_text("x = 1\n")
+    assert run_gf("run", "--db", db_path, PROGRAM, "a").exit_code == 0
+    args = ["breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "2", "--population", "2", PROGRAM]
+    assert run_gf(*args).exit_code == 0
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    conn = store.connect(db_path)
+    with conn:  # as a gf killed after its last evaluation, before it closed the loop, leaves it
+        conn.execute("UPDATE loops SET status = 'running', stopped = NULL, process_id = ?", (gone.pid,))
+    result = run_gf(*args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""  # no empty table
+    assert result.stderr.splitlines()[-1] == "nothing left to do: all 2 generations of this loop were bred and evaluated"
+    assert conn.execute("SELECT id, status FROM loops").fetchall() == [(1, "done")]
+
+
 def test_max_time_stops_breeding_and_a_rerun_goes_on(load_text, db_path, run_gf):
     load_text("x = 1.5\n")
     assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0
