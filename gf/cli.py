@@ -14,7 +14,7 @@ import sys
 import click
 
 from gf import store
-from gf.errors import GfError, InputError, LoadError, some_of
+from gf.errors import GfError, InputError, LoadError, printable, some_of
 
 # The library modules each command needs are imported inside it: every command pays
 # for Python and click, but `gf run` does not also pay for breeding, metrics and
@@ -167,7 +167,8 @@ class GfGroup(click.Group):
             if ctx.params.get("debug"):
                 raise
             # A located error already starts with FILE:LINE; the others get a prefix.
-            click.echo(str(error) if isinstance(error, LoadError) else f"error: {error}", err=True)
+            message = printable(str(error))  # a command's stderr in it is shown, not obeyed by the terminal
+            click.echo(message if isinstance(error, LoadError) else f"error: {message}", err=True)
             ctx.exit(_interrupted_code() if error.exit_code == 130 else error.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise  # click's own, and a reader that left (`gf show 1 | head`), which click ends quietly
@@ -257,7 +258,7 @@ def _cell(value):
         return f"{value:.6g}"
     if isinstance(value, (list, tuple)):
         return ",".join(str(item) for item in value)
-    text = str(value).replace("\t", "\\t")  # a tab would break the columns' alignment
+    text = printable(str(value)).replace("\t", "\\t")  # a tab would break the columns' alignment
     if "\n" in text or "\r" in text:  # an error with its stderr tail: one row of the table, --json has it whole
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         text = " | ".join(lines)

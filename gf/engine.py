@@ -17,7 +17,7 @@ from gf import launch, store
 
 # breeding, metrics, plugins and tags are imported by the functions that use them:
 # `gf run` evaluates without ranking or breeding, and starts faster without them.
-from gf.errors import GfError, InputError, PluginError, some_of
+from gf.errors import GfError, InputError, PluginError, printable, some_of
 
 
 class AllFailed(GfError):
@@ -972,7 +972,7 @@ def all_failed_message(conn, groups, which, function=False, datasets=None):
     ).fetchone()
     detail = ""
     if row:
-        last_line = (row[1] or "").strip().splitlines()[-1:] or [""]
+        last_line = printable(row[1] or "").strip().splitlines()[-1:] or [""]
         status = "" if row[0] is None else f" (exit {row[0]})"
         detail = f"; last error{status}: {last_line[0][:200]}"
     return f"every evaluation {which} failed{detail}; check the {'function' if function else 'command'}"

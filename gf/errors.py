@@ -64,3 +64,20 @@ def some_of(names, wanted=None, empty="none"):
         names = close + [name for name in names if name not in close]
     shown = ", ".join(map(str, names[:LISTED]))
     return shown + (f" (and {len(names) - LISTED} more)" if len(names) > LISTED else "")
+
+
+_CONTROL = None
+
+
+def printable(text):
+    """``text`` without terminal control sequences and control characters (tabs, newlines and carriage returns kept): what a
+    program wrote to its stderr (colours, a window title, a cursor move) is shown, not obeyed, when gf
+    prints it in an error or a table."""
+    global _CONTROL
+    if _CONTROL is None:
+        import re
+
+        # CSI (colours, cursor moves), OSC (a window title; ended by BEL or ST), other ESC pairs, C0/C1 controls
+        _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
+                              r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+    return _CONTROL.sub("", text)

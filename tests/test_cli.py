@@ -289,3 +289,18 @@ def test_gf_tag_creates_a_database_only_to_save_tags(tmp_path, gf_process):
     assert saved.returncode == 0, saved.stderr
     assert json.loads(gf_process("tag", "--db", missing, "--json").stdout) == [
         {"algo": "crossover", "patterns": ["crossover__*"]}]
+
+
+def test_terminal_sequences_a_command_wrote_are_shown_not_obeyed(load_text, db_path, run_gf, tmp_path):
+    program = tmp_path / "noisy.py"
+    program.write_text("import sys\nsys.stderr.write('\\x1b]0;pwned\\x07\\x1b[31mdisk \\x1b[2Jfull\\x1b[0m\\x07\\n')\n"
+                       "sys.exit(1)\n")
+    load_text("x = 1\n")
+    result = run_gf("run", "--db", db_path, f"{sys.executable} {program} {{}}", "a")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == ("error: every evaluation of this run failed; last error (exit 1): "
+                                              "disk full; check the command")
+    table = run_gf("runs", "--db", db_path).stdout
+    assert "disk full" in table and "\x1b" not in table and "\x07" not in table
+    [run] = json.loads(run_gf("runs", "--db", db_path, "--json").stdout)
+    assert run["error"].endswith("\n\x1b]0;pwned\x07\x1b[31mdisk \x1b[2Jfull\x1b[0m\x07")  # as written, for scripts
