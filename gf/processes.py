@@ -154,8 +154,8 @@ def _run(context, evaluation, environment, devnull, started, guarded=False):
         if guarded:
             from gf import guard
 
-            pid = _start(sys.executable, [sys.executable, "-I", "-S", guard.__file__, str(os.getpid()), path, *argv], env, devnull,
-                         read_end, write_end)
+            guarding = [sys.executable, "-I", "-S", guard.__file__, str(os.getpid()), path, *argv]
+            pid = _start(sys.executable, guarding, env, devnull, read_end, write_end)
         else:
             pid = _start(path, argv, env, devnull, read_end, write_end)
     except OSError as error:
