@@ -467,13 +467,14 @@ def loop_key(key_args):
 
 
 def unfinished_direction(conn, key_args):
-    """``(minimize, loop id)`` of the newest unfinished loop whose arguments are ``key_args`` but for the
-    direction, or ``None``: a rerun given no ``--minimize``/``--maximize`` resumes it the way it ran,
-    even where a later loop by the same metric (which decides the direction otherwise) ran the other way."""
+    """``(minimize, loop id)`` of the newest loop whose arguments are ``key_args`` but for the direction, if
+    it is unfinished, else ``None``: a rerun given no ``--minimize``/``--maximize`` resumes it the way it ran,
+    even where a later loop by the same metric (which decides the direction otherwise) ran the other way.
+    One the same arguments ran again since (the other way, to its end) is left as it is."""
     keys = {loop_key({**key_args, "minimize": lower}): lower for lower in (True, False)}
-    row = conn.execute("SELECT id, key FROM loops WHERE key IN (?, ?) AND status != 'done' ORDER BY id DESC LIMIT 1",
+    row = conn.execute("SELECT id, key, status FROM loops WHERE key IN (?, ?) ORDER BY id DESC LIMIT 1",
                        list(keys)).fetchone()
-    return (keys[row[1]], row[0]) if row else None
+    return (keys[row[1]], row[0]) if row and row[2] != "done" else None
 
 
 def _process(process_id):
@@ -804,8 +805,8 @@ def run_loop(conn, settings, context, progress=None):
             groups = generation_groups(conn, loop_id, generation)
             missing = pending_pairs(conn, groups, settings.datasets)
             had_ok, had_failed = _evaluated(conn, groups, settings.datasets)
-            again = bool(had_failed and not had_ok)
-            if again:
+            again = bool(not missing and had_failed and not had_ok)
+            if again:  # every pair has run and none of them ok: it stopped the loop (judged whole, see below)
                 # every evaluation of it failed (the loop stopped there: a broken command, a full disk, a
                 # cluster gone): evaluated again, not left unscored while the loop breeds on from older groups
                 missing = pending_pairs(conn, groups, settings.datasets, failed=True)

@@ -259,6 +259,29 @@ def test_print_launcher_leaves_out_the_pairs_another_gf_is_evaluating(load_text,
     assert len(run_gf(*args).stdout.splitlines()) == 2  # generation 2's lines, once generation 1 has run
 
 
+def test_a_generation_partly_run_is_resumed_not_taken_for_one_that_failed_whole(load_text, db_path, run_gf, tmp_path):
+    program = tmp_path / "raises.py"
+    program.write_text("import os, sys\nfrom gf import GeneticFuckery\ng = GeneticFuckery()\n"
+                       "with g.report('t') as r:\n    if os.path.exists(sys.argv[2]):\n        raise ValueError('down')\n"
+                       "    r['score']['value'] = g.x\n")
+    flag = tmp_path / "down"
+    command = f"{sys.executable} {program} {{}} {flag}"
+    load_text("x = 1\n")
+    assert run_gf("run", "--db", db_path, command, "a", "b").exit_code == 0
+    args = ["breed", "--db", db_path, "--metric", "value", "--minimize", "--population", "2", "--loop", "2",
+            "--seed", "1", "--launcher", "print", command]
+    lines = run_gf(*args).stdout.splitlines()
+    assert len(lines) == 4
+    flag.write_text("")
+    assert subprocess.run(lines[0], shell=True, capture_output=True).returncode != 0  # its one run: failed
+    conn = store.connect(db_path)
+    assert conn.execute("SELECT status FROM runs r JOIN groups g ON g.id = r.group_id WHERE g.generation = 1"
+                        ).fetchall() == [("failed",)]
+    again = run_gf(*args)  # the three pairs never run are printed again; the failed one is not run again
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.splitlines() == lines[1:] and "failed before" not in again.stderr
+
+
 def test_killed_loop_resumes_without_evaluating_anything_twice(load_text, db_path, run_gf):
     load_text("x = 1\n")
     assert run_gf("run", "--db", db_path, PROGRAM, "slow-a", "slow-b").exit_code == 0
@@ -405,6 +428,21 @@ def test_a_loop_killed_after_its_last_generation_says_there_is_nothing_left_to_d
     assert result.stdout == ""  # no empty table
     assert result.stderr.splitlines()[-1] == "nothing left to do: all 2 generations of this loop were bred and evaluated"
     assert conn.execute("SELECT id, status FROM loops").fetchall() == [(1, "done")]
+
+
+def test_a_loop_left_unfinished_is_not_resumed_once_the_same_arguments_ran_the_other_way_since(load_text, db_path,
+                                                                                               run_gf):
+    load_text("x = 1\n")
+    assert run_gf("run", "--db", db_path, PROGRAM, "a").exit_code == 0
+    args = ["breed", "--db", db_path, "--metric", "value", "--loop", "2", "--population", "2", "--seed", "3", PROGRAM]
+    assert run_gf(*args, "--max-time", "0.001s").exit_code == 0  # forgot --minimize: loop 1 left stopped
+    assert run_gf(*args, "--minimize").exit_code == 0  # loop 2, run to its end
+    result = run_gf(*args)  # lower is better, as loop 2 had it: a new loop, not loop 1 maximizing
+    assert result.exit_code == 0, result.stderr
+    assert "resuming" not in result.stderr
+    rows = json.loads(run_gf("loops", "--db", db_path, "--json").stdout)
+    assert [(row["id"], row["status"], row["args"]["minimize"]) for row in sorted(rows, key=lambda row: row["id"])] == [
+        (1, "stopped", False), (2, "done", True), (3, "done", True)]
 
 
 def test_max_time_stops_breeding_and_a_rerun_goes_on(load_text, db_path, run_gf):
