@@ -55,12 +55,13 @@ REPORT_EVERY = 0.005
 #: Bytes of a child's stderr kept: enough for the last STDERR_TAIL characters of any UTF-8.
 _TAIL_BYTES = 4 * STDERR_TAIL
 
-#: Seconds a killed child's stderr may stay open (held by something that left its session).
+#: Seconds a child's stderr is read after it exited or was killed, while something else holds it open
+#: (what it left running, a ``2> >(filter)`` still writing, something that left its session).
 _KILL_GRACE = 1.0
 
-#: While no stderr comes, whether the child has exited (leaving its stderr held open by something
-#: it started, ``cmd &``) is checked after this many seconds, then twice as long each time, up to
-#: :data:`_CHECK_MOST`: a short command's end is its stderr's, and it is never checked.
+#: Whether a running child has exited (leaving its stderr held open by something it started, ``cmd &``)
+#: is checked after this many seconds, then twice as long each time, up to :data:`_CHECK_MOST`: a short
+#: command's end is its stderr's, and it is never checked.
 _CHECK_FIRST, _CHECK_MOST = 0.01, 0.25
 
 
@@ -259,44 +260,57 @@ def _wait(pid, fd, timeout, reaped):
 
     Its wait status is appended to ``reaped``. Past ``timeout`` seconds its session
     is killed. A child that closes its stderr early is still waited for (and killed
-    at its deadline). A child that exits while something it started and left running
-    (``cmd &``) holds its stderr open is done when it exits (checked for whenever no
-    output has come for a while, see :data:`_CHECK_FIRST`): what its stderr holds then
-    is read, the rest is not waited for, and it has not timed out.
+    at its deadline). A child is done when it exits, however long what it started
+    (``cmd &``, a ``2> >(tee log)`` filter) holds its stderr open: whether it has exited
+    is checked every so often while it runs (see :data:`_CHECK_FIRST`; a short command's
+    stderr ends with it, and it is never checked), its stderr is read on for at most
+    :data:`_KILL_GRACE` seconds after, and then what it left in its session is killed.
     """
     tail = bytearray()
-    deadline = time.monotonic() + timeout if timeout else None
+    now = time.monotonic()
+    deadline = now + timeout if timeout else None  # when its session is killed
     timed_out = False
+    ended = None  # once it has exited (or been killed): until when its stderr is read
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     pause = _CHECK_FIRST
+    check = now + pause
     while True:
-        wait = pause if deadline is None else min(pause, max(deadline - time.monotonic(), 0.0))
-        if poller.poll(math.ceil(wait * 1000)):
-            if not _read_into(tail, fd):
-                break
-            continue
-        if deadline is not None and time.monotonic() >= deadline:
-            deadline = time.monotonic() + _KILL_GRACE
-            if not timed_out:
+        now = time.monotonic()
+        if ended is None and (now >= check or deadline is not None and now >= deadline):
+            if _exited(pid):  # (at its deadline too: one that has just ended did not time out)
+                ended = now + _KILL_GRACE
+            elif deadline is not None and now >= deadline:
                 kill_session(pid)
+                timed_out, ended = True, now + _KILL_GRACE
+            else:
+                pause = min(2 * pause, _CHECK_MOST)
+                check = now + pause
+        if ended is not None and now >= ended:
+            break  # its stderr is held open by what it left running (or by what left its session)
+        until = ended if ended is not None else (check if deadline is None else min(check, deadline))
+        if poller.poll(max(0, math.ceil((until - now) * 1000))) and not _read_into(tail, fd):
+            # its stderr's end: as a rule, its own end too
+            if deadline is None or timed_out:
+                _reap(pid, reaped)
+            elif not _reap(pid, reaped, deadline - time.monotonic()):  # it closed its stderr and ran on
+                kill_session(pid)
+                _reap(pid, reaped)
                 timed_out = True
-            elif _reap(pid, reaped, 0):
-                return tail, timed_out  # dead, but its stderr is held open by something that left its session
-            continue
-        if not timed_out and _reap(pid, reaped, 0):  # it exited; what it left running holds its stderr
-            for _ in range(64):  # what is there now, not what comes later
-                if not poller.poll(0) or not _read_into(tail, fd):
-                    break
             return tail, timed_out
-        pause = min(2 * pause, _CHECK_MOST)
-    if deadline is None or timed_out:
-        _reap(pid, reaped)
-    elif not _reap(pid, reaped, deadline - time.monotonic()):  # it closed its stderr and ran on past its deadline
-        kill_session(pid)
-        _reap(pid, reaped)
-        timed_out = True
+    # not reaped yet, so its process group (its pid) is still its own to kill
+    kill_session(pid)
+    _reap(pid, reaped)
     return tail, timed_out
+
+
+def _exited(pid):
+    """Whether child ``pid`` has exited, leaving it to be reaped (its pid, and its process group's id, stay
+    its own until then)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # reaped behind gf's back (SIGCHLD ignored by the program gf runs in)
+        return True
 
 
 def _read_into(tail, fd):

@@ -95,11 +95,29 @@ def test_a_command_is_done_when_it_exits_though_what_it_left_running_holds_its_s
     start = time.monotonic()
     found, _ = finished_of(context(f"echo started >&2; sleep 30 & echo $! > {pid_file}; exit 3", timeout=timeout),
                            [Evaluation(1, "a")])
-    try:
-        assert time.monotonic() - start < 4  # not the 30 s the background sleep holds stderr open for
-        assert [(f.exit_code, f.stderr, f.error) for f in found] == [(3, "started\n", None)]  # not timed out
-    finally:
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert time.monotonic() - start < 5  # not the 30 s the background sleep holds stderr open for
+    assert [(f.exit_code, f.stderr, f.error) for f in found] == [(3, "started\n", None)]  # not timed out
+    assert not _alive(int(pid_file.read_text()))  # what it left in its session went with it
+
+
+def test_what_a_command_wrote_to_a_filter_of_its_stderr_is_read_after_it_exits():
+    # bash does not wait for a process substitution: the filter writes on after the command's end
+    command = "exec bash -c 'exec 2> >(sleep 0.4; cat >&2); echo REAL-ERROR >&2; exit 3'"
+    found, _ = finished_of(context(command), [Evaluation(1, "a")])
+    assert [(f.exit_code, f.stderr, f.error) for f in found] == [(3, "REAL-ERROR\n", None)]
+
+
+@pytest.mark.parametrize("command, exit_code", [
+    # what it left running writes to its stderr all the time: its end is still seen
+    ("while :; do echo x >&2; sleep 0.05; done & sleep 0.3; exit 0", 0),
+    # it ends just before its deadline (between two checks of whether it has)
+    ("sleep 30 & sleep 0.9; exit 4", 4),
+])
+def test_a_command_that_ends_before_its_deadline_has_not_timed_out(command, exit_code):
+    start = time.monotonic()
+    found, _ = finished_of(context(command, timeout=1.2), [Evaluation(1, "a")])
+    assert time.monotonic() - start < 5
+    assert [(f.exit_code, f.error) for f in found] == [(exit_code, None)]
 
 
 def test_a_command_that_cannot_start_is_exit_127_and_the_others_run():
