@@ -125,7 +125,7 @@ class GfGroup(click.Group):
             import signal
 
             how = f" ({signal.Signals(_TERMINATED[0]).name})" if _TERMINATED else ""
-            click.echo(f"error: interrupted{how}; rerun the same command to resume", err=True)
+            _say(f"error: interrupted{how}; rerun the same command to resume")
             sys.exit(_interrupted_code())
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -168,7 +168,7 @@ class GfGroup(click.Group):
                 raise
             # A located error already starts with FILE:LINE; the others get a prefix.
             message = printable(str(error))  # a command's stderr in it is shown, not obeyed by the terminal
-            click.echo(message if isinstance(error, LoadError) else f"error: {message}", err=True)
+            _say(message if isinstance(error, LoadError) else f"error: {message}")
             ctx.exit(_interrupted_code() if error.exit_code == 130 else error.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise  # click's own, and a reader that left (`gf show 1 | head`), which click ends quietly
@@ -917,6 +917,15 @@ def _terminate(signum, frame):
     # SIGTERM (timeout, systemd, a batch scheduler) and SIGHUP (the ssh session or terminal gf ran in closed)
     # stop gf as Ctrl-C does, killing the commands it runs; a stopped loop's reason names the signal
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _say(line):
+    """gf's last line, on stderr: after a hangup (SIGHUP, the terminal gone) it cannot be written, which must not
+    turn the exit status into a traceback's."""
+    try:
+        click.echo(line, err=True)
+    except OSError:
+        pass
 
 
 def _interrupted_code():

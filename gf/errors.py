@@ -77,7 +77,8 @@ def printable(text):
     if _CONTROL is None:
         import re
 
-        # CSI (colours, cursor moves), OSC (a window title; ended by BEL or ST), other ESC pairs, C0/C1 controls
-        _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
+        # CSI (colours, cursor moves); OSC (a window title), ended by BEL, ST or the line's end; other escapes
+        # (ESC, intermediate bytes, a final byte: ESC ( B, ESC 7); C0 and C1 controls
+        _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]?"
                               r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
     return _CONTROL.sub("", text)

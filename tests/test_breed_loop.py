@@ -618,6 +618,34 @@ def test_ctrl_c_stops_between_evaluations_and_a_rerun_resumes(load_text, db_path
     assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1 + 2 * 6
 
 
+def test_a_terminal_that_hangs_up_stops_the_loop_as_sighup_does(load_text, db_path, run_gf):
+    """The ssh session closes: gf gets SIGHUP and its terminal is gone, so its last line cannot be written;
+    that must not turn its exit status into a traceback's (1)."""
+    import pty
+    import select
+
+    load_text("x = 1\n")
+    assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0
+    pid, terminal = pty.fork()
+    if pid == 0:  # gf on a terminal of its own
+        os.execve(GF, [GF, "breed", "--db", db_path, "--metric", "value", "--minimize", "--loop", "3",
+                       "--population", "4", "-j", "1", PROGRAM], {**os.environ, "GF_LOAD_PLUGINS": ""})
+    conn = store.connect(db_path)
+    deadline = time.time() + 60
+    while conn.execute("SELECT count(*) FROM runs").fetchone()[0] < 2:
+        assert time.time() < deadline
+        if select.select([terminal], [], [], 0.05)[0]:
+            try:
+                os.read(terminal, 65536)  # what gf shows, read so it never waits to write
+            except OSError:
+                break
+    os.close(terminal)  # the terminal hangs up
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 129
+    [(loop_status, reason)] = conn.execute("SELECT status, reason FROM loops").fetchall()
+    assert loop_status == "stopped" and reason.startswith("interrupted (SIGHUP) after ")
+
+
 def test_under_nohup_a_hangup_leaves_the_loop_running(load_text, db_path, run_gf):
     load_text("x = 1\n")
     assert run_gf("run", "--db", db_path, PROGRAM, "slow-a").exit_code == 0

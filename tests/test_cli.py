@@ -304,3 +304,14 @@ def test_terminal_sequences_a_command_wrote_are_shown_not_obeyed(load_text, db_p
     assert "disk full" in table and "\x1b" not in table and "\x07" not in table
     [run] = json.loads(run_gf("runs", "--db", db_path, "--json").stdout)
     assert run["error"].endswith("\n\x1b]0;pwned\x07\x1b[31mdisk \x1b[2Jfull\x1b[0m\x07")  # as written, for scripts
+
+
+@pytest.mark.parametrize("written, shown", [
+    ("\x1b]0;training job\nTraceback\nValueError: bad lr\n", "\nTraceback\nValueError: bad lr\n"),  # OSC, never ended
+    ("loss is NaN\x1b(B\x1b[m at step 77 \x1b7saved\x1b8", "loss is NaN at step 77 saved"),  # tput sgr0, save/restore
+    ("tab\there\r\nÜberlauf 日本語 🚀", "tab\there\r\nÜberlauf 日本語 🚀"),  # text as it is
+])
+def test_printable_keeps_the_text_around_the_sequences_it_strips(written, shown):
+    from gf.errors import printable
+
+    assert printable(written) == shown
