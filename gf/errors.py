@@ -70,9 +70,9 @@ _CONTROL = None
 
 
 def printable(text):
-    """``text`` without terminal control sequences and control characters (tabs, newlines and carriage returns kept): what a
-    program wrote to its stderr (colours, a window title, a cursor move) is shown, not obeyed, when gf
-    prints it in an error or a table."""
+    """``text`` without terminal control sequences and control characters (tabs, newlines and carriage
+    returns kept): what a program wrote to its stderr (colours, a window title, a cursor move) is shown,
+    not obeyed, when gf prints it in an error or a table."""
     global _CONTROL
     if _CONTROL is None:
         import re
