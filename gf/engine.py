@@ -190,7 +190,7 @@ def evaluate(conn, launcher, evaluations, context, progress=None, label="evaluat
         context.stopping.set()
         how = f" ({error})" if str(error) else ""  # (SIGTERM)
         raise Interrupted(
-            f"interrupted{how} after {ok + failed} of {len(evaluations)} evaluations; "
+            f"interrupted{how} after {_recorded(conn, evaluations, ok + failed)} of {len(evaluations)} evaluations; "
             "rerun the same command to resume"
         ) from None
     finally:
@@ -243,6 +243,20 @@ def _wait_for_held(conn, held, progress, label):
         raise Interrupted(f"interrupted{how} while waiting for {shown} evaluation(s) another gf is running; "
                           "rerun the same command to resume") from None
     return [evaluation for evaluation in held if not evaluated(evaluation)]
+
+
+def _recorded(conn, evaluations, settled):
+    """How many of ``evaluations`` have a run now: ``settled`` (those gf recorded), or more where a program
+    recorded its own run and was stopped before it ended (a rerun does not evaluate those again)."""
+    try:
+        found = 0
+        for start in range(0, len(evaluations), 500):  # the runs of these very launches (not older runs of a pair)
+            chunk = [evaluation.launch for evaluation in evaluations[start:start + 500]]
+            found += conn.execute(f"SELECT count(DISTINCT launch) FROM runs WHERE {store.EVALUATED} AND launch IN "
+                                  f"({','.join('?' * len(chunk))})", chunk).fetchone()[0]
+        return max(settled, found)
+    except Exception:  # (the database gone, locked): what gf recorded itself
+        return settled
 
 
 def _release(conn, evaluations):

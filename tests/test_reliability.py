@@ -460,7 +460,10 @@ def test_sigterm_marks_done_the_launch_whose_program_recorded_its_run(load_text,
         assert time.time() < deadline and gf.poll() is None
         time.sleep(0.05)
     gf.send_signal(signal.SIGTERM)
-    assert gf.wait(timeout=60) == 143
+    _, stderr = gf.communicate(timeout=60)
+    assert gf.returncode == 143
+    # its evaluation counts as done: it has its run, and a rerun does not evaluate it again
+    assert stderr.splitlines()[-1].startswith("error: interrupted (SIGTERM) after 1 of 2 evaluations")
     assert conn.execute("SELECT r.dataset, r.status, l.status FROM runs r JOIN launches l ON l.uid = r.launch"
                         ).fetchall() == [("d1", "ok", "done")]
     assert conn.execute("SELECT dataset, status FROM launches ORDER BY dataset").fetchall() == [
