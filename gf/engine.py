@@ -842,7 +842,7 @@ def run_loop(conn, settings, context, progress=None):
                 summary.append(_summary(conn, settings, generation, groups, whole_ok, whole_failed))
                 worked = True
                 if failed and not whole_ok:  # judged by the whole generation, not the few pairs left to do
-                    raise AllFailed(all_failed_message(conn, generation_groups(conn, loop_id, generation),
+                    raise AllFailed(all_failed_message(conn, groups,
                                                        f"of generation {generation}", context.function is not None))
             if patience_ends(best_score(conn, settings.metric, settings.datasets, settings.minimize)):
                 status = "done"
